@@ -1,0 +1,60 @@
+import { z } from "zod";
+import { list, text, type Card } from "../src/core/cards.ts";
+import { datasetCommands } from "./dataset.ts";
+import { usage } from "./parse.ts";
+import { defineCommand, type CommandDef } from "./types.ts";
+
+const GROUP_TITLES: Record<string, string> = {
+  dataset: "Datasets",
+  help: "Help",
+};
+
+/** Every chat command, declared once. Slack, Discord, the console and the CLI all render from this list. */
+export const registry: CommandDef[] = [];
+
+export function helpCard(group?: string): Card {
+  const groups = new Map<string, CommandDef[]>();
+  for (const d of registry) {
+    if (group && d.path[0] !== group) continue;
+    groups.set(d.path[0], [...(groups.get(d.path[0]) ?? []), d]);
+  }
+  if (!groups.size) {
+    return {
+      title: "Help",
+      ephemeral: true,
+      blocks: [text(`No command group "${group}". Groups: ${[...new Set(registry.map((d) => d.path[0]))].join(", ")}.`)],
+    };
+  }
+  return {
+    title: group ? `/tune ${group}` : "tuneloop commands",
+    ephemeral: true,
+    blocks: [
+      ...(group ? [] : [text("Fine-tune, evaluate and compare models from chat. Type /tune help <group> for details.")]),
+      ...[...groups.entries()].map(([g, defs]) =>
+        list(
+          defs.map((d) => `${usage(d)}\n    ${d.summary}${group ? `\n    e.g. ${d.examples.join("\n    e.g. ")}` : `  e.g. ${d.examples[0]}`}`),
+          GROUP_TITLES[g] ?? g,
+        ),
+      ),
+    ],
+  };
+}
+
+const help = defineCommand({
+  path: ["help"],
+  summary: "Show the commands, grouped, with examples.",
+  options: z.object({ group: z.string().optional().describe("a command group, e.g. dataset") }),
+  positional: ["group"],
+  permission: "read",
+  examples: ["/tune help", "/tune help dataset"],
+  async handler(_ctx, input) {
+    const card = helpCard(input.group);
+    const defs = registry.filter((d) => !input.group || d.path[0] === input.group);
+    return {
+      card,
+      data: defs.map((d) => ({ command: d.path.join(" "), usage: usage(d), summary: d.summary, examples: d.examples, permission: d.permission })),
+    };
+  },
+});
+
+registry.push(...(datasetCommands as unknown as CommandDef[]), help as unknown as CommandDef);

@@ -1,0 +1,134 @@
+import { z } from "zod";
+import { ErrorCode, TuneError } from "../src/errors.ts";
+import type { CommandDef } from "./types.ts";
+
+/** Splits a command line into words, honouring "double" and 'single' quotes and backslash escapes. */
+export function splitWords(line: string): string[] {
+  const words: string[] = [];
+  let cur = "";
+  let quote: string | null = null;
+  let has = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (quote) {
+      if (c === quote) quote = null;
+      else if (c === "\\" && quote === '"' && i + 1 < line.length) cur += line[++i];
+      else cur += c;
+    } else if (c === '"' || c === "'" || c === "\u201c" || c === "\u201d") {
+      quote = c === "\u201c" ? "\u201d" : c;
+      has = true;
+    } else if (/\s/.test(c)) {
+      if (has || cur) words.push(cur);
+      cur = "";
+      has = false;
+    } else {
+      cur += c;
+      has = true;
+    }
+  }
+  if (quote) throw new TuneError(ErrorCode.InvalidOptions, `Unclosed quote (${quote}) in the command. Close it and try again.`);
+  if (has || cur) words.push(cur);
+  return words;
+}
+
+export const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const camel = (s: string) => s.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+/** The innermost zod type of a field (through optional/default/nullable/pipe wrappers). */
+export function baseType(schema: z.ZodType): string {
+  let s = schema as unknown as { _zod: { def: { type: string; innerType?: unknown; in?: unknown } } };
+  for (let i = 0; i < 10; i++) {
+    const d = s._zod.def;
+    if (d.innerType) s = d.innerType as typeof s;
+    else if (d.type === "pipe" && d.in) s = d.in as typeof s;
+    else return d.type;
+  }
+  return s._zod.def.type;
+}
+
+export function usage(def: CommandDef): string {
+  const shape = def.options.shape as Record<string, z.ZodType>;
+  const parts = [`/tune ${def.path.join(" ")}`];
+  for (const p of def.positional ?? []) {
+    const optional = shape[p].safeParse(undefined).success;
+    parts.push(optional ? `[${p}]` : `<${p}>`);
+  }
+  for (const [k, t] of Object.entries(shape)) {
+    if (def.positional?.includes(k as never)) continue;
+    parts.push(baseType(t) === "boolean" ? `[--${kebab(k)}]` : `[--${kebab(k)} <${k}>]`);
+  }
+  return parts.join(" ");
+}
+
+/** Turns the words after the command path into the raw option object (validated against the schema later). */
+export function wordsToInput(def: CommandDef, words: string[]): Record<string, unknown> {
+  const shape = def.options.shape as Record<string, z.ZodType>;
+  const input: Record<string, unknown> = {};
+  const positional: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (w.startsWith("--") && w.length > 2) {
+      let key = w.slice(2);
+      let value: string | undefined;
+      const eq = key.indexOf("=");
+      if (eq >= 0) {
+        value = key.slice(eq + 1);
+        key = key.slice(0, eq);
+      }
+      let field = camel(key);
+      let negate = false;
+      if (!(field in shape) && key.startsWith("no-") && camel(key.slice(3)) in shape) {
+        field = camel(key.slice(3));
+        negate = true;
+      }
+      const t = shape[field];
+      if (!t) {
+        const known = Object.keys(shape).filter((k) => !def.positional?.includes(k as never));
+        throw new TuneError(
+          ErrorCode.InvalidOptions,
+          `Unknown option --${key} for /tune ${def.path.join(" ")}. ${known.length ? `Options: ${known.map((k) => `--${kebab(k)}`).join(", ")}.` : "It takes no options."}\nUsage: ${usage(def)}`,
+        );
+      }
+      const type = baseType(t);
+      if (type === "boolean") {
+        input[field] = value === undefined ? !negate : !["false", "0", "no"].includes(value.toLowerCase());
+        continue;
+      }
+      if (value === undefined) {
+        value = words[++i];
+        if (value === undefined) {
+          throw new TuneError(ErrorCode.InvalidOptions, `--${key} needs a value.\nUsage: ${usage(def)}`);
+        }
+      }
+      if (type === "array") input[field] = [...((input[field] as unknown[]) ?? []), ...value.split(",")];
+      else input[field] = value;
+    } else {
+      positional.push(w);
+    }
+  }
+  const names = def.positional ?? [];
+  if (positional.length > names.length) {
+    throw new TuneError(
+      ErrorCode.InvalidOptions,
+      `Too many words: "${positional.slice(names.length).join(" ")}" (did you mean an --option, or forget quotes?).\nUsage: ${usage(def)}`,
+    );
+  }
+  positional.forEach((v, i) => {
+    input[names[i]] = v;
+  });
+  return input;
+}
+
+/** Validates raw input against the command's schema; problems come back naming the option. */
+export function validateInput(def: CommandDef, raw: Record<string, unknown>): Record<string, unknown> {
+  const parsed = def.options.safeParse(raw);
+  if (parsed.success) return parsed.data as Record<string, unknown>;
+  const msgs = parsed.error.issues.map((i) => {
+    const field = String(i.path[0] ?? "");
+    const label = def.positional?.includes(field as never) ? `<${field}>` : `--${kebab(field)}`;
+    return `${label}: ${i.message}`;
+  });
+  throw new TuneError(ErrorCode.InvalidOptions, `${msgs.join("\n")}\nUsage: ${usage(def)}`);
+}
+
+export { z };

@@ -1,0 +1,109 @@
+/**
+ * The console chat: a terminal stand-in for a Slack/Discord channel. People type the same `/tune ...` commands,
+ * attach files by path (`/attach PATH`, or `--file PATH` on the command), and see the bot's replies and threads
+ * as it would post them: each message with its id, thread replies indented under their parent with the thread id.
+ * Commands run concurrently (a long upload does not block the next command). Ctrl-D or /quit exits cleanly.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import readline from "node:readline";
+import { runCommandLine } from "../../../commands/dispatch.ts";
+import type { Attachment } from "../../../commands/types.ts";
+import type { App } from "../../app.ts";
+import type { Card } from "../../core/cards.ts";
+import { scrubSecrets } from "../../log.ts";
+import { saveCardFiles } from "./files.ts";
+import { renderCard } from "./render.ts";
+
+export interface ConsoleChatOptions {
+  input?: NodeJS.ReadableStream;
+  output?: NodeJS.WritableStream;
+  channelId?: string;
+}
+
+const indent = (s: string, n: number) =>
+  s
+    .split("\n")
+    .map((l) => (l ? " ".repeat(n) + l : l))
+    .join("\n");
+
+export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<void> {
+  const input = opts.input ?? process.stdin;
+  const output = opts.output ?? process.stdout;
+  const channelId = opts.channelId ?? "console";
+  const interactive = Boolean((input as { isTTY?: boolean }).isTTY);
+  const rl = readline.createInterface({ input, output: interactive ? output : undefined, terminal: interactive });
+  let nextId = 1;
+  let staged: Attachment | undefined;
+  const pending = new Set<Promise<void>>();
+  const user = { id: "console", name: app.config.consoleUser };
+
+  const write = (s: string) => {
+    output.write(`${scrubSecrets(s, app.config.secrets)}\n`);
+    if (interactive) rl.prompt(true);
+  };
+
+  /** Posts a card as the bot would: a message with an id; its thread replies indented below it. */
+  const post = (card: Card, threadOf?: string): string => {
+    const id = `m${nextId++}`;
+    const files = saveCardFiles(app.config.dataDir, card.files);
+    const body = renderCard(card, { filePaths: files });
+    if (threadOf) write(indent(`↳ thread ${threadOf} · ${id}\n${indent(body, 2)}`, 4));
+    else write(`\ntuneloop · ${id}\n${indent(body, 2)}`);
+    for (const t of card.thread ?? []) post(t, threadOf ?? id);
+    return id;
+  };
+
+  const handle = async (line: string) => {
+    const trimmed = line.trim();
+    if (!trimmed) return;
+    if (trimmed === "/quit" || trimmed === "/exit") {
+      rl.close();
+      return;
+    }
+    if (trimmed.startsWith("/attach")) {
+      const p = trimmed.slice("/attach".length).trim().replace(/^["']|["']$/g, "");
+      if (!p) return void write("Usage: /attach PATH (the next command that takes a file uses it)");
+      const abs = path.resolve(p);
+      if (!fs.existsSync(abs)) return void write(`No file at ${abs}.`);
+      staged = { filename: path.basename(abs), path: abs };
+      return void write(`📎 ${staged.filename} attached; it goes with your next /tune command.`);
+    }
+    if (trimmed === "/help" || trimmed === "help") return void handle("/tune help");
+    if (!trimmed.startsWith("/tune") && !trimmed.startsWith("tune ")) {
+      return void write("(Not a command. Type /tune help, /attach PATH, or /quit.)");
+    }
+    const attachment = staged;
+    staged = undefined;
+    const outcome = await runCommandLine(trimmed, {
+      app,
+      user,
+      channelId,
+      surface: "console",
+      attachment,
+      progress: (m) => write(`  … ${m}`),
+    });
+    post(outcome.card);
+  };
+
+  return new Promise((resolve) => {
+    if (interactive) {
+      output.write(`tuneloop console chat · data in ${app.config.dataDir}\nType /tune help for commands, /attach PATH to attach a file, /quit or Ctrl-D to leave.\n`);
+      rl.setPrompt(`${user.name}> `);
+      rl.prompt();
+    }
+    rl.on("line", (line) => {
+      if (!interactive && line.trim()) output.write(`${user.name}> ${line.trim()}\n`);
+      const p = handle(line).catch((err) => write(`internal error: ${err instanceof Error ? err.message : String(err)}`));
+      pending.add(p);
+      void p.finally(() => pending.delete(p));
+    });
+    rl.on("close", async () => {
+      while (pending.size) await Promise.all([...pending]);
+      // /quit leaves stdin open: let go of it so the process can end.
+      (input as { destroy?: () => void }).destroy?.();
+      output.write("bye\n");
+      resolve();
+    });
+  });
+}

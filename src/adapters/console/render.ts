@@ -1,0 +1,43 @@
+/** Renders cards as plain terminal text (the console chat and the CLI). */
+import type { Block, Card } from "../../core/cards.ts";
+
+const TONE_MARK: Record<string, string> = { success: "✓", warning: "!", error: "✗", info: "·" };
+
+function pad(s: string, n: number, right: boolean) {
+  const len = [...s].length;
+  return right ? " ".repeat(Math.max(0, n - len)) + s : s + " ".repeat(Math.max(0, n - len));
+}
+
+export function renderBlock(b: Block): string {
+  switch (b.type) {
+    case "text":
+      return b.text;
+    case "code":
+      return b.text
+        .split("\n")
+        .map((l) => `  ${l}`)
+        .join("\n");
+    case "divider":
+      return "—".repeat(40);
+    case "fields": {
+      const w = Math.max(...b.fields.map(([k]) => k.length));
+      return b.fields.map(([k, v]) => `${pad(k, w, false)}  ${v}`).join("\n");
+    }
+    case "list":
+      return [b.title ? `${b.title}:` : null, ...b.items.map((i) => `  - ${i}`)].filter((x) => x !== null).join("\n");
+    case "table": {
+      const widths = b.columns.map((c, i) => Math.max([...c].length, ...b.rows.map((r) => [...(r[i] ?? "")].length)));
+      const line = (cells: string[]) =>
+        cells.map((c, i) => pad(c ?? "", widths[i], b.align?.[i] === "right")).join("  ").trimEnd();
+      return [line(b.columns), widths.map((w) => "-".repeat(w)).join("  "), ...b.rows.map(line)].join("\n");
+    }
+  }
+}
+
+export function renderCard(card: Card, opts: { filePaths?: string[] } = {}): string {
+  const parts: string[] = [];
+  if (card.title) parts.push(`${card.tone ? `${TONE_MARK[card.tone]} ` : ""}${card.title}${card.ephemeral ? "  (only you can see this)" : ""}`);
+  for (const b of card.blocks) parts.push(renderBlock(b));
+  if (opts.filePaths?.length) parts.push(opts.filePaths.map((p) => `[file] ${p}`).join("\n"));
+  return parts.join("\n\n");
+}

@@ -1,0 +1,78 @@
+import path from "node:path";
+import { z } from "zod";
+import { TuneError, ErrorCode } from "./errors.ts";
+
+/**
+ * Every setting, parsed once at start. `.env.example` documents each one; keep the two in step.
+ * A bad value stops the process with a message that names the setting.
+ */
+const intFrom = (def: number, min = 1) => z.coerce.number().int().min(min).default(def);
+
+export const settingsSchema = z.object({
+  TUNELOOP_DATA: z.string().min(1).default("./data"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  TUNELOOP_LOG_FILE: z.string().optional(),
+  TUNELOOP_MAX_UPLOAD_MB: intFrom(100),
+  TUNELOOP_MAX_ROWS: intFrom(100_000),
+  TUNELOOP_MAX_LINE_BYTES: intFrom(4 * 1024 * 1024, 1024),
+  TUNELOOP_DEFAULT_MODEL: z.string().min(1).default("together:meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"),
+  TUNELOOP_ESTIMATE_MODELS: z
+    .string()
+    .default(
+      "local:stories260K,together:meta-llama/Meta-Llama-3.1-8B-Instruct-Reference,together:meta-llama/Meta-Llama-3.1-70B-Instruct-Reference,openai:gpt-4.1-nano,openai:gpt-4.1-mini,openai:gpt-4.1,openai:gpt-4o-mini",
+    ),
+  TUNELOOP_NEAR_DUP_THRESHOLD: z.coerce.number().gt(0).lte(1).default(0.85),
+  TUNELOOP_CONSOLE_USER: z.string().min(1).optional(),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+export interface Config {
+  dataDir: string;
+  logLevel: Settings["LOG_LEVEL"];
+  logFile?: string;
+  limits: { maxUploadBytes: number; maxRows: number; maxLineBytes: number };
+  defaultModel: string;
+  estimateModels: string[];
+  nearDupThreshold: number;
+  consoleUser: string;
+  /** Values that must never be printed (tokens, keys, secrets); the logger and renderers scrub them. */
+  secrets: string[];
+}
+
+const SECRET_NAME = /(TOKEN|SECRET|KEY|PASSWORD)$/;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = settingsSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? "?");
+      const shown = SECRET_NAME.test(name) ? "(hidden)" : JSON.stringify(env[name]);
+      return `${name}=${shown}: ${issue.message}`;
+    });
+    throw new TuneError(
+      ErrorCode.ConfigInvalid,
+      `Bad setting${lines.length > 1 ? "s" : ""}:\n  ${lines.join("\n  ")}\nFix it in .env or the environment (see .env.example).`,
+    );
+  }
+  const s = parsed.data;
+  return {
+    dataDir: path.resolve(s.TUNELOOP_DATA),
+    logLevel: s.LOG_LEVEL,
+    logFile: s.TUNELOOP_LOG_FILE,
+    limits: {
+      maxUploadBytes: s.TUNELOOP_MAX_UPLOAD_MB * 1024 * 1024,
+      maxRows: s.TUNELOOP_MAX_ROWS,
+      maxLineBytes: s.TUNELOOP_MAX_LINE_BYTES,
+    },
+    defaultModel: s.TUNELOOP_DEFAULT_MODEL,
+    estimateModels: s.TUNELOOP_ESTIMATE_MODELS.split(",")
+      .map((m) => m.trim())
+      .filter(Boolean),
+    nearDupThreshold: s.TUNELOOP_NEAR_DUP_THRESHOLD,
+    consoleUser: s.TUNELOOP_CONSOLE_USER ?? env.USER ?? "you",
+    secrets: Object.entries(env)
+      .filter(([k, v]) => SECRET_NAME.test(k) && typeof v === "string" && v.length >= 8)
+      .map(([, v]) => v as string),
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * The platform-neutral reply model. Handlers build Cards; the console, Slack and Discord adapters render them
+ * (plain text, Block Kit, embeds), each respecting its platform's limits.
+ */
+
+export type Tone = "info" | "success" | "warning" | "error";
+
+export type Block =
+  | { type: "text"; text: string }
+  | { type: "fields"; fields: Array<[label: string, value: string]> }
+  | { type: "table"; columns: string[]; rows: string[][]; align?: Array<"left" | "right"> }
+  | { type: "list"; title?: string; items: string[] }
+  | { type: "code"; text: string }
+  | { type: "divider" };
+
+export interface CardFile {
+  /** A file name only (no directories); adapters upload it or, in the console, write it to the data folder. */
+  name: string;
+  content: string | Uint8Array;
+  mime?: string;
+  title?: string;
+}
+
+export interface Card {
+  title?: string;
+  tone?: Tone;
+  blocks: Block[];
+  files?: CardFile[];
+  /** Shown only to the person who ran the command (errors are always ephemeral). */
+  ephemeral?: boolean;
+  /** Messages that belong in the reply's thread (details that would crowd the channel). */
+  thread?: Card[];
+}
+
+export const text = (t: string): Block => ({ type: "text", text: t });
+export const fields = (f: Array<[string, string]>): Block => ({ type: "fields", fields: f });
+export const list = (items: string[], title?: string): Block => ({ type: "list", items, title });
+export const table = (columns: string[], rows: string[][], align?: Array<"left" | "right">): Block => ({
+  type: "table",
+  columns,
+  rows,
+  align,
+});
+
+export function errorCard(message: string, code?: string): Card {
+  return { title: "Error", tone: "error", ephemeral: true, blocks: [text(code ? `${message}\n(code: ${code})` : message)] };
+}
+
+/** Formats numbers the way replies show them. */
+export const fmt = {
+  int: (n: number) => Math.round(n).toLocaleString("en-US"),
+  usd: (n: number) => (n === 0 ? "$0" : n < 0.01 ? `$${n.toFixed(4)}` : `$${n.toFixed(2)}`),
+  pct: (x: number, digits = 1) => `${(x * 100).toFixed(digits)}%`,
+  bytes: (n: number) =>
+    n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 ** 2).toFixed(1)} MB`,
+};
