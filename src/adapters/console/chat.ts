@@ -2,7 +2,8 @@
  * The console chat: a terminal stand-in for a Slack/Discord channel. People type the same `/tune ...` commands,
  * attach files by path (`/attach PATH`, or `--file PATH` on the command), and see the bot's replies and threads
  * as it would post them: each message with its id, thread replies indented under their parent with the thread id.
- * Commands run concurrently (a long upload does not block the next command). Ctrl-D or /quit exits cleanly.
+ * At a terminal, commands run concurrently (a long upload does not block the next command); piped input runs in
+ * order. Ctrl-D or /quit exits cleanly.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -92,9 +93,15 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
       rl.setPrompt(`${user.name}> `);
       rl.prompt();
     }
-    rl.on("line", (line) => {
+    // A person at a terminal may type on while a long command runs, so commands run concurrently there;
+    // piped input (a script) runs in order, one command after the other.
+    let queue: Promise<void> = Promise.resolve();
+    const run = async (line: string) => {
       if (!interactive && line.trim()) output.write(`${user.name}> ${line.trim()}\n`);
-      const p = handle(line).catch((err) => write(`internal error: ${err instanceof Error ? err.message : String(err)}`));
+      await handle(line).catch((err) => write(`internal error: ${err instanceof Error ? err.message : String(err)}`));
+    };
+    rl.on("line", (line) => {
+      const p = interactive ? run(line) : (queue = queue.then(() => run(line)));
       pending.add(p);
       void p.finally(() => pending.delete(p));
     });

@@ -1,0 +1,81 @@
+/**
+ * One measurement in a fresh process (so peak memory belongs to this measurement alone).
+ *   bare FILE    gpt-tokenizer counting the rows' messages (cookbook count), rows already parsed in memory
+ *   ingest FILE  the whole upload through the DatasetService (worker ingest + store), while the main thread
+ *                answers `dataset list` every 20 ms; reports event-loop delay and command latency meanwhile
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { countTokens } from "gpt-tokenizer/encoding/o200k_base";
+import { runCommand } from "../commands/dispatch.ts";
+import { createApp } from "../src/app.ts";
+import { loadConfig } from "../src/config.ts";
+import { createLogger } from "../src/log.ts";
+
+const [mode, file] = process.argv.slice(2);
+
+function percentile(xs: number[], p: number) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? 0;
+}
+
+if (mode === "bare") {
+  const rows = fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { messages: Array<{ role: string; content: string }> });
+  const t0 = performance.now();
+  let total = 0;
+  for (const r of rows) {
+    let n = 3;
+    for (const m of r.messages) n += 3 + countTokens(m.role) + countTokens(m.content);
+    total += n;
+  }
+  const ms = performance.now() - t0;
+  process.stdout.write(JSON.stringify({ ms, tokens: total, rows: rows.length }));
+} else {
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), "tuneloop-bench-"));
+  const config = loadConfig({ ...process.env, TUNELOOP_DATA: data, LOG_LEVEL: "silent" });
+  const app = createApp(config, createLogger(config));
+  const ctx = { app, user: { id: "bench", name: "bench" }, channelId: "bench", surface: "cli" as const, progress: () => {} };
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  const latencies: number[] = [];
+  let stop = false;
+  const answering = (async () => {
+    while (!stop) {
+      const t = performance.now();
+      await runCommand(["dataset", "list"], ctx);
+      latencies.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  h.enable();
+  const t0 = performance.now();
+  const out = await app.datasets.upload({ filePath: file, filename: path.basename(file), name: "bench" });
+  const ms = performance.now() - t0;
+  h.disable();
+  stop = true;
+  await answering;
+  app.close();
+  fs.rmSync(data, { recursive: true, force: true });
+  process.stdout.write(
+    JSON.stringify({
+      ms,
+      stored: out.stored,
+      rows: out.report.validRows,
+      tokens: out.report.tokens.total,
+      exactDup: out.report.duplicateCounts.exact,
+      nearDup: out.report.duplicateCounts.near,
+      pii: Object.values(out.report.piiCounts).reduce((a, b) => a + b, 0),
+      maxRssMb: process.resourceUsage().maxRSS / 1024,
+      loopDelayP99Ms: h.percentile(99) / 1e6,
+      loopDelayMaxMs: h.max / 1e6,
+      commandP50Ms: percentile(latencies, 50),
+      commandP99Ms: percentile(latencies, 99),
+      commands: latencies.length,
+    }),
+  );
+}

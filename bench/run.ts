@@ -1,0 +1,76 @@
+/**
+ * `npm run bench`: prints each figure with its target and the ratio to its baseline measured in the same run.
+ * Medians of several runs (the machine is noisy). Each measurement runs in a fresh process.
+ */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { writeChatDataset } from "./generate.ts";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+
+function child<T>(mode: string, file: string): T {
+  const out = execFileSync(process.execPath, ["--import", "tsx", path.join(here, "ingest-child.ts"), mode, file], {
+    encoding: "utf8",
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(out) as T;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+interface Ingest {
+  ms: number;
+  rows: number;
+  tokens: number;
+  exactDup: number;
+  nearDup: number;
+  pii: number;
+  maxRssMb: number;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  commandP50Ms: number;
+  commandP99Ms: number;
+  commands: number;
+}
+
+function benchIngest() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tuneloop-bench-"));
+  const file = path.join(dir, "chat-25k.jsonl");
+  const bytes = writeChatDataset(file, 25_000, { tokens: 300, seed: 1 });
+  console.log(`\n## Dataset ingest: 25,000 chat rows, ${(bytes / 1024 ** 2).toFixed(1)} MB (median of ${RUNS} runs)`);
+  const bare: number[] = [];
+  const ing: Ingest[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    bare.push(child<{ ms: number }>("bare", file).ms);
+    ing.push(child<Ingest>("ingest", file));
+  }
+  const m = (k: keyof Ingest) => median(ing.map((x) => x[k]));
+  const first = ing[0];
+  const ratio = m("ms") / median(bare);
+  console.log(`rows ${first.rows}, tokens ${first.tokens.toLocaleString("en-US")} (${Math.round(first.tokens / first.rows)}/row), exact dups ${first.exactDup}, near dups ${first.nearDup}, PII ${first.pii}`);
+  console.log(`baseline: gpt-tokenizer counting bare      ${median(bare).toFixed(0)} ms`);
+  console.log(`ingest (validate+count+dedupe+PII+store)   ${m("ms").toFixed(0)} ms   ratio ${ratio.toFixed(2)}x   target <= 1.5x  ${ratio <= 1.5 ? "PASS" : "FAIL"}`);
+  console.log(`peak memory (process max RSS)              ${m("maxRssMb").toFixed(0)} MB   target < 400 MB  ${m("maxRssMb") < 400 ? "PASS" : "FAIL"}`);
+  console.log(`event-loop delay while ingesting           p99 ${m("loopDelayP99Ms").toFixed(1)} ms, max ${m("loopDelayMaxMs").toFixed(1)} ms`);
+  console.log(`'dataset list' answered while ingesting    ${first.commands} times, p50 ${m("commandP50Ms").toFixed(1)} ms, p99 ${m("commandP99Ms").toFixed(1)} ms`);
+
+  const big = path.join(dir, "chat-100mb.jsonl");
+  const bigBytes = writeChatDataset(big, 74_000, { tokens: 300, seed: 2 });
+  const b = child<Ingest>("ingest", big);
+  const growth = b.maxRssMb / m("maxRssMb");
+  console.log(`\n## Streaming: ${(bigBytes / 1024 ** 2).toFixed(1)} MB file, ${b.rows.toLocaleString("en-US")} rows (one run)`);
+  console.log(`ingest ${(b.ms / 1000).toFixed(1)} s, ${(bigBytes / 1024 ** 2 / (b.ms / 1000)).toFixed(1)} MB/s`);
+  console.log(`peak memory ${b.maxRssMb.toFixed(0)} MB vs ${m("maxRssMb").toFixed(0)} MB for the ${(bytes / 1024 ** 2).toFixed(0)} MB file: x${growth.toFixed(2)} for x${(bigBytes / bytes).toFixed(1)} the bytes  target < 400 MB  ${b.maxRssMb < 400 ? "PASS" : "FAIL"}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+console.log(`tuneloop bench · node ${process.version} · ${os.cpus().length} cores · ${new Date().toISOString()}`);
+benchIngest();

@@ -1,0 +1,328 @@
+/**
+ * The ingest pipeline: one streaming pass over an uploaded file that hashes and copies the original bytes, splits it
+ * into records, detects the format, normalises and validates every row, counts tokens, finds exact and near
+ * duplicates, scans for PII, and writes the good rows (normalised JSONL) and their token counts to temporary files.
+ * It runs inside a worker thread (see ingest-worker.ts) so the bot keeps answering while a big file is read.
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import { DuplicateFinder } from "./dedupe.ts";
+import { detectFormat, normalizeRecord } from "./formats.ts";
+import { scanRowPii } from "./pii.ts";
+import { readRecords, type ReaderItem } from "./reader.ts";
+import { sniffFile } from "./sniff.ts";
+import { summarize } from "./summary.ts";
+import { countAssistantTokens, countRowTokens } from "./tokens.ts";
+import type { DatasetFormat, IssueKind, LocatedRow, NormalizedRow, PiiFinding, RowIssue, Warning } from "./types.ts";
+
+export interface IngestOptions {
+  filePath: string;
+  maxRows: number;
+  maxLineBytes: number;
+  maxUploadBytes: number;
+  /** The model whose context limit rows are checked against. */
+  contextModel: string;
+  contextTokens: number;
+  nearDupThreshold: number;
+  /** Where the pass writes its outputs (temporary files next to the blob store). */
+  out: { original: string; normalized: string; tokens: string; report: string };
+  /** How many problems of each kind are kept in the result (all are counted and all go to the report file). */
+  keepPerKind?: number;
+}
+
+export type Summary = ReturnType<typeof summarize>;
+
+export interface IngestResult {
+  format: DatasetFormat | null;
+  /** Records seen in the file, valid or not. */
+  records: number;
+  /** Rows that passed every check (these are what gets stored). */
+  validRows: number;
+  /** Records with at least one error. */
+  badRows: number;
+  issues: RowIssue[];
+  issueCounts: Partial<Record<IssueKind, number>>;
+  warnings: Warning[];
+  tokens: Summary;
+  messages: Summary;
+  assistantTokens: number;
+  overContext: number;
+  duplicates: {
+    exact: Array<{ line: number; duplicateOf: number }>;
+    near: Array<{ line: number; similarTo: number; similarity: number }>;
+  };
+  duplicateCounts: { exact: number; near: number };
+  pii: PiiFinding[];
+  piiCounts: Record<string, number>;
+  sha256: string;
+  normSha256: string;
+  tokensSha256: string;
+  bytes: number;
+  elapsedMs: number;
+}
+
+export interface IngestProgress {
+  bytes: number;
+  totalBytes: number;
+  records: number;
+}
+
+/** A file-level refusal: nothing in the file can be used (binary, archive, wrong encoding, over a limit...). */
+export class IngestRefusal extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+const SAMPLE_FOR_DETECTION = 50;
+const WRITE_CHUNK = 1 << 16;
+
+/** Buffered synchronous writer (the pass runs in a worker, so blocking writes cost the bot nothing). */
+class FileSink {
+  private fd: number | null;
+  private parts: string[] = [];
+  private size = 0;
+  private hash = crypto.createHash("sha256");
+  /** sha256 of everything written, set by close(). */
+  digest = "";
+  constructor(readonly path: string) {
+    this.fd = fs.openSync(path, "w");
+  }
+  write(s: string) {
+    this.parts.push(s);
+    this.size += s.length;
+    if (this.size >= WRITE_CHUNK) this.flush();
+  }
+  writeBytes(b: Uint8Array) {
+    this.flush();
+    this.hash.update(b);
+    fs.writeSync(this.fd as number, b);
+  }
+  flush() {
+    if (!this.parts.length) return;
+    const buf = Buffer.from(this.parts.join(""), "utf8");
+    this.parts = [];
+    this.size = 0;
+    this.hash.update(buf);
+    fs.writeSync(this.fd as number, buf);
+  }
+  close() {
+    if (this.fd === null) return;
+    this.flush();
+    fs.closeSync(this.fd);
+    this.fd = null;
+    this.digest = this.hash.digest("hex");
+  }
+}
+
+export async function ingestFile(opts: IngestOptions, onProgress?: (p: IngestProgress) => void): Promise<IngestResult> {
+  const started = performance.now();
+  const stat = fs.statSync(opts.filePath);
+  if (stat.size > opts.maxUploadBytes) {
+    throw new IngestRefusal(
+      "dataset_too_large",
+      `The file is ${(stat.size / 1024 ** 2).toFixed(1)} MB, over the ${(opts.maxUploadBytes / 1024 ** 2).toFixed(0)} MB upload limit (TUNELOOP_MAX_UPLOAD_MB). Split it, or raise the limit.`,
+      { bytes: stat.size, limit: opts.maxUploadBytes },
+    );
+  }
+  const head = Buffer.alloc(Math.min(stat.size, 64 * 1024));
+  const hfd = fs.openSync(opts.filePath, "r");
+  fs.readSync(hfd, head, 0, head.length, 0);
+  fs.closeSync(hfd);
+  const sniff = sniffFile(head, stat.size);
+  if (!sniff.ok) throw new IngestRefusal(sniff.code, sniff.message);
+
+  const original = new FileSink(opts.out.original);
+  const normalized = new FileSink(opts.out.normalized);
+  const tokensOut = new FileSink(opts.out.tokens);
+  const report = new FileSink(opts.out.report);
+  const keep = opts.keepPerKind ?? 50;
+
+  let bytesRead = 0;
+  let lastProgress = 0;
+  let records = 0;
+  async function* tee(): AsyncGenerator<Uint8Array> {
+    for await (const chunk of fs.createReadStream(opts.filePath, { highWaterMark: 1 << 20 })) {
+      const b = chunk as Buffer;
+      bytesRead += b.length;
+      original.writeBytes(b);
+      const now = performance.now();
+      if (onProgress && now - lastProgress > 250) {
+        lastProgress = now;
+        onProgress({ bytes: bytesRead, totalBytes: stat.size, records });
+      }
+      yield b;
+    }
+  }
+
+  const issues: RowIssue[] = [];
+  const issueCounts: Partial<Record<IssueKind, number>> = {};
+  const badIndexes = new Set<number>();
+  const tokenCounts: number[] = [];
+  const messageCounts: number[] = [];
+  let assistantTokens = 0;
+  let overContext = 0;
+  const dups = new DuplicateFinder({ threshold: opts.nearDupThreshold });
+  const pii: PiiFinding[] = [];
+  const piiCounts: Record<string, number> = {};
+  let format: DatasetFormat | null = null;
+  let validRows = 0;
+  const tokenBuf: number[] = [];
+
+  const addIssue = (issue: RowIssue, index: number | null) => {
+    const n = (issueCounts[issue.kind] ?? 0) + 1;
+    issueCounts[issue.kind] = n;
+    if (n <= keep) issues.push(issue);
+    if (index !== null) badIndexes.add(index);
+    report.write(`line ${issue.line}${issue.field ? ` ${issue.field}` : ""} [${issue.kind}] ${issue.message}\n`);
+  };
+
+  const flushTokens = () => {
+    if (!tokenBuf.length) return;
+    tokensOut.writeBytes(new Uint8Array(Uint32Array.from(tokenBuf).buffer));
+    tokenBuf.length = 0;
+  };
+
+  const accept = (row: NormalizedRow, line: number, index: number) => {
+    const tokens = countRowTokens(row);
+    if (tokens > opts.contextTokens) {
+      overContext++;
+      addIssue(
+        {
+          line,
+          kind: "over_context_limit",
+          message: `${tokens.toLocaleString("en-US")} tokens, over the ${opts.contextTokens.toLocaleString("en-US")}-token limit of ${opts.contextModel}; shorten the row or choose a model with a longer context (--model).`,
+        },
+        index,
+      );
+      return;
+    }
+    validRows++;
+    tokenCounts.push(tokens);
+    tokenBuf.push(tokens);
+    if (tokenBuf.length >= 4096) flushTokens();
+    messageCounts.push(row.messages?.length ?? 1);
+    assistantTokens += countAssistantTokens(row);
+    dups.add(line, row);
+    for (const f of scanRowPii(row, line)) {
+      piiCounts[f.kind] = (piiCounts[f.kind] ?? 0) + 1;
+      if (pii.length < 500) pii.push(f);
+    }
+    const located: LocatedRow = { line, index, ...row };
+    normalized.write(`${JSON.stringify(located)}\n`);
+  };
+
+  const handleRecord = (item: Extract<ReaderItem, { type: "record" }>) => {
+    const { row, issues: rowIssues } = normalizeRecord(item.value, format as DatasetFormat, item.line);
+    if (rowIssues.length || !row) {
+      for (const i of rowIssues) addIssue(i, item.index);
+      return;
+    }
+    accept(row, item.line, item.index);
+  };
+
+  const pending: Array<Extract<ReaderItem, { type: "record" }>> = [];
+  const detect = () => {
+    format = detectFormat(pending.map((p) => p.value));
+    if (!format) {
+      throw new IngestRefusal(
+        "dataset_unknown_format",
+        "Could not tell the dataset's format from its first rows. Use one of: OpenAI chat ({\"messages\": [...]}), prompt/completion, Alpaca (instruction/input/output), ShareGPT (conversations with from/value) or text rows ({\"text\": ...}).",
+      );
+    }
+    for (const p of pending) handleRecord(p);
+    pending.length = 0;
+  };
+
+  try {
+    for await (const item of readRecords(tee(), { container: sniff.container, maxLineBytes: opts.maxLineBytes })) {
+      if (item.type === "issue") {
+        addIssue(item.issue, item.index);
+        if (item.index !== null) records = Math.max(records, item.index + 1);
+        continue;
+      }
+      records = item.index + 1;
+      if (records > opts.maxRows) {
+        throw new IngestRefusal(
+          "dataset_too_many_rows",
+          `The file has more than ${opts.maxRows.toLocaleString("en-US")} rows (TUNELOOP_MAX_ROWS). Split it into smaller files, or raise the limit.`,
+          { limit: opts.maxRows },
+        );
+      }
+      if (format) handleRecord(item);
+      else {
+        pending.push(item);
+        if (pending.length >= SAMPLE_FOR_DETECTION) detect();
+      }
+    }
+    if (!format && pending.length) detect();
+    flushTokens();
+  } finally {
+    for (const s of [original, normalized, tokensOut, report]) s.close();
+  }
+  return finish();
+
+  function finish(): IngestResult {
+    const d = dups.result();
+    const warnings: Warning[] = [];
+    if (d.exact.length) {
+      warnings.push({
+        kind: "exact_duplicates",
+        message: `${d.exact.length} exact duplicate row(s): ${d.exact
+          .slice(0, 5)
+          .map((x) => `line ${x.line} = line ${x.duplicateOf}`)
+          .join(", ")}${d.exact.length > 5 ? ", ..." : ""}`,
+      });
+    }
+    if (d.near.length) {
+      warnings.push({
+        kind: "near_duplicates",
+        message: `${d.near.length} near-duplicate row(s): ${d.near
+          .slice(0, 5)
+          .map((x) => `line ${x.line} ~ line ${x.similarTo} (${Math.round(x.similarity * 100)}%)`)
+          .join(", ")}${d.near.length > 5 ? ", ..." : ""}`,
+      });
+    }
+    for (const f of pii.slice(0, 20)) {
+      warnings.push({
+        line: f.line,
+        kind: `pii_${f.kind}`,
+        message: `line ${f.line}${f.field ? ` ${f.field}` : ""}: looks like ${PII_LABEL[f.kind] ?? f.kind}; remove or mask it before training`,
+      });
+    }
+    return {
+      format,
+      records,
+      validRows,
+      badRows: badIndexes.size,
+      issues: issues.sort((a, b) => a.line - b.line),
+      issueCounts,
+      warnings,
+      tokens: summarize(tokenCounts),
+      messages: summarize(messageCounts),
+      assistantTokens,
+      overContext,
+      duplicates: { exact: d.exact.slice(0, 1000), near: d.near.slice(0, 1000) },
+      duplicateCounts: { exact: d.exact.length, near: d.near.length },
+      pii,
+      piiCounts,
+      sha256: original.digest,
+      normSha256: normalized.digest,
+      tokensSha256: tokensOut.digest,
+      bytes: stat.size,
+      elapsedMs: Math.round(performance.now() - started),
+    };
+  }
+}
+
+const PII_LABEL: Record<string, string> = {
+  email: "an e-mail address",
+  phone: "a phone number",
+  card_number: "a payment card number",
+  national_id: "a national ID number",
+  api_key: "an API key or token",
+};

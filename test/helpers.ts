@@ -1,0 +1,56 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/** The read-only shared folder (real datasets, the stories260K model), from TUNELOOP_SHARED or ../shared. */
+export const sharedDir = path.resolve(process.env.TUNELOOP_SHARED ?? path.join(repoRoot, "..", "shared"));
+export const sharedDataset = (rel: string) => path.join(sharedDir, "datasets", rel);
+
+export function tmpDir(label = "tuneloop-test"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `${label}-`));
+}
+
+export function testEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, TUNELOOP_DATA: dataDir, LOG_LEVEL: "warn", TUNELOOP_CONSOLE_USER: "tester", ...extra };
+  // The tests must not pick up a developer's .env values through the environment.
+  for (const k of Object.keys(env)) if (k.startsWith("SLACK_") || k.startsWith("DISCORD_")) delete env[k];
+  return env;
+}
+
+export interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real CLI (bin/tuneloop.mjs) as a child process. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, "bin", "tuneloop.mjs"), ...args], {
+      cwd: opts.cwd ?? repoRoot,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export async function runCliJson<T = Record<string, unknown>>(args: string[], env: NodeJS.ProcessEnv): Promise<Ran & { json: T }> {
+  const r = await runCli([...args, "--json"], env);
+  let json: T;
+  try {
+    json = JSON.parse(r.stdout) as T;
+  } catch {
+    throw new Error(`not JSON (exit ${r.code}):\n${r.stdout}\n--- stderr ---\n${r.stderr}`);
+  }
+  return { ...r, json };
+}
