@@ -15,6 +15,8 @@ import { loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/log.ts";
 
 const [mode, file] = process.argv.slice(2);
+// The same call the ingest makes: special-token strings in data count as plain text.
+const PLAIN = { disallowedSpecial: new Set<string>() };
 
 function percentile(xs: number[], p: number) {
   const s = [...xs].sort((a, b) => a - b);
@@ -31,7 +33,7 @@ if (mode === "bare") {
   let total = 0;
   for (const r of rows) {
     let n = 3;
-    for (const m of r.messages) n += 3 + countTokens(m.role) + countTokens(m.content);
+    for (const m of r.messages) n += 3 + countTokens(m.role, PLAIN) + countTokens(m.content, PLAIN);
     total += n;
   }
   const ms = performance.now() - t0;

@@ -63,7 +63,7 @@ function benchIngest() {
   console.log(`'dataset list' answered while ingesting    ${first.commands} times, p50 ${m("commandP50Ms").toFixed(1)} ms, p99 ${m("commandP99Ms").toFixed(1)} ms`);
 
   const big = path.join(dir, "chat-100mb.jsonl");
-  const bigBytes = writeChatDataset(big, 74_000, { tokens: 300, seed: 2 });
+  const bigBytes = writeChatDataset(big, 52_000, { tokens: 300, seed: 2 });
   const b = child<Ingest>("ingest", big);
   const growth = b.maxRssMb / m("maxRssMb");
   console.log(`\n## Streaming: ${(bigBytes / 1024 ** 2).toFixed(1)} MB file, ${b.rows.toLocaleString("en-US")} rows (one run)`);

@@ -12,7 +12,7 @@ import { scanRowPii } from "./pii.ts";
 import { readRecords, type ReaderItem } from "./reader.ts";
 import { sniffFile } from "./sniff.ts";
 import { summarize } from "./summary.ts";
-import { countAssistantTokens, countRowTokens } from "./tokens.ts";
+import { inlineTokenCounter, threadTokenCounter, type BatchCounts } from "./token-counter.ts";
 import type { DatasetFormat, IssueKind, LocatedRow, NormalizedRow, PiiFinding, RowIssue, Warning } from "./types.ts";
 
 export interface IngestOptions {
@@ -28,6 +28,8 @@ export interface IngestOptions {
   out: { original: string; normalized: string; tokens: string; report: string };
   /** How many problems of each kind are kept in the result (all are counted and all go to the report file). */
   keepPerKind?: number;
+  /** Count tokens on a second thread, overlapping with parsing and the other checks (default true). */
+  tokenThread?: boolean;
 }
 
 export type Summary = ReturnType<typeof summarize>;
@@ -79,6 +81,7 @@ export class IngestRefusal extends Error {
 }
 
 const SAMPLE_FOR_DETECTION = 50;
+const COUNT_BATCH = 256;
 const WRITE_CHUNK = 1 << 16;
 
 /** Buffered synchronous writer (the pass runs in a worker, so blocking writes cost the bot nothing). */
@@ -187,33 +190,55 @@ export async function ingestFile(opts: IngestOptions, onProgress?: (p: IngestPro
     tokenBuf.length = 0;
   };
 
-  const accept = (row: NormalizedRow, line: number, index: number) => {
-    const tokens = countRowTokens(row);
-    if (tokens > opts.contextTokens) {
-      overContext++;
-      addIssue(
-        {
-          line,
-          kind: "over_context_limit",
-          message: `${tokens.toLocaleString("en-US")} tokens, over the ${opts.contextTokens.toLocaleString("en-US")}-token limit of ${opts.contextModel}; shorten the row or choose a model with a longer context (--model).`,
-        },
-        index,
-      );
-      return;
+  // Rows that passed the shape checks wait in batches for their token counts (counted on another thread while
+  // this one parses the next batch); then the context check, duplicates, PII and the write happen in file order.
+  type Waiting = { row: NormalizedRow; line: number; index: number };
+  const counter = opts.tokenThread === false ? inlineTokenCounter() : threadTokenCounter();
+  let batch: Waiting[] = [];
+  let inflight: { items: Waiting[]; counts: Promise<BatchCounts> } | null = null;
+
+  const finalize = (items: Waiting[], counts: BatchCounts) => {
+    items.forEach(({ row, line, index }, i) => {
+      const tokens = counts.totals[i];
+      if (tokens > opts.contextTokens) {
+        overContext++;
+        addIssue(
+          {
+            line,
+            kind: "over_context_limit",
+            message: `${tokens.toLocaleString("en-US")} tokens, over the ${opts.contextTokens.toLocaleString("en-US")}-token limit of ${opts.contextModel}; shorten the row or choose a model with a longer context (--model).`,
+          },
+          index,
+        );
+        return;
+      }
+      validRows++;
+      tokenCounts.push(tokens);
+      tokenBuf.push(tokens);
+      if (tokenBuf.length >= 4096) flushTokens();
+      messageCounts.push(row.messages?.length ?? 1);
+      assistantTokens += counts.assistant[i];
+      dups.add(line, row);
+      for (const f of scanRowPii(row, line)) {
+        piiCounts[f.kind] = (piiCounts[f.kind] ?? 0) + 1;
+        if (pii.length < 500) pii.push(f);
+      }
+      const located: LocatedRow = { line, index, ...row };
+      normalized.write(`${JSON.stringify(located)}\n`);
+    });
+  };
+
+  const dispatch = async () => {
+    const prev = inflight;
+    inflight = null;
+    if (batch.length) {
+      const items = batch;
+      batch = [];
+      const counts = counter.count(items.map((w) => w.row));
+      counts.catch(() => {}); // awaited below; this only keeps a crash from being reported as unhandled
+      inflight = { items, counts };
     }
-    validRows++;
-    tokenCounts.push(tokens);
-    tokenBuf.push(tokens);
-    if (tokenBuf.length >= 4096) flushTokens();
-    messageCounts.push(row.messages?.length ?? 1);
-    assistantTokens += countAssistantTokens(row);
-    dups.add(line, row);
-    for (const f of scanRowPii(row, line)) {
-      piiCounts[f.kind] = (piiCounts[f.kind] ?? 0) + 1;
-      if (pii.length < 500) pii.push(f);
-    }
-    const located: LocatedRow = { line, index, ...row };
-    normalized.write(`${JSON.stringify(located)}\n`);
+    if (prev) finalize(prev.items, await prev.counts);
   };
 
   const handleRecord = (item: Extract<ReaderItem, { type: "record" }>) => {
@@ -222,7 +247,7 @@ export async function ingestFile(opts: IngestOptions, onProgress?: (p: IngestPro
       for (const i of rowIssues) addIssue(i, item.index);
       return;
     }
-    accept(row, item.line, item.index);
+    batch.push({ row, line: item.line, index: item.index });
   };
 
   const pending: Array<Extract<ReaderItem, { type: "record" }>> = [];
@@ -258,10 +283,13 @@ export async function ingestFile(opts: IngestOptions, onProgress?: (p: IngestPro
         pending.push(item);
         if (pending.length >= SAMPLE_FOR_DETECTION) detect();
       }
+      if (batch.length >= COUNT_BATCH) await dispatch();
     }
     if (!format && pending.length) detect();
+    while (batch.length || inflight) await dispatch();
     flushTokens();
   } finally {
+    await counter.close();
     for (const s of [original, normalized, tokensOut, report]) s.close();
   }
   return finish();
