@@ -1,0 +1,40 @@
+/**
+ * The inference port: whatever answers eval prompts (the local model with or without an adapter, an
+ * OpenAI-compatible endpoint, a hosted provider) is an InferenceModel.
+ */
+import type { ChatMessage } from "./datasets/types.ts";
+
+export interface CompletionRequest {
+  messages: ChatMessage[];
+  maxTokens: number;
+  temperature?: number;
+  seed?: number;
+}
+
+export interface CompletionResult {
+  text: string;
+  inputTokens: number;
+  outputTokens: number;
+  latencyMs: number;
+}
+
+export interface Pricing {
+  inputPer1M: number;
+  outputPer1M: number;
+}
+
+export interface InferenceModel {
+  /** The model reference as users write it (e.g. `local:stories260K`, `run:3`, `vllm:qwen2.5-7b`). */
+  ref: string;
+  provider: string;
+  /** Prices per 1M tokens, or null when unknown (then cost is reported as unknown, never as $0). */
+  pricing: Pricing | null;
+  /** Answers a batch of requests; `onResult` fires as each one finishes (for progress). Results keep input order. */
+  completeAll(
+    requests: CompletionRequest[],
+    opts: { signal?: AbortSignal; onResult?: (index: number, r: CompletionResult) => void },
+  ): Promise<CompletionResult[]>;
+}
+
+export const usd = (p: Pricing | null, inputTokens: number, outputTokens: number): number | null =>
+  p ? (inputTokens * p.inputPer1M + outputTokens * p.outputPer1M) / 1e6 : null;

@@ -1,0 +1,181 @@
+/**
+ * Any OpenAI-compatible `/v1/chat/completions` endpoint (vLLM, Ollama, LM Studio, Together, OpenAI, Fireworks...)
+ * as an eval baseline or judge. Endpoints are named in TUNELOOP_ENDPOINTS; a model is written `<endpoint>:<model>`.
+ * Plain fetch: a concurrency limit per endpoint, retries with backoff on 429/5xx/network errors honouring
+ * Retry-After, a timeout per request, token usage from the response for the cost ledger.
+ * API reference: https://platform.openai.com/docs/api-reference/chat/create
+ */
+import { z } from "zod";
+import type { CompletionRequest, CompletionResult, InferenceModel, Pricing } from "../core/inference.ts";
+import { TuneError } from "../errors.ts";
+import { Limiter, retryDelayMs, sleep } from "../lib/limit.ts";
+
+export const endpointSchema = z.object({
+  baseUrl: z.string().url(),
+  /** The name of the environment variable holding the key (the key itself never goes in settings files). */
+  apiKeyEnv: z.string().optional(),
+  concurrency: z.number().int().min(1).max(1024).default(8),
+  timeoutMs: z.number().int().min(100).default(120_000),
+  maxRetries: z.number().int().min(0).max(20).default(5),
+  /** Per-model prices in USD per 1M tokens; `*` applies to every model of the endpoint. */
+  prices: z.record(z.string(), z.object({ inputPer1M: z.number().min(0), outputPer1M: z.number().min(0) })).default({}),
+});
+
+export const endpointsSchema = z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, "endpoint names are letters, digits, - and _"), endpointSchema);
+
+export type EndpointSettings = z.infer<typeof endpointSchema>;
+
+export interface EndpointConfig extends EndpointSettings {
+  name: string;
+  apiKey?: string;
+}
+
+export interface ClientDeps {
+  fetch?: typeof fetch;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  onRetry?: (info: { attempt: number; status: number | null; delayMs: number }) => void;
+}
+
+interface ChatResponse {
+  choices?: Array<{ message?: { content?: string | null } }>;
+  usage?: { prompt_tokens?: number; completion_tokens?: number };
+}
+
+export class OpenAICompatibleClient {
+  private readonly limiter: Limiter;
+  private readonly doFetch: typeof fetch;
+  private readonly wait: (ms: number, signal?: AbortSignal) => Promise<void>;
+
+  constructor(
+    readonly endpoint: EndpointConfig,
+    private readonly deps: ClientDeps = {},
+  ) {
+    this.limiter = new Limiter(endpoint.concurrency);
+    this.doFetch = deps.fetch ?? fetch;
+    this.wait = deps.sleep ?? sleep;
+  }
+
+  pricing(model: string): Pricing | null {
+    return this.endpoint.prices[model] ?? this.endpoint.prices["*"] ?? null;
+  }
+
+  chat(model: string, req: CompletionRequest, signal?: AbortSignal): Promise<CompletionResult> {
+    return this.limiter.run(() => this.chatNow(model, req, signal));
+  }
+
+  private async chatNow(model: string, req: CompletionRequest, signal?: AbortSignal): Promise<CompletionResult> {
+    const url = `${this.endpoint.baseUrl.replace(/\/+$/, "")}/chat/completions`;
+    const body = JSON.stringify({
+      model,
+      messages: req.messages.map((m) => ({ role: m.role, content: m.content ?? "", ...(m.name ? { name: m.name } : {}) })),
+      max_tokens: req.maxTokens,
+      temperature: req.temperature ?? 0,
+      ...(req.seed !== undefined ? { seed: req.seed } : {}),
+    });
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (this.endpoint.apiKey) headers.authorization = `Bearer ${this.endpoint.apiKey}`;
+    for (let attempt = 0; ; attempt++) {
+      const started = performance.now();
+      let status: number | null = null;
+      let retryAfter: string | null = null;
+      let failure: string;
+      try {
+        const timeout = AbortSignal.timeout(this.endpoint.timeoutMs);
+        const res = await this.doFetch(url, {
+          method: "POST",
+          headers,
+          body,
+          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        });
+        status = res.status;
+        if (res.ok) {
+          const json = (await res.json()) as ChatResponse;
+          const text = json.choices?.[0]?.message?.content ?? "";
+          return {
+            text,
+            inputTokens: json.usage?.prompt_tokens ?? 0,
+            outputTokens: json.usage?.completion_tokens ?? 0,
+            latencyMs: performance.now() - started,
+          };
+        }
+        retryAfter = res.headers.get("retry-after");
+        failure = `HTTP ${res.status}: ${this.scrub(await errorText(res))}`;
+        if (res.status !== 429 && res.status < 500) {
+          throw new TuneError(
+            "endpoint_error",
+            `${this.endpoint.name} refused the request for ${model}: ${failure}. Check the model name and the endpoint's settings (TUNELOOP_ENDPOINTS).`,
+          );
+        }
+      } catch (err) {
+        if (err instanceof TuneError) throw err;
+        if (signal?.aborted) throw err;
+        failure = err instanceof Error && err.name === "TimeoutError" ? `no answer within ${this.endpoint.timeoutMs} ms` : `network error: ${this.scrub(String((err as Error)?.message ?? err))}`;
+      }
+      if (attempt >= this.endpoint.maxRetries) {
+        throw new TuneError(
+          "endpoint_unavailable",
+          `${this.endpoint.name} did not answer for ${model} after ${attempt + 1} tries (last: ${failure}). Is the endpoint up? Try again later.`,
+        );
+      }
+      const delayMs = retryDelayMs(attempt, retryAfter);
+      this.deps.onRetry?.({ attempt, status, delayMs });
+      await this.wait(delayMs, signal);
+    }
+  }
+
+  private scrub(s: string): string {
+    return this.endpoint.apiKey ? s.split(this.endpoint.apiKey).join("[redacted]") : s;
+  }
+}
+
+async function errorText(res: Response): Promise<string> {
+  const raw = await res.text().catch(() => "");
+  try {
+    const j = JSON.parse(raw) as { error?: { message?: string } | string; message?: string };
+    const m = typeof j.error === "string" ? j.error : (j.error?.message ?? j.message);
+    if (m) return m.slice(0, 300);
+  } catch {
+    // not JSON
+  }
+  return raw.slice(0, 300) || res.statusText;
+}
+
+/** An endpoint model as an InferenceModel (requests run concurrently up to the endpoint's limit). */
+export function endpointModel(client: OpenAICompatibleClient, model: string): InferenceModel {
+  return {
+    ref: `${client.endpoint.name}:${model}`,
+    provider: client.endpoint.name,
+    pricing: client.pricing(model),
+    async completeAll(requests, opts) {
+      return Promise.all(
+        requests.map(async (r, i) => {
+          const res = await client.chat(model, r, opts.signal);
+          opts.onResult?.(i, res);
+          return res;
+        }),
+      );
+    },
+  };
+}
+
+/** Parses TUNELOOP_ENDPOINTS (JSON) and reads each endpoint's key from the variable it names. */
+export function parseEndpoints(json: string | undefined, env: NodeJS.ProcessEnv): EndpointConfig[] {
+  if (!json?.trim()) return [];
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (err) {
+    throw new TuneError("config_invalid", `TUNELOOP_ENDPOINTS is not valid JSON (${(err as Error).message}). Example: {"vllm": {"baseUrl": "http://localhost:8000/v1"}}`);
+  }
+  const parsed = endpointsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new TuneError("config_invalid", `TUNELOOP_ENDPOINTS: ${first.path.join(".")}: ${first.message}`);
+  }
+  return Object.entries(parsed.data).map(([name, e]) => {
+    if (e.apiKeyEnv && !env[e.apiKeyEnv]) {
+      throw new TuneError("config_invalid", `TUNELOOP_ENDPOINTS: endpoint "${name}" reads its key from ${e.apiKeyEnv}, which is not set.`);
+    }
+    return { ...e, name, apiKey: e.apiKeyEnv ? env[e.apiKeyEnv] : undefined };
+  });
+}

@@ -1,0 +1,91 @@
+/**
+ * A local fake of an OpenAI-compatible chat completions endpoint, following the API reference
+ * (https://platform.openai.com/docs/api-reference/chat/create and .../chat/object): POST /v1/chat/completions
+ * returns a `chat.completion` object with `choices[].message` and `usage`; errors are `{ "error": { "message",
+ * "type", "code" } }` with 401/404/429/5xx; 429 may carry `Retry-After` (seconds). GET /v1/models lists models.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface FakeReply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+export interface FakeOptions {
+  /** Answer for a request (default: echoes the last user message). */
+  answer?: (messages: Array<{ role: string; content: string }>, model: string) => string;
+  latencyMs?: number;
+  apiKey?: string;
+  models?: string[];
+}
+
+export interface FakeEndpoint {
+  baseUrl: string;
+  requests: Array<{ at: number; model: string; messages: Array<{ role: string; content: string }>; authorization?: string }>;
+  /** Replies to send before normal answers (e.g. a 429, then a 500). */
+  script: FakeReply[];
+  maxInFlight: number;
+  close(): Promise<void>;
+}
+
+const words = (s: string) => Math.max(1, Math.ceil(s.length / 4));
+
+export async function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeEndpoint> {
+  const fake: FakeEndpoint = { baseUrl: "", requests: [], script: [], maxInFlight: 0, close: async () => {} };
+  let inFlight = 0;
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", async () => {
+      const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { "content-type": "application/json", ...headers });
+        res.end(JSON.stringify(payload));
+      };
+      if (opts.apiKey && req.headers.authorization !== `Bearer ${opts.apiKey}`) {
+        return send(401, { error: { message: "Incorrect API key provided.", type: "invalid_request_error", code: "invalid_api_key" } });
+      }
+      if (req.method === "GET" && req.url === "/v1/models") {
+        return send(200, { object: "list", data: (opts.models ?? ["fake-model"]).map((id) => ({ id, object: "model", created: 0, owned_by: "fake" })) });
+      }
+      if (req.method !== "POST" || req.url !== "/v1/chat/completions") {
+        return send(404, { error: { message: `Unknown request URL: ${req.method} ${req.url}`, type: "invalid_request_error" } });
+      }
+      const parsed = JSON.parse(body) as { model: string; messages: Array<{ role: string; content: string }> };
+      fake.requests.push({ at: Date.now(), model: parsed.model, messages: parsed.messages, authorization: req.headers.authorization });
+      inFlight++;
+      fake.maxInFlight = Math.max(fake.maxInFlight, inFlight);
+      try {
+        if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
+        const scripted = fake.script.shift();
+        if (scripted) return send(scripted.status, scripted.body ?? { error: { message: `scripted ${scripted.status}`, type: "server_error" } }, scripted.headers);
+        if (opts.models && !opts.models.includes(parsed.model)) {
+          return send(404, { error: { message: `The model \`${parsed.model}\` does not exist.`, type: "invalid_request_error", code: "model_not_found" } });
+        }
+        const lastUser = [...parsed.messages].reverse().find((m) => m.role === "user")?.content ?? "";
+        const content = opts.answer ? opts.answer(parsed.messages, parsed.model) : lastUser;
+        const prompt = parsed.messages.reduce((n, m) => n + 4 + words(m.content ?? ""), 3);
+        send(200, {
+          id: `chatcmpl-${fake.requests.length}`,
+          object: "chat.completion",
+          created: Math.floor(Date.now() / 1000),
+          model: parsed.model,
+          choices: [{ index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: "stop" }],
+          usage: { prompt_tokens: prompt, completion_tokens: words(content), total_tokens: prompt + words(content) },
+        });
+      } finally {
+        inFlight--;
+      }
+    });
+  });
+  server.keepAliveTimeout = 10_000;
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  fake.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  fake.close = () =>
+    new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
+  return fake;
+}
