@@ -61,7 +61,7 @@ if (mode === "bare") {
   h.disable();
   stop = true;
   await answering;
-  app.close();
+  await app.close();
   fs.rmSync(data, { recursive: true, force: true });
   process.stdout.write(
     JSON.stringify({

@@ -1,11 +1,21 @@
 import { z } from "zod";
 import { list, text, type Card } from "../src/core/cards.ts";
 import { datasetCommands } from "./dataset.ts";
+import { evalCommands } from "./eval.ts";
+import { experimentCommands } from "./experiment.ts";
+import { runCommands } from "./run.ts";
 import { usage } from "./parse.ts";
 import { defineCommand, type CommandDef } from "./types.ts";
 
 const GROUP_TITLES: Record<string, string> = {
   dataset: "Datasets",
+  experiment: "Experiments",
+  hypothesis: "Experiments",
+  run: "Runs",
+  eval: "Evals",
+  compare: "Evals",
+  leaderboard: "Evals",
+  demo: "Demo",
   help: "Help",
 };
 
@@ -57,4 +67,6 @@ const help = defineCommand({
   },
 });
 
-registry.push(...(datasetCommands as unknown as CommandDef[]), help as unknown as CommandDef);
+registry.push(
+  ...([...datasetCommands, ...experimentCommands, ...runCommands, ...evalCommands, help] as unknown as CommandDef[]),
+);

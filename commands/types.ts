@@ -33,6 +33,8 @@ export interface CommandContext {
   channelId: string;
   surface: Surface;
   attachment?: Attachment;
+  /** The platform's id of this request (Slack trigger, Discord interaction): a retried request reuses it. */
+  requestId?: string;
   /** Short progress lines for long work (the console prints them; chat adapters coalesce them into edits). */
   progress: (message: string) => void;
 }
@@ -43,6 +45,8 @@ export interface CommandResult {
   data: unknown;
   /** A refused outcome that is not an exception (e.g. an upload refused for its errors): exit code 1. */
   failed?: boolean;
+  /** Called by a chat adapter with the id of the message it posted the card as (a run's card is then kept up to date). */
+  onPosted?: (ref: { channelId: string; messageId: string }) => void;
 }
 
 export interface CommandDef<S extends z.ZodObject = z.ZodObject> {

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { integer, sqliteTable, text, uniqueIndex, index } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const datasets = sqliteTable("datasets", {
   id: integer("id").primaryKey({ autoIncrement: true }),
@@ -43,3 +43,157 @@ export const meta = sqliteTable("meta", {
     .notNull()
     .default(sql`(unixepoch() * 1000)`),
 });
+
+export const experiments = sqliteTable("experiments", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull().unique(),
+  /** The eval set, frozen: a dataset version (its content hash is kept too). */
+  evalVersionId: integer("eval_version_id")
+    .notNull()
+    .references(() => datasetVersions.id),
+  evalSha256: text("eval_sha256").notNull(),
+  /** Grader spec of the primary metric, e.g. "exact", "label:yes,no", "judge:vllm:qwen". */
+  metric: text("metric").notNull(),
+  baselines: text("baselines", { mode: "json" }).$type<string[]>().notNull(),
+  budgetUsd: real("budget_usd"),
+  alpha: real("alpha").notNull().default(0.05),
+  channelId: text("channel_id"),
+  createdBy: text("created_by"),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+export const hypotheses = sqliteTable("hypotheses", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  experimentId: integer("experiment_id")
+    .notNull()
+    .references(() => experiments.id),
+  text: text("text").notNull(),
+  metric: text("metric").notNull(),
+  /** Expected improvement in points (percentage points for proportions), e.g. +5. */
+  expectPts: real("expect_pts").notNull(),
+  createdBy: text("created_by"),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  runId: integer("run_id"),
+  verdict: text("verdict", { mode: "json" }),
+  decidedAt: integer("decided_at", { mode: "timestamp_ms" }),
+});
+
+export const runs = sqliteTable(
+  "runs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    /** Never start the same run twice: providers get this key, and a retried command finds the existing run. */
+    idempotencyKey: text("idempotency_key").notNull().unique(),
+    experimentId: integer("experiment_id")
+      .notNull()
+      .references(() => experiments.id),
+    datasetVersionId: integer("dataset_version_id")
+      .notNull()
+      .references(() => datasetVersions.id),
+    provider: text("provider").notNull(),
+    baseModel: text("base_model").notNull(),
+    tunedModel: text("tuned_model"),
+    hyper: text("hyper", { mode: "json" }).notNull(),
+    state: text("state").notNull(),
+    stateReason: text("state_reason"),
+    jobId: text("job_id"),
+    estimate: text("estimate", { mode: "json" }),
+    progress: text("progress", { mode: "json" }),
+    result: text("result", { mode: "json" }),
+    leaseOwner: text("lease_owner"),
+    leaseUntil: integer("lease_until", { mode: "timestamp_ms" }),
+    attempts: integer("attempts").notNull().default(0),
+    /** Set by `run cancel` (from any process); the worker running it stops within a step. */
+    cancelRequestedAt: integer("cancel_requested_at", { mode: "timestamp_ms" }),
+    channelId: text("channel_id"),
+    messageId: text("message_id"),
+    createdBy: text("created_by"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    startedAt: integer("started_at", { mode: "timestamp_ms" }),
+    finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("runs_state").on(t.state), index("runs_experiment").on(t.experimentId)],
+);
+
+export const runEvents = sqliteTable(
+  "run_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    runId: integer("run_id")
+      .notNull()
+      .references(() => runs.id),
+    at: integer("at", { mode: "timestamp_ms" }).notNull(),
+    type: text("type").notNull(),
+    data: text("data", { mode: "json" }),
+  },
+  (t) => [index("run_events_run").on(t.runId)],
+);
+
+export const evals = sqliteTable(
+  "evals",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    experimentId: integer("experiment_id").references(() => experiments.id),
+    runId: integer("run_id").references(() => runs.id),
+    /** What answered: a base model, a tuned run (run:12) or a baseline endpoint model. */
+    model: text("model").notNull(),
+    role: text("role").notNull(),
+    datasetVersionId: integer("dataset_version_id")
+      .notNull()
+      .references(() => datasetVersions.id),
+    metric: text("metric").notNull(),
+    state: text("state").notNull(),
+    error: text("error"),
+    n: integer("n").notNull().default(0),
+    mean: real("mean"),
+    ciLow: real("ci_low"),
+    ciHigh: real("ci_high"),
+    summary: text("summary", { mode: "json" }),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [index("evals_experiment").on(t.experimentId), index("evals_run").on(t.runId)],
+);
+
+export const evalRows = sqliteTable(
+  "eval_rows",
+  {
+    evalId: integer("eval_id")
+      .notNull()
+      .references(() => evals.id),
+    rowIndex: integer("row_index").notNull(),
+    line: integer("line").notNull(),
+    output: text("output").notNull(),
+    expected: text("expected").notNull(),
+    score: real("score").notNull(),
+    pass: integer("pass", { mode: "boolean" }).notNull(),
+    detail: text("detail"),
+    latencyMs: real("latency_ms").notNull(),
+    inputTokens: integer("input_tokens").notNull(),
+    outputTokens: integer("output_tokens").notNull(),
+    cluster: text("cluster"),
+  },
+  (t) => [primaryKey({ columns: [t.evalId, t.rowIndex] })],
+);
+
+/** Every token that costs money, and the wall time of free (local) work. */
+export const ledger = sqliteTable(
+  "ledger",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    at: integer("at", { mode: "timestamp_ms" }).notNull(),
+    kind: text("kind").notNull(),
+    estimated: integer("estimated", { mode: "boolean" }).notNull().default(false),
+    experimentId: integer("experiment_id"),
+    runId: integer("run_id"),
+    evalId: integer("eval_id"),
+    provider: text("provider").notNull(),
+    model: text("model").notNull(),
+    trainingTokens: integer("training_tokens").notNull().default(0),
+    inputTokens: integer("input_tokens").notNull().default(0),
+    outputTokens: integer("output_tokens").notNull().default(0),
+    usd: real("usd").notNull().default(0),
+    wallMs: integer("wall_ms").notNull().default(0),
+  },
+  (t) => [index("ledger_experiment").on(t.experimentId), index("ledger_run").on(t.runId)],
+);

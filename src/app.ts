@@ -1,12 +1,25 @@
 import path from "node:path";
 import type { CommandContext, Permission } from "../commands/types.ts";
 import { datasetRepo } from "../db/repos/datasets.ts";
+import { engineRepo } from "../db/repos/engine.ts";
 import { openDb, type Db } from "../db/client.ts";
 import type { Config } from "./config.ts";
+import type { Card } from "./core/cards.ts";
 import { DatasetService } from "./core/datasets/service.ts";
-import { systemClock, type BlobStore, type Clock } from "./core/ports.ts";
+import { EvalService } from "./core/evals/service.ts";
+import { ExperimentService } from "./core/experiments/service.ts";
+import { systemClock, type BlobStore, type Clock, type EngineRepo } from "./core/ports.ts";
+import { RunService } from "./core/runs/service.ts";
+import { RunWorker } from "./core/runs/worker.ts";
 import { fsBlobStore, sweepTmp } from "./lib/blobs.ts";
 import type { Logger } from "./log.ts";
+import { createProviders, type Providers } from "./providers/index.ts";
+
+/** The chat port: how the core posts and updates messages on whatever platform the bot runs on. */
+export interface ChatPort {
+  post(channelId: string, card: Card, opts?: { threadId?: string }): Promise<{ messageId: string }>;
+  update(channelId: string, messageId: string, card: Card): Promise<void>;
+}
 
 /** Everything a command handler can reach: settings, log, storage and the core services. */
 export interface App {
@@ -15,31 +28,57 @@ export interface App {
   db: Db;
   clock: Clock;
   blobs: BlobStore;
+  engine: EngineRepo;
+  providers: Providers;
   datasets: DatasetService;
+  experiments: ExperimentService;
+  evals: EvalService;
+  runs: RunService;
+  worker: RunWorker;
+  /** Set by the chat adapter that runs the bot (console, Slack, Discord). */
+  chat?: ChatPort;
   /** Platform permission rules (set by the Slack/Discord adapters); null/undefined allows everything. */
   permissions?: (permission: Permission, ctx: CommandContext) => string | null;
-  close(): void;
+  close(): Promise<void>;
 }
 
-export function createApp(config: Config, log: Logger, opts: { clock?: Clock } = {}): App {
+export function createApp(config: Config, log: Logger, opts: { clock?: Clock; providers?: Providers } = {}): App {
   const db = openDb(path.join(config.dataDir, "tuneloop.db"));
   const blobs = fsBlobStore(config.dataDir);
   sweepTmp(config.dataDir);
   const clock = opts.clock ?? systemClock;
+  const engine = engineRepo(db);
+  const providers = opts.providers ?? createProviders(config);
   const datasets = new DatasetService(datasetRepo(db), blobs, clock, {
     limits: config.limits,
     defaultModel: config.defaultModel,
     estimateModels: config.estimateModels,
     nearDupThreshold: config.nearDupThreshold,
   });
+  const evals = new EvalService(engine, datasets, providers, clock);
+  const experiments = new ExperimentService(engine, datasets, evals, providers, clock);
+  const runs = new RunService(engine, datasets, providers, clock, {
+    confirmAboveUsd: config.confirmAboveUsd,
+    nearOverlapMaxShare: config.nearOverlapMaxShare,
+    nearDupThreshold: config.nearDupThreshold,
+  });
+  const worker = new RunWorker(engine, runs, datasets, evals, providers, clock, log, { dataDir: config.dataDir });
   return {
     config,
     log,
     db,
     clock,
     blobs,
+    engine,
+    providers,
     datasets,
-    close() {
+    experiments,
+    evals,
+    runs,
+    worker,
+    async close() {
+      await worker.stop();
+      await providers.close();
       db.$client.close();
     },
   };

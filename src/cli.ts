@@ -51,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return out.exitCode;
   } finally {
-    app.close();
+    await app.close();
   }
 }
 

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { TuneError, ErrorCode } from "./errors.ts";
+import { parseEndpoints, type EndpointConfig } from "./providers/openai-compatible.ts";
 
 /**
  * Every setting, parsed once at start. `.env.example` documents each one; keep the two in step.
@@ -23,6 +24,10 @@ export const settingsSchema = z.object({
     ),
   TUNELOOP_NEAR_DUP_THRESHOLD: z.coerce.number().gt(0).lte(1).default(0.85),
   TUNELOOP_CONSOLE_USER: z.string().min(1).optional(),
+  TUNELOOP_LOCAL_MODEL_DIR: z.string().min(1).optional(),
+  TUNELOOP_ENDPOINTS: z.string().optional(),
+  TUNELOOP_CONFIRM_ABOVE_USD: z.coerce.number().min(0).default(1),
+  TUNELOOP_NEAR_OVERLAP_MAX_SHARE: z.coerce.number().min(0).max(1).default(0.1),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -36,6 +41,11 @@ export interface Config {
   estimateModels: string[];
   nearDupThreshold: number;
   consoleUser: string;
+  /** Folder with stories260K.bin and tok512.bin; unset: downloaded into <data>/cache on first use. */
+  localModelDir?: string;
+  endpoints: EndpointConfig[];
+  confirmAboveUsd: number;
+  nearOverlapMaxShare: number;
   /** Values that must never be printed (tokens, keys, secrets); the logger and renderers scrub them. */
   secrets: string[];
 }
@@ -71,6 +81,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .filter(Boolean),
     nearDupThreshold: s.TUNELOOP_NEAR_DUP_THRESHOLD,
     consoleUser: s.TUNELOOP_CONSOLE_USER ?? env.USER ?? "you",
+    localModelDir: s.TUNELOOP_LOCAL_MODEL_DIR ? path.resolve(s.TUNELOOP_LOCAL_MODEL_DIR) : undefined,
+    endpoints: parseEndpoints(s.TUNELOOP_ENDPOINTS, env),
+    confirmAboveUsd: s.TUNELOOP_CONFIRM_ABOVE_USD,
+    nearOverlapMaxShare: s.TUNELOOP_NEAR_OVERLAP_MAX_SHARE,
     secrets: Object.entries(env)
       .filter(([k, v]) => SECRET_NAME.test(k) && typeof v === "string" && v.length >= 8)
       .map(([, v]) => v as string),

@@ -24,7 +24,7 @@ async function main(): Promise<number> {
   try {
     await consoleChat(app);
   } finally {
-    app.close();
+    await app.close();
   }
   return 0;
 }

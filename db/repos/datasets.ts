@@ -79,6 +79,11 @@ export function datasetRepo(db: Db): DatasetRepo {
       return r ? toRecord(r.v, r.name) : null;
     },
 
+    versionById(id) {
+      const r = select().where(eq(datasetVersions.id, id)).get();
+      return r ? toRecord(r.v, r.name) : null;
+    },
+
     findBySha(name, sha256) {
       const r = select()
         .where(and(eq(datasets.name, name), eq(datasetVersions.sha256, sha256)))

@@ -75,8 +75,201 @@ export interface DatasetRepo {
   /** Adds the next version of `name` (creating the dataset on first use) in one transaction. */
   addVersion(v: NewDatasetVersion): DatasetVersionRecord;
   findVersion(name: string, version?: number): DatasetVersionRecord | null;
+  versionById(id: number): DatasetVersionRecord | null;
   findBySha(name: string, sha256: string): DatasetVersionRecord | null;
   listLatest(): DatasetVersionRecord[];
   listVersions(name: string): DatasetVersionRecord[];
   names(): string[];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The experiment engine's storage.
+
+export interface ExperimentRecord {
+  id: number;
+  name: string;
+  evalVersionId: number;
+  evalSha256: string;
+  metric: string;
+  baselines: string[];
+  budgetUsd: number | null;
+  alpha: number;
+  channelId: string | null;
+  createdBy: string | null;
+  createdAt: Date;
+}
+
+export interface HypothesisRecord {
+  id: number;
+  experimentId: number;
+  text: string;
+  metric: string;
+  expectPts: number;
+  createdBy: string | null;
+  createdAt: Date;
+  runId: number | null;
+  verdict: HypothesisVerdict | null;
+  decidedAt: Date | null;
+}
+
+export interface HypothesisVerdict {
+  outcome: "supported" | "not_supported" | "inconclusive";
+  observedPts: number;
+  ci: [number, number];
+  pValue: number;
+  summary: string;
+}
+
+export const RUN_STATES = ["estimating", "awaiting_confirmation", "queued", "running", "succeeded", "failed", "cancelled"] as const;
+export type RunState = (typeof RUN_STATES)[number];
+
+export interface Hyper {
+  epochs: number;
+  learningRate: number;
+  batchSize: number;
+  loraRank: number;
+  loraAlpha: number;
+  seed: number;
+}
+
+export interface RunProgress {
+  phase: "training" | "evaluating" | "done";
+  step?: number;
+  totalSteps?: number;
+  epoch?: number;
+  loss?: number;
+  tokensPerSec?: number;
+  tokens?: number;
+  elapsedMs?: number;
+  evalDone?: number;
+  evalTotal?: number;
+  evalModel?: string;
+}
+
+export interface RunRecord {
+  id: number;
+  idempotencyKey: string;
+  experimentId: number;
+  datasetVersionId: number;
+  provider: string;
+  baseModel: string;
+  tunedModel: string | null;
+  hyper: Hyper;
+  state: RunState;
+  stateReason: string | null;
+  jobId: string | null;
+  estimate: unknown;
+  progress: RunProgress | null;
+  result: Record<string, unknown> | null;
+  leaseOwner: string | null;
+  leaseUntil: Date | null;
+  attempts: number;
+  cancelRequestedAt: Date | null;
+  channelId: string | null;
+  messageId: string | null;
+  createdBy: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export type NewRun = Pick<
+  RunRecord,
+  "idempotencyKey" | "experimentId" | "datasetVersionId" | "provider" | "baseModel" | "hyper" | "state" | "estimate" | "channelId" | "createdBy" | "createdAt"
+>;
+
+export interface EvalRecord {
+  id: number;
+  experimentId: number | null;
+  runId: number | null;
+  model: string;
+  role: "base" | "tuned" | "baseline" | "adhoc";
+  datasetVersionId: number;
+  metric: string;
+  state: "running" | "succeeded" | "failed";
+  error: string | null;
+  n: number;
+  mean: number | null;
+  ciLow: number | null;
+  ciHigh: number | null;
+  summary: EvalSummary | null;
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface EvalSummary {
+  method: string;
+  se: number;
+  latencyMs: { p50: number; p95: number };
+  inputTokens: number;
+  outputTokens: number;
+  usd: number | null;
+  judgeUsd: number;
+  wallMs: number;
+  chance?: { label: string; accuracy: number };
+}
+
+export interface EvalRowRecord {
+  evalId: number;
+  rowIndex: number;
+  line: number;
+  output: string;
+  expected: string;
+  score: number;
+  pass: boolean;
+  detail: string | null;
+  latencyMs: number;
+  inputTokens: number;
+  outputTokens: number;
+  cluster: string | null;
+}
+
+export interface LedgerEntry {
+  at: Date;
+  kind: "training" | "eval" | "judge";
+  estimated: boolean;
+  experimentId: number | null;
+  runId: number | null;
+  evalId: number | null;
+  provider: string;
+  model: string;
+  trainingTokens: number;
+  inputTokens: number;
+  outputTokens: number;
+  usd: number;
+  wallMs: number;
+}
+
+export interface EngineRepo {
+  createExperiment(e: Omit<ExperimentRecord, "id">): ExperimentRecord;
+  experimentByName(name: string): ExperimentRecord | null;
+  experimentById(id: number): ExperimentRecord | null;
+  listExperiments(): ExperimentRecord[];
+
+  createHypothesis(h: Omit<HypothesisRecord, "id" | "runId" | "verdict" | "decidedAt">): HypothesisRecord;
+  hypotheses(experimentId: number): HypothesisRecord[];
+  decideHypothesis(id: number, runId: number, verdict: HypothesisVerdict, at: Date): void;
+
+  /** Inserts a run, or returns the run already created under the same idempotency key. */
+  createRun(r: NewRun): { run: RunRecord; created: boolean };
+  runById(id: number): RunRecord | null;
+  listRuns(opts?: { experimentId?: number; states?: RunState[]; limit?: number }): RunRecord[];
+  updateRun(id: number, patch: Partial<Omit<RunRecord, "id">>): RunRecord;
+  /** Compare-and-set of the state: applies only when the run is in one of `from`. Returns the run, or null. */
+  transitionRun(id: number, from: RunState[], to: RunState, patch?: Partial<Omit<RunRecord, "id" | "state">>): RunRecord | null;
+  /** Atomically leases the oldest queued run (or the given one), or a running one whose lease expired (a crashed worker's). */
+  claimRun(owner: string, now: Date, leaseUntil: Date, runId?: number): RunRecord | null;
+  renewLease(id: number, owner: string, leaseUntil: Date): boolean;
+  addRunEvent(runId: number, at: Date, type: string, data: unknown): void;
+  runEvents(runId: number, type?: string): Array<{ at: Date; type: string; data: unknown }>;
+
+  createEval(e: Omit<EvalRecord, "id">): EvalRecord;
+  updateEval(id: number, patch: Partial<Omit<EvalRecord, "id">>): EvalRecord;
+  addEvalRows(rows: EvalRowRecord[]): void;
+  evalRows(evalId: number): EvalRowRecord[];
+  evalById(id: number): EvalRecord | null;
+  evals(opts: { experimentId?: number; runId?: number; model?: string; datasetVersionId?: number; state?: EvalRecord["state"] }): EvalRecord[];
+
+  addLedger(e: LedgerEntry): void;
+  ledger(opts: { experimentId?: number; runId?: number; since?: Date }): LedgerEntry[];
 }

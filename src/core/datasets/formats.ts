@@ -130,13 +130,29 @@ export function normalizeRecord(
     return { issues: p.issues };
   }
   const row = NORMALIZERS[format](value, p);
-  return p.issues.length || !row ? { issues: p.issues } : { row, issues: [] };
+  const cluster = clusterKey(value, p);
+  if (p.issues.length || !row) return { issues: p.issues };
+  if (cluster !== undefined) row.cluster = cluster;
+  return { row, issues: [] };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Shared checks
 
-function unknownKeys(record: JsonObject, allowed: readonly string[], format: DatasetFormat, p: Problems): void {
+/**
+ * Every format may carry a `cluster` key (a string or number): rows that share one are not independent (the same
+ * document, user or template), and evals then report clustered standard errors. It is not exported to providers.
+ */
+function clusterKey(record: JsonObject, p: Problems): string | undefined {
+  const c = record.cluster;
+  if (c === undefined || c === null) return undefined;
+  if (typeof c === "string" || typeof c === "number") return String(c);
+  p.add("wrong_type", "cluster", `"cluster" is ${describe(c)}; it must be a string or a number that groups related rows.`);
+  return undefined;
+}
+
+function unknownKeys(record: JsonObject, allowedKeys: readonly string[], format: DatasetFormat, p: Problems): void {
+  const allowed = [...allowedKeys, "cluster"];
   for (const key of Object.keys(record)) {
     if (allowed.includes(key)) continue;
     p.add(

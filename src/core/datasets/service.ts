@@ -162,6 +162,17 @@ export class DatasetService {
     );
   }
 
+  byId(id: number): DatasetVersionRecord {
+    const v = this.repo.versionById(id);
+    if (!v) throw new TuneError(ErrorCode.DatasetNotFound, `No dataset version with id ${id}.`);
+    return v;
+  }
+
+  refOf(id: number): string {
+    const v = this.repo.versionById(id);
+    return v ? formatRef(v.name, v.version) : `#${id}`;
+  }
+
   estimates(v: DatasetVersionRecord, models = this.settings.estimateModels): TrainingEstimate[] {
     return estimateTraining(this.tokenCounts(v), { models });
   }

@@ -34,6 +34,8 @@ export interface NormalizedRow {
   text?: string;
   /** Tool/function definitions carried by the row (OpenAI `tools`/`functions`, ShareGPT `tools`), kept as given. */
   tools?: unknown;
+  /** Rows sharing a cluster key are related (same source document, user, template); evals cluster their errors. */
+  cluster?: string;
 }
 
 /** A row with where it came from. */

@@ -1,0 +1,144 @@
+import { z } from "zod";
+import { fmt, table, text } from "../src/core/cards.ts";
+import { summarizeLedger } from "../src/core/costs/ledger.ts";
+import { experimentCard } from "../src/core/runs/cards.ts";
+import { defineCommand } from "./types.ts";
+
+/** "+5pts", "5", "-2.5 pts", "+5%" -> number of points */
+const points = z.string().transform((s, ctx) => {
+  const m = /^\s*([+-]?\d+(?:\.\d+)?)\s*(?:pts?|points?|%)?\s*$/i.exec(s);
+  if (!m) {
+    ctx.addIssue({ code: "custom", message: `"${s}" is not an effect in points (e.g. +5pts)` });
+    return z.NEVER;
+  }
+  return Number(m[1]);
+});
+
+export const experimentNew = defineCommand({
+  path: ["experiment", "new"],
+  summary: "Create an experiment: its eval set (frozen), metric, baselines to beat and budget.",
+  options: z.object({
+    name: z.string().describe("experiment name"),
+    eval: z.string().describe("eval dataset, name[@vN] (frozen at this version)"),
+    metric: z.string().default("exact").describe("grader: exact, normalized, contains, regex:..., label:a,b, json, json-schema:..., numeric:0.01, judge:endpoint:model"),
+    baseline: z.array(z.string()).default([]).describe("models to beat, endpoint:model (repeat or comma-separate)"),
+    budget: z.coerce.number().min(0).optional().describe("budget in USD"),
+    alpha: z.coerce.number().gt(0).lt(1).default(0.05).describe("significance level"),
+  }),
+  positional: ["name"],
+  permission: "write",
+  examples: ["/tune experiment new support --eval support-eval --metric exact --baseline vllm:qwen2.5-7b --budget 20"],
+  async handler(ctx, input) {
+    const e = ctx.app.experiments.create({
+      name: input.name,
+      evalDataset: input.eval,
+      metric: input.metric,
+      baselines: input.baseline,
+      budgetUsd: input.budget,
+      alpha: input.alpha,
+      user: ctx.user.name,
+      channelId: ctx.channelId,
+    });
+    const evalRef = ctx.app.datasets.refOf(e.evalVersionId);
+    const card = experimentCard(e, { evalRef, runs: [], hypotheses: [], spend: summarizeLedger([]) });
+    card.title = `Created experiment ${e.name}`;
+    card.tone = "success";
+    card.blocks.push(text(`Next: /tune hypothesis ${e.name} "what you expect" --expect +5pts, then /tune run start <train-dataset> --experiment ${e.name}`));
+    return { card, data: experimentJson(ctx.app, e.name) };
+  },
+});
+
+function experimentJson(app: import("../src/app.ts").App, name: string) {
+  const e = app.experiments.get(name);
+  const spend = summarizeLedger(app.engine.ledger({ experimentId: e.id }));
+  return {
+    name: e.name,
+    eval: app.datasets.refOf(e.evalVersionId),
+    evalSha256: e.evalSha256,
+    metric: e.metric,
+    baselines: e.baselines,
+    budgetUsd: e.budgetUsd,
+    alpha: e.alpha,
+    spentUsd: spend.totalUsd,
+    createdAt: e.createdAt.toISOString(),
+    runs: app.runs.list({ experimentId: e.id }).map((r) => ({ id: r.id, state: r.state })),
+    hypotheses: app.experiments.hypotheses(e.id).map((h) => ({ id: h.id, text: h.text, metric: h.metric, expectPts: h.expectPts, verdict: h.verdict })),
+  };
+}
+
+export const experimentShow = defineCommand({
+  path: ["experiment", "show"],
+  summary: "Show an experiment: eval set, metric, baselines, budget, runs, hypotheses, best model.",
+  options: z.object({ name: z.string().describe("experiment name") }),
+  positional: ["name"],
+  permission: "read",
+  examples: ["/tune experiment show support"],
+  async handler(ctx, input) {
+    const e = ctx.app.experiments.get(input.name);
+    const evals = ctx.app.engine.evals({ experimentId: e.id, state: "succeeded" });
+    const best = [...evals].sort((a, b) => (b.mean ?? -1) - (a.mean ?? -1))[0];
+    const card = experimentCard(e, {
+      evalRef: ctx.app.datasets.refOf(e.evalVersionId),
+      runs: ctx.app.runs.list({ experimentId: e.id }),
+      hypotheses: ctx.app.experiments.hypotheses(e.id),
+      spend: summarizeLedger(ctx.app.engine.ledger({ experimentId: e.id })),
+      best,
+    });
+    return { card, data: experimentJson(ctx.app, e.name) };
+  },
+});
+
+export const experimentList = defineCommand({
+  path: ["experiment", "list"],
+  summary: "List experiments.",
+  options: z.object({}),
+  permission: "read",
+  examples: ["/tune experiment list"],
+  async handler(ctx) {
+    const all = ctx.app.experiments.list();
+    if (!all.length) return { card: { title: "Experiments", blocks: [text("No experiments yet. /tune experiment new <name> --eval <dataset>")] }, data: [] };
+    const rows = all.map((e) => {
+      const spend = summarizeLedger(ctx.app.engine.ledger({ experimentId: e.id })).totalUsd;
+      return { e, spend, runs: ctx.app.runs.list({ experimentId: e.id }).length };
+    });
+    return {
+      card: {
+        title: `Experiments (${all.length})`,
+        blocks: [
+          table(
+            ["experiment", "eval set", "metric", "runs", "spend"],
+            rows.map(({ e, spend, runs }) => [e.name, ctx.app.datasets.refOf(e.evalVersionId), e.metric, String(runs), `${fmt.usd(spend)}${e.budgetUsd !== null ? ` / ${fmt.usd(e.budgetUsd)}` : ""}`]),
+          ),
+        ],
+      },
+      data: rows.map(({ e, spend, runs }) => ({ name: e.name, eval: ctx.app.datasets.refOf(e.evalVersionId), metric: e.metric, runs, spentUsd: spend, budgetUsd: e.budgetUsd })),
+    };
+  },
+});
+
+export const hypothesis = defineCommand({
+  path: ["hypothesis"],
+  summary: "Record a hypothesis before a run; its verdict is posted against it when the next run's evals finish.",
+  options: z.object({
+    experiment: z.string().describe("experiment name"),
+    text: z.string().describe("what you expect, in quotes"),
+    metric: z.string().optional().describe("metric (default: the experiment's)"),
+    expect: points.describe("expected effect of the next run against its base, e.g. +5pts"),
+  }),
+  positional: ["experiment", "text"],
+  permission: "write",
+  examples: ['/tune hypothesis support "adding refund examples helps" --expect +5pts'],
+  async handler(ctx, input) {
+    const h = ctx.app.experiments.addHypothesis({ experiment: input.experiment, text: input.text, metric: input.metric, expectPts: input.expect, user: ctx.user.name });
+    return {
+      card: {
+        title: `Hypothesis #${h.id} recorded`,
+        tone: "success",
+        blocks: [text(`"${h.text}": expect ${h.expectPts >= 0 ? "+" : ""}${h.expectPts} pts on ${h.metric}. The next run of ${input.experiment} decides it.`)],
+      },
+      data: { id: h.id, experiment: input.experiment, text: h.text, metric: h.metric, expectPts: h.expectPts },
+    };
+  },
+});
+
+export const experimentCommands = [experimentNew, experimentShow, experimentList, hypothesis];

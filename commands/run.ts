@@ -1,0 +1,239 @@
+import { z } from "zod";
+import type { App } from "../src/app.ts";
+import { list, table, text, type Card } from "../src/core/cards.ts";
+import { summarizeLedger } from "../src/core/costs/ledger.ts";
+import type { Comparison } from "../src/core/evals/service.ts";
+import type { RunRecord } from "../src/core/ports.ts";
+import { progressLine, runCard, verdictCard } from "../src/core/runs/cards.ts";
+import { isFinal, STATE_LABEL } from "../src/core/runs/states.ts";
+import type { RunVerdict } from "../src/core/runs/worker.ts";
+import { comparisonJson, evalJson } from "./eval.ts";
+import { defineCommand, type CommandContext } from "./types.ts";
+
+const runId = z.coerce.number().int().positive();
+
+export function runCardFor(app: App, r: RunRecord): Card {
+  const exp = app.engine.experimentById(r.experimentId);
+  return runCard(r, {
+    experiment: exp?.name ?? "?",
+    dataset: `${app.datasets.refOf(r.datasetVersionId)}`,
+    cost: summarizeLedger(app.engine.ledger({ runId: r.id })),
+  });
+}
+
+/** The verdict of a finished run, rebuilt from the database (evals, comparisons, decided hypotheses). */
+export function runVerdict(app: App, r: RunRecord): RunVerdict | null {
+  const exp = app.engine.experimentById(r.experimentId);
+  if (!exp || r.state !== "succeeded") return null;
+  const evals = app.engine.evals({ runId: r.id, state: "succeeded" });
+  const tuned = evals.find((e) => e.role === "tuned");
+  if (!tuned) return null;
+  const others = ["base", "baseline"].flatMap((role) =>
+    role === "base"
+      ? [app.evals.latestEval(`${r.provider}:${r.baseModel}`, exp.evalVersionId, exp.metric)].filter((x) => x !== null)
+      : exp.baselines.map((b) => app.evals.latestEval(b, exp.evalVersionId, exp.metric)).filter((x) => x !== null),
+  );
+  return {
+    evals: [tuned, ...others],
+    comparisons: others.map((o) => app.evals.compareEvals(o, tuned, exp.alpha)),
+    hypotheses: app.experiments
+      .hypotheses(exp.id)
+      .filter((h) => h.runId === r.id && h.verdict)
+      .map((h) => ({ id: h.id, text: h.text, verdict: h.verdict! })),
+  };
+}
+
+export function runJson(app: App, r: RunRecord) {
+  const v = runVerdict(app, r);
+  const cost = summarizeLedger(app.engine.ledger({ runId: r.id }));
+  const main: Comparison | undefined = v?.comparisons[0];
+  return {
+    run: {
+      id: r.id,
+      state: r.state,
+      stateReason: r.stateReason,
+      provider: r.provider,
+      baseModel: r.baseModel,
+      tunedModel: r.tunedModel,
+      jobId: r.jobId,
+      dataset: app.datasets.refOf(r.datasetVersionId),
+      experiment: app.engine.experimentById(r.experimentId)?.name ?? null,
+      hyper: r.hyper,
+      estimate: r.estimate,
+      progress: r.progress,
+      result: r.result,
+      attempts: r.attempts,
+      createdAt: r.createdAt.toISOString(),
+      finishedAt: r.finishedAt?.toISOString() ?? null,
+    },
+    evals: (v?.evals ?? []).map(evalJson),
+    comparison: main ? comparisonJson(main) : null,
+    comparisons: (v?.comparisons ?? []).map(comparisonJson),
+    hypotheses: v?.hypotheses ?? [],
+    cost: { trainingUsd: cost.trainingUsd, evalUsd: cost.evalUsd, judgeUsd: cost.judgeUsd, totalUsd: cost.totalUsd, wallSeconds: cost.wallSeconds },
+  };
+}
+
+/** Runs (or waits for) a run until it ends, reporting progress. Used by --wait and the demo. */
+export async function waitForRun(ctx: CommandContext, id: number): Promise<RunRecord> {
+  let last = "";
+  const stop = ctx.app.worker.listen({
+    onRun: (r) => {
+      if (r.id !== id) return;
+      const line = r.state === "running" ? (progressLine(r) ?? "running") : STATE_LABEL[r.state];
+      if (line !== last) ctx.progress(`run ${id}: ${line}`);
+      last = line;
+    },
+  });
+  try {
+    for (;;) {
+      const r = ctx.app.engine.runById(id);
+      if (!r) throw new Error(`run ${id} vanished`);
+      if (isFinal(r.state) || r.state === "awaiting_confirmation") return r;
+      const done = await ctx.app.worker.runNext(id);
+      if (!done) await new Promise((res) => setTimeout(res, 500)); // another process holds it: poll
+    }
+  } finally {
+    stop();
+  }
+}
+
+export const runStart = defineCommand({
+  path: ["run", "start"],
+  summary: "Start a fine-tune of a dataset in an experiment: shows the cost estimate first; evals follow automatically.",
+  options: z.object({
+    dataset: z.string().describe("training dataset, name[@vN]"),
+    experiment: z.string().describe("experiment name"),
+    provider: z.string().optional().describe("trainer: local (default)"),
+    model: z.string().optional().describe("base model (default: the provider's)"),
+    epochs: z.coerce.number().int().min(1).max(100).optional().describe("epochs (default: the cookbook rule)"),
+    lr: z.coerce.number().positive().optional().describe("learning rate"),
+    batchSize: z.coerce.number().int().min(1).max(512).optional().describe("batch size"),
+    loraRank: z.coerce.number().int().min(1).max(256).optional().describe("LoRA rank"),
+    loraAlpha: z.coerce.number().positive().optional().describe("LoRA alpha (default 2 x rank)"),
+    seed: z.coerce.number().int().min(0).optional().describe("seed"),
+    yes: z.boolean().default(false).describe("confirm within the budget without asking"),
+    wait: z.boolean().default(false).describe("CLI: block until the run and its evals end"),
+  }),
+  positional: ["dataset"],
+  permission: "spend",
+  examples: ["/tune run start support-train --experiment support --epochs 3", "tuneloop run start demo-train --experiment demo --yes --wait --json"],
+  async handler(ctx, input) {
+    const out = await ctx.app.runs.start({
+      dataset: input.dataset,
+      experiment: input.experiment,
+      provider: input.provider,
+      model: input.model,
+      epochs: input.epochs,
+      learningRate: input.lr,
+      batchSize: input.batchSize,
+      loraRank: input.loraRank,
+      loraAlpha: input.loraAlpha,
+      seed: input.seed,
+      yes: input.yes,
+      user: ctx.user.name,
+      channelId: ctx.surface === "cli" ? null : ctx.channelId,
+      idempotencyKey: ctx.requestId,
+    });
+    let run = out.run;
+    if (input.wait && run.state !== "awaiting_confirmation") run = await waitForRun(ctx, run.id);
+    const card = runCardFor(ctx.app, run);
+    if (!out.created) card.blocks.unshift(text("This request was already received: here is the run it started."));
+    if (out.warnings.length) card.blocks.push(list(out.warnings, "Warnings"));
+    const v = isFinal(run.state) ? runVerdict(ctx.app, run) : null;
+    if (v) card.thread = [verdictCard(run, v, summarizeLedger(ctx.app.engine.ledger({ runId: run.id })))];
+    return {
+      card,
+      data: { ...runJson(ctx.app, run), warnings: out.warnings, needsConfirmation: run.state === "awaiting_confirmation" },
+      failed: run.state === "failed",
+      onPosted: ({ channelId, messageId }) => {
+        ctx.app.engine.updateRun(run.id, { channelId, messageId });
+      },
+    };
+  },
+});
+
+export const runConfirm = defineCommand({
+  path: ["run", "confirm"],
+  summary: "Confirm a run that waits for confirmation of its cost.",
+  options: z.object({ id: runId.describe("run id") }),
+  positional: ["id"],
+  permission: "spend",
+  examples: ["/tune run confirm 7"],
+  async handler(ctx, input) {
+    const r = ctx.app.runs.confirm(input.id, ctx.user.name);
+    return { card: runCardFor(ctx.app, r), data: runJson(ctx.app, r) };
+  },
+});
+
+export const runCancel = defineCommand({
+  path: ["run", "cancel"],
+  summary: "Cancel a run (a running one stops within a training step).",
+  options: z.object({ id: runId.describe("run id") }),
+  positional: ["id"],
+  permission: "spend",
+  examples: ["/tune run cancel 7"],
+  async handler(ctx, input) {
+    const r = ctx.app.runs.cancel(input.id, ctx.user.name);
+    const card = runCardFor(ctx.app, r);
+    if (r.state === "running") card.blocks.unshift(text(`Asked run ${r.id} to stop; it stops within a training step.`));
+    return { card, data: runJson(ctx.app, r) };
+  },
+});
+
+export const runStatus = defineCommand({
+  path: ["run", "status"],
+  summary: "Show a run (default: the latest), with its progress, verdict and cost.",
+  options: z.object({ id: runId.optional().describe("run id (default: the latest)") }),
+  positional: ["id"],
+  permission: "read",
+  examples: ["/tune run status", "/tune run status 7"],
+  async handler(ctx, input) {
+    const r = input.id ? ctx.app.runs.get(input.id) : ctx.app.runs.list({ limit: 1 })[0];
+    if (!r) return { card: { title: "Runs", blocks: [text("No runs yet. /tune run start <dataset> --experiment <name>")] }, data: null };
+    const card = runCardFor(ctx.app, r);
+    const v = runVerdict(ctx.app, r);
+    if (v) card.thread = [verdictCard(r, v, summarizeLedger(ctx.app.engine.ledger({ runId: r.id })))];
+    return { card, data: runJson(ctx.app, r) };
+  },
+});
+
+export const runList = defineCommand({
+  path: ["run", "list"],
+  summary: "List recent runs.",
+  options: z.object({ experiment: z.string().optional().describe("only this experiment"), limit: z.coerce.number().int().min(1).max(200).default(20) }),
+  permission: "read",
+  examples: ["/tune run list", "/tune run list --experiment support"],
+  async handler(ctx, input) {
+    const exp = input.experiment ? ctx.app.experiments.get(input.experiment) : null;
+    const runs = ctx.app.runs.list({ experimentId: exp?.id, limit: input.limit });
+    const rows = runs.map((r) => {
+      const tuned = ctx.app.engine.evals({ runId: r.id, state: "succeeded" }).find((e) => e.role === "tuned");
+      return { r, tuned, cost: summarizeLedger(ctx.app.engine.ledger({ runId: r.id })).totalUsd };
+    });
+    return {
+      card: runs.length
+        ? {
+            title: `Runs (${runs.length})`,
+            blocks: [
+              table(
+                ["run", "state", "experiment", "dataset", "model", "score", "cost"],
+                rows.map(({ r, tuned, cost }) => [
+                  `#${r.id}`,
+                  STATE_LABEL[r.state],
+                  ctx.app.engine.experimentById(r.experimentId)?.name ?? "?",
+                  ctx.app.datasets.refOf(r.datasetVersionId),
+                  `${r.provider}:${r.baseModel}`,
+                  tuned?.mean != null ? `${(tuned.mean * 100).toFixed(1)}%` : "-",
+                  `$${cost.toFixed(2)}`,
+                ]),
+              ),
+            ],
+          }
+        : { title: "Runs", blocks: [text("No runs yet. /tune run start <dataset> --experiment <name>")] },
+      data: rows.map(({ r, tuned, cost }) => ({ id: r.id, state: r.state, experiment: ctx.app.engine.experimentById(r.experimentId)?.name ?? null, dataset: ctx.app.datasets.refOf(r.datasetVersionId), provider: r.provider, baseModel: r.baseModel, score: tuned?.mean ?? null, costUsd: cost, createdAt: r.createdAt.toISOString() })),
+    };
+  },
+});
+
+export const runCommands = [runStart, runConfirm, runCancel, runStatus, runList];

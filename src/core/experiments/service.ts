@@ -1,0 +1,79 @@
+/** Experiments: a named line of work on one task, with its frozen eval set, metric, baselines, budget, hypotheses. */
+import { TuneError } from "../../errors.ts";
+import { formatRef } from "../datasets/names.ts";
+import type { DatasetService } from "../datasets/service.ts";
+import type { EvalService } from "../evals/service.ts";
+import { resolveModel, type ProviderSet } from "../models.ts";
+import type { Clock, EngineRepo, ExperimentRecord, HypothesisRecord } from "../ports.ts";
+
+const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+export class ExperimentService {
+  constructor(
+    private readonly repo: EngineRepo,
+    private readonly datasets: DatasetService,
+    private readonly evals: EvalService,
+    private readonly providers: ProviderSet,
+    private readonly clock: Clock,
+  ) {}
+
+  create(input: { name: string; evalDataset: string; metric: string; baselines: string[]; budgetUsd?: number; alpha?: number; user: string; channelId: string | null }): ExperimentRecord {
+    if (!NAME_RE.test(input.name)) {
+      throw new TuneError("experiment_invalid_name", `"${input.name.slice(0, 60)}" is not a valid experiment name: use 1-63 lowercase letters, digits, '.', '-' or '_'.`);
+    }
+    if (this.repo.experimentByName(input.name)) {
+      throw new TuneError("experiment_exists", `An experiment named "${input.name}" exists already. Pick another name, or see /tune experiment show ${input.name}.`);
+    }
+    const evalSet = this.datasets.get(input.evalDataset);
+    if (evalSet.format === "text") {
+      throw new TuneError("experiment_eval_text", `${formatRef(evalSet.name, evalSet.version)} holds plain text rows; an eval set needs chat rows whose last assistant message is the expected answer.`);
+    }
+    this.evals.checkMetric(input.metric);
+    for (const b of input.baselines) resolveModel(b, this.providers, this.repo);
+    return this.repo.createExperiment({
+      name: input.name,
+      evalVersionId: evalSet.id,
+      evalSha256: evalSet.normSha256,
+      metric: input.metric,
+      baselines: input.baselines,
+      budgetUsd: input.budgetUsd ?? null,
+      alpha: input.alpha ?? 0.05,
+      channelId: input.channelId,
+      createdBy: input.user,
+      createdAt: this.clock.now(),
+    });
+  }
+
+  get(name: string): ExperimentRecord {
+    const e = this.repo.experimentByName(name);
+    if (e) return e;
+    const names = this.repo.listExperiments().map((x) => x.name);
+    throw new TuneError(
+      "experiment_not_found",
+      `No experiment named "${name}". ${names.length ? `Known: ${names.slice(0, 10).join(", ")}.` : "Create one with /tune experiment new <name> --eval <dataset> --metric exact."}`,
+    );
+  }
+
+  list(): ExperimentRecord[] {
+    return this.repo.listExperiments();
+  }
+
+  addHypothesis(input: { experiment: string; text: string; metric?: string; expectPts: number; user: string }): HypothesisRecord {
+    const exp = this.get(input.experiment);
+    const metric = input.metric ?? exp.metric;
+    this.evals.checkMetric(metric);
+    if (!input.text.trim()) throw new TuneError("invalid_options", 'Say what you expect, e.g. /tune hypothesis support "adding 200 refund rows helps" --expect +5pts');
+    return this.repo.createHypothesis({
+      experimentId: exp.id,
+      text: input.text.trim(),
+      metric,
+      expectPts: input.expectPts,
+      createdBy: input.user,
+      createdAt: this.clock.now(),
+    });
+  }
+
+  hypotheses(experimentId: number): HypothesisRecord[] {
+    return this.repo.hypotheses(experimentId);
+  }
+}

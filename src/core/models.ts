@@ -1,0 +1,59 @@
+/** Resolving what users write as a model (`local:stories260K`, `run:3`, `vllm:qwen2.5-7b`) to something that answers. */
+import { ErrorCode, TuneError } from "../errors.ts";
+import type { InferenceModel } from "./inference.ts";
+import type { EngineRepo, RunRecord } from "./ports.ts";
+import type { TrainerProvider } from "./trainer.ts";
+
+export interface ProviderSet {
+  trainer(name: string): TrainerProvider | null;
+  trainerNames(): string[];
+  /** Inference for a provider's model id: a base model, or the tuned model id a TrainOutcome gave. */
+  inference(provider: string, modelId: string, ref: string): InferenceModel | null;
+  /** Names that can appear before the colon of a model reference (trainers and named endpoints). */
+  providerNames(): string[];
+}
+
+export interface ResolvedModel {
+  ref: string;
+  model: InferenceModel;
+  run: RunRecord | null;
+}
+
+export function parseRunRef(ref: string): number | null {
+  const m = /^(?:run[:#-]?)(\d+)$/i.exec(ref.trim());
+  return m ? Number(m[1]) : null;
+}
+
+export const runRef = (id: number) => `run:${id}`;
+
+export function resolveModel(ref: string, providers: ProviderSet, repo: EngineRepo): ResolvedModel {
+  const runId = parseRunRef(ref);
+  if (runId !== null) {
+    const run = repo.runById(runId);
+    if (!run) throw new TuneError("run_not_found", `No run ${runId}. See /tune run list.`);
+    const tuned = run.result?.tunedModelId;
+    if (run.state !== "succeeded" && typeof tuned !== "string") {
+      throw new TuneError("run_not_ready", `Run ${runId} is ${run.state.replace("_", " ")}; its tuned model exists once training has succeeded.`);
+    }
+    const model = providers.inference(run.provider, String(tuned), runRef(runId));
+    if (!model) throw new TuneError("provider_unavailable", `Run ${runId}'s provider "${run.provider}" is not configured here.`);
+    return { ref: runRef(runId), model, run };
+  }
+  const i = ref.indexOf(":");
+  if (i <= 0) {
+    throw new TuneError(
+      ErrorCode.UnknownModel,
+      `"${ref}" is not a model reference: write provider:model (e.g. local:stories260K, or an endpoint from TUNELOOP_ENDPOINTS such as vllm:qwen2.5-7b) or run:N for a tuned run.`,
+    );
+  }
+  const provider = ref.slice(0, i);
+  const modelId = ref.slice(i + 1);
+  const model = providers.inference(provider, modelId, ref);
+  if (!model) {
+    throw new TuneError(
+      ErrorCode.UnknownModel,
+      `No provider or endpoint named "${provider}". Known: ${providers.providerNames().join(", ") || "none"}. Name endpoints in TUNELOOP_ENDPOINTS.`,
+    );
+  }
+  return { ref, model, run: null };
+}

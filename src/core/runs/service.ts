@@ -1,0 +1,288 @@
+/**
+ * Runs: one fine-tune of one dataset version on one provider/base model, estimated and priced before anything
+ * is spent, refused when its training data overlaps the experiment's eval set, queued in the database.
+ */
+import crypto from "node:crypto";
+import { ErrorCode, TuneError } from "../../errors.ts";
+import { defaultEpochs, estimateTraining } from "../costs/estimate.ts";
+import { experimentSpend, round } from "../costs/ledger.ts";
+import { findOverlap } from "../datasets/dedupe.ts";
+import { formatRef } from "../datasets/names.ts";
+import type { DatasetService } from "../datasets/service.ts";
+import type { Clock, DatasetVersionRecord, EngineRepo, ExperimentRecord, Hyper, RunRecord } from "../ports.ts";
+import { resolveModel, type ProviderSet } from "../models.ts";
+import { ACTIVE_STATES, STATE_LABEL } from "./states.ts";
+
+export interface RunSettings {
+  /** Runs estimated above this need a confirmation (USD). */
+  confirmAboveUsd: number;
+  /** Near-duplicate overlap with the eval set refuses a run above this share of eval rows. */
+  nearOverlapMaxShare: number;
+  nearDupThreshold: number;
+}
+
+export interface StartRunInput {
+  dataset: string;
+  experiment: string;
+  provider?: string;
+  model?: string;
+  epochs?: number;
+  learningRate?: number;
+  batchSize?: number;
+  loraRank?: number;
+  loraAlpha?: number;
+  seed?: number;
+  /** Confirm within the budget without asking. */
+  yes?: boolean;
+  user: string;
+  channelId: string | null;
+  /** The same key twice (a retried request) returns the first run instead of starting another. */
+  idempotencyKey?: string;
+}
+
+export interface RunEstimate {
+  provider: string;
+  baseModel: string;
+  epochs: number;
+  trainRows: number;
+  trainingTokens: number;
+  trainingUsd: number;
+  evalRequests: number;
+  evalUsd: number;
+  totalUsd: number;
+  wallSeconds: number | null;
+  budgetUsd: number | null;
+  spentUsd: number;
+  remainingUsd: number | null;
+}
+
+export interface StartOutcome {
+  run: RunRecord;
+  created: boolean;
+  estimate: RunEstimate;
+  warnings: string[];
+  needsConfirmation: boolean;
+}
+
+const DEFAULT_HYPER: Record<string, Omit<Hyper, "epochs">> = {
+  local: { learningRate: 3e-3, batchSize: 16, loraRank: 8, loraAlpha: 16, seed: 1 },
+  default: { learningRate: 1e-4, batchSize: 8, loraRank: 8, loraAlpha: 16, seed: 1 },
+};
+
+export class RunService {
+  constructor(
+    private readonly repo: EngineRepo,
+    private readonly datasets: DatasetService,
+    private readonly providers: ProviderSet,
+    private readonly clock: Clock,
+    private readonly settings: RunSettings,
+  ) {}
+
+  experiment(name: string): ExperimentRecord {
+    const e = this.repo.experimentByName(name);
+    if (e) return e;
+    const names = this.repo.listExperiments().map((x) => x.name);
+    throw new TuneError(
+      "experiment_not_found",
+      `No experiment named "${name}". ${names.length ? `Known: ${names.slice(0, 10).join(", ")}.` : "Create one with /tune experiment new <name> --eval <dataset> --metric exact."}`,
+    );
+  }
+
+  get(id: number): RunRecord {
+    const r = this.repo.runById(id);
+    if (!r) throw new TuneError("run_not_found", `No run ${id}. See /tune run list.`);
+    return r;
+  }
+
+  list(opts: { experimentId?: number; active?: boolean; limit?: number } = {}): RunRecord[] {
+    return this.repo.listRuns({ experimentId: opts.experimentId, states: opts.active ? ACTIVE_STATES : undefined, limit: opts.limit ?? 20 });
+  }
+
+  async start(input: StartRunInput): Promise<StartOutcome> {
+    const exp = this.experiment(input.experiment);
+    const train = this.datasets.get(input.dataset);
+    const evalSet = this.datasets.byId(exp.evalVersionId);
+    const providerName = input.provider ?? "local";
+    const trainer = this.providers.trainer(providerName);
+    if (!trainer) {
+      throw new TuneError(
+        "provider_unavailable",
+        `No trainer "${providerName}". Trainers here: ${this.providers.trainerNames().join(", ")}.`,
+      );
+    }
+    const baseModel = input.model ?? trainer.defaultModel;
+    if (!trainer.models().includes(baseModel)) {
+      throw new TuneError(ErrorCode.UnknownModel, `${providerName} cannot tune "${baseModel}". It tunes: ${trainer.models().join(", ")}.`);
+    }
+    const warnings = await this.checkOverlap(train, evalSet);
+
+    const tokens = this.datasets.tokenCounts(train);
+    const epochs = input.epochs ?? defaultEpochs(train.rows);
+    const d = DEFAULT_HYPER[providerName] ?? DEFAULT_HYPER.default;
+    const hyper: Hyper = {
+      epochs,
+      learningRate: input.learningRate ?? d.learningRate,
+      batchSize: input.batchSize ?? d.batchSize,
+      loraRank: input.loraRank ?? d.loraRank,
+      loraAlpha: input.loraAlpha ?? (input.loraRank ? input.loraRank * 2 : d.loraAlpha),
+      seed: input.seed ?? d.seed,
+    };
+    const estimate = this.estimate(exp, train, evalSet, tokens, providerName, baseModel, epochs);
+    if (estimate.remainingUsd !== null && estimate.totalUsd > estimate.remainingUsd) {
+      throw new TuneError(
+        "budget_exceeded",
+        `This run is estimated at $${estimate.totalUsd.toFixed(2)}, over what is left of ${exp.name}'s budget ($${estimate.remainingUsd.toFixed(2)} of $${(estimate.budgetUsd ?? 0).toFixed(2)}). Use a smaller dataset or a cheaper model, or raise the budget.`,
+        { estimate },
+      );
+    }
+    const needsConfirmation = !input.yes && estimate.totalUsd > this.settings.confirmAboveUsd;
+    const { run, created } = this.repo.createRun({
+      idempotencyKey: input.idempotencyKey ?? crypto.randomUUID(),
+      experimentId: exp.id,
+      datasetVersionId: train.id,
+      provider: providerName,
+      baseModel,
+      hyper,
+      state: "estimating",
+      estimate,
+      channelId: input.channelId,
+      createdBy: input.user,
+      createdAt: this.clock.now(),
+    });
+    if (!created) return { run, created, estimate: run.estimate as RunEstimate, warnings, needsConfirmation: run.state === "awaiting_confirmation" };
+    this.repo.addRunEvent(run.id, this.clock.now(), "created", { by: input.user, estimate });
+    this.repo.addLedger({
+      at: this.clock.now(),
+      kind: "training",
+      estimated: true,
+      experimentId: exp.id,
+      runId: run.id,
+      evalId: null,
+      provider: providerName,
+      model: baseModel,
+      trainingTokens: estimate.trainingTokens,
+      inputTokens: 0,
+      outputTokens: 0,
+      usd: estimate.trainingUsd,
+      wallMs: 0,
+    });
+    const next = this.setState(run, ["estimating"], needsConfirmation ? "awaiting_confirmation" : "queued", input.user);
+    return { run: next, created, estimate, warnings, needsConfirmation };
+  }
+
+  /** Refuses training data that shares rows or prompts with the eval set; near-duplicates warn (or refuse above a share). */
+  private async checkOverlap(train: DatasetVersionRecord, evalSet: DatasetVersionRecord): Promise<string[]> {
+    const [t, e] = await Promise.all([this.datasets.allRows(train), this.datasets.allRows(evalSet)]);
+    const o = findOverlap(
+      t.map((r) => ({ line: r.line, row: r })),
+      e.map((r) => ({ line: r.line, row: r })),
+      { threshold: this.settings.nearDupThreshold },
+    );
+    const tRef = formatRef(train.name, train.version);
+    const eRef = formatRef(evalSet.name, evalSet.version);
+    const pairs = (xs: Array<{ aLine: number; bLine: number }>) =>
+      xs
+        .slice(0, 5)
+        .map((p) => `line ${p.aLine} ~ eval line ${p.bLine}`)
+        .join(", ") + (xs.length > 5 ? `, and ${xs.length - 5} more` : "");
+    if (o.exact.length || o.samePrompt.length) {
+      const parts = [];
+      if (o.exact.length) parts.push(`${o.exact.length} identical row(s) (${pairs(o.exact)})`);
+      if (o.samePrompt.length) parts.push(`${o.samePrompt.length} row(s) with the same prompt (${pairs(o.samePrompt)})`);
+      throw new TuneError(
+        "run_overlap",
+        `${tRef} overlaps the eval set ${eRef}: ${parts.join("; ")}. Training on eval rows makes the verdict meaningless: remove them (e.g. /tune dataset split, then train on the -train side).`,
+        { exact: o.exact, samePrompt: o.samePrompt },
+      );
+    }
+    if (!o.near.length) return [];
+    const share = new Set(o.near.map((p) => p.bLine)).size / Math.max(1, evalSet.rows);
+    const msg = `${o.near.length} near-duplicate pair(s) between ${tRef} and the eval set ${eRef} (${(share * 100).toFixed(1)}% of eval rows): ${pairs(o.near)}`;
+    if (share > this.settings.nearOverlapMaxShare) {
+      throw new TuneError(
+        "run_overlap",
+        `${msg}. That is over the ${(this.settings.nearOverlapMaxShare * 100).toFixed(0)}% allowed (TUNELOOP_NEAR_OVERLAP_MAX_SHARE). Remove them from the training set, or raise the setting if your rows are templated by design.`,
+        { near: o.near.slice(0, 100) },
+      );
+    }
+    return [`${msg}. Allowed (under ${(this.settings.nearOverlapMaxShare * 100).toFixed(0)}%), but check them.`];
+  }
+
+  estimate(
+    exp: ExperimentRecord,
+    train: DatasetVersionRecord,
+    evalSet: DatasetVersionRecord,
+    tokens: number[],
+    provider: string,
+    baseModel: string,
+    epochs: number,
+  ): RunEstimate {
+    const [t] = estimateTraining(tokens, { epochs, models: [`${provider}:${baseModel}`] });
+    const trainer = this.providers.trainer(provider);
+    // Eval: the base, the tuned model and every baseline answer each eval row once.
+    const models = [`${provider}:${baseModel}`, ...exp.baselines];
+    const perRowIn = evalSet.stats.tokens.mean;
+    const perRowOut = evalSet.rows ? evalSet.stats.assistantTokens / evalSet.rows : 0;
+    let evalUsd = 0;
+    for (const ref of models) {
+      try {
+        const p = resolveModel(ref, this.providers, this.repo).model.pricing;
+        if (p) evalUsd += (evalSet.rows * (perRowIn * p.inputPer1M + perRowOut * p.outputPer1M)) / 1e6;
+      } catch {
+        // an unknown baseline is reported when the eval runs
+      }
+    }
+    const spent = experimentSpend(this.repo, exp.id);
+    const totalUsd = round(t.usd + evalUsd);
+    return {
+      provider,
+      baseModel,
+      epochs,
+      trainRows: train.rows,
+      trainingTokens: t.billedTokens,
+      trainingUsd: t.usd,
+      evalRequests: evalSet.rows * (models.length + 1),
+      evalUsd: round(evalUsd),
+      totalUsd,
+      wallSeconds: trainer?.estimateWallMs(t.billedTokens) != null ? Math.round((trainer.estimateWallMs(t.billedTokens) ?? 0) / 1000) : null,
+      budgetUsd: exp.budgetUsd,
+      spentUsd: spent,
+      remainingUsd: exp.budgetUsd === null ? null : round(exp.budgetUsd - spent),
+    };
+  }
+
+  setState(run: RunRecord, from: RunRecord["state"][], to: RunRecord["state"], by: string, patch: Partial<RunRecord> = {}): RunRecord {
+    const next = this.repo.transitionRun(run.id, from, to, patch);
+    if (!next) {
+      const now = this.get(run.id);
+      throw new TuneError("run_state", `Run ${run.id} is ${STATE_LABEL[now.state]}; it cannot become ${STATE_LABEL[to]}.`);
+    }
+    this.repo.addRunEvent(run.id, this.clock.now(), "state", { from: run.state, to, by, reason: patch.stateReason ?? null });
+    return next;
+  }
+
+  confirm(id: number, user: string): RunRecord {
+    const run = this.get(id);
+    if (run.state !== "awaiting_confirmation") {
+      throw new TuneError("run_state", `Run ${id} is ${STATE_LABEL[run.state]}; only a run awaiting confirmation can be confirmed.`);
+    }
+    return this.setState(run, ["awaiting_confirmation"], "queued", user);
+  }
+
+  /** Cancels at once when the run has not started; a running run is asked to stop and stops within a step. */
+  cancel(id: number, user: string): RunRecord {
+    const run = this.get(id);
+    if (run.state === "running") {
+      const r = this.repo.updateRun(id, { cancelRequestedAt: this.clock.now() });
+      this.repo.addRunEvent(id, this.clock.now(), "cancel_requested", { by: user });
+      return r;
+    }
+    if (!["estimating", "awaiting_confirmation", "queued"].includes(run.state)) {
+      throw new TuneError("run_state", `Run ${id} is already ${STATE_LABEL[run.state]}.`);
+    }
+    return this.setState(run, ["estimating", "awaiting_confirmation", "queued"], "cancelled", user, {
+      stateReason: `cancelled by ${user}`,
+      finishedAt: this.clock.now(),
+    });
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * The run worker: leases queued runs from the database (exactly one process runs each), trains, evaluates the
+ * tuned model with its base and the experiment's baselines, compares, decides hypotheses, books costs.
+ * A run whose worker died (its lease expired) is picked up again: training restarts (or is skipped when it had
+ * finished), evals already done are kept, and nothing is started twice.
+ */
+import crypto from "node:crypto";
+import os from "node:os";
+import path from "node:path";
+import { TuneError, isTuneError } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+import { round } from "../costs/ledger.ts";
+import type { DatasetService } from "../datasets/service.ts";
+import type { Comparison, EvalService } from "../evals/service.ts";
+import { makeGrader, parseGraderSpec } from "../evals/graders.ts";
+import { runRef, type ProviderSet } from "../models.ts";
+import type { Clock, EngineRepo, EvalRecord, HypothesisVerdict, RunProgress, RunRecord } from "../ports.ts";
+import { pairedComparison } from "../stats.ts";
+import { CancelledError, type TrainProgressEvent } from "../trainer.ts";
+import type { RunService } from "./service.ts";
+
+export interface RunListener {
+  /** State changes and progress of a run (throttled by the worker). */
+  onRun?(run: RunRecord, event: "state" | "progress"): void | Promise<void>;
+  /** The verdict, when the run's evals and comparisons are done. */
+  onVerdict?(run: RunRecord, verdict: RunVerdict): void | Promise<void>;
+}
+
+export interface RunVerdict {
+  evals: EvalRecord[];
+  comparisons: Comparison[];
+  hypotheses: Array<{ id: number; text: string; verdict: HypothesisVerdict }>;
+}
+
+export interface WorkerOptions {
+  dataDir: string;
+  leaseMs?: number;
+  pollMs?: number;
+  maxAttempts?: number;
+  /** Progress is reported at most this often. */
+  progressEveryMs?: number;
+}
+
+export class RunWorker {
+  readonly owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString("hex")}`;
+  private timer: NodeJS.Timeout | null = null;
+  private busy = false;
+  private current: AbortController | null = null;
+  private readonly listeners: RunListener[] = [];
+
+  constructor(
+    private readonly repo: EngineRepo,
+    private readonly runs: RunService,
+    private readonly datasets: DatasetService,
+    private readonly evals: EvalService,
+    private readonly providers: ProviderSet,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly opts: WorkerOptions,
+  ) {}
+
+  listen(l: RunListener): () => void {
+    this.listeners.push(l);
+    return () => {
+      const i = this.listeners.indexOf(l);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  private emit(run: RunRecord, event: "state" | "progress") {
+    for (const l of this.listeners) void Promise.resolve(l.onRun?.(run, event)).catch((err) => this.log.warn({ err }, "run listener failed"));
+  }
+
+  /** Polls for work until stop(). */
+  start(): void {
+    if (this.timer) return;
+    const tick = () => {
+      if (!this.busy) void this.runNext().catch((err) => this.log.error({ err }, "run worker tick failed"));
+    };
+    this.timer = setInterval(tick, this.opts.pollMs ?? 1000);
+    this.timer.unref();
+    tick();
+  }
+
+  /** Stops polling; a run in progress is abandoned to its lease (another process picks it up). */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.current?.abort(new Error("worker stopping"));
+  }
+
+  /** Claims and executes the next run (or a given one). Returns the finished run, or null when there was none. */
+  async runNext(runId?: number): Promise<RunRecord | null> {
+    if (this.busy) return null;
+    this.busy = true;
+    try {
+      const now = this.clock.now();
+      const run = this.repo.claimRun(this.owner, now, new Date(now.getTime() + this.leaseMs), runId);
+      if (!run) return null;
+      return await this.execute(run);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private get leaseMs() {
+    return this.opts.leaseMs ?? 60_000;
+  }
+
+  private async execute(claimed: RunRecord): Promise<RunRecord> {
+    const maxAttempts = this.opts.maxAttempts ?? 3;
+    const resumed = claimed.state === "running";
+    let run = claimed;
+    if (resumed && run.attempts >= maxAttempts) {
+      run = this.runs.setState(run, ["running"], "failed", "worker", {
+        stateReason: `gave up after ${run.attempts} attempts (the process running it stopped each time)`,
+        finishedAt: this.clock.now(),
+      });
+      this.emit(run, "state");
+      return run;
+    }
+    run = this.runs.setState(run, ["queued", "running"], "running", "worker", {
+      attempts: run.attempts + 1,
+      startedAt: run.startedAt ?? this.clock.now(),
+      stateReason: resumed ? `resumed after a restart (attempt ${run.attempts + 1})` : null,
+    });
+    this.emit(run, "state");
+
+    const ac = new AbortController();
+    this.current = ac;
+    const heartbeat = setInterval(() => {
+      const now = this.clock.now();
+      if (!this.repo.renewLease(run.id, this.owner, new Date(now.getTime() + this.leaseMs))) {
+        ac.abort(new Error("lease lost"));
+      }
+      if (this.repo.runById(run.id)?.cancelRequestedAt) ac.abort(new CancelledError());
+    }, Math.min(500, this.leaseMs / 3));
+    heartbeat.unref();
+
+    try {
+      if (this.repo.runById(run.id)?.cancelRequestedAt) throw new CancelledError();
+      if (typeof run.result?.tunedModelId !== "string") run = await this.train(run, ac.signal);
+      const verdict = await this.evaluate(run, ac.signal);
+      run = this.runs.setState(run, ["running"], "succeeded", "worker", {
+        finishedAt: this.clock.now(),
+        progress: { phase: "done" },
+        leaseOwner: null,
+        leaseUntil: null,
+      });
+      this.emit(run, "state");
+      for (const l of this.listeners) await Promise.resolve(l.onVerdict?.(run, verdict)).catch((err) => this.log.warn({ err }, "verdict listener failed"));
+      return run;
+    } catch (err) {
+      const reason = ac.signal.reason;
+      if (err instanceof CancelledError || reason instanceof CancelledError) {
+        run = this.runs.setState(run, ["running"], "cancelled", "worker", {
+          stateReason: "cancelled while running",
+          finishedAt: this.clock.now(),
+          leaseOwner: null,
+          leaseUntil: null,
+        });
+      } else if (ac.signal.aborted) {
+        // Lease lost or worker stopping: leave the run to whoever holds it next.
+        this.log.warn({ runId: run.id, reason: String(reason) }, "run abandoned");
+        return this.repo.runById(run.id) ?? run;
+      } else {
+        const ref = crypto.randomBytes(4).toString("hex");
+        if (!isTuneError(err)) this.log.error({ err, runId: run.id, ref }, "run failed");
+        const message = isTuneError(err) ? err.message : `internal error (reference ${ref} in the bot's log)`;
+        run = this.runs.setState(run, ["running"], "failed", "worker", {
+          stateReason: message,
+          finishedAt: this.clock.now(),
+          leaseOwner: null,
+          leaseUntil: null,
+        });
+      }
+      this.emit(run, "state");
+      return run;
+    } finally {
+      clearInterval(heartbeat);
+      this.current = null;
+    }
+  }
+
+  private progressThrottle(run: RunRecord) {
+    let last = 0;
+    return (p: RunProgress, force = false) => {
+      const now = Date.now();
+      if (!force && now - last < (this.opts.progressEveryMs ?? 1000)) return;
+      last = now;
+      const r = this.repo.updateRun(run.id, { progress: p });
+      this.emit(r, "progress");
+    };
+  }
+
+  private async train(run: RunRecord, signal: AbortSignal): Promise<RunRecord> {
+    const trainer = this.providers.trainer(run.provider);
+    if (!trainer) throw new TuneError("provider_unavailable", `The trainer "${run.provider}" is not configured here.`);
+    const version = this.datasets.byId(run.datasetVersionId);
+    const rows = await this.datasets.allRows(version);
+    const report = this.progressThrottle(run);
+    const losses: Array<[number, number]> = [];
+    let lossFlush = Date.now();
+    const flushLosses = () => {
+      if (losses.length) this.repo.addRunEvent(run.id, this.clock.now(), "loss", losses.splice(0));
+    };
+    const onProgress = (p: TrainProgressEvent) => {
+      losses.push([p.step, p.loss]);
+      if (Date.now() - lossFlush > 1000) {
+        lossFlush = Date.now();
+        flushLosses();
+      }
+      report({ phase: "training", ...p }, p.step === p.totalSteps);
+    };
+    report({ phase: "training", step: 0, totalSteps: undefined }, true);
+    const out = await trainer.train({
+      run,
+      trainRows: rows,
+      hyper: run.hyper,
+      workDir: path.join(this.opts.dataDir, "runs", String(run.id)),
+      signal,
+      onProgress,
+    });
+    flushLosses();
+    this.repo.addLedger({
+      at: this.clock.now(),
+      kind: "training",
+      estimated: false,
+      experimentId: run.experimentId,
+      runId: run.id,
+      evalId: null,
+      provider: run.provider,
+      model: run.baseModel,
+      trainingTokens: out.trainingTokens,
+      inputTokens: 0,
+      outputTokens: 0,
+      usd: out.usd,
+      wallMs: out.wallMs,
+    });
+    return this.repo.updateRun(run.id, {
+      tunedModel: runRef(run.id),
+      jobId: out.jobId ?? null,
+      result: {
+        tunedModelId: out.tunedModelId,
+        steps: out.steps,
+        trainingTokens: out.trainingTokens,
+        finalLoss: out.finalLoss,
+        wallMs: out.wallMs,
+        usd: round(out.usd),
+      },
+    });
+  }
+
+  private async evaluate(run: RunRecord, signal: AbortSignal): Promise<RunVerdict> {
+    const exp = this.repo.experimentById(run.experimentId);
+    if (!exp) throw new TuneError("experiment_not_found", `Run ${run.id}'s experiment is gone.`);
+    const evalSet = this.datasets.byId(exp.evalVersionId);
+    const base = `${run.provider}:${run.baseModel}`;
+    const tuned = runRef(run.id);
+    const plan: Array<{ model: string; role: EvalRecord["role"] }> = [
+      { model: tuned, role: "tuned" },
+      { model: base, role: "base" },
+      ...exp.baselines.map((m) => ({ model: m, role: "baseline" as const })),
+    ];
+    const report = this.progressThrottle(run);
+    const done: EvalRecord[] = [];
+    for (const step of plan) {
+      // Reuse: this run's own finished eval (after a restart), or, for base and baselines, the experiment's
+      // latest eval of that model on the same frozen eval set and metric (deterministic, and it saves money).
+      const existing = this.repo
+        .evals({ model: step.model, datasetVersionId: evalSet.id, state: "succeeded" })
+        .find((e) => e.metric === exp.metric && (e.runId === run.id || (step.role !== "tuned" && e.experimentId === exp.id)));
+      if (existing) {
+        done.push(existing);
+        continue;
+      }
+      report({ phase: "evaluating", evalModel: step.model, evalDone: 0, evalTotal: evalSet.rows }, true);
+      const ev = await this.evals.evaluate({
+        modelRef: step.model,
+        dataset: evalSet,
+        metric: exp.metric,
+        role: step.role,
+        experimentId: exp.id,
+        runId: run.id,
+        signal,
+        onProgress: (d, t) => report({ phase: "evaluating", evalModel: step.model, evalDone: d, evalTotal: t }, d === t),
+      });
+      done.push(ev);
+    }
+    const tunedEval = done[0];
+    const comparisons = done.slice(1).map((other) => this.evals.compareEvals(other, tunedEval, exp.alpha));
+    const hypotheses = await this.decideHypotheses(run, exp.id, exp.alpha, done[1], tunedEval, exp.metric);
+    return { evals: done, comparisons, hypotheses };
+  }
+
+  /** Hypotheses recorded before the run are decided against tuned vs base, on their own metric. */
+  private async decideHypotheses(run: RunRecord, experimentId: number, alpha: number, baseEval: EvalRecord, tunedEval: EvalRecord, metric: string) {
+    const out: RunVerdict["hypotheses"] = [];
+    const open = this.repo.hypotheses(experimentId).filter((h) => !h.verdict && h.createdAt <= (run.startedAt ?? run.createdAt));
+    if (!open.length) return out;
+    const baseRows = this.repo.evalRows(baseEval.id);
+    const tunedRows = new Map(this.repo.evalRows(tunedEval.id).map((r) => [r.rowIndex, r]));
+    const paired = baseRows.filter((r) => tunedRows.has(r.rowIndex));
+    for (const h of open) {
+      let a = paired.map((r) => r.score);
+      let b = paired.map((r) => tunedRows.get(r.rowIndex)!.score);
+      if (h.metric !== metric) {
+        // Re-grade the stored answers with the hypothesis' own metric (no new inference). A judge metric would
+        // cost money on every decision, so such a hypothesis is decided only when it is the experiment's metric.
+        const spec = parseGraderSpec(h.metric);
+        if (spec.kind === "judge") continue;
+        const grade = makeGrader(spec);
+        const scores = (rows: Array<{ output: string; expected: string }>) =>
+          Promise.all(rows.map((r) => grade({ output: r.output, expected: r.expected }).then((g) => g.score)));
+        a = await scores(paired);
+        b = await scores(paired.map((r) => tunedRows.get(r.rowIndex)!));
+      }
+      if (!a.length) continue;
+      const c = pairedComparison(a, b, { alpha });
+      const observed = c.diff * 100;
+      const [lo, hi] = [c.ci[0] * 100, c.ci[1] * 100];
+      const expect = h.expectPts;
+      let outcome: HypothesisVerdict["outcome"];
+      if (c.significant && Math.sign(c.diff) === Math.sign(expect || 1) && (expect >= 0 ? hi >= expect : lo <= expect)) outcome = "supported";
+      else if ((expect >= 0 && hi < expect) || (expect < 0 && lo > expect)) outcome = "not_supported";
+      else outcome = "inconclusive";
+      const verdict: HypothesisVerdict = {
+        outcome,
+        observedPts: Math.round(observed * 10) / 10,
+        ci: [Math.round(lo * 10) / 10, Math.round(hi * 10) / 10],
+        pValue: c.pValue,
+        summary: `expected ${expect >= 0 ? "+" : ""}${expect} pts, observed ${observed >= 0 ? "+" : ""}${observed.toFixed(1)} pts (95% CI ${lo.toFixed(1)} to ${hi.toFixed(1)}), ${c.test} p ${c.pValue < 0.001 ? "< 0.001" : `= ${c.pValue.toFixed(3)}`}: ${outcome.replace("_", " ")}`,
+      };
+      this.repo.decideHypothesis(h.id, run.id, verdict, this.clock.now());
+      out.push({ id: h.id, text: h.text, verdict });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,52 @@
+/** The trainer port: every fine-tuning backend (the embedded local trainer, Together, OpenAI...) implements it. */
+import type { LocatedRow } from "./datasets/types.ts";
+import type { Hyper, RunRecord } from "./ports.ts";
+
+export interface TrainProgressEvent {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  loss: number;
+  tokensPerSec: number;
+  tokens: number;
+  elapsedMs: number;
+}
+
+export interface TrainJob {
+  run: RunRecord;
+  trainRows: LocatedRow[];
+  hyper: Hyper;
+  /** A folder of the data directory that belongs to this run (adapters, checkpoints). */
+  workDir: string;
+  signal: AbortSignal;
+  onProgress: (p: TrainProgressEvent) => void;
+}
+
+export interface TrainOutcome {
+  /** How the tuned model is reached for inference (e.g. the adapter folder, or the provider's model id). */
+  tunedModelId: string;
+  steps: number;
+  trainingTokens: number;
+  finalLoss: number;
+  losses: number[];
+  wallMs: number;
+  usd: number;
+  jobId?: string;
+}
+
+export interface TrainerProvider {
+  name: string;
+  defaultModel: string;
+  /** Base models it can tune. */
+  models(): string[];
+  /** Rough wall time of a job, for the estimate (null when unknown). */
+  estimateWallMs(trainingTokens: number): number | null;
+  train(job: TrainJob): Promise<TrainOutcome>;
+}
+
+export class CancelledError extends Error {
+  readonly code = "cancelled";
+  constructor(message = "cancelled") {
+    super(message);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The embedded local trainer as a provider: LoRA fine-tuning of a llama2.c checkpoint (stories260K) on worker
+ * threads, $0, and inference of the base model or a tuned adapter for evals.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { ChatMessage, LocatedRow } from "../../core/datasets/types.ts";
+import type { InferenceModel } from "../../core/inference.ts";
+import { CancelledError, type TrainerProvider } from "../../core/trainer.ts";
+import { TuneError } from "../../errors.ts";
+import { LocalTrainerClient } from "./client.ts";
+import { resolveModelDir } from "./model-files.ts";
+import { chatToExample, promptFromMessages } from "./template.ts";
+
+export const LOCAL_MODEL = "stories260K";
+/** Measured on the 2-core reference machine (see docs and `npm run bench`): used only for the wall-time estimate. */
+const TOKENS_PER_SEC = 5000;
+
+export interface LocalProviderOptions {
+  modelDir?: string;
+  cacheDir: string;
+}
+
+export class LocalProvider implements TrainerProvider {
+  readonly name = "local";
+  readonly defaultModel = LOCAL_MODEL;
+  private client: LocalTrainerClient | null = null;
+  private clientReady: Promise<LocalTrainerClient> | null = null;
+
+  constructor(private readonly opts: LocalProviderOptions) {}
+
+  models(): string[] {
+    return [LOCAL_MODEL];
+  }
+
+  estimateWallMs(trainingTokens: number): number {
+    return Math.round((trainingTokens / TOKENS_PER_SEC) * 1000);
+  }
+
+  private async getClient(): Promise<LocalTrainerClient> {
+    if (this.client) return this.client;
+    this.clientReady ??= (async () => {
+      const modelDir = await resolveModelDir({ modelDir: this.opts.modelDir, cacheDir: this.opts.cacheDir });
+      this.client = new LocalTrainerClient({ modelDir });
+      return this.client;
+    })();
+    try {
+      return await this.clientReady;
+    } catch (err) {
+      this.clientReady = null;
+      throw new TuneError("local_model_unavailable", (err as Error).message);
+    }
+  }
+
+  async train(job: Parameters<TrainerProvider["train"]>[0]) {
+    const client = await this.getClient();
+    const examples = job.trainRows.map((r: LocatedRow) => {
+      const ex = chatToExample(r.messages ?? [], r.text);
+      if (!ex) {
+        throw new TuneError("local_bad_row", `line ${r.line} has no assistant answer to learn; the local trainer needs chat rows ending in an assistant message.`);
+      }
+      return ex;
+    });
+    const adapterDir = path.join(job.workDir, "adapter");
+    fs.mkdirSync(job.workDir, { recursive: true });
+    try {
+      const out = await client.train(
+        { examples, hyper: job.hyper, adapterDir },
+        (p) => job.onProgress(p),
+        job.signal,
+      );
+      return {
+        tunedModelId: out.adapterDir,
+        steps: out.steps,
+        trainingTokens: out.tokens,
+        finalLoss: out.finalLoss,
+        losses: out.losses,
+        wallMs: out.wallMs,
+        usd: 0,
+      };
+    } catch (err) {
+      if ((err as { code?: string }).code === "cancelled") throw new CancelledError();
+      throw err;
+    }
+  }
+
+  /** The base model (`stories260K`) or a tuned adapter (its folder, from a run's result). */
+  inference(modelId: string, ref: string): InferenceModel | null {
+    const adapterDir = modelId === LOCAL_MODEL ? undefined : modelId;
+    if (adapterDir !== undefined && !fs.existsSync(adapterDir)) return null;
+    return {
+      ref,
+      provider: "local",
+      pricing: { inputPer1M: 0, outputPer1M: 0 },
+      completeAll: async (requests, opts) => {
+        const client = await this.getClient();
+        const maxTokens = Math.max(...requests.map((r) => r.maxTokens), 1);
+        const results = await client.generate(
+          requests.map((r) => promptFromMessages(r.messages as ChatMessage[])),
+          { adapterDir, maxTokens, temperature: 0 },
+        );
+        const out = results.map((r) => ({ text: r.text, inputTokens: r.promptTokens, outputTokens: r.completionTokens, latencyMs: r.latencyMs }));
+        out.forEach((r, i) => opts.onResult?.(i, r));
+        if (opts.signal?.aborted) throw new CancelledError();
+        return out;
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.client?.close();
+    this.client = null;
+    this.clientReady = null;
+  }
+}
