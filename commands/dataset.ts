@@ -184,6 +184,13 @@ export const datasetSplit = defineCommand({
             `${s.overlap.exact.length} exact · ${s.overlap.samePrompt.length} same prompt · ${s.overlap.near.length} near-duplicate`,
           ],
         ]),
+        ...(s.templated.families
+          ? [
+              text(
+                `${fmt.int(s.templated.rows)} rows belong to ${s.templated.families} templated famil${s.templated.families === 1 ? "y" : "ies"} of near-identical prompts (e.g. one question with different names): they were split by exact prompt, so similar rows may sit on both sides. Prefer an eval set whose templates the training set never saw when you want to measure more than the format.`,
+              ),
+            ]
+          : []),
         text(`Next: /tune dataset check-overlap ${train} ${evalRef}`),
       ],
     };
@@ -196,6 +203,7 @@ export const datasetSplit = defineCommand({
         seed: input.seed,
         evalShare: input.eval,
         groups: s.groups,
+        templated: s.templated,
         overlap: { exact: s.overlap.exact.length, samePrompt: s.overlap.samePrompt.length, near: s.overlap.near.length },
       },
     };

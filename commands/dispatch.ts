@@ -14,6 +14,8 @@ export interface Outcome {
   exitCode: 0 | 1 | 2;
   command?: string;
   error?: { code: string; message: string };
+  /** See CommandResult.onPosted. */
+  onPosted?: (ref: { channelId: string; messageId: string }) => void;
 }
 
 /** Finds the command whose words are the longest prefix of `words`. */
@@ -81,7 +83,7 @@ export async function runCommand(wordsIn: string[], ctx: CommandContext): Promis
     const refusal = checkPermission(def.permission, ctx);
     if (refusal) throw new TuneError(ErrorCode.PermissionDenied, refusal);
     const res = await def.handler(ctx, input as never);
-    return { card: res.card, data: res.data, exitCode: res.failed ? 1 : 0, command: def.path.join(" ") };
+    return { card: res.card, data: res.data, exitCode: res.failed ? 1 : 0, command: def.path.join(" "), onPosted: res.onPosted };
   } catch (err) {
     return failure(err, ctx);
   }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { list, text, type Card } from "../src/core/cards.ts";
 import { datasetCommands } from "./dataset.ts";
+import { demoCommands } from "./demo.ts";
 import { evalCommands } from "./eval.ts";
 import { experimentCommands } from "./experiment.ts";
 import { runCommands } from "./run.ts";
@@ -68,5 +69,5 @@ const help = defineCommand({
 });
 
 registry.push(
-  ...([...datasetCommands, ...experimentCommands, ...runCommands, ...evalCommands, help] as unknown as CommandDef[]),
+  ...([...datasetCommands, ...experimentCommands, ...runCommands, ...evalCommands, ...demoCommands, help] as unknown as CommandDef[]),
 );

@@ -4,22 +4,17 @@ import { datasetRepo } from "../db/repos/datasets.ts";
 import { engineRepo } from "../db/repos/engine.ts";
 import { openDb, type Db } from "../db/client.ts";
 import type { Config } from "./config.ts";
-import type { Card } from "./core/cards.ts";
 import { DatasetService } from "./core/datasets/service.ts";
 import { EvalService } from "./core/evals/service.ts";
 import { ExperimentService } from "./core/experiments/service.ts";
-import { systemClock, type BlobStore, type Clock, type EngineRepo } from "./core/ports.ts";
+import { systemClock, type BlobStore, type ChatPort, type Clock, type EngineRepo } from "./core/ports.ts";
 import { RunService } from "./core/runs/service.ts";
 import { RunWorker } from "./core/runs/worker.ts";
 import { fsBlobStore, sweepTmp } from "./lib/blobs.ts";
 import type { Logger } from "./log.ts";
 import { createProviders, type Providers } from "./providers/index.ts";
 
-/** The chat port: how the core posts and updates messages on whatever platform the bot runs on. */
-export interface ChatPort {
-  post(channelId: string, card: Card, opts?: { threadId?: string }): Promise<{ messageId: string }>;
-  update(channelId: string, messageId: string, card: Card): Promise<void>;
-}
+export type { ChatPort };
 
 /** Everything a command handler can reach: settings, log, storage and the core services. */
 export interface App {

@@ -1,10 +1,14 @@
 /** `npm start`: runs the bot. With no chat platform configured it opens the console chat. */
+import { runCardFor } from "../commands/run.ts";
 import { consoleChat } from "./adapters/console/chat.ts";
 import { createApp } from "./app.ts";
 import { loadConfig } from "./config.ts";
 import { loadDotEnv } from "./env.ts";
 import { isTuneError } from "./errors.ts";
 import { createLogger } from "./log.ts";
+import { summarizeLedger } from "./core/costs/ledger.ts";
+import { verdictCard } from "./core/runs/cards.ts";
+import { attachRunNotifier } from "./core/runs/notifier.ts";
 
 async function main(): Promise<number> {
   loadDotEnv();
@@ -21,8 +25,18 @@ async function main(): Promise<number> {
   const log = createLogger(config, { toFile: true });
   const app = createApp(config, log);
   log.info({ dataDir: config.dataDir }, "tuneloop started (console chat)");
+  // The bot's worker runs queued runs (also those started from the CLI without --wait) and resumes the runs a
+  // stopped process left behind; the notifier keeps their cards and threads current in the chat.
+  attachRunNotifier(app.worker, {
+    chat: () => app.chat,
+    card: (run) => runCardFor(app, run),
+    verdictCard: (run, v) => verdictCard(run, v, summarizeLedger(app.engine.ledger({ runId: run.id }))),
+    onError: (err) => log.warn({ err }, "chat update failed"),
+  });
+  const chat = consoleChat(app);
+  app.worker.start();
   try {
-    await consoleChat(app);
+    await chat;
   } finally {
     await app.close();
   }

@@ -107,7 +107,8 @@ export function engineRepo(db: Db): EngineRepo {
             runs.id,
             sql`(SELECT id FROM ${runs} WHERE ${and(
               runId === undefined ? undefined : eq(runs.id, runId),
-              or(eq(runs.state, "queued"), and(eq(runs.state, "running"), or(lt(runs.leaseUntil, now), sql`${runs.leaseUntil} IS NULL`))),
+              inArray(runs.state, ["queued", "running"]),
+              or(lt(runs.leaseUntil, now), sql`${runs.leaseUntil} IS NULL`),
             )} ORDER BY ${runs.id} LIMIT 1)`,
           ),
         )

@@ -3,6 +3,13 @@
  * adapters implement these interfaces and are handed in.
  */
 import type { Readable } from "node:stream";
+import type { Card } from "./cards.ts";
+
+/** The chat port: how the core posts and updates messages on whatever platform the bot runs on. */
+export interface ChatPort {
+  post(channelId: string, card: Card, opts?: { threadId?: string }): Promise<{ messageId: string }>;
+  update(channelId: string, messageId: string, card: Card): Promise<void>;
+}
 
 export interface Clock {
   now(): Date;

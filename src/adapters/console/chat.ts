@@ -55,6 +55,17 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
     return id;
   };
 
+  // The console is the bot's channel: runs post their progress and verdicts here.
+  app.chat = {
+    async post(_channel, card, o) {
+      return { messageId: post(card, o?.threadId) };
+    },
+    async update(_channel, messageId, card) {
+      const files = saveCardFiles(app.config.dataDir, card.files);
+      write(`\ntuneloop · ${messageId} (edited)\n${indent(renderCard(card, { filePaths: files }), 2)}`);
+    },
+  };
+
   const handle = async (line: string) => {
     const trimmed = line.trim();
     if (!trimmed) return;
@@ -84,7 +95,8 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
       attachment,
       progress: (m) => write(`  … ${m}`),
     });
-    post(outcome.card);
+    const messageId = post(outcome.card);
+    outcome.onPosted?.({ channelId, messageId });
   };
 
   return new Promise((resolve) => {

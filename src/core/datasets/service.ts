@@ -252,19 +252,34 @@ export class DatasetService {
     if (rows.length < 2) {
       throw new TuneError(ErrorCode.DatasetSplitTooSmall, `${formatRef(src.name, src.version)} has ${rows.length} row(s); a split needs at least 2.`);
     }
-    const groups = groupNearPrompts(
+    // Rows whose prompts match exactly or nearly (a paraphrase, a typo) form one group and stay on one side.
+    // Near-duplicate links chain, and a templated dataset ("What colour is item 12?", "... item 13?") would
+    // collapse into one giant group that cannot be split: a near group larger than `cap` is split again by exact
+    // prompt, and reported, since near-duplicates of it may then sit on both sides.
+    const near = groupNearPrompts(
       rows.map((row, index) => ({ index, row })),
       this.settings.nearDupThreshold,
     );
-    const members = new Map<number, number[]>();
-    groups.forEach((g, i) => {
+    const nearSize = new Map<number, number>();
+    for (const g of near) nearSize.set(g, (nearSize.get(g) ?? 0) + 1);
+    const cap = Math.max(10, Math.ceil(rows.length * 0.01));
+    const templated = { families: 0, rows: 0 };
+    for (const n of nearSize.values()) {
+      if (n > cap) {
+        templated.families++;
+        templated.rows += n;
+      }
+    }
+    const groupKey = rows.map((r, i) => ((nearSize.get(near[i]) ?? 0) > cap ? `p:${promptKey(r)}` : `n:${near[i]}`));
+    const members = new Map<string, number[]>();
+    groupKey.forEach((g, i) => {
       const m = members.get(g);
       if (m) m.push(i);
       else members.set(g, [i]);
     });
     // Order groups by a seeded hash of their first row, so the order does not depend on group ids.
     const order = [...members.entries()].sort(
-      (x, y) => seededKey(opts.seed, hashRow(rows[x[1][0]])) - seededKey(opts.seed, hashRow(rows[y[1][0]])) || x[0] - y[0],
+      (x, y) => seededKey(opts.seed, hashRow(rows[x[1][0]])) - seededKey(opts.seed, hashRow(rows[y[1][0]])) || x[1][0] - y[1][0],
     );
     const target = Math.max(1, Math.round(rows.length * opts.evalShare));
     const evalSet = new Set<number>();
@@ -297,7 +312,7 @@ export class DatasetService {
       });
     }
     const overlap = await this.checkOverlap(formatRef(made.train.name, made.train.version), formatRef(made.eval.name, made.eval.version));
-    return { source: src, train: made.train, eval: made.eval, groups: members.size, overlap };
+    return { source: src, train: made.train, eval: made.eval, groups: members.size, templated, overlap };
   }
 
   /** Stores rows made from another version (a split side) as a new version; rows are renumbered 1..n. */

@@ -7,7 +7,7 @@
 import crypto from "node:crypto";
 import os from "node:os";
 import path from "node:path";
-import { TuneError, isTuneError } from "../../errors.ts";
+import { TuneError, asTuneError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { round } from "../costs/ledger.ts";
 import type { DatasetService } from "../datasets/service.ts";
@@ -164,9 +164,12 @@ export class RunWorker {
         this.log.warn({ runId: run.id, reason: String(reason) }, "run abandoned");
         return this.repo.runById(run.id) ?? run;
       } else {
+        // A provider's coded error (a job the provider failed, a refused request) is the user's to read;
+        // anything else is a bug, logged with a reference.
+        const coded = asTuneError(err);
         const ref = crypto.randomBytes(4).toString("hex");
-        if (!isTuneError(err)) this.log.error({ err, runId: run.id, ref }, "run failed");
-        const message = isTuneError(err) ? err.message : `internal error (reference ${ref} in the bot's log)`;
+        if (!coded) this.log.error({ err, runId: run.id, ref }, "run failed");
+        const message = coded ? coded.message : `internal error (reference ${ref} in the bot's log)`;
         run = this.runs.setState(run, ["running"], "failed", "worker", {
           stateReason: message,
           finishedAt: this.clock.now(),

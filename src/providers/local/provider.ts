@@ -8,9 +8,9 @@ import type { ChatMessage, LocatedRow } from "../../core/datasets/types.ts";
 import type { InferenceModel } from "../../core/inference.ts";
 import { CancelledError, type TrainerProvider } from "../../core/trainer.ts";
 import { TuneError } from "../../errors.ts";
-import { LocalTrainerClient } from "./client.ts";
-import { resolveModelDir } from "./model-files.ts";
-import { chatToExample, promptFromMessages } from "./template.ts";
+// tfjs and the model code load on first use (a bot that never trains never pays for them).
+import type { LocalTrainerClient } from "./client.ts";
+const lib = () => Promise.all([import("./client.ts"), import("./model-files.ts"), import("./template.ts")]);
 
 export const LOCAL_MODEL = "stories260K";
 /** Measured on the 2-core reference machine (see docs and `npm run bench`): used only for the wall-time estimate. */
@@ -40,6 +40,7 @@ export class LocalProvider implements TrainerProvider {
   private async getClient(): Promise<LocalTrainerClient> {
     if (this.client) return this.client;
     this.clientReady ??= (async () => {
+      const [{ LocalTrainerClient }, { resolveModelDir }] = await lib();
       const modelDir = await resolveModelDir({ modelDir: this.opts.modelDir, cacheDir: this.opts.cacheDir });
       this.client = new LocalTrainerClient({ modelDir });
       return this.client;
@@ -54,6 +55,7 @@ export class LocalProvider implements TrainerProvider {
 
   async train(job: Parameters<TrainerProvider["train"]>[0]) {
     const client = await this.getClient();
+    const [, , { chatToExample }] = await lib();
     const examples = job.trainRows.map((r: LocatedRow) => {
       const ex = chatToExample(r.messages ?? [], r.text);
       if (!ex) {
@@ -94,6 +96,7 @@ export class LocalProvider implements TrainerProvider {
       pricing: { inputPer1M: 0, outputPer1M: 0 },
       completeAll: async (requests, opts) => {
         const client = await this.getClient();
+        const [, , { promptFromMessages }] = await lib();
         const maxTokens = Math.max(...requests.map((r) => r.maxTokens), 1);
         const results = await client.generate(
           requests.map((r) => promptFromMessages(r.messages as ChatMessage[])),

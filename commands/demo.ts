@@ -1,0 +1,95 @@
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { fields, text, type Card } from "../src/core/cards.ts";
+import { summarizeLedger } from "../src/core/costs/ledger.ts";
+import { formatRef } from "../src/core/datasets/names.ts";
+import { compareCard, pct, verdictCard } from "../src/core/runs/cards.ts";
+import { comparisonJson } from "./eval.ts";
+import { runCardFor, runVerdict, waitForRun } from "./run.ts";
+import { defineCommand } from "./types.ts";
+
+/**
+ * The whole loop on the embedded local trainer, as a person would run it command by command: generate a small
+ * short-answer task, upload it, split it (no prompt shared between train and eval), create an experiment, run a
+ * LoRA fine-tune, evaluate base and tuned on the held-out rows, compare.
+ */
+export const demo = defineCommand({
+  path: ["demo"],
+  summary: "Run the whole loop on the local trainer: a generated task, upload, split, experiment, fine-tune, evals, comparison.",
+  options: z.object({
+    seed: z.coerce.number().int().min(0).default(1).describe("seed of the generated task and the run"),
+    rows: z.coerce.number().int().min(50).max(5000).default(600).describe("rows to generate (train + eval)"),
+    eval: z.coerce.number().gt(0).lt(1).default(0.25).describe("share of rows held out for eval"),
+  }),
+  permission: "spend",
+  examples: ["/tune demo", "tuneloop demo --json"],
+  async handler(ctx, input) {
+    const app = ctx.app;
+    const evalRows = Math.round(input.rows * input.eval);
+    const { makeDemoTask } = await import("../src/core/demo/task.ts");
+    const task = makeDemoTask({ seed: input.seed, trainRows: input.rows - evalRows, evalRows });
+    const dir = path.join(app.config.dataDir, "demo");
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `demo-task-seed${input.seed}.jsonl`);
+    fs.writeFileSync(file, `${[...task.train, ...task.eval].map((r) => JSON.stringify(r)).join("\n")}\n`);
+
+    ctx.progress(`1/6 upload ${path.basename(file)} (${input.rows} rows)`);
+    const up = await app.datasets.upload({ filePath: file, filename: path.basename(file), name: "demo", user: ctx.user.name });
+    if (!up.dataset) throw new Error(`demo dataset refused: ${JSON.stringify(up.report.issueCounts)}`);
+    const source = formatRef(up.dataset.name, up.dataset.version);
+
+    ctx.progress(`2/6 split ${source} (eval ${Math.round(input.eval * 100)}%, seed ${input.seed})`);
+    const split = await app.datasets.split(source, { evalShare: input.eval, seed: input.seed, user: ctx.user.name });
+    const trainRef = formatRef(split.train.name, split.train.version);
+    const evalRef = formatRef(split.eval.name, split.eval.version);
+
+    let name = "demo";
+    for (let i = 2; app.engine.experimentByName(name); i++) name = `demo-${i}`;
+    ctx.progress(`3/6 experiment ${name}: eval set ${evalRef}, metric exact`);
+    const exp = app.experiments.create({ name, evalDataset: evalRef, metric: "exact", baselines: [], user: ctx.user.name, channelId: ctx.channelId });
+    app.experiments.addHypothesis({ experiment: name, text: "a LoRA fine-tune learns the task from a few hundred rows", expectPts: 50, user: ctx.user.name });
+
+    ctx.progress(`4/6 run: LoRA fine-tune of local:stories260K on ${trainRef}`);
+    const started = await app.runs.start({ dataset: trainRef, experiment: name, seed: input.seed, yes: true, user: ctx.user.name, channelId: ctx.surface === "cli" ? null : ctx.channelId });
+    ctx.progress("5/6 training, then evals of the base and the tuned model on the held-out rows");
+    const run = await waitForRun(ctx, started.run.id);
+    if (run.state !== "succeeded") {
+      return { card: runCardFor(app, run), data: { experiment: name, runId: run.id, state: run.state, error: run.stateReason }, failed: true };
+    }
+    ctx.progress("6/6 compare");
+    const c = app.evals.compare(`local:stories260K`, `run:${run.id}`, { experiment: exp });
+    const cost = summarizeLedger(app.engine.ledger({ runId: run.id }));
+    const v = runVerdict(app, run);
+    const card: Card = {
+      title: `Demo: ${name} · base ${pct(c.a.mean)} -> tuned ${pct(c.b.mean)} on ${c.n} held-out rows`,
+      tone: c.significant && c.diff > 0 ? "success" : "warning",
+      blocks: [
+        fields([
+          ["Dataset", `${source} -> train ${trainRef} (${split.train.rows} rows), eval ${evalRef} (${split.eval.rows} rows, no shared prompt)`],
+          ["Experiment", `${name} (metric exact)`],
+          ["Run", `#${run.id}: ${run.hyper.epochs} epochs, lr ${run.hyper.learningRate}, batch ${run.hyper.batchSize}, LoRA r ${run.hyper.loraRank}`],
+          ["Cost", `$${cost.totalUsd.toFixed(2)} · ${cost.wallSeconds} s of compute (training and evals)`],
+        ]),
+        ...compareCard(c).blocks,
+        text(`Try it yourself: /tune run status ${run.id}, /tune leaderboard ${name}, /tune compare local:stories260K run:${run.id}`),
+      ],
+      thread: v ? [verdictCard(run, v, cost)] : undefined,
+    };
+    return {
+      card,
+      data: {
+        experiment: name,
+        runId: run.id,
+        dataset: { source, train: trainRef, eval: evalRef },
+        base: { accuracy: c.a.mean, n: c.n },
+        tuned: { accuracy: c.b.mean, n: c.n },
+        chance: v?.evals[0]?.summary?.chance ?? null,
+        comparison: comparisonJson(c),
+        cost: { trainingUsd: cost.trainingUsd, evalUsd: cost.evalUsd, judgeUsd: cost.judgeUsd, totalUsd: cost.totalUsd, wallSeconds: cost.wallSeconds },
+      },
+    };
+  },
+});
+
+export const demoCommands = [demo];

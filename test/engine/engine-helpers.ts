@@ -1,0 +1,54 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { CommandContext } from "../../commands/types.ts";
+import { createApp, type App } from "../../src/app.ts";
+import { loadConfig } from "../../src/config.ts";
+import { createLogger } from "../../src/log.ts";
+import { tmpDir } from "../helpers.ts";
+import { fakeProviders, type FakeTrainer } from "../fakes/providers.ts";
+import type { EndpointConfig } from "../../src/providers/openai-compatible.ts";
+
+export const COLOURS = ["red", "green", "blue", "yellow"];
+export const answerFor = (prompt: string) => {
+  const m = /item (\d+)/.exec(prompt);
+  return m ? COLOURS[Number(m[1]) % 4] : "?";
+};
+
+export function writeTask(dir: string, rows: number): string {
+  const file = path.join(dir, "task.jsonl");
+  const lines = Array.from({ length: rows }, (_, i) =>
+    JSON.stringify({ messages: [{ role: "user", content: `What colour is item ${i}?` }, { role: "assistant", content: COLOURS[i % 4] }] }),
+  );
+  fs.writeFileSync(file, `${lines.join("\n")}\n`);
+  return file;
+}
+
+export async function engineApp(opts: { dataDir?: string; trainer?: FakeTrainer; env?: Record<string, string>; endpoints?: EndpointConfig[] } = {}) {
+  const dataDir = opts.dataDir ?? tmpDir("engine");
+  const config = loadConfig({ TUNELOOP_DATA: dataDir, LOG_LEVEL: "silent", ...opts.env });
+  const providers = fakeProviders({ trainer: opts.trainer, answers: answerFor, endpoints: opts.endpoints });
+  const app = createApp(config, createLogger(config), { providers });
+  return { app, dataDir, providers };
+}
+
+/** Uploads a generated task, splits it 75/25 and creates experiment `exp`. */
+export async function seedExperiment(app: App, opts: { rows?: number; baselines?: string[]; budget?: number; name?: string } = {}) {
+  const file = writeTask(tmpDir("task"), opts.rows ?? 80);
+  await app.datasets.upload({ filePath: file, filename: "task.jsonl", name: "task" });
+  const split = await app.datasets.split("task", { evalShare: 0.25, seed: 1 });
+  const exp = app.experiments.create({
+    name: opts.name ?? "exp",
+    evalDataset: `${split.eval.name}@v${split.eval.version}`,
+    metric: "exact",
+    baselines: opts.baselines ?? [],
+    budgetUsd: opts.budget,
+    user: "tester",
+    channelId: "c1",
+  });
+  return { exp, train: `${split.train.name}@v${split.train.version}`, eval: `${split.eval.name}@v${split.eval.version}` };
+}
+
+export function ctxFor(app: App, surface: CommandContext["surface"] = "cli"): CommandContext & { lines: string[] } {
+  const lines: string[] = [];
+  return { app, user: { id: "u1", name: "tester" }, channelId: "c1", surface, progress: (m) => lines.push(m), lines };
+}
