@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { benchEvalRunner } from "./eval-runner.ts";
 import { writeChatDataset } from "./generate.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -72,5 +73,7 @@ function benchIngest() {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
+const only = process.argv[2];
 console.log(`tuneloop bench · node ${process.version} · ${os.cpus().length} cores · ${new Date().toISOString()}`);
-benchIngest();
+if (!only || only === "ingest") benchIngest();
+if (!only || only === "eval") await benchEvalRunner(RUNS, median);

@@ -1,13 +1,14 @@
 /**
  * Any OpenAI-compatible `/v1/chat/completions` endpoint (vLLM, Ollama, LM Studio, Together, OpenAI, Fireworks...)
  * as an eval baseline or judge. Endpoints are named in TUNELOOP_ENDPOINTS; a model is written `<endpoint>:<model>`.
- * Plain fetch: a concurrency limit per endpoint, retries with backoff on 429/5xx/network errors honouring
+ * node:http with keep-alive: a concurrency limit per endpoint, retries with backoff on 429/5xx/network errors honouring
  * Retry-After, a timeout per request, token usage from the response for the cost ledger.
  * API reference: https://platform.openai.com/docs/api-reference/chat/create
  */
 import { z } from "zod";
 import type { CompletionRequest, CompletionResult, InferenceModel, Pricing } from "../core/inference.ts";
 import { TuneError } from "../errors.ts";
+import { request, type HttpResponse } from "../lib/http.ts";
 import { Limiter, retryDelayMs, sleep } from "../lib/limit.ts";
 
 export const endpointSchema = z.object({
@@ -31,7 +32,8 @@ export interface EndpointConfig extends EndpointSettings {
 }
 
 export interface ClientDeps {
-  fetch?: typeof fetch;
+  /** The HTTP transport (default: node:http/https with keep-alive). */
+  post?: (url: string, opts: { headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<HttpResponse>;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   onRetry?: (info: { attempt: number; status: number | null; delayMs: number }) => void;
 }
@@ -43,7 +45,7 @@ interface ChatResponse {
 
 export class OpenAICompatibleClient {
   private readonly limiter: Limiter;
-  private readonly doFetch: typeof fetch;
+  private readonly post: NonNullable<ClientDeps["post"]>;
   private readonly wait: (ms: number, signal?: AbortSignal) => Promise<void>;
 
   constructor(
@@ -51,7 +53,7 @@ export class OpenAICompatibleClient {
     private readonly deps: ClientDeps = {},
   ) {
     this.limiter = new Limiter(endpoint.concurrency);
-    this.doFetch = deps.fetch ?? fetch;
+    this.post = deps.post ?? ((url, o) => request("POST", url, o));
     this.wait = deps.sleep ?? sleep;
   }
 
@@ -81,15 +83,14 @@ export class OpenAICompatibleClient {
       let failure: string;
       try {
         const timeout = AbortSignal.timeout(this.endpoint.timeoutMs);
-        const res = await this.doFetch(url, {
-          method: "POST",
+        const res = await this.post(url, {
           headers,
           body,
           signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         });
         status = res.status;
-        if (res.ok) {
-          const json = (await res.json()) as ChatResponse;
+        if (res.status >= 200 && res.status < 300) {
+          const json = JSON.parse(res.text) as ChatResponse;
           const text = json.choices?.[0]?.message?.content ?? "";
           return {
             text,
@@ -98,8 +99,9 @@ export class OpenAICompatibleClient {
             latencyMs: performance.now() - started,
           };
         }
-        retryAfter = res.headers.get("retry-after");
-        failure = `HTTP ${res.status}: ${this.scrub(await errorText(res))}`;
+        const ra = res.headers["retry-after"];
+        retryAfter = Array.isArray(ra) ? (ra[0] ?? null) : (ra ?? null);
+        failure = `HTTP ${res.status}: ${this.scrub(errorText(res.text, res.status))}`;
         if (res.status !== 429 && res.status < 500) {
           throw new TuneError(
             "endpoint_error",
@@ -109,7 +111,8 @@ export class OpenAICompatibleClient {
       } catch (err) {
         if (err instanceof TuneError) throw err;
         if (signal?.aborted) throw err;
-        failure = err instanceof Error && err.name === "TimeoutError" ? `no answer within ${this.endpoint.timeoutMs} ms` : `network error: ${this.scrub(String((err as Error)?.message ?? err))}`;
+        const timedOut = err instanceof Error && (err.name === "TimeoutError" || (err.name === "AbortError" && !signal?.aborted));
+        failure = timedOut ? `no answer within ${this.endpoint.timeoutMs} ms` : `network error: ${this.scrub(String((err as Error)?.message ?? err))}`;
       }
       if (attempt >= this.endpoint.maxRetries) {
         throw new TuneError(
@@ -128,8 +131,7 @@ export class OpenAICompatibleClient {
   }
 }
 
-async function errorText(res: Response): Promise<string> {
-  const raw = await res.text().catch(() => "");
+function errorText(raw: string, status: number): string {
   try {
     const j = JSON.parse(raw) as { error?: { message?: string } | string; message?: string };
     const m = typeof j.error === "string" ? j.error : (j.error?.message ?? j.message);
@@ -137,7 +139,7 @@ async function errorText(res: Response): Promise<string> {
   } catch {
     // not JSON
   }
-  return raw.slice(0, 300) || res.statusText;
+  return raw.slice(0, 300) || `status ${status}`;
 }
 
 /** An endpoint model as an InferenceModel (requests run concurrently up to the endpoint's limit). */
