@@ -44,11 +44,14 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
     if (interactive) rl.prompt(true);
   };
 
+  const rendered = new Map<string, string>();
+
   /** Posts a card as the bot would: a message with an id; its thread replies indented below it. */
   const post = (card: Card, threadOf?: string): string => {
     const id = `m${nextId++}`;
     const files = saveCardFiles(app.config.dataDir, card.files);
     const body = renderCard(card, { filePaths: files });
+    rendered.set(id, body);
     if (threadOf) write(indent(`↳ thread ${threadOf} · ${id}\n${indent(body, 2)}`, 4));
     else write(`\ntuneloop · ${id}\n${indent(body, 2)}`);
     for (const t of card.thread ?? []) post(t, threadOf ?? id);
@@ -60,9 +63,15 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
     async post(_channel, card, o) {
       return { messageId: post(card, o?.threadId) };
     },
+    // An edit shows the title and the lines that changed (a terminal cannot redraw the old message in place).
     async update(_channel, messageId, card) {
       const files = saveCardFiles(app.config.dataDir, card.files);
-      write(`\ntuneloop · ${messageId} (edited)\n${indent(renderCard(card, { filePaths: files }), 2)}`);
+      const body = renderCard(card, { filePaths: files });
+      const before = new Set((rendered.get(messageId) ?? "").split("\n"));
+      rendered.set(messageId, body);
+      const [title, ...rest] = body.split("\n");
+      const changed = rest.filter((l) => l.trim() && !before.has(l));
+      write(`\ntuneloop · ${messageId} (edited)\n${indent([title, ...changed].join("\n"), 2)}`);
     },
   };
 

@@ -34,10 +34,20 @@ export function renderBlock(b: Block): string {
   }
 }
 
-export function renderCard(card: Card, opts: { filePaths?: string[] } = {}): string {
+export function renderCard(card: Card, opts: { filePaths?: string[]; withThread?: boolean } = {}): string {
   const parts: string[] = [];
   if (card.title) parts.push(`${card.tone ? `${TONE_MARK[card.tone]} ` : ""}${card.title}${card.ephemeral ? "  (only you can see this)" : ""}`);
   for (const b of card.blocks) parts.push(renderBlock(b));
   if (opts.filePaths?.length) parts.push(opts.filePaths.map((p) => `[file] ${p}`).join("\n"));
+  if (opts.withThread) {
+    for (const t of card.thread ?? []) {
+      parts.push(
+        `↳ thread\n${renderCard(t)}`
+          .split("\n")
+          .map((l) => (l ? `    ${l}` : l))
+          .join("\n"),
+      );
+    }
+  }
   return parts.join("\n\n");
 }

@@ -31,7 +31,7 @@ export function progressLine(r: RunRecord): string | null {
   const p = r.progress;
   if (!p) return null;
   if (p.phase === "training") {
-    if (!p.totalSteps) return "training: starting";
+    if (!p.totalSteps) return "training: loading the model";
     const bar = `${p.step}/${p.totalSteps} steps (${Math.round(((p.step ?? 0) / p.totalSteps) * 100)}%)`;
     return `training: ${bar} · loss ${p.loss?.toFixed(3)} · ${fmt.int(p.tokensPerSec ?? 0)} tokens/s · ${secs(p.elapsedMs ?? 0)}`;
   }
@@ -41,7 +41,7 @@ export function progressLine(r: RunRecord): string | null {
 
 export function estimateLine(e: RunEstimate): string {
   const wall = e.wallSeconds !== null ? ` · about ${secs(e.wallSeconds * 1000)} of training` : "";
-  return `training ${fmt.usd(e.trainingUsd)} (${fmt.int(e.trainingTokens)} tokens × ${e.epochs} epochs billed) + evals ${fmt.usd(e.evalUsd)} (${fmt.int(e.evalRequests)} requests) = ${fmt.usd(e.totalUsd)}${wall}`;
+  return `training ${fmt.usd(e.trainingUsd)} (${fmt.int(e.trainingTokens)} tokens billed over ${fmt.count(e.epochs, "epoch")}) + evals ${fmt.usd(e.evalUsd)} (${fmt.int(e.evalRequests)} requests) = ${fmt.usd(e.totalUsd)}${wall}`;
 }
 
 export function runCard(r: RunRecord, ctx: { experiment: string; dataset: string; cost?: CostSummary }): Card {
@@ -119,11 +119,12 @@ export function verdictCard(r: RunRecord, v: RunVerdict, cost: CostSummary): Car
   if (v.hypotheses.length) blocks.push(list(v.hypotheses.map((h) => `"${h.text}": ${h.verdict.summary}`), "Hypotheses"));
   const tuned = v.evals[0];
   const costLines = [`This run: ${fmt.usd(cost.totalUsd)} (training ${fmt.usd(cost.trainingUsd)}, evals ${fmt.usd(cost.evalUsd)}, judge ${fmt.usd(cost.judgeUsd)}), ${cost.wallSeconds} s of compute.`];
-  for (const e of v.evals.slice(1)) {
-    const a = costPer1k(tuned.summary?.usd ?? null, tuned.n);
-    const b = costPer1k(e.summary?.usd ?? null, e.n);
-    costLines.push(`Per 1,000 requests: ${tuned.model} ${a === null ? "unknown" : fmt.usd(a)} vs ${e.model} ${b === null ? "unknown (no price set)" : fmt.usd(b)}.`);
-  }
+  const per1k = (e: EvalRecord) => {
+    const usd = costPer1k(e.summary?.usd ?? null, e.n);
+    const wall = e.summary && e.n ? ` (${((e.summary.wallMs / e.n) * 1000 / 1000).toFixed(1)} s of compute)` : "";
+    return usd === null ? "unknown (no price set)" : `${fmt.usd(usd)}${usd === 0 ? wall : ""}`;
+  };
+  for (const e of v.evals.slice(1)) costLines.push(`Per 1,000 requests: ${tuned.model} ${per1k(tuned)} vs ${e.model} ${per1k(e)}.`);
   blocks.push(text(costLines.join("\n")));
   const best = main?.significant && main.diff > 0;
   return { title: `Verdict for run ${r.id}`, tone: best ? "success" : "info", blocks };

@@ -20,6 +20,22 @@ export interface NotifierDeps {
   cardEveryMs?: number;
 }
 
+export function stateSentence(run: RunRecord): string {
+  const reason = run.stateReason ? `: ${run.stateReason}` : "";
+  switch (run.state) {
+    case "running":
+      return run.attempts > 1 ? `Run ${run.id} resumed (attempt ${run.attempts})${reason}.` : `Run ${run.id} started.`;
+    case "succeeded":
+      return `Run ${run.id} succeeded.`;
+    case "failed":
+      return `Run ${run.id} failed${reason}.`;
+    case "cancelled":
+      return `Run ${run.id} was cancelled${reason}.`;
+    default:
+      return `Run ${run.id} is ${STATE_LABEL[run.state]}${reason}.`;
+  }
+}
+
 export function attachRunNotifier(worker: RunWorker, deps: NotifierDeps): () => void {
   const lastThread = new Map<number, { at: number; quarter: number }>();
   const lastCard = new Map<number, number>();
@@ -40,8 +56,7 @@ export function attachRunNotifier(worker: RunWorker, deps: NotifierDeps): () => 
       if (event === "state") {
         lastCard.set(run.id, now);
         void safe(w.chat.update(w.channelId, w.messageId, deps.card(run)));
-        const reason = run.stateReason ? `: ${run.stateReason}` : "";
-        void safe(w.chat.post(w.channelId, { blocks: [text(`Run ${run.id} is ${STATE_LABEL[run.state]}${reason}.`)] }, { threadId: w.messageId }));
+        void safe(w.chat.post(w.channelId, { blocks: [text(stateSentence(run))] }, { threadId: w.messageId }));
         return;
       }
       if (now - (lastCard.get(run.id) ?? 0) >= cardEvery) {
@@ -55,7 +70,7 @@ export function attachRunNotifier(worker: RunWorker, deps: NotifierDeps): () => 
       if (quarter > prev.quarter || now - prev.at >= threadEvery || evalDone) {
         lastThread.set(run.id, { at: now, quarter: Math.max(quarter, prev.quarter) });
         const line = progressLine(run);
-        if (line) void safe(w.chat.post(w.channelId, { blocks: [text(line)] }, { threadId: w.messageId }));
+        if (line && p?.step !== 0) void safe(w.chat.post(w.channelId, { blocks: [text(line)] }, { threadId: w.messageId }));
       }
     },
     async onVerdict(run, verdict) {

@@ -1,0 +1,73 @@
+/**
+ * The whole loop command by command in the console chat, with the real local trainer (stories260K, LoRA on wasm):
+ * upload, split, experiment, hypothesis, run start; the run's card is edited in place and its thread fills with
+ * progress and the verdict; then leaderboard and compare.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { makeDemoTask } from "../../src/core/demo/task.ts";
+import { repoRoot, testEnv, tmpDir } from "../helpers.ts";
+import { localModelDir } from "../local/helpers.ts";
+
+test("console chat: the fine-tuning loop with the run's thread showing progress and the verdict", { timeout: 240_000 }, async () => {
+  const dir = tmpDir("loop");
+  const task = makeDemoTask({ seed: 3, trainRows: 300, evalRows: 100 });
+  const file = path.join(dir, "feelings.jsonl");
+  fs.writeFileSync(file, `${[...task.train, ...task.eval].map((r) => JSON.stringify(r)).join("\n")}\n`);
+  const env = testEnv(path.join(dir, "data"), { TUNELOOP_LOCAL_MODEL_DIR: localModelDir });
+  const child = spawn(process.execPath, [path.join(repoRoot, "bin", "start.mjs")], { cwd: repoRoot, env, stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (err += d));
+  const exited = new Promise<number | null>((r) => child.on("close", r));
+  const waitFor = async (re: RegExp, ms: number) => {
+    const t0 = Date.now();
+    while (!re.test(out)) {
+      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${re}\n--- output ---\n${out}\n--- stderr ---\n${err}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const say = (line: string) => child.stdin.write(`${line}\n`);
+
+  say(`/attach ${file}`);
+  say("/tune dataset upload feelings");
+  say("/tune dataset split feelings --eval 25% --seed 3");
+  say("/tune experiment new feelings --eval feelings-eval --metric exact");
+  say('/tune hypothesis feelings "a LoRA learns the four feelings" --expect +40pts');
+  say("/tune run start feelings-train --experiment feelings --yes");
+  await waitFor(/Verdict for run 1/, 200_000);
+  say("/tune leaderboard feelings");
+  say("/tune compare local:stories260K run:1 --experiment feelings");
+  say("/quit");
+  assert.equal(await exited, 0, err);
+
+  assert.match(out, /✓ Stored feelings@v1/);
+  assert.match(out, /✓ Split feelings@v1 -> feelings-train@v1 \+ feelings-eval@v1/);
+  assert.match(out, /Created experiment feelings/);
+  assert.match(out, /Hypothesis #1 recorded/);
+  // the run's card, then edits of the same message as the state changes
+  const card = /tuneloop · (m\d+)\n\s+· Run 1 · queued/.exec(out);
+  assert.ok(card, out);
+  const id = card[1];
+  assert.match(out, new RegExp(`tuneloop · ${id} \\(edited\\)\\n\\s+· Run 1 · running`));
+  assert.match(out, new RegExp(`tuneloop · ${id} \\(edited\\)\\n\\s+✓ Run 1 · succeeded`));
+  // the thread: progress (coalesced: a handful of messages, not one per step) and the verdict
+  const threadMsgs = out.match(new RegExp(`↳ thread ${id} · m\\d+`, "g")) ?? [];
+  const progress = out.match(/training: \d+\/\d+ steps/g) ?? [];
+  assert.ok(progress.length >= 2 && progress.length <= 12, `progress messages: ${progress.length}`);
+  assert.ok(threadMsgs.length >= 4, `thread messages: ${threadMsgs.length}`);
+  assert.match(out, /↳ thread m\d+ · m\d+\n\s+✓ Verdict for run 1/);
+  const tuned = /run:1\s+tuned\s+([\d.]+)%/.exec(out);
+  const base = /local:stories260K\s+base\s+([\d.]+)%/.exec(out);
+  assert.ok(tuned && Number(tuned[1]) >= 85, `tuned ${tuned?.[1]}`);
+  assert.ok(base && Number(base[1]) <= 10, `base ${base?.[1]}`);
+  assert.match(out, /Chance baseline: always answering "\w+" scores/);
+  assert.match(out, /run:1 is better than local:stories260K by \+[\d.]+ pts .*mcnemar-exact p < 0\.001.*: significant at α = 0\.05\./);
+  assert.match(out, /"a LoRA learns the four feelings": expected \+40 pts, observed .*: supported/);
+  assert.match(out, /Leaderboard · feelings/);
+  assert.match(out, /run:1 vs local:stories260K on feelings-eval@v1 \(exact\)/);
+});
