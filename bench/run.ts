@@ -9,6 +9,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchEvalRunner } from "./eval-runner.ts";
 import { writeChatDataset } from "./generate.ts";
+import { benchTrainer } from "./trainer.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -77,3 +78,8 @@ const only = process.argv[2];
 console.log(`tuneloop bench · node ${process.version} · ${os.cpus().length} cores · ${new Date().toISOString()}`);
 if (!only || only === "ingest") benchIngest();
 if (!only || only === "eval") await benchEvalRunner(RUNS, median);
+if (!only || only === "trainer") {
+  // The model files: TUNELOOP_LOCAL_MODEL_DIR, else the shared copy beside the checkout.
+  const modelDir = process.env.TUNELOOP_LOCAL_MODEL_DIR ?? path.resolve(here, "..", "..", "shared", "models", "stories260K");
+  await benchTrainer(modelDir);
+}

@@ -4,6 +4,7 @@ import { datasetRepo } from "../db/repos/datasets.ts";
 import { engineRepo } from "../db/repos/engine.ts";
 import { openDb, type Db } from "../db/client.ts";
 import type { Config } from "./config.ts";
+import { IngestPool } from "./core/datasets/run-ingest.ts";
 import { DatasetService } from "./core/datasets/service.ts";
 import { EvalService } from "./core/evals/service.ts";
 import { ExperimentService } from "./core/experiments/service.ts";
@@ -26,6 +27,8 @@ export interface App {
   engine: EngineRepo;
   providers: Providers;
   datasets: DatasetService;
+  /** The dataset ingest threads (warm them at bot start so the first upload does not wait for them). */
+  ingest: IngestPool;
   experiments: ExperimentService;
   evals: EvalService;
   runs: RunService;
@@ -44,12 +47,19 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
   const clock = opts.clock ?? systemClock;
   const engine = engineRepo(db);
   const providers = opts.providers ?? createProviders(config);
-  const datasets = new DatasetService(datasetRepo(db), blobs, clock, {
-    limits: config.limits,
-    defaultModel: config.defaultModel,
-    estimateModels: config.estimateModels,
-    nearDupThreshold: config.nearDupThreshold,
-  });
+  const ingest = new IngestPool();
+  const datasets = new DatasetService(
+    datasetRepo(db),
+    blobs,
+    clock,
+    {
+      limits: config.limits,
+      defaultModel: config.defaultModel,
+      estimateModels: config.estimateModels,
+      nearDupThreshold: config.nearDupThreshold,
+    },
+    ingest,
+  );
   const evals = new EvalService(engine, datasets, providers, clock);
   const experiments = new ExperimentService(engine, datasets, evals, providers, clock);
   const runs = new RunService(engine, datasets, providers, clock, {
@@ -71,8 +81,10 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
     evals,
     runs,
     worker,
+    ingest,
     async close() {
       await worker.stop();
+      await ingest.close();
       await providers.close();
       db.$client.close();
     },

@@ -35,6 +35,7 @@ async function main(): Promise<number> {
   });
   const chat = consoleChat(app);
   app.worker.start();
+  void app.ingest.warm();
   try {
     await chat;
   } finally {

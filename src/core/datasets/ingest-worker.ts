@@ -1,17 +1,29 @@
-/** Worker-thread entry of the ingest pass: runs ingestFile on workerData.options and reports back. */
-import { parentPort, workerData } from "node:worker_threads";
+/** Worker-thread entry of the ingest pass: runs ingestFile for each job it is sent, one at a time. */
+import { parentPort } from "node:worker_threads";
 import { IngestRefusal, ingestFile, type IngestOptions } from "./ingest.ts";
+import { threadTokenCounter } from "./token-counter.ts";
 
 const port = parentPort;
 if (!port) throw new Error("ingest-worker must run in a worker thread");
 
-try {
-  const result = await ingestFile(workerData.options as IngestOptions, (p) => port.postMessage({ type: "progress", progress: p }));
-  port.postMessage({ type: "done", result });
-} catch (err) {
-  if (err instanceof IngestRefusal) {
-    port.postMessage({ type: "refused", code: err.code, message: err.message, details: err.details });
-  } else {
-    port.postMessage({ type: "crashed", message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+// The token-counting thread lives as long as this one.
+const counter = threadTokenCounter();
+
+port.on("message", async (m: { type: "ping" } | { type: "job"; id: number; options: IngestOptions }) => {
+  if (m.type === "ping") {
+    await counter.ready();
+    port.postMessage({ type: "ready" });
+    return;
   }
-}
+  const { id } = m;
+  try {
+    const result = await ingestFile(m.options, (p) => port.postMessage({ type: "progress", id, progress: p }), counter);
+    port.postMessage({ type: "done", id, result });
+  } catch (err) {
+    if (err instanceof IngestRefusal) {
+      port.postMessage({ type: "refused", id, code: err.code, message: err.message, details: err.details });
+    } else {
+      port.postMessage({ type: "crashed", id, message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    }
+  }
+});

@@ -12,7 +12,7 @@ import { scanRowPii } from "./pii.ts";
 import { readRecords, type ReaderItem } from "./reader.ts";
 import { sniffFile } from "./sniff.ts";
 import { summarize } from "./summary.ts";
-import { inlineTokenCounter, threadTokenCounter, type BatchCounts } from "./token-counter.ts";
+import { inlineTokenCounter, threadTokenCounter, type BatchCounts, type TokenCounter } from "./token-counter.ts";
 import type { DatasetFormat, IssueKind, LocatedRow, NormalizedRow, PiiFinding, RowIssue, Warning } from "./types.ts";
 
 export interface IngestOptions {
@@ -122,7 +122,15 @@ class FileSink {
   }
 }
 
-export async function ingestFile(opts: IngestOptions, onProgress?: (p: IngestProgress) => void): Promise<IngestResult> {
+/**
+ * One pass over a file. `sharedCounter` is a token counter that outlives the pass (the ingest worker's); without
+ * it the pass makes its own and closes it at the end.
+ */
+export async function ingestFile(
+  opts: IngestOptions,
+  onProgress?: (p: IngestProgress) => void,
+  sharedCounter?: TokenCounter,
+): Promise<IngestResult> {
   const started = performance.now();
   const stat = fs.statSync(opts.filePath);
   if (stat.size > opts.maxUploadBytes) {
@@ -193,7 +201,7 @@ export async function ingestFile(opts: IngestOptions, onProgress?: (p: IngestPro
   // Rows that passed the shape checks wait in batches for their token counts (counted on another thread while
   // this one parses the next batch); then the context check, duplicates, PII and the write happen in file order.
   type Waiting = { row: NormalizedRow; line: number; index: number };
-  const counter = opts.tokenThread === false ? inlineTokenCounter() : threadTokenCounter();
+  const counter = sharedCounter ?? (opts.tokenThread === false ? inlineTokenCounter() : threadTokenCounter());
   let batch: Waiting[] = [];
   let inflight: { items: Waiting[]; counts: Promise<BatchCounts> } | null = null;
 
@@ -289,7 +297,7 @@ export async function ingestFile(opts: IngestOptions, onProgress?: (p: IngestPro
     while (batch.length || inflight) await dispatch();
     flushTokens();
   } finally {
-    await counter.close();
+    if (!sharedCounter) await counter.close();
     for (const s of [original, normalized, tokensOut, report]) s.close();
   }
   return finish();

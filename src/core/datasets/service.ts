@@ -11,7 +11,7 @@ import { DuplicateFinder, findOverlap, groupNearPrompts, promptKey } from "./ded
 import { IngestRefusal, type IngestProgress, type IngestResult } from "./ingest.ts";
 import { formatRef, nameFromFilename, parseDatasetRef, assertDatasetName } from "./names.ts";
 import { scanRowPii } from "./pii.ts";
-import { runIngest } from "./run-ingest.ts";
+import type { IngestPool } from "./run-ingest.ts";
 import { summarize } from "./summary.ts";
 import { hashRow } from "./text.ts";
 import { countAssistantTokens } from "./tokens.ts";
@@ -54,6 +54,7 @@ export class DatasetService {
     private readonly blobs: BlobStore,
     private readonly clock: Clock,
     private readonly settings: DatasetSettings,
+    private readonly ingest: IngestPool,
   ) {}
 
   async upload(input: UploadInput, onProgress?: (p: IngestProgress) => void): Promise<UploadOutcome> {
@@ -73,7 +74,7 @@ export class DatasetService {
     };
     let report: IngestResult;
     try {
-      report = await runIngest(
+      report = await this.ingest.run(
         {
           filePath: input.filePath,
           maxRows: this.settings.limits.maxRows,

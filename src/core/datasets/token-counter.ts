@@ -11,6 +11,8 @@ export interface BatchCounts {
 /** Counts tokens of row batches, on a worker thread when asked (so counting overlaps with the rest of the pass). */
 export interface TokenCounter {
   count(rows: NormalizedRow[]): Promise<BatchCounts>;
+  /** Resolves once the counter can answer (its thread has loaded the tokenizer). */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -26,6 +28,7 @@ export function inlineTokenCounter(): TokenCounter {
       });
       return { totals, assistant };
     },
+    async ready() {},
     async close() {},
   };
 }
@@ -52,6 +55,9 @@ export function threadTokenCounter(): TokenCounter {
         waiting.set(id, { resolve, reject });
         worker.postMessage({ id, rows });
       });
+    },
+    async ready() {
+      await this.count([{ kind: "text", text: "warm" }]);
     },
     async close() {
       worker.removeAllListeners("exit");
