@@ -4,6 +4,8 @@ import { summarizeLedger } from "../src/core/costs/ledger.ts";
 import type { Comparison } from "../src/core/evals/service.ts";
 import type { EvalRecord } from "../src/core/ports.ts";
 import { compareCard, EVAL_COLUMNS, evalRow, leaderboardCard, pct } from "../src/core/runs/cards.ts";
+import { parseRunRef, resolveModel } from "../src/core/models.ts";
+import { TuneError } from "../src/errors.ts";
 import { defineCommand } from "./types.ts";
 
 export function evalJson(e: EvalRecord) {
@@ -92,16 +94,35 @@ export const compareCommand = defineCommand({
   path: ["compare"],
   summary: "Paired comparison of two models on the same eval rows: difference, interval, test, rows that regressed.",
   options: z.object({
-    a: z.string().describe("the reference model (e.g. local:stories260K)"),
+    a: z.string().describe("the reference model (e.g. local:stories260K, or best: the experiment's best)"),
     b: z.string().describe("the candidate (e.g. run:3)"),
     experiment: z.string().optional().describe("use this experiment's eval set, metric and alpha"),
   }),
   positional: ["a", "b"],
   permission: "read",
-  examples: ["/tune compare local:stories260K run:3", "/tune compare run:2 run:3 --experiment support"],
+  examples: ["/tune compare local:stories260K run:3", "/tune compare run:2 run:3 --experiment support", "/tune compare best run:3"],
   async handler(ctx, input) {
-    const exp = input.experiment ? ctx.app.experiments.get(input.experiment) : undefined;
-    const c = ctx.app.evals.compare(input.a, input.b, { experiment: exp });
+    let exp = input.experiment ? ctx.app.experiments.get(input.experiment) : undefined;
+    let { a, b } = input;
+    if (a === "best" || b === "best") {
+      // "best" is the experiment's best-scoring model other than the one it is compared with.
+      const other = a === "best" ? b : a;
+      if (!exp) {
+        const runId = parseRunRef(other);
+        const run = runId !== null ? ctx.app.engine.runById(runId) : null;
+        exp = run ? (ctx.app.engine.experimentById(run.experimentId) ?? undefined) : undefined;
+      }
+      if (!exp) throw new TuneError("invalid_options", "best needs an experiment: add --experiment <name>, or compare against a run (run:N).");
+      const otherRef = resolveModel(other, ctx.app.providers, ctx.app.engine).ref;
+      const best = ctx.app.engine
+        .evals({ datasetVersionId: exp.evalVersionId, state: "succeeded" })
+        .filter((e) => e.metric === exp?.metric && e.model !== otherRef)
+        .sort((x, y) => (y.mean ?? -1) - (x.mean ?? -1) || y.id - x.id)[0];
+      if (!best) throw new TuneError("eval_not_found", `Nothing else has been evaluated in ${exp.name} yet; there is no best to compare with.`);
+      if (a === "best") a = best.model;
+      else b = best.model;
+    }
+    const c = ctx.app.evals.compare(a, b, { experiment: exp });
     return { card: compareCard(c), data: comparisonJson(c) };
   },
 });

@@ -1,14 +1,36 @@
 import type { CommandContext, Permission } from "./types.ts";
 
 /**
- * The precondition every command passes before its handler runs. Returns null when allowed, else a sentence that
- * says who may do it. The console and the CLI act for the person at the machine, who owns the data folder:
- * they may do everything. Chat platforms get their rules from settings (see the Slack and Discord adapters).
+ * The precondition every command passes before its handler runs (like sapphire's preconditions). Returns null
+ * when allowed, else a sentence that says who may do it.
+ * - The console and the CLI act for the person at the machine, who owns the data folder: they may do everything.
+ * - On chat platforms everyone may read; `write` and `spend` follow TUNELOOP_SPENDERS (user ids, or Slack user
+ *   group / Discord role ids or names; empty: everyone) and runs start only in TUNELOOP_RUN_CHANNELS (empty: any);
+ *   `admin` needs TUNELOOP_ADMINS. Admins may do everything.
  */
 export function checkPermission(permission: Permission, ctx: CommandContext): string | null {
   if (permission === "read") return null;
   if (ctx.surface === "console" || ctx.surface === "cli") return null;
-  const rules = ctx.app.permissions;
-  if (!rules) return null;
-  return rules(permission, ctx);
+  const rules = ctx.app.config.permissions;
+  if (isAdmin(ctx)) return null;
+  if (permission === "admin") {
+    return `Only admins may do this (TUNELOOP_ADMINS: ${rules.admins.join(", ") || "none set"}).`;
+  }
+  if (rules.spenders.length && !matches(rules.spenders, ctx)) {
+    return `Only ${rules.spenders.join(", ")} (TUNELOOP_SPENDERS) or an admin may ${permission === "spend" ? "start work that costs money" : "change datasets and experiments"}. Ask one of them.`;
+  }
+  if (permission === "spend" && rules.runChannels.length && !rules.runChannels.includes(ctx.channelId)) {
+    return `Runs start only in ${rules.runChannels.map((c) => (ctx.surface === "slack" ? `<#${c}>` : `<#${c}>`)).join(", ")} (TUNELOOP_RUN_CHANNELS). Start it there.`;
+  }
+  return null;
+}
+
+function matches(list: string[], ctx: CommandContext): boolean {
+  const mine = new Set([ctx.user.id, ...(ctx.user.roles ?? [])].map((x) => x.toLowerCase()));
+  return list.some((x) => mine.has(x.toLowerCase()));
+}
+
+export function isAdmin(ctx: CommandContext): boolean {
+  if (ctx.surface === "console" || ctx.surface === "cli") return true;
+  return matches(ctx.app.config.permissions.admins, ctx);
 }

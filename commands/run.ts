@@ -8,6 +8,8 @@ import { progressLine, runCard, verdictCard } from "../src/core/runs/cards.ts";
 import { isFinal, STATE_LABEL } from "../src/core/runs/states.ts";
 import type { RunVerdict } from "../src/core/runs/worker.ts";
 import { comparisonJson, evalJson } from "./eval.ts";
+import { TuneError } from "../src/errors.ts";
+import { isAdmin } from "./permissions.ts";
 import { defineCommand, type CommandContext } from "./types.ts";
 
 const runId = z.coerce.number().int().positive();
@@ -98,6 +100,14 @@ export async function waitForRun(ctx: CommandContext, id: number): Promise<RunRe
   }
 }
 
+/** In chat, only whoever started a run (or an admin) may confirm or cancel it. */
+function assertStarterOrAdmin(ctx: CommandContext, id: number, what: string) {
+  if (ctx.surface === "console" || ctx.surface === "cli") return;
+  const r = ctx.app.runs.get(id);
+  if (!r.createdById || r.createdById === ctx.user.id || isAdmin(ctx)) return;
+  throw new TuneError("permission_denied", `Only ${r.createdBy ?? "whoever started run " + id} or an admin (${ctx.app.config.permissions.admins.join(", ") || "none set: TUNELOOP_ADMINS"}) may ${what} run ${id}.`);
+}
+
 export const runStart = defineCommand({
   path: ["run", "start"],
   summary: "Start a fine-tune of a dataset in an experiment: shows the cost estimate first; evals follow automatically.",
@@ -132,6 +142,7 @@ export const runStart = defineCommand({
       seed: input.seed,
       yes: input.yes,
       user: ctx.user.name,
+      userId: ctx.user.id,
       channelId: ctx.surface === "cli" ? null : ctx.channelId,
       idempotencyKey: ctx.requestId,
     });
@@ -153,6 +164,39 @@ export const runStart = defineCommand({
   },
 });
 
+export const runRerun = defineCommand({
+  path: ["run", "rerun"],
+  summary: "Start a run again with the same dataset, model and hyperparameters (optionally another seed).",
+  options: z.object({
+    id: runId.describe("run id"),
+    seed: z.coerce.number().int().min(0).optional().describe("a new seed"),
+    yes: z.boolean().default(false).describe("confirm within the budget without asking"),
+  }),
+  positional: ["id"],
+  permission: "spend",
+  examples: ["/tune run rerun 7", "/tune run rerun 7 --seed 2"],
+  async handler(ctx, input) {
+    const out = await ctx.app.runs.rerun(input.id, {
+      user: ctx.user.name,
+      userId: ctx.user.id,
+      channelId: ctx.surface === "cli" ? null : ctx.channelId,
+      seed: input.seed,
+      yes: input.yes,
+      idempotencyKey: ctx.requestId,
+    });
+    const card = runCardFor(ctx.app, out.run);
+    card.blocks.unshift(text(`Re-run of run ${input.id}.`));
+    if (out.warnings.length) card.blocks.push(list(out.warnings, "Warnings"));
+    return {
+      card,
+      data: { ...runJson(ctx.app, out.run), warnings: out.warnings, needsConfirmation: out.run.state === "awaiting_confirmation" },
+      onPosted: ({ channelId, messageId }) => {
+        ctx.app.engine.updateRun(out.run.id, { channelId, messageId });
+      },
+    };
+  },
+});
+
 export const runConfirm = defineCommand({
   path: ["run", "confirm"],
   summary: "Confirm a run that waits for confirmation of its cost.",
@@ -161,6 +205,7 @@ export const runConfirm = defineCommand({
   permission: "spend",
   examples: ["/tune run confirm 7"],
   async handler(ctx, input) {
+    assertStarterOrAdmin(ctx, input.id, "confirm");
     const r = ctx.app.runs.confirm(input.id, ctx.user.name);
     return { card: runCardFor(ctx.app, r), data: runJson(ctx.app, r) };
   },
@@ -174,6 +219,7 @@ export const runCancel = defineCommand({
   permission: "spend",
   examples: ["/tune run cancel 7"],
   async handler(ctx, input) {
+    assertStarterOrAdmin(ctx, input.id, "cancel");
     const r = ctx.app.runs.cancel(input.id, ctx.user.name);
     const card = runCardFor(ctx.app, r);
     if (r.state === "running") card.blocks.unshift(text(`Asked run ${r.id} to stop; it stops within a training step.`));
@@ -236,4 +282,4 @@ export const runList = defineCommand({
   },
 });
 
-export const runCommands = [runStart, runConfirm, runCancel, runStatus, runList];
+export const runCommands = [runStart, runRerun, runConfirm, runCancel, runStatus, runList];

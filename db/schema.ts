@@ -108,6 +108,8 @@ export const runs = sqliteTable(
     channelId: text("channel_id"),
     messageId: text("message_id"),
     createdBy: text("created_by"),
+    /** The platform id of who started it (only they or an admin may confirm or cancel it from chat). */
+    createdById: text("created_by_id"),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     startedAt: integer("started_at", { mode: "timestamp_ms" }),
     finishedAt: integer("finished_at", { mode: "timestamp_ms" }),

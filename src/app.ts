@@ -1,5 +1,4 @@
 import path from "node:path";
-import type { CommandContext, Permission } from "../commands/types.ts";
 import { datasetRepo } from "../db/repos/datasets.ts";
 import { engineRepo } from "../db/repos/engine.ts";
 import { openDb, type Db } from "../db/client.ts";
@@ -35,8 +34,6 @@ export interface App {
   worker: RunWorker;
   /** Set by the chat adapter that runs the bot (console, Slack, Discord). */
   chat?: ChatPort;
-  /** Platform permission rules (set by the Slack/Discord adapters); null/undefined allows everything. */
-  permissions?: (permission: Permission, ctx: CommandContext) => string | null;
   close(): Promise<void>;
 }
 

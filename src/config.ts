@@ -28,6 +28,9 @@ export const settingsSchema = z.object({
   TUNELOOP_ENDPOINTS: z.string().optional(),
   TUNELOOP_CONFIRM_ABOVE_USD: z.coerce.number().min(0).default(1),
   TUNELOOP_NEAR_OVERLAP_MAX_SHARE: z.coerce.number().min(0).max(1).default(0.1),
+  TUNELOOP_SPENDERS: z.string().default(""),
+  TUNELOOP_ADMINS: z.string().default(""),
+  TUNELOOP_RUN_CHANNELS: z.string().default(""),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -46,11 +49,19 @@ export interface Config {
   endpoints: EndpointConfig[];
   confirmAboveUsd: number;
   nearOverlapMaxShare: number;
+  /** Who may do what on chat platforms (see commands/permissions.ts). */
+  permissions: { spenders: string[]; admins: string[]; runChannels: string[] };
   /** Values that must never be printed (tokens, keys, secrets); the logger and renderers scrub them. */
   secrets: string[];
 }
 
 const SECRET_NAME = /(TOKEN|SECRET|KEY|PASSWORD)$/;
+
+const list = (s: string) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = settingsSchema.safeParse(env);
@@ -76,15 +87,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxLineBytes: s.TUNELOOP_MAX_LINE_BYTES,
     },
     defaultModel: s.TUNELOOP_DEFAULT_MODEL,
-    estimateModels: s.TUNELOOP_ESTIMATE_MODELS.split(",")
-      .map((m) => m.trim())
-      .filter(Boolean),
+    estimateModels: list(s.TUNELOOP_ESTIMATE_MODELS),
     nearDupThreshold: s.TUNELOOP_NEAR_DUP_THRESHOLD,
     consoleUser: s.TUNELOOP_CONSOLE_USER ?? env.USER ?? "you",
     localModelDir: s.TUNELOOP_LOCAL_MODEL_DIR ? path.resolve(s.TUNELOOP_LOCAL_MODEL_DIR) : undefined,
     endpoints: parseEndpoints(s.TUNELOOP_ENDPOINTS, env),
     confirmAboveUsd: s.TUNELOOP_CONFIRM_ABOVE_USD,
     nearOverlapMaxShare: s.TUNELOOP_NEAR_OVERLAP_MAX_SHARE,
+    permissions: { spenders: list(s.TUNELOOP_SPENDERS), admins: list(s.TUNELOOP_ADMINS), runChannels: list(s.TUNELOOP_RUN_CHANNELS) },
     secrets: Object.entries(env)
       .filter(([k, v]) => SECRET_NAME.test(k) && typeof v === "string" && v.length >= 8)
       .map(([, v]) => v as string),

@@ -21,6 +21,18 @@ export interface CardFile {
   title?: string;
 }
 
+/**
+ * A button. Pressing it runs `command` (words after /tune) as the person who pressed it, with the same permission
+ * checks as typing it; a stale button (the run moved on) gets the command's own answer, e.g. "already cancelled".
+ */
+export interface CardAction {
+  /** Stable id within the card (platform custom ids are built from it). */
+  id: string;
+  label: string;
+  command: string;
+  style?: "primary" | "danger";
+}
+
 export interface Card {
   title?: string;
   tone?: Tone;
@@ -30,6 +42,7 @@ export interface Card {
   ephemeral?: boolean;
   /** Messages that belong in the reply's thread (details that would crowd the channel). */
   thread?: Card[];
+  actions?: CardAction[];
 }
 
 export const text = (t: string): Block => ({ type: "text", text: t });

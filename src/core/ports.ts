@@ -175,6 +175,7 @@ export interface RunRecord {
   channelId: string | null;
   messageId: string | null;
   createdBy: string | null;
+  createdById: string | null;
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
@@ -182,7 +183,18 @@ export interface RunRecord {
 
 export type NewRun = Pick<
   RunRecord,
-  "idempotencyKey" | "experimentId" | "datasetVersionId" | "provider" | "baseModel" | "hyper" | "state" | "estimate" | "channelId" | "createdBy" | "createdAt"
+  | "idempotencyKey"
+  | "experimentId"
+  | "datasetVersionId"
+  | "provider"
+  | "baseModel"
+  | "hyper"
+  | "state"
+  | "estimate"
+  | "channelId"
+  | "createdBy"
+  | "createdById"
+  | "createdAt"
 >;
 
 export interface EvalRecord {

@@ -38,6 +38,7 @@ export function renderCard(card: Card, opts: { filePaths?: string[]; withThread?
   const parts: string[] = [];
   if (card.title) parts.push(`${card.tone ? `${TONE_MARK[card.tone]} ` : ""}${card.title}${card.ephemeral ? "  (only you can see this)" : ""}`);
   for (const b of card.blocks) parts.push(renderBlock(b));
+  if (card.actions?.length) parts.push(card.actions.map((a) => `[${a.label}: /tune ${a.command}]`).join("  "));
   if (opts.filePaths?.length) parts.push(opts.filePaths.map((p) => `[file] ${p}`).join("\n"));
   if (opts.withThread) {
     for (const t of card.thread ?? []) {

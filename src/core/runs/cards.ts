@@ -1,5 +1,5 @@
 /** Cards for runs, evals, comparisons, leaderboards and experiments (platform-neutral). */
-import { fields, fmt, list, table, text, type Block, type Card } from "../cards.ts";
+import { fields, fmt, list, table, text, type Block, type Card, type CardAction } from "../cards.ts";
 import { costPer1k, type CostSummary } from "../costs/ledger.ts";
 import type { Comparison } from "../evals/service.ts";
 import { pValueText } from "../evals/service.ts";
@@ -67,7 +67,29 @@ export function runCard(r: RunRecord, ctx: { experiment: string; dataset: string
   } else if (r.state === "queued" || r.state === "running") {
     blocks.push(text(`Follow it with /tune run status ${r.id}; stop it with /tune run cancel ${r.id}.`));
   }
-  return { title: `Run ${r.id} · ${STATE_LABEL[r.state]}`, tone: TONE[r.state], blocks };
+  return { title: `Run ${r.id} · ${STATE_LABEL[r.state]}`, tone: TONE[r.state], blocks, actions: runActions(r) };
+}
+
+/** The buttons a run's card offers in its current state. */
+export function runActions(r: RunRecord): CardAction[] {
+  switch (r.state) {
+    case "awaiting_confirmation":
+      return [
+        { id: "confirm", label: "Confirm", command: `run confirm ${r.id}`, style: "primary" },
+        { id: "cancel", label: "Cancel", command: `run cancel ${r.id}`, style: "danger" },
+      ];
+    case "estimating":
+    case "queued":
+    case "running":
+      return [{ id: "cancel", label: "Cancel run", command: `run cancel ${r.id}`, style: "danger" }];
+    case "succeeded":
+      return [
+        { id: "compare-best", label: "Compare with best", command: `compare best run:${r.id}` },
+        { id: "rerun", label: "Re-run", command: `run rerun ${r.id}` },
+      ];
+    default:
+      return [{ id: "rerun", label: "Re-run", command: `run rerun ${r.id}` }];
+  }
 }
 
 export function evalRow(e: EvalRecord): string[] {

@@ -35,6 +35,8 @@ export interface StartRunInput {
   /** Confirm within the budget without asking. */
   yes?: boolean;
   user: string;
+  /** The platform id of the user (for who may confirm or cancel). */
+  userId?: string;
   channelId: string | null;
   /** The same key twice (a retried request) returns the first run instead of starting another. */
   idempotencyKey?: string;
@@ -147,6 +149,7 @@ export class RunService {
       estimate,
       channelId: input.channelId,
       createdBy: input.user,
+      createdById: input.userId ?? null,
       createdAt: this.clock.now(),
     });
     if (!created) return { run, created, estimate: run.estimate as RunEstimate, warnings, needsConfirmation: run.state === "awaiting_confirmation" };
@@ -259,6 +262,30 @@ export class RunService {
     }
     this.repo.addRunEvent(run.id, this.clock.now(), "state", { from: run.state, to, by, reason: patch.stateReason ?? null });
     return next;
+  }
+
+  /** Starts the same recipe again (same dataset version, model and hyperparameters; a new seed if given). */
+  rerun(id: number, input: { user: string; userId?: string; channelId: string | null; seed?: number; yes?: boolean; idempotencyKey?: string }): Promise<StartOutcome> {
+    const r = this.get(id);
+    const exp = this.repo.experimentById(r.experimentId);
+    if (!exp) throw new TuneError("experiment_not_found", `Run ${id}'s experiment is gone.`);
+    return this.start({
+      dataset: this.datasets.refOf(r.datasetVersionId),
+      experiment: exp.name,
+      provider: r.provider,
+      model: r.baseModel,
+      epochs: r.hyper.epochs,
+      learningRate: r.hyper.learningRate,
+      batchSize: r.hyper.batchSize,
+      loraRank: r.hyper.loraRank,
+      loraAlpha: r.hyper.loraAlpha,
+      seed: input.seed ?? r.hyper.seed,
+      yes: input.yes,
+      user: input.user,
+      userId: input.userId,
+      channelId: input.channelId,
+      idempotencyKey: input.idempotencyKey,
+    });
   }
 
   confirm(id: number, user: string): RunRecord {
