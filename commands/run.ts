@@ -6,7 +6,7 @@ import type { Comparison } from "../src/core/evals/service.ts";
 import type { RunRecord } from "../src/core/ports.ts";
 import { progressLine, runCard, verdictCard } from "../src/core/runs/cards.ts";
 import { isFinal, STATE_LABEL } from "../src/core/runs/states.ts";
-import type { RunVerdict } from "../src/core/runs/worker.ts";
+import type { RunVerdict } from "../src/core/runs/events.ts";
 import { comparisonJson, evalJson } from "./eval.ts";
 import { TuneError } from "../src/errors.ts";
 import { isAdmin } from "./permissions.ts";

@@ -63,7 +63,7 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
     confirmAboveUsd: config.confirmAboveUsd,
     nearOverlapMaxShare: config.nearOverlapMaxShare,
     nearDupThreshold: config.nearDupThreshold,
-  });
+  }, (err) => log.warn({ err }, "run listener failed"));
   const worker = new RunWorker(engine, runs, datasets, evals, providers, clock, log, { dataDir: config.dataDir });
   return {
     config,

@@ -27,7 +27,7 @@ async function main(): Promise<number> {
   log.info({ dataDir: config.dataDir }, "tuneloop started (console chat)");
   // The bot's worker runs queued runs (also those started from the CLI without --wait) and resumes the runs a
   // stopped process left behind; the notifier keeps their cards and threads current in the chat.
-  attachRunNotifier(app.worker, {
+  attachRunNotifier(app.runs.events, {
     chat: () => app.chat,
     card: (run) => runCardFor(app, run),
     verdictCard: (run, v) => verdictCard(run, v, summarizeLedger(app.engine.ledger({ runId: run.id }))),

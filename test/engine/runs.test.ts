@@ -21,7 +21,7 @@ describe("runs", () => {
       assert.equal(out.exitCode, 0, JSON.stringify(out.data));
       const data = out.data as { run: { id: number; state: string; tunedModel: string }; evals: Array<{ model: string; mean: number; n: number; ci: number[] }>; comparison: { pValue: number; significant: boolean; diff: number; test: string }; hypotheses: Array<{ verdict: { outcome: string } }>; cost: { trainingUsd: number } };
       assert.equal(data.run.state, "succeeded");
-      assert.deepEqual(states, ["running", "succeeded"]);
+      assert.deepEqual(states, ["queued", "running", "succeeded"]);
       assert.equal(data.run.tunedModel, `run:${data.run.id}`);
       const tuned = data.evals.find((e) => e.model === `run:${data.run.id}`);
       const base = data.evals.find((e) => e.model === "local:stories260K");

@@ -6,7 +6,7 @@ import { pValueText } from "../evals/service.ts";
 import type { EvalRecord, ExperimentRecord, HypothesisRecord, RunRecord } from "../ports.ts";
 import type { RunEstimate } from "./service.ts";
 import { STATE_LABEL } from "./states.ts";
-import type { RunVerdict } from "./worker.ts";
+import type { RunVerdict } from "./events.ts";
 
 const TONE: Record<RunRecord["state"], Card["tone"]> = {
   estimating: "info",

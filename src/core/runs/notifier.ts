@@ -7,7 +7,7 @@ import { text, type Card } from "../cards.ts";
 import type { ChatPort, RunRecord } from "../ports.ts";
 import { progressLine } from "./cards.ts";
 import { STATE_LABEL } from "./states.ts";
-import type { RunVerdict, RunWorker } from "./worker.ts";
+import type { RunEvents, RunVerdict } from "./events.ts";
 
 export interface NotifierDeps {
   chat: () => ChatPort | undefined;
@@ -36,7 +36,7 @@ export function stateSentence(run: RunRecord): string {
   }
 }
 
-export function attachRunNotifier(worker: RunWorker, deps: NotifierDeps): () => void {
+export function attachRunNotifier(events: RunEvents, deps: NotifierDeps): () => void {
   const lastThread = new Map<number, { at: number; quarter: number }>();
   const lastCard = new Map<number, number>();
   const threadEvery = deps.threadEveryMs ?? 30_000;
@@ -48,7 +48,7 @@ export function attachRunNotifier(worker: RunWorker, deps: NotifierDeps): () => 
   };
   const safe = (p: Promise<unknown>) => p.catch(deps.onError);
 
-  return worker.listen({
+  return events.listen({
     onRun(run, event) {
       const w = where(run);
       if (!w) return;

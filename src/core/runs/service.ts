@@ -11,6 +11,7 @@ import { formatRef } from "../datasets/names.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { Clock, DatasetVersionRecord, EngineRepo, ExperimentRecord, Hyper, RunRecord } from "../ports.ts";
 import { resolveModel, type ProviderSet } from "../models.ts";
+import { RunEvents } from "./events.ts";
 import { ACTIVE_STATES, STATE_LABEL } from "./states.ts";
 
 export interface RunSettings {
@@ -72,13 +73,19 @@ const DEFAULT_HYPER: Record<string, Omit<Hyper, "epochs">> = {
 };
 
 export class RunService {
+  /** Every state change of every run, wherever it happened. */
+  readonly events: RunEvents;
+
   constructor(
     private readonly repo: EngineRepo,
     private readonly datasets: DatasetService,
     private readonly providers: ProviderSet,
     private readonly clock: Clock,
     private readonly settings: RunSettings,
-  ) {}
+    onListenerError: (err: unknown) => void = () => {},
+  ) {
+    this.events = new RunEvents(onListenerError);
+  }
 
   experiment(name: string): ExperimentRecord {
     const e = this.repo.experimentByName(name);
@@ -261,6 +268,7 @@ export class RunService {
       throw new TuneError("run_state", `Run ${run.id} is ${STATE_LABEL[now.state]}; it cannot become ${STATE_LABEL[to]}.`);
     }
     this.repo.addRunEvent(run.id, this.clock.now(), "state", { from: run.state, to, by, reason: patch.stateReason ?? null });
+    this.events.run(next, "state");
     return next;
   }
 

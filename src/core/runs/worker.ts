@@ -15,22 +15,12 @@ import type { Comparison, EvalService } from "../evals/service.ts";
 import { makeGrader, parseGraderSpec } from "../evals/graders.ts";
 import { runRef, type ProviderSet } from "../models.ts";
 import type { Clock, EngineRepo, EvalRecord, HypothesisVerdict, RunProgress, RunRecord } from "../ports.ts";
+import type { RunListener, RunVerdict } from "./events.ts";
 import { pairedComparison } from "../stats.ts";
 import { CancelledError, type TrainProgressEvent } from "../trainer.ts";
 import type { RunService } from "./service.ts";
 
-export interface RunListener {
-  /** State changes and progress of a run (throttled by the worker). */
-  onRun?(run: RunRecord, event: "state" | "progress"): void | Promise<void>;
-  /** The verdict, when the run's evals and comparisons are done. */
-  onVerdict?(run: RunRecord, verdict: RunVerdict): void | Promise<void>;
-}
-
-export interface RunVerdict {
-  evals: EvalRecord[];
-  comparisons: Comparison[];
-  hypotheses: Array<{ id: number; text: string; verdict: HypothesisVerdict }>;
-}
+export type { RunListener, RunVerdict };
 
 export interface WorkerOptions {
   dataDir: string;
@@ -46,7 +36,6 @@ export class RunWorker {
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
   private current: AbortController | null = null;
-  private readonly listeners: RunListener[] = [];
 
   constructor(
     private readonly repo: EngineRepo,
@@ -59,16 +48,13 @@ export class RunWorker {
     private readonly opts: WorkerOptions,
   ) {}
 
+  /** Listens to run changes (the run service's bus). */
   listen(l: RunListener): () => void {
-    this.listeners.push(l);
-    return () => {
-      const i = this.listeners.indexOf(l);
-      if (i >= 0) this.listeners.splice(i, 1);
-    };
+    return this.runs.events.listen(l);
   }
 
   private emit(run: RunRecord, event: "state" | "progress") {
-    for (const l of this.listeners) void Promise.resolve(l.onRun?.(run, event)).catch((err) => this.log.warn({ err }, "run listener failed"));
+    this.runs.events.run(run, event);
   }
 
   /** Polls for work until stop(). */
@@ -116,7 +102,6 @@ export class RunWorker {
         stateReason: `gave up after ${run.attempts} attempts (the process running it stopped each time)`,
         finishedAt: this.clock.now(),
       });
-      this.emit(run, "state");
       return run;
     }
     run = this.runs.setState(run, ["queued", "running"], "running", "worker", {
@@ -124,7 +109,6 @@ export class RunWorker {
       startedAt: run.startedAt ?? this.clock.now(),
       stateReason: resumed ? `resumed after a restart (attempt ${run.attempts + 1})` : null,
     });
-    this.emit(run, "state");
 
     const ac = new AbortController();
     this.current = ac;
@@ -147,8 +131,7 @@ export class RunWorker {
         leaseOwner: null,
         leaseUntil: null,
       });
-      this.emit(run, "state");
-      for (const l of this.listeners) await Promise.resolve(l.onVerdict?.(run, verdict)).catch((err) => this.log.warn({ err }, "verdict listener failed"));
+      await this.runs.events.verdict(run, verdict);
       return run;
     } catch (err) {
       const reason = ac.signal.reason;
@@ -177,7 +160,6 @@ export class RunWorker {
           leaseUntil: null,
         });
       }
-      this.emit(run, "state");
       return run;
     } finally {
       clearInterval(heartbeat);

@@ -1,0 +1,37 @@
+import type { EvalRecord, HypothesisVerdict, RunRecord } from "../ports.ts";
+import type { Comparison } from "../evals/service.ts";
+
+export interface RunVerdict {
+  evals: EvalRecord[];
+  comparisons: Comparison[];
+  hypotheses: Array<{ id: number; text: string; verdict: HypothesisVerdict }>;
+}
+
+export interface RunListener {
+  /** Every state change (from any command or the worker) and the worker's throttled progress. */
+  onRun?(run: RunRecord, event: "state" | "progress"): void | Promise<void>;
+  /** The verdict, when the run's evals and comparisons are done. */
+  onVerdict?(run: RunRecord, verdict: RunVerdict): void | Promise<void>;
+}
+
+/** The in-process bus of run changes: chat adapters keep cards current from it, `--wait` reports progress. */
+export class RunEvents {
+  private readonly listeners: RunListener[] = [];
+  constructor(private readonly onError: (err: unknown) => void) {}
+
+  listen(l: RunListener): () => void {
+    this.listeners.push(l);
+    return () => {
+      const i = this.listeners.indexOf(l);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  run(run: RunRecord, event: "state" | "progress"): void {
+    for (const l of this.listeners) void Promise.resolve(l.onRun?.(run, event)).catch(this.onError);
+  }
+
+  async verdict(run: RunRecord, verdict: RunVerdict): Promise<void> {
+    for (const l of this.listeners) await Promise.resolve(l.onVerdict?.(run, verdict)).catch(this.onError);
+  }
+}
