@@ -8,7 +8,6 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { countTokens } from "gpt-tokenizer/encoding/o200k_base";
 import { runCommand } from "../commands/dispatch.ts";
 import { createApp } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
@@ -24,6 +23,8 @@ function percentile(xs: number[], p: number) {
 }
 
 if (mode === "bare") {
+  // Loaded here only: in the ingest measurement the tokenizer lives on the counting thread, as in the bot.
+  const { countTokens } = await import("gpt-tokenizer/encoding/o200k_base");
   const rows = fs
     .readFileSync(file, "utf8")
     .split("\n")

@@ -14,7 +14,6 @@ import { scanRowPii } from "./pii.ts";
 import type { IngestPool } from "./run-ingest.ts";
 import { summarize } from "./summary.ts";
 import { hashRow } from "./text.ts";
-import { countAssistantTokens } from "./tokens.ts";
 import type { ChatMessage, LocatedRow } from "./types.ts";
 
 export interface DatasetSettings {
@@ -327,6 +326,8 @@ export class DatasetService {
     user?: string;
   }): Promise<DatasetVersionRecord> {
     assertDatasetName(d.name);
+    // The tokenizer is big (~66 MB); the bot's main thread loads it only when it splits a dataset.
+    const { countAssistantTokens } = await import("./tokens.ts");
     const dups = new DuplicateFinder({ threshold: this.settings.nearDupThreshold });
     const piiKinds: Record<string, number> = {};
     let assistantTokens = 0;

@@ -1,6 +1,5 @@
 import type { Worker } from "node:worker_threads";
 import { startWorker } from "../../lib/worker.ts";
-import { countRowTokenDetail } from "./tokens.ts";
 import type { NormalizedRow } from "./types.ts";
 
 export interface BatchCounts {
@@ -16,9 +15,14 @@ export interface TokenCounter {
   close(): Promise<void>;
 }
 
+/**
+ * Counts on the calling thread. The tokenizer (o200k_base, ~66 MB resident) loads on first use, so a thread that
+ * hands counting to another never holds a copy.
+ */
 export function inlineTokenCounter(): TokenCounter {
   return {
     async count(rows) {
+      const { countRowTokenDetail } = await import("./tokens.ts");
       const totals = new Uint32Array(rows.length);
       const assistant = new Uint32Array(rows.length);
       rows.forEach((r, i) => {
