@@ -17,9 +17,13 @@ const LATENCY = 50;
 const CONCURRENCY = 32;
 
 export async function benchEvalRunner(runs: number, median: (xs: number[]) => number) {
-  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("./fake-endpoint-child.ts", import.meta.url)), String(LATENCY)], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", fileURLToPath(new URL("./fake-endpoint-child.ts", import.meta.url)), String(LATENCY)],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
   const lines: string[] = [];
   const waiters: Array<(l: string) => void> = [];
   let buf = "";
@@ -39,10 +43,23 @@ export async function benchEvalRunner(runs: number, median: (xs: number[]) => nu
   const file = path.join(dir, "eval.jsonl");
   fs.writeFileSync(
     file,
-    `${Array.from({ length: ROWS }, (_, i) => JSON.stringify({ messages: [{ role: "user", content: `Is ${i} a lucky number?` }, { role: "assistant", content: i % 3 ? "yes" : "no" }] })).join("\n")}\n`,
+    `${Array.from({ length: ROWS }, (_, i) =>
+      JSON.stringify({
+        messages: [
+          { role: "user", content: `Is ${i} a lucky number?` },
+          { role: "assistant", content: i % 3 ? "yes" : "no" },
+        ],
+      }),
+    ).join("\n")}\n`,
   );
-  const endpoints = JSON.stringify({ fake: { baseUrl: fake.baseUrl, concurrency: CONCURRENCY, prices: { "*": { inputPer1M: 0.5, outputPer1M: 1.5 } } } });
-  const config = loadConfig({ TUNELOOP_DATA: path.join(dir, "data"), LOG_LEVEL: "silent", TUNELOOP_ENDPOINTS: endpoints });
+  const endpoints = JSON.stringify({
+    fake: { baseUrl: fake.baseUrl, concurrency: CONCURRENCY, prices: { "*": { inputPer1M: 0.5, outputPer1M: 1.5 } } },
+  });
+  const config = loadConfig({
+    TUNELOOP_DATA: path.join(dir, "data"),
+    LOG_LEVEL: "silent",
+    TUNELOOP_ENDPOINTS: endpoints,
+  });
   const app = createApp(config, createLogger(config));
   try {
     const up = await app.datasets.upload({ filePath: file, filename: "eval.jsonl", name: "bench-eval" });
@@ -57,12 +74,18 @@ export async function benchEvalRunner(runs: number, median: (xs: number[]) => nu
     const ideal = (ROWS * LATENCY) / CONCURRENCY;
     const wall = median(walls);
     const ratio = wall / ideal;
-    console.log(`\n## Eval runner: ${ROWS} rows, fake endpoint ${LATENCY} ms/request, concurrency ${CONCURRENCY} (median of ${runs})`);
+    console.log(
+      `\n## Eval runner: ${ROWS} rows, fake endpoint ${LATENCY} ms/request, concurrency ${CONCURRENCY} (median of ${runs})`,
+    );
     console.log(`ideal (rows x latency / concurrency)       ${ideal.toFixed(0)} ms`);
-    console.log(`eval (build, request, grade, store)        ${wall.toFixed(0)} ms   ratio ${ratio.toFixed(3)}x   target <= 1.15x  ${ratio <= 1.15 ? "PASS" : "FAIL"}`);
+    console.log(
+      `eval (build, request, grade, store)        ${wall.toFixed(0)} ms   ratio ${ratio.toFixed(3)}x   target <= 1.15x  ${ratio <= 1.15 ? "PASS" : "FAIL"}`,
+    );
     child.stdin.write("?\n");
     const { maxInFlight } = JSON.parse(await nextLine()) as { maxInFlight: number };
-    console.log(`max requests in flight ${maxInFlight} · latency p50 ${last?.summary?.latencyMs.p50.toFixed(0)} ms, p95 ${last?.summary?.latencyMs.p95.toFixed(0)} ms · score ${((last?.mean ?? 0) * 100).toFixed(1)}% · cost $${last?.summary?.usd?.toFixed(4)}`);
+    console.log(
+      `max requests in flight ${maxInFlight} · latency p50 ${last?.summary?.latencyMs.p50.toFixed(0)} ms, p95 ${last?.summary?.latencyMs.p95.toFixed(0)} ms · score ${((last?.mean ?? 0) * 100).toFixed(1)}% · cost $${last?.summary?.usd?.toFixed(4)}`,
+    );
   } finally {
     await app.close();
     child.stdin.end();

@@ -50,11 +50,13 @@ export function writeChatDataset(file: string, rows: number, opts: { tokens?: nu
   let batch: string[] = [];
   for (let i = 0; i < rows; i++) {
     let line: string;
-    if (i > 0 && i % 97 === 0) line = prev; // exact duplicate
+    if (i > 0 && i % 97 === 0)
+      line = prev; // exact duplicate
     else {
       const user = paragraph(r, Math.round(tokens * 0.35));
       let answer = paragraph(r, Math.round(tokens * 0.55));
-      if (i % 211 === 0) answer += ` Write to jane.doe${i}@example.com or call +44 20 7946 0${String(i % 1000).padStart(3, "0")}.`;
+      if (i % 211 === 0)
+        answer += ` Write to jane.doe${i}@example.com or call +44 20 7946 0${String(i % 1000).padStart(3, "0")}.`;
       line = JSON.stringify({
         messages: [
           { role: "system", content: "You are the support assistant of Acme Billing." },

@@ -43,7 +43,13 @@ if (mode === "bare") {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), "tuneloop-bench-"));
   const config = loadConfig({ ...process.env, TUNELOOP_DATA: data, LOG_LEVEL: "silent" });
   const app = createApp(config, createLogger(config));
-  const ctx = { app, user: { id: "bench", name: "bench" }, channelId: "bench", surface: "cli" as const, progress: () => {} };
+  const ctx = {
+    app,
+    user: { id: "bench", name: "bench" },
+    channelId: "bench",
+    surface: "cli" as const,
+    progress: () => {},
+  };
   // A running bot warms its ingest threads at start (src/main.ts); so does this measurement.
   await app.ingest.warm();
   const h = monitorEventLoopDelay({ resolution: 5 });

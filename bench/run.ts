@@ -57,20 +57,34 @@ function benchIngest() {
   const m = (k: keyof Ingest) => median(ing.map((x) => x[k]));
   const first = ing[0];
   const ratio = m("ms") / median(bare);
-  console.log(`rows ${first.rows}, tokens ${first.tokens.toLocaleString("en-US")} (${Math.round(first.tokens / first.rows)}/row), exact dups ${first.exactDup}, near dups ${first.nearDup}, PII ${first.pii}`);
+  console.log(
+    `rows ${first.rows}, tokens ${first.tokens.toLocaleString("en-US")} (${Math.round(first.tokens / first.rows)}/row), exact dups ${first.exactDup}, near dups ${first.nearDup}, PII ${first.pii}`,
+  );
   console.log(`baseline: gpt-tokenizer counting bare      ${median(bare).toFixed(0)} ms`);
-  console.log(`ingest (validate+count+dedupe+PII+store)   ${m("ms").toFixed(0)} ms   ratio ${ratio.toFixed(2)}x   target <= 1.5x  ${ratio <= 1.5 ? "PASS" : "FAIL"}`);
-  console.log(`peak memory (process max RSS)              ${m("maxRssMb").toFixed(0)} MB   target < 400 MB  ${m("maxRssMb") < 400 ? "PASS" : "FAIL"}`);
-  console.log(`event-loop delay while ingesting           p99 ${m("loopDelayP99Ms").toFixed(1)} ms, max ${m("loopDelayMaxMs").toFixed(1)} ms`);
-  console.log(`'dataset list' answered while ingesting    ${first.commands} times, p50 ${m("commandP50Ms").toFixed(1)} ms, p99 ${m("commandP99Ms").toFixed(1)} ms`);
+  console.log(
+    `ingest (validate+count+dedupe+PII+store)   ${m("ms").toFixed(0)} ms   ratio ${ratio.toFixed(2)}x   target <= 1.5x  ${ratio <= 1.5 ? "PASS" : "FAIL"}`,
+  );
+  console.log(
+    `peak memory (process max RSS)              ${m("maxRssMb").toFixed(0)} MB   target < 400 MB  ${m("maxRssMb") < 400 ? "PASS" : "FAIL"}`,
+  );
+  console.log(
+    `event-loop delay while ingesting           p99 ${m("loopDelayP99Ms").toFixed(1)} ms, max ${m("loopDelayMaxMs").toFixed(1)} ms`,
+  );
+  console.log(
+    `'dataset list' answered while ingesting    ${first.commands} times, p50 ${m("commandP50Ms").toFixed(1)} ms, p99 ${m("commandP99Ms").toFixed(1)} ms`,
+  );
 
   const big = path.join(dir, "chat-100mb.jsonl");
   const bigBytes = writeChatDataset(big, 52_000, { tokens: 300, seed: 2 });
   const b = child<Ingest>("ingest", big);
   const growth = b.maxRssMb / m("maxRssMb");
-  console.log(`\n## Streaming: ${(bigBytes / 1024 ** 2).toFixed(1)} MB file, ${b.rows.toLocaleString("en-US")} rows (one run)`);
+  console.log(
+    `\n## Streaming: ${(bigBytes / 1024 ** 2).toFixed(1)} MB file, ${b.rows.toLocaleString("en-US")} rows (one run)`,
+  );
   console.log(`ingest ${(b.ms / 1000).toFixed(1)} s, ${(bigBytes / 1024 ** 2 / (b.ms / 1000)).toFixed(1)} MB/s`);
-  console.log(`peak memory ${b.maxRssMb.toFixed(0)} MB vs ${m("maxRssMb").toFixed(0)} MB for the ${(bytes / 1024 ** 2).toFixed(0)} MB file: x${growth.toFixed(2)} for x${(bigBytes / bytes).toFixed(1)} the bytes  target < 400 MB  ${b.maxRssMb < 400 ? "PASS" : "FAIL"}`);
+  console.log(
+    `peak memory ${b.maxRssMb.toFixed(0)} MB vs ${m("maxRssMb").toFixed(0)} MB for the ${(bytes / 1024 ** 2).toFixed(0)} MB file: x${growth.toFixed(2)} for x${(bigBytes / bytes).toFixed(1)} the bytes  target < 400 MB  ${b.maxRssMb < 400 ? "PASS" : "FAIL"}`,
+  );
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
@@ -80,6 +94,7 @@ if (!only || only === "ingest") benchIngest();
 if (!only || only === "eval") await benchEvalRunner(RUNS, median);
 if (!only || only === "trainer") {
   // The model files: TUNELOOP_LOCAL_MODEL_DIR, else the shared copy beside the checkout.
-  const modelDir = process.env.TUNELOOP_LOCAL_MODEL_DIR ?? path.resolve(here, "..", "..", "shared", "models", "stories260K");
+  const modelDir =
+    process.env.TUNELOOP_LOCAL_MODEL_DIR ?? path.resolve(here, "..", "..", "shared", "models", "stories260K");
   await benchTrainer(modelDir);
 }

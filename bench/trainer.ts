@@ -27,7 +27,11 @@ export async function benchTrainer(modelDir: string) {
     const client = new LocalTrainerClient({ modelDir });
     const steps: Array<{ t: number; tokens: number }> = [];
     const hyper = { epochs: 2, learningRate: 3e-3, batchSize: 16, loraRank: 8, loraAlpha: 16, seed: 1 };
-    const out = await client.train({ examples, hyper, adapterDir: path.join(dir, "adapter") }, (p) => steps.push({ t: p.elapsedMs, tokens: p.tokens }), new AbortController().signal);
+    const out = await client.train(
+      { examples, hyper, adapterDir: path.join(dir, "adapter") },
+      (p) => steps.push({ t: p.elapsedMs, tokens: p.tokens }),
+      new AbortController().signal,
+    );
     const gens = [];
     const prompts = task.eval.map((r) => chatToExample(r.messages)?.prompt ?? "");
     const g0 = performance.now();
@@ -38,22 +42,42 @@ export async function benchTrainer(modelDir: string) {
     const tokPerStep = steps.slice(1).map((s, i) => s.tokens - steps[i].tokens);
     const tps = out.tokens / (out.wallMs / 1000);
     console.log(`\n## Local trainer (stories260K, LoRA r8 on q,k,v,o + output, wasm backend)`);
-    console.log(`batch ${hyper.batchSize} rows x ~${Math.round(median(tokPerStep) / hyper.batchSize)} tokens (median), ${out.steps} steps over ${hyper.epochs} epochs of ${examples.length} rows`);
+    console.log(
+      `batch ${hyper.batchSize} rows x ~${Math.round(median(tokPerStep) / hyper.batchSize)} tokens (median), ${out.steps} steps over ${hyper.epochs} epochs of ${examples.length} rows`,
+    );
     console.log(`seconds per step (median)                  ${(median(perStep) / 1000).toFixed(3)} s`);
-    console.log(`throughput                                 ${Math.round(tps).toLocaleString("en-US")} tokens/s   ratio to the 5,500 tokens/s calibration ${(tps / 5500).toFixed(2)}x`);
-    console.log(`greedy generation, ${prompts.length} eval rows   ${(genMs / 1000).toFixed(1)} s (${((genMs / prompts.length) * 1000 / 1000).toFixed(1)} ms/row)`);
+    console.log(
+      `throughput                                 ${Math.round(tps).toLocaleString("en-US")} tokens/s   ratio to the 5,500 tokens/s calibration ${(tps / 5500).toFixed(2)}x`,
+    );
+    console.log(
+      `greedy generation, ${prompts.length} eval rows   ${(genMs / 1000).toFixed(1)} s (${(((genMs / prompts.length) * 1000) / 1000).toFixed(1)} ms/row)`,
+    );
 
     const data = path.join(dir, "data");
     const config = loadConfig({ TUNELOOP_DATA: data, LOG_LEVEL: "silent", TUNELOOP_LOCAL_MODEL_DIR: modelDir });
     const app = createApp(config, createLogger(config));
     try {
       const t0 = performance.now();
-      const res = await runCommand(["demo"], { app, user: { id: "bench", name: "bench" }, channelId: "bench", surface: "cli", progress: () => {} });
+      const res = await runCommand(["demo"], {
+        app,
+        user: { id: "bench", name: "bench" },
+        channelId: "bench",
+        surface: "cli",
+        progress: () => {},
+      });
       const wall = (performance.now() - t0) / 1000;
-      const d = res.data as { base: { accuracy: number; n: number }; tuned: { accuracy: number }; comparison: { pValue: number } };
+      const d = res.data as {
+        base: { accuracy: number; n: number };
+        tuned: { accuracy: number };
+        comparison: { pValue: number };
+      };
       console.log(`\n## Demo loop (npm run tune -- demo): upload, split, run, evals of base and tuned, compare`);
-      console.log(`wall ${wall.toFixed(1)} s   ratio to the 180 s target ${(wall / 180).toFixed(2)}x  ${wall < 180 ? "PASS" : "FAIL"}`);
-      console.log(`base ${(d.base.accuracy * 100).toFixed(1)}% -> tuned ${(d.tuned.accuracy * 100).toFixed(1)}% exact match on ${d.base.n} held-out rows, McNemar p = ${d.comparison.pValue.toExponential(2)}`);
+      console.log(
+        `wall ${wall.toFixed(1)} s   ratio to the 180 s target ${(wall / 180).toFixed(2)}x  ${wall < 180 ? "PASS" : "FAIL"}`,
+      );
+      console.log(
+        `base ${(d.base.accuracy * 100).toFixed(1)}% -> tuned ${(d.tuned.accuracy * 100).toFixed(1)}% exact match on ${d.base.n} held-out rows, McNemar p = ${d.comparison.pValue.toExponential(2)}`,
+      );
     } finally {
       await app.close();
     }

@@ -22,7 +22,8 @@ const share = z
 
 export const datasetUpload = defineCommand({
   path: ["dataset", "upload"],
-  summary: "Upload a fine-tuning dataset (attach a .jsonl/.json file): validation, statistics, PII scan and cost estimate.",
+  summary:
+    "Upload a fine-tuning dataset (attach a .jsonl/.json file): validation, statistics, PII scan and cost estimate.",
   options: z.object({
     name: z.string().optional().describe("Dataset name (default: from the file name)"),
     dropBadRows: z.boolean().default(false).describe("Store the good rows even if some rows have errors"),
@@ -31,13 +32,23 @@ export const datasetUpload = defineCommand({
   positional: ["name"],
   attachment: "required",
   permission: "write",
-  examples: ["/tune dataset upload support-tickets (with the file attached)", "tuneloop dataset upload data.jsonl --name support --json"],
+  examples: [
+    "/tune dataset upload support-tickets (with the file attached)",
+    "tuneloop dataset upload data.jsonl --name support --json",
+  ],
   async handler(ctx, input) {
     const att = ctx.attachment;
     if (!att) throw new Error("attachment checked by the dispatcher");
     let lastPct = -1;
     const outcome = await ctx.app.datasets.upload(
-      { filePath: att.path, filename: att.filename, name: input.name, dropBadRows: input.dropBadRows, model: input.model, user: ctx.user.name },
+      {
+        filePath: att.path,
+        filename: att.filename,
+        name: input.name,
+        dropBadRows: input.dropBadRows,
+        model: input.model,
+        user: ctx.user.name,
+      },
       (p) => {
         const pct = Math.floor((p.bytes / Math.max(1, p.totalBytes)) * 10) * 10;
         if (pct > lastPct && pct < 100) {
@@ -68,12 +79,29 @@ export const datasetUpload = defineCommand({
       errors: r.issues.map((i) => ({ line: i.line, field: i.field ?? null, kind: i.kind, message: i.message })),
       errorCounts: r.issueCounts,
       warnings: r.warnings,
-      tokens: { total: r.tokens.total, min: r.tokens.min, median: r.tokens.median, p95: r.tokens.p95, max: r.tokens.max },
+      tokens: {
+        total: r.tokens.total,
+        min: r.tokens.min,
+        median: r.tokens.median,
+        p95: r.tokens.p95,
+        max: r.tokens.max,
+      },
       messagesPerRow: { min: r.messages.min, median: r.messages.median, p95: r.messages.p95, max: r.messages.max },
       overContext: r.overContext,
-      duplicates: { exact: r.duplicateCounts.exact, near: r.duplicateCounts.near, exactRows: r.duplicates.exact, nearRows: r.duplicates.near },
+      duplicates: {
+        exact: r.duplicateCounts.exact,
+        near: r.duplicateCounts.near,
+        exactRows: r.duplicates.exact,
+        nearRows: r.duplicates.near,
+      },
       pii: r.pii.map((p) => ({ line: p.line, kind: p.kind, field: p.field ?? null })),
-      estimates: outcome.estimates.map((e) => ({ provider: e.provider, model: e.model, epochs: e.epochs, billedTokens: e.billedTokens, usd: e.usd })),
+      estimates: outcome.estimates.map((e) => ({
+        provider: e.provider,
+        model: e.model,
+        epochs: e.epochs,
+        billedTokens: e.billedTokens,
+        usd: e.usd,
+      })),
       elapsedMs: r.elapsedMs,
     };
     // Refused for its errors (or empty): a user error for the CLI's exit code; identical content is not.
@@ -91,7 +119,15 @@ export const datasetList = defineCommand({
     const rows = ctx.app.datasets.list();
     return {
       card: listCard(rows),
-      data: rows.map((v) => ({ name: v.name, version: v.version, rows: v.rows, sha256: v.sha256, createdAt: v.createdAt.toISOString(), format: v.format, tokens: v.stats.tokens.total })),
+      data: rows.map((v) => ({
+        name: v.name,
+        version: v.version,
+        rows: v.rows,
+        sha256: v.sha256,
+        createdAt: v.createdAt.toISOString(),
+        format: v.format,
+        tokens: v.stats.tokens.total,
+      })),
     };
   },
 });
@@ -121,8 +157,19 @@ export const datasetShow = defineCommand({
         stats: v.stats,
         createdAt: v.createdAt.toISOString(),
         createdBy: v.createdBy,
-        versions: versions.map((x) => ({ version: x.version, rows: x.rows, sha256: x.sha256, createdAt: x.createdAt.toISOString() })),
-        estimates: estimates.map((e) => ({ provider: e.provider, model: e.model, epochs: e.epochs, billedTokens: e.billedTokens, usd: e.usd })),
+        versions: versions.map((x) => ({
+          version: x.version,
+          rows: x.rows,
+          sha256: x.sha256,
+          createdAt: x.createdAt.toISOString(),
+        })),
+        estimates: estimates.map((e) => ({
+          provider: e.provider,
+          model: e.model,
+          epochs: e.epochs,
+          billedTokens: e.billedTokens,
+          usd: e.usd,
+        })),
       },
     };
   },
@@ -131,13 +178,17 @@ export const datasetShow = defineCommand({
 export const datasetDiff = defineCommand({
   path: ["dataset", "diff"],
   summary: "Rows added, removed and changed between two versions.",
-  options: z.object({ a: z.string().describe("older version, name@vN"), b: z.string().describe("newer version, name@vN") }),
+  options: z.object({
+    a: z.string().describe("older version, name@vN"),
+    b: z.string().describe("newer version, name@vN"),
+  }),
   positional: ["a", "b"],
   permission: "read",
   examples: ["/tune dataset diff support@v1 support@v2"],
   async handler(ctx, input) {
     const d = await ctx.app.datasets.diff(input.a, input.b);
-    const sample = (xs: number[]) => (xs.length ? `${xs.slice(0, 10).join(", ")}${xs.length > 10 ? ", ..." : ""}` : "-");
+    const sample = (xs: number[]) =>
+      xs.length ? `${xs.slice(0, 10).join(", ")}${xs.length > 10 ? ", ..." : ""}` : "-";
     const card: Card = {
       title: `${d.a} -> ${d.b}`,
       blocks: [
@@ -146,7 +197,15 @@ export const datasetDiff = defineCommand({
           ["Unchanged", fmt.int(d.unchanged)],
           ["Added", `${fmt.int(d.added.length)} (lines of ${d.b}: ${sample(d.added)})`],
           ["Removed", `${fmt.int(d.removed.length)} (lines of ${d.a}: ${sample(d.removed)})`],
-          ["Changed", `${fmt.int(d.changed.length)} (same prompt, new content: ${d.changed.slice(0, 5).map((c) => `${c.aLine}->${c.bLine}`).join(", ") || "-"})`],
+          [
+            "Changed",
+            `${fmt.int(d.changed.length)} (same prompt, new content: ${
+              d.changed
+                .slice(0, 5)
+                .map((c) => `${c.aLine}->${c.bLine}`)
+                .join(", ") || "-"
+            })`,
+          ],
         ]),
       ],
     };
@@ -166,7 +225,11 @@ export const datasetSplit = defineCommand({
   permission: "write",
   examples: ["/tune dataset split support --eval 20% --seed 7"],
   async handler(ctx, input) {
-    const s = await ctx.app.datasets.split(input.dataset, { evalShare: input.eval, seed: input.seed, user: ctx.user.name });
+    const s = await ctx.app.datasets.split(input.dataset, {
+      evalShare: input.eval,
+      seed: input.seed,
+      user: ctx.user.name,
+    });
     const train = formatRef(s.train.name, s.train.version);
     const evalRef = formatRef(s.eval.name, s.eval.version);
     const clean = !s.overlap.exact.length && !s.overlap.samePrompt.length;
@@ -204,7 +267,11 @@ export const datasetSplit = defineCommand({
         evalShare: input.eval,
         groups: s.groups,
         templated: s.templated,
-        overlap: { exact: s.overlap.exact.length, samePrompt: s.overlap.samePrompt.length, near: s.overlap.near.length },
+        overlap: {
+          exact: s.overlap.exact.length,
+          samePrompt: s.overlap.samePrompt.length,
+          near: s.overlap.near.length,
+        },
       },
     };
   },
@@ -213,7 +280,10 @@ export const datasetSplit = defineCommand({
 export const datasetCheckOverlap = defineCommand({
   path: ["dataset", "check-overlap"],
   summary: "Report exact, same-prompt and near-duplicate overlap between two datasets (e.g. train and eval).",
-  options: z.object({ train: z.string().describe("first dataset, name[@vN]"), eval: z.string().describe("second dataset, name[@vN]") }),
+  options: z.object({
+    train: z.string().describe("first dataset, name[@vN]"),
+    eval: z.string().describe("second dataset, name[@vN]"),
+  }),
   positional: ["train", "eval"],
   permission: "read",
   examples: ["/tune dataset check-overlap support-train support-eval"],
@@ -221,7 +291,12 @@ export const datasetCheckOverlap = defineCommand({
     const o = await ctx.app.datasets.checkOverlap(input.train, input.eval);
     const none = !o.exact.length && !o.samePrompt.length && !o.near.length;
     const pairs = (xs: Array<{ aLine: number; bLine: number; similarity?: number }>) =>
-      xs.slice(0, 10).map((p) => `line ${p.aLine} of ${o.a} ~ line ${p.bLine} of ${o.b}${p.similarity !== undefined ? ` (${fmt.pct(p.similarity, 0)})` : ""}`);
+      xs
+        .slice(0, 10)
+        .map(
+          (p) =>
+            `line ${p.aLine} of ${o.a} ~ line ${p.bLine} of ${o.b}${p.similarity !== undefined ? ` (${fmt.pct(p.similarity, 0)})` : ""}`,
+        );
     const blocks = [
       fields([
         ["Exact (identical rows)", fmt.int(o.exact.length)],
@@ -235,7 +310,9 @@ export const datasetCheckOverlap = defineCommand({
     const card: Card = {
       title: `Overlap of ${o.a} and ${o.b}`,
       tone: none ? "success" : o.exact.length || o.samePrompt.length ? "error" : "warning",
-      blocks: none ? [text("No overlap: no identical rows, no shared prompts, no near-duplicates."), ...blocks] : blocks,
+      blocks: none
+        ? [text("No overlap: no identical rows, no shared prompts, no near-duplicates."), ...blocks]
+        : blocks,
     };
     return {
       card,
@@ -254,7 +331,10 @@ export const datasetExport = defineCommand({
   }),
   positional: ["dataset"],
   permission: "read",
-  examples: ["/tune dataset export support@v2 --format together", "tuneloop dataset export support --format openai --out support.jsonl"],
+  examples: [
+    "/tune dataset export support@v2 --format together",
+    "tuneloop dataset export support --format openai --out support.jsonl",
+  ],
   async handler(ctx, input) {
     const e = await ctx.app.datasets.export(input.dataset, input.format);
     const ref = formatRef(e.dataset.name, e.dataset.version);
@@ -264,7 +344,10 @@ export const datasetExport = defineCommand({
       fs.writeFileSync(tmp, e.content);
       fs.renameSync(tmp, dest);
       return {
-        card: { title: `Exported ${ref} as ${input.format}`, blocks: [text(`${fmt.int(e.rows)} rows written to ${dest}`)] },
+        card: {
+          title: `Exported ${ref} as ${input.format}`,
+          blocks: [text(`${fmt.int(e.rows)} rows written to ${dest}`)],
+        },
         data: { dataset: ref, format: input.format, rows: e.rows, path: dest },
       };
     }
@@ -279,5 +362,13 @@ export const datasetExport = defineCommand({
   },
 });
 
-export const datasetCommands = [datasetUpload, datasetList, datasetShow, datasetDiff, datasetSplit, datasetCheckOverlap, datasetExport];
+export const datasetCommands = [
+  datasetUpload,
+  datasetList,
+  datasetShow,
+  datasetDiff,
+  datasetSplit,
+  datasetCheckOverlap,
+  datasetExport,
+];
 export { estimateBlock, table };

@@ -4,9 +4,9 @@ import { z } from "zod";
 import { fields, text, type Card } from "../src/core/cards.ts";
 import { summarizeLedger } from "../src/core/costs/ledger.ts";
 import { formatRef } from "../src/core/datasets/names.ts";
-import { compareCard, pct, verdictCard } from "../src/core/runs/cards.ts";
+import { compareCard, pct } from "../src/core/runs/cards.ts";
 import { comparisonJson } from "./eval.ts";
-import { runCardFor, runVerdict, waitForRun } from "./run.ts";
+import { runCardFor, runVerdict, runVerdictCard, waitForRun } from "./run.ts";
 import { defineCommand } from "./types.ts";
 
 /**
@@ -16,7 +16,8 @@ import { defineCommand } from "./types.ts";
  */
 export const demo = defineCommand({
   path: ["demo"],
-  summary: "Run the whole loop on the local trainer: a generated task, upload, split, experiment, fine-tune, evals, comparison.",
+  summary:
+    "Run the whole loop on the local trainer: a generated task, upload, split, experiment, fine-tune, evals, comparison.",
   options: z.object({
     seed: z.coerce.number().int().min(0).default(1).describe("seed of the generated task and the run"),
     rows: z.coerce.number().int().min(50).max(5000).default(600).describe("rows to generate (train + eval)"),
@@ -35,7 +36,12 @@ export const demo = defineCommand({
     fs.writeFileSync(file, `${[...task.train, ...task.eval].map((r) => JSON.stringify(r)).join("\n")}\n`);
 
     ctx.progress(`1/6 upload ${path.basename(file)} (${input.rows} rows)`);
-    const up = await app.datasets.upload({ filePath: file, filename: path.basename(file), name: "demo", user: ctx.user.name });
+    const up = await app.datasets.upload({
+      filePath: file,
+      filename: path.basename(file),
+      name: "demo",
+      user: ctx.user.name,
+    });
     if (!up.dataset) throw new Error(`demo dataset refused: ${JSON.stringify(up.report.issueCounts)}`);
     const source = formatRef(up.dataset.name, up.dataset.version);
 
@@ -47,15 +53,38 @@ export const demo = defineCommand({
     let name = "demo";
     for (let i = 2; app.engine.experimentByName(name); i++) name = `demo-${i}`;
     ctx.progress(`3/6 experiment ${name}: eval set ${evalRef}, metric exact`);
-    const exp = app.experiments.create({ name, evalDataset: evalRef, metric: "exact", baselines: [], user: ctx.user.name, channelId: ctx.channelId });
-    app.experiments.addHypothesis({ experiment: name, text: "a LoRA fine-tune learns the task from a few hundred rows", expectPts: 50, user: ctx.user.name });
+    const exp = app.experiments.create({
+      name,
+      evalDataset: evalRef,
+      metric: "exact",
+      baselines: [],
+      user: ctx.user.name,
+      channelId: ctx.channelId,
+    });
+    app.experiments.addHypothesis({
+      experiment: name,
+      text: "a LoRA fine-tune learns the task from a few hundred rows",
+      expectPts: 50,
+      user: ctx.user.name,
+    });
 
     ctx.progress(`4/6 run: LoRA fine-tune of local:stories260K on ${trainRef}`);
-    const started = await app.runs.start({ dataset: trainRef, experiment: name, seed: input.seed, yes: true, user: ctx.user.name, channelId: ctx.surface === "cli" ? null : ctx.channelId });
+    const started = await app.runs.start({
+      dataset: trainRef,
+      experiment: name,
+      seed: input.seed,
+      yes: true,
+      user: ctx.user.name,
+      channelId: ctx.surface === "cli" ? null : ctx.channelId,
+    });
     ctx.progress("5/6 training, then evals of the base and the tuned model on the held-out rows");
     const run = await waitForRun(ctx, started.run.id);
     if (run.state !== "succeeded") {
-      return { card: runCardFor(app, run), data: { experiment: name, runId: run.id, state: run.state, error: run.stateReason }, failed: true };
+      return {
+        card: runCardFor(app, run),
+        data: { experiment: name, runId: run.id, state: run.state, error: run.stateReason },
+        failed: true,
+      };
     }
     ctx.progress("6/6 compare");
     const c = app.evals.compare(`local:stories260K`, `run:${run.id}`, { experiment: exp });
@@ -66,15 +95,23 @@ export const demo = defineCommand({
       tone: c.significant && c.diff > 0 ? "success" : "warning",
       blocks: [
         fields([
-          ["Dataset", `${source} -> train ${trainRef} (${split.train.rows} rows), eval ${evalRef} (${split.eval.rows} rows, no shared prompt)`],
+          [
+            "Dataset",
+            `${source} -> train ${trainRef} (${split.train.rows} rows), eval ${evalRef} (${split.eval.rows} rows, no shared prompt)`,
+          ],
           ["Experiment", `${name} (metric exact)`],
-          ["Run", `#${run.id}: ${run.hyper.epochs} epochs, lr ${run.hyper.learningRate}, batch ${run.hyper.batchSize}, LoRA r ${run.hyper.loraRank}`],
+          [
+            "Run",
+            `#${run.id}: ${run.hyper.epochs} epochs, lr ${run.hyper.learningRate}, batch ${run.hyper.batchSize}, LoRA r ${run.hyper.loraRank}`,
+          ],
           ["Cost", `$${cost.totalUsd.toFixed(2)} · ${cost.wallSeconds} s of compute (training and evals)`],
         ]),
         ...compareCard(c).blocks,
-        text(`Try it yourself: /tune run status ${run.id}, /tune leaderboard ${name}, /tune compare local:stories260K run:${run.id}`),
+        text(
+          `Try it yourself: /tune run status ${run.id}, /tune leaderboard ${name}, /tune compare local:stories260K run:${run.id}`,
+        ),
       ],
-      thread: v ? [verdictCard(run, v, cost)] : undefined,
+      thread: v ? [await runVerdictCard(app, run, v)] : undefined,
     };
     return {
       card,
@@ -86,7 +123,13 @@ export const demo = defineCommand({
         tuned: { accuracy: c.b.mean, n: c.n },
         chance: v?.evals[0]?.summary?.chance ?? null,
         comparison: comparisonJson(c),
-        cost: { trainingUsd: cost.trainingUsd, evalUsd: cost.evalUsd, judgeUsd: cost.judgeUsd, totalUsd: cost.totalUsd, wallSeconds: cost.wallSeconds },
+        cost: {
+          trainingUsd: cost.trainingUsd,
+          evalUsd: cost.evalUsd,
+          judgeUsd: cost.judgeUsd,
+          totalUsd: cost.totalUsd,
+          wallSeconds: cost.wallSeconds,
+        },
       },
     };
   },

@@ -83,7 +83,13 @@ export async function runCommand(wordsIn: string[], ctx: CommandContext): Promis
     const refusal = checkPermission(def.permission, ctx);
     if (refusal) throw new TuneError(ErrorCode.PermissionDenied, refusal);
     const res = await def.handler(ctx, input as never);
-    return { card: res.card, data: res.data, exitCode: res.failed ? 1 : 0, command: def.path.join(" "), onPosted: res.onPosted };
+    return {
+      card: res.card,
+      data: res.data,
+      exitCode: res.failed ? 1 : 0,
+      command: def.path.join(" "),
+      onPosted: res.onPosted,
+    };
   } catch (err) {
     return failure(err, ctx);
   }

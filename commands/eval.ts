@@ -4,6 +4,7 @@ import { summarizeLedger } from "../src/core/costs/ledger.ts";
 import type { Comparison } from "../src/core/evals/service.ts";
 import type { EvalRecord } from "../src/core/ports.ts";
 import { compareCard, EVAL_COLUMNS, evalRow, leaderboardCard, pct } from "../src/core/runs/cards.ts";
+import { experimentChartFiles } from "../src/charts/run-charts.ts";
 import { parseRunRef, resolveModel } from "../src/core/models.ts";
 import { TuneError } from "../src/errors.ts";
 import { defineCommand } from "./types.ts";
@@ -52,7 +53,10 @@ export const evalCommand = defineCommand({
   options: z.object({
     model: z.string().describe("model: provider:model, run:N or endpoint:model"),
     dataset: z.string().describe("eval dataset, name[@vN]"),
-    graders: z.string().default("exact").describe("metric/grader, e.g. exact, normalized, label:yes,no, judge:endpoint:model"),
+    graders: z
+      .string()
+      .default("exact")
+      .describe("metric/grader, e.g. exact, normalized, label:yes,no, judge:endpoint:model"),
     experiment: z.string().optional().describe("book the eval (and its cost) to this experiment"),
     maxTokens: z.coerce.number().int().min(1).max(8192).optional().describe("longest answer to generate"),
   }),
@@ -80,7 +84,8 @@ export const evalCommand = defineCommand({
     });
     const ref = ctx.app.datasets.refOf(dataset.id);
     const blocks = [table(EVAL_COLUMNS, [evalRow(e)])];
-    if (e.summary?.chance) blocks.push(text(`Chance baseline (always "${e.summary.chance.label}"): ${pct(e.summary.chance.accuracy)}.`));
+    if (e.summary?.chance)
+      blocks.push(text(`Chance baseline (always "${e.summary.chance.label}"): ${pct(e.summary.chance.accuracy)}.`));
     const cost = summarizeLedger(ctx.app.engine.ledger({}).filter((l) => l.evalId === e.id));
     blocks.push(fields([["Cost", `$${cost.totalUsd.toFixed(4)} · ${(e.summary?.wallMs ?? 0) / 1000} s`]]));
     return {
@@ -100,7 +105,11 @@ export const compareCommand = defineCommand({
   }),
   positional: ["a", "b"],
   permission: "read",
-  examples: ["/tune compare local:stories260K run:3", "/tune compare run:2 run:3 --experiment support", "/tune compare best run:3"],
+  examples: [
+    "/tune compare local:stories260K run:3",
+    "/tune compare run:2 run:3 --experiment support",
+    "/tune compare best run:3",
+  ],
   async handler(ctx, input) {
     let exp = input.experiment ? ctx.app.experiments.get(input.experiment) : undefined;
     let { a, b } = input;
@@ -112,13 +121,21 @@ export const compareCommand = defineCommand({
         const run = runId !== null ? ctx.app.engine.runById(runId) : null;
         exp = run ? (ctx.app.engine.experimentById(run.experimentId) ?? undefined) : undefined;
       }
-      if (!exp) throw new TuneError("invalid_options", "best needs an experiment: add --experiment <name>, or compare against a run (run:N).");
+      if (!exp)
+        throw new TuneError(
+          "invalid_options",
+          "best needs an experiment: add --experiment <name>, or compare against a run (run:N).",
+        );
       const otherRef = resolveModel(other, ctx.app.providers, ctx.app.engine).ref;
       const best = ctx.app.engine
         .evals({ datasetVersionId: exp.evalVersionId, state: "succeeded" })
         .filter((e) => e.metric === exp?.metric && e.model !== otherRef)
         .sort((x, y) => (y.mean ?? -1) - (x.mean ?? -1) || y.id - x.id)[0];
-      if (!best) throw new TuneError("eval_not_found", `Nothing else has been evaluated in ${exp.name} yet; there is no best to compare with.`);
+      if (!best)
+        throw new TuneError(
+          "eval_not_found",
+          `Nothing else has been evaluated in ${exp.name} yet; there is no best to compare with.`,
+        );
       if (a === "best") a = best.model;
       else b = best.model;
     }
@@ -142,9 +159,18 @@ export const leaderboardCommand = defineCommand({
     }
     const evals = [...latest.values()].sort((a, b) => (b.mean ?? -1) - (a.mean ?? -1));
     const spend = summarizeLedger(ctx.app.engine.ledger({ experimentId: exp.id }));
+    const card = leaderboardCard(exp, ctx.app.datasets.refOf(exp.evalVersionId), evals, spend);
+    if (evals.length) card.files = await experimentChartFiles(ctx.app, exp);
     return {
-      card: leaderboardCard(exp, ctx.app.datasets.refOf(exp.evalVersionId), evals, spend),
-      data: { experiment: exp.name, metric: exp.metric, eval: ctx.app.datasets.refOf(exp.evalVersionId), entries: evals.map(evalJson), spentUsd: spend.totalUsd, budgetUsd: exp.budgetUsd },
+      card,
+      data: {
+        experiment: exp.name,
+        metric: exp.metric,
+        eval: ctx.app.datasets.refOf(exp.evalVersionId),
+        entries: evals.map(evalJson),
+        spentUsd: spend.totalUsd,
+        budgetUsd: exp.budgetUsd,
+      },
     };
   },
 });

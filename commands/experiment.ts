@@ -20,7 +20,12 @@ export const experimentNew = defineCommand({
   options: z.object({
     name: z.string().describe("experiment name"),
     eval: z.string().describe("eval dataset, name[@vN] (frozen at this version)"),
-    metric: z.string().default("exact").describe("grader: exact, normalized, contains, regex:..., label:a,b, json, json-schema:..., numeric:0.01, judge:endpoint:model"),
+    metric: z
+      .string()
+      .default("exact")
+      .describe(
+        "grader: exact, normalized, contains, regex:..., label:a,b, json, json-schema:..., numeric:0.01, judge:endpoint:model",
+      ),
     baseline: z.array(z.string()).default([]).describe("models to beat, endpoint:model (repeat or comma-separate)"),
     budget: z.coerce.number().min(0).optional().describe("budget in USD"),
     alpha: z.coerce.number().gt(0).lt(1).default(0.05).describe("significance level"),
@@ -43,7 +48,11 @@ export const experimentNew = defineCommand({
     const card = experimentCard(e, { evalRef, runs: [], hypotheses: [], spend: summarizeLedger([]) });
     card.title = `Created experiment ${e.name}`;
     card.tone = "success";
-    card.blocks.push(text(`Next: /tune hypothesis ${e.name} "what you expect" --expect +5pts, then /tune run start <train-dataset> --experiment ${e.name}`));
+    card.blocks.push(
+      text(
+        `Next: /tune hypothesis ${e.name} "what you expect" --expect +5pts, then /tune run start <train-dataset> --experiment ${e.name}`,
+      ),
+    );
     return { card, data: experimentJson(ctx.app, e.name) };
   },
 });
@@ -62,7 +71,9 @@ function experimentJson(app: import("../src/app.ts").App, name: string) {
     spentUsd: spend.totalUsd,
     createdAt: e.createdAt.toISOString(),
     runs: app.runs.list({ experimentId: e.id }).map((r) => ({ id: r.id, state: r.state })),
-    hypotheses: app.experiments.hypotheses(e.id).map((h) => ({ id: h.id, text: h.text, metric: h.metric, expectPts: h.expectPts, verdict: h.verdict })),
+    hypotheses: app.experiments
+      .hypotheses(e.id)
+      .map((h) => ({ id: h.id, text: h.text, metric: h.metric, expectPts: h.expectPts, verdict: h.verdict })),
   };
 }
 
@@ -96,7 +107,14 @@ export const experimentList = defineCommand({
   examples: ["/tune experiment list"],
   async handler(ctx) {
     const all = ctx.app.experiments.list();
-    if (!all.length) return { card: { title: "Experiments", blocks: [text("No experiments yet. /tune experiment new <name> --eval <dataset>")] }, data: [] };
+    if (!all.length)
+      return {
+        card: {
+          title: "Experiments",
+          blocks: [text("No experiments yet. /tune experiment new <name> --eval <dataset>")],
+        },
+        data: [],
+      };
     const rows = all.map((e) => {
       const spend = summarizeLedger(ctx.app.engine.ledger({ experimentId: e.id })).totalUsd;
       return { e, spend, runs: ctx.app.runs.list({ experimentId: e.id }).length };
@@ -107,11 +125,24 @@ export const experimentList = defineCommand({
         blocks: [
           table(
             ["experiment", "eval set", "metric", "runs", "spend"],
-            rows.map(({ e, spend, runs }) => [e.name, ctx.app.datasets.refOf(e.evalVersionId), e.metric, String(runs), `${fmt.usd(spend)}${e.budgetUsd !== null ? ` / ${fmt.usd(e.budgetUsd)}` : ""}`]),
+            rows.map(({ e, spend, runs }) => [
+              e.name,
+              ctx.app.datasets.refOf(e.evalVersionId),
+              e.metric,
+              String(runs),
+              `${fmt.usd(spend)}${e.budgetUsd !== null ? ` / ${fmt.usd(e.budgetUsd)}` : ""}`,
+            ]),
           ),
         ],
       },
-      data: rows.map(({ e, spend, runs }) => ({ name: e.name, eval: ctx.app.datasets.refOf(e.evalVersionId), metric: e.metric, runs, spentUsd: spend, budgetUsd: e.budgetUsd })),
+      data: rows.map(({ e, spend, runs }) => ({
+        name: e.name,
+        eval: ctx.app.datasets.refOf(e.evalVersionId),
+        metric: e.metric,
+        runs,
+        spentUsd: spend,
+        budgetUsd: e.budgetUsd,
+      })),
     };
   },
 });
@@ -129,12 +160,22 @@ export const hypothesis = defineCommand({
   permission: "write",
   examples: ['/tune hypothesis support "adding refund examples helps" --expect +5pts'],
   async handler(ctx, input) {
-    const h = ctx.app.experiments.addHypothesis({ experiment: input.experiment, text: input.text, metric: input.metric, expectPts: input.expect, user: ctx.user.name });
+    const h = ctx.app.experiments.addHypothesis({
+      experiment: input.experiment,
+      text: input.text,
+      metric: input.metric,
+      expectPts: input.expect,
+      user: ctx.user.name,
+    });
     return {
       card: {
         title: `Hypothesis #${h.id} recorded`,
         tone: "success",
-        blocks: [text(`"${h.text}": expect ${h.expectPts >= 0 ? "+" : ""}${h.expectPts} pts on ${h.metric}. The next run of ${input.experiment} decides it.`)],
+        blocks: [
+          text(
+            `"${h.text}": expect ${h.expectPts >= 0 ? "+" : ""}${h.expectPts} pts on ${h.metric}. The next run of ${input.experiment} decides it.`,
+          ),
+        ],
       },
       data: { id: h.id, experiment: input.experiment, text: h.text, metric: h.metric, expectPts: h.expectPts },
     };

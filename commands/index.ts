@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { list, text, type Card } from "../src/core/cards.ts";
+import { chartCommands } from "./chart.ts";
 import { datasetCommands } from "./dataset.ts";
 import { demoCommands } from "./demo.ts";
 import { evalCommands } from "./eval.ts";
@@ -16,6 +17,7 @@ const GROUP_TITLES: Record<string, string> = {
   eval: "Evals",
   compare: "Evals",
   leaderboard: "Evals",
+  chart: "Evals",
   demo: "Demo",
   help: "Help",
 };
@@ -33,17 +35,24 @@ export function helpCard(group?: string): Card {
     return {
       title: "Help",
       ephemeral: true,
-      blocks: [text(`No command group "${group}". Groups: ${[...new Set(registry.map((d) => d.path[0]))].join(", ")}.`)],
+      blocks: [
+        text(`No command group "${group}". Groups: ${[...new Set(registry.map((d) => d.path[0]))].join(", ")}.`),
+      ],
     };
   }
   return {
     title: group ? `/tune ${group}` : "tuneloop commands",
     ephemeral: true,
     blocks: [
-      ...(group ? [] : [text("Fine-tune, evaluate and compare models from chat. Type /tune help <group> for details.")]),
+      ...(group
+        ? []
+        : [text("Fine-tune, evaluate and compare models from chat. Type /tune help <group> for details.")]),
       ...[...groups.entries()].map(([g, defs]) =>
         list(
-          defs.map((d) => `${usage(d)}\n    ${d.summary}${group ? `\n    e.g. ${d.examples.join("\n    e.g. ")}` : `  e.g. ${d.examples[0]}`}`),
+          defs.map(
+            (d) =>
+              `${usage(d)}\n    ${d.summary}${group ? `\n    e.g. ${d.examples.join("\n    e.g. ")}` : `  e.g. ${d.examples[0]}`}`,
+          ),
           GROUP_TITLES[g] ?? g,
         ),
       ),
@@ -63,11 +72,25 @@ const help = defineCommand({
     const defs = registry.filter((d) => !input.group || d.path[0] === input.group);
     return {
       card,
-      data: defs.map((d) => ({ command: d.path.join(" "), usage: usage(d), summary: d.summary, examples: d.examples, permission: d.permission })),
+      data: defs.map((d) => ({
+        command: d.path.join(" "),
+        usage: usage(d),
+        summary: d.summary,
+        examples: d.examples,
+        permission: d.permission,
+      })),
     };
   },
 });
 
 registry.push(
-  ...([...datasetCommands, ...experimentCommands, ...runCommands, ...evalCommands, ...demoCommands, help] as unknown as CommandDef[]),
+  ...([
+    ...datasetCommands,
+    ...experimentCommands,
+    ...runCommands,
+    ...evalCommands,
+    ...chartCommands,
+    ...demoCommands,
+    help,
+  ] as unknown as CommandDef[]),
 );

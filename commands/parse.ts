@@ -26,7 +26,8 @@ export function splitWords(line: string): string[] {
       has = true;
     }
   }
-  if (quote) throw new TuneError(ErrorCode.InvalidOptions, `Unclosed quote (${quote}) in the command. Close it and try again.`);
+  if (quote)
+    throw new TuneError(ErrorCode.InvalidOptions, `Unclosed quote (${quote}) in the command. Close it and try again.`);
   if (has || cur) words.push(cur);
   return words;
 }

@@ -7,6 +7,7 @@ import type { RunRecord } from "../src/core/ports.ts";
 import { progressLine, runCard, verdictCard } from "../src/core/runs/cards.ts";
 import { isFinal, STATE_LABEL } from "../src/core/runs/states.ts";
 import type { RunVerdict } from "../src/core/runs/events.ts";
+import { runChartFiles } from "../src/charts/run-charts.ts";
 import { comparisonJson, evalJson } from "./eval.ts";
 import { TuneError } from "../src/errors.ts";
 import { isAdmin } from "./permissions.ts";
@@ -21,6 +22,17 @@ export function runCardFor(app: App, r: RunRecord): Card {
     dataset: `${app.datasets.refOf(r.datasetVersionId)}`,
     cost: summarizeLedger(app.engine.ledger({ runId: r.id })),
   });
+}
+
+/** The verdict card of a run with its charts (loss curve, scores with intervals) attached as PNG files. */
+export async function runVerdictCard(app: App, r: RunRecord, v: RunVerdict): Promise<Card> {
+  const card = verdictCard(r, v, summarizeLedger(app.engine.ledger({ runId: r.id })));
+  try {
+    card.files = [...(card.files ?? []), ...(await runChartFiles(app, r, v.evals))];
+  } catch (err) {
+    app.log.warn({ err, runId: r.id }, "charts failed"); // a chart is never worth losing the verdict for
+  }
+  return card;
 }
 
 /** The verdict of a finished run, rebuilt from the database (evals, comparisons, decided hypotheses). */
@@ -72,7 +84,13 @@ export function runJson(app: App, r: RunRecord) {
     comparison: main ? comparisonJson(main) : null,
     comparisons: (v?.comparisons ?? []).map(comparisonJson),
     hypotheses: v?.hypotheses ?? [],
-    cost: { trainingUsd: cost.trainingUsd, evalUsd: cost.evalUsd, judgeUsd: cost.judgeUsd, totalUsd: cost.totalUsd, wallSeconds: cost.wallSeconds },
+    cost: {
+      trainingUsd: cost.trainingUsd,
+      evalUsd: cost.evalUsd,
+      judgeUsd: cost.judgeUsd,
+      totalUsd: cost.totalUsd,
+      wallSeconds: cost.wallSeconds,
+    },
   };
 }
 
@@ -105,12 +123,16 @@ function assertStarterOrAdmin(ctx: CommandContext, id: number, what: string) {
   if (ctx.surface === "console" || ctx.surface === "cli") return;
   const r = ctx.app.runs.get(id);
   if (!r.createdById || r.createdById === ctx.user.id || isAdmin(ctx)) return;
-  throw new TuneError("permission_denied", `Only ${r.createdBy ?? "whoever started run " + id} or an admin (${ctx.app.config.permissions.admins.join(", ") || "none set: TUNELOOP_ADMINS"}) may ${what} run ${id}.`);
+  throw new TuneError(
+    "permission_denied",
+    `Only ${r.createdBy ?? "whoever started run " + id} or an admin (${ctx.app.config.permissions.admins.join(", ") || "none set: TUNELOOP_ADMINS"}) may ${what} run ${id}.`,
+  );
 }
 
 export const runStart = defineCommand({
   path: ["run", "start"],
-  summary: "Start a fine-tune of a dataset in an experiment: shows the cost estimate first; evals follow automatically.",
+  summary:
+    "Start a fine-tune of a dataset in an experiment: shows the cost estimate first; evals follow automatically.",
   options: z.object({
     dataset: z.string().describe("training dataset, name[@vN]"),
     experiment: z.string().describe("experiment name"),
@@ -127,7 +149,10 @@ export const runStart = defineCommand({
   }),
   positional: ["dataset"],
   permission: "spend",
-  examples: ["/tune run start support-train --experiment support --epochs 3", "tuneloop run start demo-train --experiment demo --yes --wait --json"],
+  examples: [
+    "/tune run start support-train --experiment support --epochs 3",
+    "tuneloop run start demo-train --experiment demo --yes --wait --json",
+  ],
   async handler(ctx, input) {
     const out = await ctx.app.runs.start({
       dataset: input.dataset,
@@ -152,10 +177,14 @@ export const runStart = defineCommand({
     if (!out.created) card.blocks.unshift(text("This request was already received: here is the run it started."));
     if (out.warnings.length) card.blocks.push(list(out.warnings, "Warnings"));
     const v = isFinal(run.state) ? runVerdict(ctx.app, run) : null;
-    if (v) card.thread = [verdictCard(run, v, summarizeLedger(ctx.app.engine.ledger({ runId: run.id })))];
+    if (v) card.thread = [await runVerdictCard(ctx.app, run, v)];
     return {
       card,
-      data: { ...runJson(ctx.app, run), warnings: out.warnings, needsConfirmation: run.state === "awaiting_confirmation" },
+      data: {
+        ...runJson(ctx.app, run),
+        warnings: out.warnings,
+        needsConfirmation: run.state === "awaiting_confirmation",
+      },
       failed: run.state === "failed",
       onPosted: ({ channelId, messageId }) => {
         ctx.app.engine.updateRun(run.id, { channelId, messageId });
@@ -189,7 +218,11 @@ export const runRerun = defineCommand({
     if (out.warnings.length) card.blocks.push(list(out.warnings, "Warnings"));
     return {
       card,
-      data: { ...runJson(ctx.app, out.run), warnings: out.warnings, needsConfirmation: out.run.state === "awaiting_confirmation" },
+      data: {
+        ...runJson(ctx.app, out.run),
+        warnings: out.warnings,
+        needsConfirmation: out.run.state === "awaiting_confirmation",
+      },
       onPosted: ({ channelId, messageId }) => {
         ctx.app.engine.updateRun(out.run.id, { channelId, messageId });
       },
@@ -236,10 +269,14 @@ export const runStatus = defineCommand({
   examples: ["/tune run status", "/tune run status 7"],
   async handler(ctx, input) {
     const r = input.id ? ctx.app.runs.get(input.id) : ctx.app.runs.list({ limit: 1 })[0];
-    if (!r) return { card: { title: "Runs", blocks: [text("No runs yet. /tune run start <dataset> --experiment <name>")] }, data: null };
+    if (!r)
+      return {
+        card: { title: "Runs", blocks: [text("No runs yet. /tune run start <dataset> --experiment <name>")] },
+        data: null,
+      };
     const card = runCardFor(ctx.app, r);
     const v = runVerdict(ctx.app, r);
-    if (v) card.thread = [verdictCard(r, v, summarizeLedger(ctx.app.engine.ledger({ runId: r.id })))];
+    if (v) card.thread = [await runVerdictCard(ctx.app, r, v)];
     return { card, data: runJson(ctx.app, r) };
   },
 });
@@ -247,7 +284,10 @@ export const runStatus = defineCommand({
 export const runList = defineCommand({
   path: ["run", "list"],
   summary: "List recent runs.",
-  options: z.object({ experiment: z.string().optional().describe("only this experiment"), limit: z.coerce.number().int().min(1).max(200).default(20) }),
+  options: z.object({
+    experiment: z.string().optional().describe("only this experiment"),
+    limit: z.coerce.number().int().min(1).max(200).default(20),
+  }),
   permission: "read",
   examples: ["/tune run list", "/tune run list --experiment support"],
   async handler(ctx, input) {
@@ -277,7 +317,17 @@ export const runList = defineCommand({
             ],
           }
         : { title: "Runs", blocks: [text("No runs yet. /tune run start <dataset> --experiment <name>")] },
-      data: rows.map(({ r, tuned, cost }) => ({ id: r.id, state: r.state, experiment: ctx.app.engine.experimentById(r.experimentId)?.name ?? null, dataset: ctx.app.datasets.refOf(r.datasetVersionId), provider: r.provider, baseModel: r.baseModel, score: tuned?.mean ?? null, costUsd: cost, createdAt: r.createdAt.toISOString() })),
+      data: rows.map(({ r, tuned, cost }) => ({
+        id: r.id,
+        state: r.state,
+        experiment: ctx.app.engine.experimentById(r.experimentId)?.name ?? null,
+        dataset: ctx.app.datasets.refOf(r.datasetVersionId),
+        provider: r.provider,
+        baseModel: r.baseModel,
+        score: tuned?.mean ?? null,
+        costUsd: cost,
+        createdAt: r.createdAt.toISOString(),
+      })),
     };
   },
 });

@@ -1,13 +1,11 @@
 /** `npm start`: runs the bot. With no chat platform configured it opens the console chat. */
-import { runCardFor } from "../commands/run.ts";
+import { runCardFor, runVerdictCard } from "../commands/run.ts";
 import { consoleChat } from "./adapters/console/chat.ts";
 import { createApp } from "./app.ts";
 import { loadConfig } from "./config.ts";
 import { loadDotEnv } from "./env.ts";
 import { isTuneError } from "./errors.ts";
 import { createLogger } from "./log.ts";
-import { summarizeLedger } from "./core/costs/ledger.ts";
-import { verdictCard } from "./core/runs/cards.ts";
 import { attachRunNotifier } from "./core/runs/notifier.ts";
 
 async function main(): Promise<number> {
@@ -30,7 +28,7 @@ async function main(): Promise<number> {
   attachRunNotifier(app.runs.events, {
     chat: () => app.chat,
     card: (run) => runCardFor(app, run),
-    verdictCard: (run, v) => verdictCard(run, v, summarizeLedger(app.engine.ledger({ runId: run.id }))),
+    verdictCard: (run, v) => runVerdictCard(app, run, v),
     onError: (err) => log.warn({ err }, "chat update failed"),
   });
   const chat = consoleChat(app);
@@ -49,7 +47,9 @@ main().then(
     process.exitCode = code;
   },
   (err) => {
-    process.stderr.write(`tuneloop: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `tuneloop: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exitCode = 2;
   },
 );

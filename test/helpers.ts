@@ -15,7 +15,13 @@ export function tmpDir(label = "tuneloop-test"): string {
 }
 
 export function testEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, TUNELOOP_DATA: dataDir, LOG_LEVEL: "warn", TUNELOOP_CONSOLE_USER: "tester", ...extra };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TUNELOOP_DATA: dataDir,
+    LOG_LEVEL: "warn",
+    TUNELOOP_CONSOLE_USER: "tester",
+    ...extra,
+  };
   // The tests must not pick up a developer's .env values through the environment.
   for (const k of Object.keys(env)) if (k.startsWith("SLACK_") || k.startsWith("DISCORD_")) delete env[k];
   return env;
@@ -44,7 +50,10 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: str
   });
 }
 
-export async function runCliJson<T = Record<string, unknown>>(args: string[], env: NodeJS.ProcessEnv): Promise<Ran & { json: T }> {
+export async function runCliJson<T = Record<string, unknown>>(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<Ran & { json: T }> {
   const r = await runCli([...args, "--json"], env);
   let json: T;
   try {

@@ -38,10 +38,14 @@ export function engineRepo(db: Db): EngineRepo {
       return db.insert(experiments).values(e).returning().get() as ExperimentRecord;
     },
     experimentByName(name) {
-      return (db.select().from(experiments).where(eq(experiments.name, name)).get() as ExperimentRecord | undefined) ?? null;
+      return (
+        (db.select().from(experiments).where(eq(experiments.name, name)).get() as ExperimentRecord | undefined) ?? null
+      );
     },
     experimentById(id) {
-      return (db.select().from(experiments).where(eq(experiments.id, id)).get() as ExperimentRecord | undefined) ?? null;
+      return (
+        (db.select().from(experiments).where(eq(experiments.id, id)).get() as ExperimentRecord | undefined) ?? null
+      );
     },
     listExperiments() {
       return db.select().from(experiments).orderBy(asc(experiments.name)).all() as ExperimentRecord[];
@@ -51,7 +55,13 @@ export function engineRepo(db: Db): EngineRepo {
       return asHypothesis(db.insert(hypotheses).values(h).returning().get());
     },
     hypotheses(experimentId) {
-      return db.select().from(hypotheses).where(eq(hypotheses.experimentId, experimentId)).orderBy(asc(hypotheses.id)).all().map(asHypothesis);
+      return db
+        .select()
+        .from(hypotheses)
+        .where(eq(hypotheses.experimentId, experimentId))
+        .orderBy(asc(hypotheses.id))
+        .all()
+        .map(asHypothesis);
     },
     decideHypothesis(id, runId, verdict, at) {
       db.update(hypotheses).set({ runId, verdict, decidedAt: at }).where(eq(hypotheses.id, id)).run();
@@ -145,7 +155,10 @@ export function engineRepo(db: Db): EngineRepo {
     addEvalRows(rows) {
       if (!rows.length) return;
       db.transaction((tx) => {
-        for (let i = 0; i < rows.length; i += 200) tx.insert(evalRows).values(rows.slice(i, i + 200)).run();
+        for (let i = 0; i < rows.length; i += 200)
+          tx.insert(evalRows)
+            .values(rows.slice(i, i + 200))
+            .run();
       });
     },
     evalRows(evalId) {
@@ -189,4 +202,3 @@ export function engineRepo(db: Db): EngineRepo {
     },
   };
 }
-

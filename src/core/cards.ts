@@ -19,6 +19,8 @@ export interface CardFile {
   content: string | Uint8Array;
   mime?: string;
   title?: string;
+  /** Where the file is already kept in the data folder (the console prints this path instead of writing a copy). */
+  path?: string;
 }
 
 /**
@@ -56,7 +58,12 @@ export const table = (columns: string[], rows: string[][], align?: Array<"left" 
 });
 
 export function errorCard(message: string, code?: string): Card {
-  return { title: "Error", tone: "error", ephemeral: true, blocks: [text(code ? `${message}\n(code: ${code})` : message)] };
+  return {
+    title: "Error",
+    tone: "error",
+    ephemeral: true,
+    blocks: [text(code ? `${message}\n(code: ${code})` : message)],
+  };
 }
 
 /** Formats numbers the way replies show them. */

@@ -33,10 +33,14 @@ export function resolveModel(ref: string, providers: ProviderSet, repo: EngineRe
     if (!run) throw new TuneError("run_not_found", `No run ${runId}. See /tune run list.`);
     const tuned = run.result?.tunedModelId;
     if (run.state !== "succeeded" && typeof tuned !== "string") {
-      throw new TuneError("run_not_ready", `Run ${runId} is ${run.state.replace("_", " ")}; its tuned model exists once training has succeeded.`);
+      throw new TuneError(
+        "run_not_ready",
+        `Run ${runId} is ${run.state.replace("_", " ")}; its tuned model exists once training has succeeded.`,
+      );
     }
     const model = providers.inference(run.provider, String(tuned), runRef(runId));
-    if (!model) throw new TuneError("provider_unavailable", `Run ${runId}'s provider "${run.provider}" is not configured here.`);
+    if (!model)
+      throw new TuneError("provider_unavailable", `Run ${runId}'s provider "${run.provider}" is not configured here.`);
     return { ref: runRef(runId), model, run };
   }
   const i = ref.indexOf(":");

@@ -127,7 +127,15 @@ export interface HypothesisVerdict {
   summary: string;
 }
 
-export const RUN_STATES = ["estimating", "awaiting_confirmation", "queued", "running", "succeeded", "failed", "cancelled"] as const;
+export const RUN_STATES = [
+  "estimating",
+  "awaiting_confirmation",
+  "queued",
+  "running",
+  "succeeded",
+  "failed",
+  "cancelled",
+] as const;
 export type RunState = (typeof RUN_STATES)[number];
 
 export interface Hyper {
@@ -275,7 +283,12 @@ export interface EngineRepo {
   listRuns(opts?: { experimentId?: number; states?: RunState[]; limit?: number }): RunRecord[];
   updateRun(id: number, patch: Partial<Omit<RunRecord, "id">>): RunRecord;
   /** Compare-and-set of the state: applies only when the run is in one of `from`. Returns the run, or null. */
-  transitionRun(id: number, from: RunState[], to: RunState, patch?: Partial<Omit<RunRecord, "id" | "state">>): RunRecord | null;
+  transitionRun(
+    id: number,
+    from: RunState[],
+    to: RunState,
+    patch?: Partial<Omit<RunRecord, "id" | "state">>,
+  ): RunRecord | null;
   /** Atomically leases the oldest queued run (or the given one), or a running one whose lease expired (a crashed worker's). */
   claimRun(owner: string, now: Date, leaseUntil: Date, runId?: number): RunRecord | null;
   renewLease(id: number, owner: string, leaseUntil: Date): boolean;
@@ -287,7 +300,13 @@ export interface EngineRepo {
   addEvalRows(rows: EvalRowRecord[]): void;
   evalRows(evalId: number): EvalRowRecord[];
   evalById(id: number): EvalRecord | null;
-  evals(opts: { experimentId?: number; runId?: number; model?: string; datasetVersionId?: number; state?: EvalRecord["state"] }): EvalRecord[];
+  evals(opts: {
+    experimentId?: number;
+    runId?: number;
+    model?: string;
+    datasetVersionId?: number;
+    state?: EvalRecord["state"];
+  }): EvalRecord[];
 
   addLedger(e: LedgerEntry): void;
   ledger(opts: { experimentId?: number; runId?: number; since?: Date }): LedgerEntry[];

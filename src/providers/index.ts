@@ -11,7 +11,10 @@ export interface Providers extends ProviderSet {
 }
 
 export function createProviders(config: Config): Providers {
-  const local = new LocalProvider({ modelDir: config.localModelDir, cacheDir: path.join(config.dataDir, "cache", "models") });
+  const local = new LocalProvider({
+    modelDir: config.localModelDir,
+    cacheDir: path.join(config.dataDir, "cache", "models"),
+  });
   const trainers = new Map<string, TrainerProvider>([["local", local]]);
   const endpoints = new Map(config.endpoints.map((e) => [e.name, new OpenAICompatibleClient(e)]));
   return {

@@ -22,7 +22,10 @@ export const endpointSchema = z.object({
   prices: z.record(z.string(), z.object({ inputPer1M: z.number().min(0), outputPer1M: z.number().min(0) })).default({}),
 });
 
-export const endpointsSchema = z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, "endpoint names are letters, digits, - and _"), endpointSchema);
+export const endpointsSchema = z.record(
+  z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, "endpoint names are letters, digits, - and _"),
+  endpointSchema,
+);
 
 export type EndpointSettings = z.infer<typeof endpointSchema>;
 
@@ -33,7 +36,10 @@ export interface EndpointConfig extends EndpointSettings {
 
 export interface ClientDeps {
   /** The HTTP transport (default: node:http/https with keep-alive). */
-  post?: (url: string, opts: { headers: Record<string, string>; body: string; signal: AbortSignal }) => Promise<HttpResponse>;
+  post?: (
+    url: string,
+    opts: { headers: Record<string, string>; body: string; signal: AbortSignal },
+  ) => Promise<HttpResponse>;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   onRetry?: (info: { attempt: number; status: number | null; delayMs: number }) => void;
 }
@@ -69,7 +75,11 @@ export class OpenAICompatibleClient {
     const url = `${this.endpoint.baseUrl.replace(/\/+$/, "")}/chat/completions`;
     const body = JSON.stringify({
       model,
-      messages: req.messages.map((m) => ({ role: m.role, content: m.content ?? "", ...(m.name ? { name: m.name } : {}) })),
+      messages: req.messages.map((m) => ({
+        role: m.role,
+        content: m.content ?? "",
+        ...(m.name ? { name: m.name } : {}),
+      })),
       max_tokens: req.maxTokens,
       temperature: req.temperature ?? 0,
       ...(req.seed !== undefined ? { seed: req.seed } : {}),
@@ -111,8 +121,11 @@ export class OpenAICompatibleClient {
       } catch (err) {
         if (err instanceof TuneError) throw err;
         if (signal?.aborted) throw err;
-        const timedOut = err instanceof Error && (err.name === "TimeoutError" || (err.name === "AbortError" && !signal?.aborted));
-        failure = timedOut ? `no answer within ${this.endpoint.timeoutMs} ms` : `network error: ${this.scrub(String((err as Error)?.message ?? err))}`;
+        const timedOut =
+          err instanceof Error && (err.name === "TimeoutError" || (err.name === "AbortError" && !signal?.aborted));
+        failure = timedOut
+          ? `no answer within ${this.endpoint.timeoutMs} ms`
+          : `network error: ${this.scrub(String((err as Error)?.message ?? err))}`;
       }
       if (attempt >= this.endpoint.maxRetries) {
         throw new TuneError(
@@ -167,7 +180,10 @@ export function parseEndpoints(json: string | undefined, env: NodeJS.ProcessEnv)
   try {
     raw = JSON.parse(json);
   } catch (err) {
-    throw new TuneError("config_invalid", `TUNELOOP_ENDPOINTS is not valid JSON (${(err as Error).message}). Example: {"vllm": {"baseUrl": "http://localhost:8000/v1"}}`);
+    throw new TuneError(
+      "config_invalid",
+      `TUNELOOP_ENDPOINTS is not valid JSON (${(err as Error).message}). Example: {"vllm": {"baseUrl": "http://localhost:8000/v1"}}`,
+    );
   }
   const parsed = endpointsSchema.safeParse(raw);
   if (!parsed.success) {
@@ -176,7 +192,10 @@ export function parseEndpoints(json: string | undefined, env: NodeJS.ProcessEnv)
   }
   return Object.entries(parsed.data).map(([name, e]) => {
     if (e.apiKeyEnv && !env[e.apiKeyEnv]) {
-      throw new TuneError("config_invalid", `TUNELOOP_ENDPOINTS: endpoint "${name}" reads its key from ${e.apiKeyEnv}, which is not set.`);
+      throw new TuneError(
+        "config_invalid",
+        `TUNELOOP_ENDPOINTS: endpoint "${name}" reads its key from ${e.apiKeyEnv}, which is not set.`,
+      );
     }
     return { ...e, name, apiKey: e.apiKeyEnv ? env[e.apiKeyEnv] : undefined };
   });

@@ -25,7 +25,10 @@ describe("CLI: datasets on the real shared files", () => {
   const env = testEnv(data);
 
   test("uploads the OpenAI cookbook toy chat file with stats and estimates", async () => {
-    const r = await runCliJson<UploadJson>(["dataset", "upload", sharedDataset("openai-cookbook/toy_chat_fine_tuning.jsonl"), "--name", "toy"], env);
+    const r = await runCliJson<UploadJson>(
+      ["dataset", "upload", sharedDataset("openai-cookbook/toy_chat_fine_tuning.jsonl"), "--name", "toy"],
+      env,
+    );
     assert.equal(r.code, 0, r.stderr);
     const j = r.json;
     assert.equal(j.stored, true);
@@ -34,18 +37,29 @@ describe("CLI: datasets on the real shared files", () => {
     assert.equal(j.dataset.rows, 5);
     assert.match(j.dataset.sha256, /^[0-9a-f]{64}$/);
     assert.deepEqual(j.errors, []);
-    assert.ok(j.tokens.total > 0 && j.tokens.min <= j.tokens.median && j.tokens.median <= j.tokens.p95 && j.tokens.p95 <= j.tokens.max);
+    assert.ok(
+      j.tokens.total > 0 &&
+        j.tokens.min <= j.tokens.median &&
+        j.tokens.median <= j.tokens.p95 &&
+        j.tokens.p95 <= j.tokens.max,
+    );
     const local = j.estimates.find((e) => e.provider === "local");
     assert.ok(local, "local trainer is priced");
     assert.equal(local.usd, 0);
     // 5 rows: the cookbook rule raises epochs to min(25, floor(100 / 5)) = 20.
-    assert.ok(j.estimates.every((e) => e.epochs === 20), JSON.stringify(j.estimates));
+    assert.ok(
+      j.estimates.every((e) => e.epochs === 20),
+      JSON.stringify(j.estimates),
+    );
     const paid = j.estimates.find((e) => e.provider === "openai" && e.model === "gpt-4.1-mini");
     assert.ok(paid && paid.usd > 0 && paid.billedTokens === 20 * j.tokens.total);
   });
 
   test("the same file again is recognised, not stored twice", async () => {
-    const r = await runCliJson<UploadJson>(["dataset", "upload", sharedDataset("openai-cookbook/toy_chat_fine_tuning.jsonl"), "--name", "toy"], env);
+    const r = await runCliJson<UploadJson>(
+      ["dataset", "upload", sharedDataset("openai-cookbook/toy_chat_fine_tuning.jsonl"), "--name", "toy"],
+      env,
+    );
     assert.equal(r.code, 0);
     assert.equal(r.json.stored, false);
     assert.equal(r.json.existing, true);
@@ -53,7 +67,10 @@ describe("CLI: datasets on the real shared files", () => {
   });
 
   test("Alpaca JSON array with exact duplicates", async () => {
-    const r = await runCliJson<UploadJson>(["dataset", "upload", sharedDataset("llama-factory/alpaca_en_demo.json")], env);
+    const r = await runCliJson<UploadJson>(
+      ["dataset", "upload", sharedDataset("llama-factory/alpaca_en_demo.json")],
+      env,
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.json.dataset.ref, "alpaca_en_demo@v1");
     assert.equal(r.json.dataset.format, "alpaca");
@@ -78,10 +95,13 @@ describe("CLI: datasets on the real shared files", () => {
   });
 
   test("list and show", async () => {
-    const list = await runCliJson<Array<{ name: string; version: number; rows: number; sha256: string; createdAt: string }>>(["dataset", "list"], env);
+    const list = await runCliJson<
+      Array<{ name: string; version: number; rows: number; sha256: string; createdAt: string }>
+    >(["dataset", "list"], env);
     assert.equal(list.code, 0);
     const names = list.json.map((d) => d.name);
-    for (const n of ["toy", "alpaca_en_demo", "glaive_toolcall_en_demo", "small_coqa_10", "train", "identity"]) assert.ok(names.includes(n), n);
+    for (const n of ["toy", "alpaca_en_demo", "glaive_toolcall_en_demo", "small_coqa_10", "train", "identity"])
+      assert.ok(names.includes(n), n);
     assert.ok(list.json.every((d) => !Number.isNaN(Date.parse(d.createdAt))));
     const show = await runCli(["dataset", "show", "toy@v1"], env);
     assert.equal(show.code, 0);
@@ -92,20 +112,30 @@ describe("CLI: datasets on the real shared files", () => {
 
   test("a second upload under the same name is v2, and diff reports what changed", async () => {
     const dir = tmpDir("edit");
-    const lines = fs.readFileSync(sharedDataset("openai-cookbook/toy_chat_fine_tuning.jsonl"), "utf8").trim().split("\n");
+    const lines = fs
+      .readFileSync(sharedDataset("openai-cookbook/toy_chat_fine_tuning.jsonl"), "utf8")
+      .trim()
+      .split("\n");
     const rows = lines.map((l) => JSON.parse(l));
     // change the answer of row 1, drop row 5, add a new row
     rows[0].messages[rows[0].messages.length - 1].content = "Exercise outdoors is the best kind!";
     rows.pop();
-    rows.push({ messages: [{ role: "user", content: "My cat ignored me." }, { role: "assistant", content: "Cats show love in subtle ways!" }] });
+    rows.push({
+      messages: [
+        { role: "user", content: "My cat ignored me." },
+        { role: "assistant", content: "Cats show love in subtle ways!" },
+      ],
+    });
     const file = path.join(dir, "toy.jsonl");
     fs.writeFileSync(file, `${rows.map((r) => JSON.stringify(r)).join("\n")}\n`);
     const up = await runCliJson<UploadJson>(["dataset", "upload", file, "--name", "toy"], env);
     assert.equal(up.json.dataset.ref, "toy@v2");
-    const d = await runCliJson<{ added: number[]; removed: number[]; changed: Array<{ aLine: number; bLine: number }>; unchanged: number }>(
-      ["dataset", "diff", "toy@v1", "toy@v2"],
-      env,
-    );
+    const d = await runCliJson<{
+      added: number[];
+      removed: number[];
+      changed: Array<{ aLine: number; bLine: number }>;
+      unchanged: number;
+    }>(["dataset", "diff", "toy@v1", "toy@v2"], env);
     assert.equal(d.code, 0);
     assert.deepEqual(d.json.added, [5]);
     assert.deepEqual(d.json.removed, [5]);
@@ -114,29 +144,40 @@ describe("CLI: datasets on the real shared files", () => {
   });
 
   test("split is deterministic and leaves no overlap; check-overlap names rows", async () => {
-    const s1 = await runCliJson<{ train: { ref: string; rows: number; sha256: string }; eval: { ref: string; rows: number; sha256: string }; overlap: Record<string, number> }>(
-      ["dataset", "split", "alpaca_en_demo", "--eval", "20%", "--seed", "7"],
-      env,
-    );
+    const s1 = await runCliJson<{
+      train: { ref: string; rows: number; sha256: string };
+      eval: { ref: string; rows: number; sha256: string };
+      overlap: Record<string, number>;
+    }>(["dataset", "split", "alpaca_en_demo", "--eval", "20%", "--seed", "7"], env);
     assert.equal(s1.code, 0, s1.stdout);
     assert.equal(s1.json.train.rows + s1.json.eval.rows, 999);
     assert.ok(Math.abs(s1.json.eval.rows - 200) <= 10, `eval rows ${s1.json.eval.rows}`);
     assert.equal(s1.json.overlap.exact, 0);
     assert.equal(s1.json.overlap.samePrompt, 0);
-    const s2 = await runCliJson<typeof s1.json>(["dataset", "split", "alpaca_en_demo", "--eval", "20%", "--seed", "7"], env);
-    assert.equal(s2.json.train.sha256, s1.json.train.sha256, "same seed, same split");
-    assert.equal(s2.json.eval.ref, s1.json.eval.ref, "identical content is not stored again");
-    const s3 = await runCliJson<typeof s1.json>(["dataset", "split", "alpaca_en_demo", "--eval", "20%", "--seed", "8"], env);
-    assert.notEqual(s3.json.eval.sha256, s1.json.eval.sha256, "another seed, another split");
-
-    const o = await runCliJson<{ exact: Array<{ aLine: number; bLine: number }>; near: unknown[]; samePrompt: unknown[] }>(
-      ["dataset", "check-overlap", s1.json.train.ref, s1.json.eval.ref],
+    const s2 = await runCliJson<typeof s1.json>(
+      ["dataset", "split", "alpaca_en_demo", "--eval", "20%", "--seed", "7"],
       env,
     );
+    assert.equal(s2.json.train.sha256, s1.json.train.sha256, "same seed, same split");
+    assert.equal(s2.json.eval.ref, s1.json.eval.ref, "identical content is not stored again");
+    const s3 = await runCliJson<typeof s1.json>(
+      ["dataset", "split", "alpaca_en_demo", "--eval", "20%", "--seed", "8"],
+      env,
+    );
+    assert.notEqual(s3.json.eval.sha256, s1.json.eval.sha256, "another seed, another split");
+
+    const o = await runCliJson<{
+      exact: Array<{ aLine: number; bLine: number }>;
+      near: unknown[];
+      samePrompt: unknown[];
+    }>(["dataset", "check-overlap", s1.json.train.ref, s1.json.eval.ref], env);
     assert.equal(o.code, 0);
     assert.deepEqual(o.json.exact, []);
     assert.deepEqual(o.json.samePrompt, []);
-    const self = await runCliJson<{ exact: Array<{ aLine: number; bLine: number }> }>(["dataset", "check-overlap", "toy@v1", "toy@v2"], env);
+    const self = await runCliJson<{ exact: Array<{ aLine: number; bLine: number }> }>(
+      ["dataset", "check-overlap", "toy@v1", "toy@v2"],
+      env,
+    );
     assert.deepEqual(
       self.json.exact.map((p) => [p.aLine, p.bLine]),
       [
@@ -149,17 +190,30 @@ describe("CLI: datasets on the real shared files", () => {
 
   test("export in each format", async () => {
     const out = path.join(tmpDir("export"), "toy.alpaca.jsonl");
-    const a = await runCliJson<{ rows: number; path: string }>(["dataset", "export", "toy@v1", "--format", "alpaca", "--out", out], env);
+    const a = await runCliJson<{ rows: number; path: string }>(
+      ["dataset", "export", "toy@v1", "--format", "alpaca", "--out", out],
+      env,
+    );
     assert.equal(a.code, 0, a.stdout);
-    const rows = fs.readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const rows = fs
+      .readFileSync(out, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     assert.equal(rows.length, 5);
     assert.equal(rows[0].instruction, "I fell off my bike today.");
     assert.equal(rows[0].output, "It's great that you're getting exercise outdoors!");
     assert.equal(rows[0].system, "You are a happy assistant that puts a positive spin on everything.");
-    const t = await runCliJson<{ rows: number; path: string }>(["dataset", "export", "train", "--format", "together", "--out", `${out}.t`], env);
+    const t = await runCliJson<{ rows: number; path: string }>(
+      ["dataset", "export", "train", "--format", "together", "--out", `${out}.t`],
+      env,
+    );
     assert.equal(t.json.rows, 1000);
     assert.ok(JSON.parse(fs.readFileSync(`${out}.t`, "utf8").split("\n")[0]).text.startsWith("table:"));
-    const bad = await runCliJson<{ error: { code: string; message: string } }>(["dataset", "export", "train", "--format", "openai"], env);
+    const bad = await runCliJson<{ error: { code: string; message: string } }>(
+      ["dataset", "export", "train", "--format", "openai"],
+      env,
+    );
     assert.equal(bad.code, 1);
     assert.equal(bad.json.error.code, "dataset_export_unsupported");
     assert.match(bad.json.error.message, /together/);
@@ -180,7 +234,12 @@ describe("CLI: bad inputs get a clear error and store nothing", () => {
   const env = testEnv(data, { TUNELOOP_MAX_LINE_BYTES: "4096" });
   const dir = tmpDir("bad");
   const good = (i: number) =>
-    JSON.stringify({ messages: [{ role: "user", content: `Question number ${i} about invoices?` }, { role: "assistant", content: `Answer ${i}.` }] });
+    JSON.stringify({
+      messages: [
+        { role: "user", content: `Question number ${i} about invoices?` },
+        { role: "assistant", content: `Answer ${i}.` },
+      ],
+    });
   const write = (name: string, content: string | Buffer) => {
     const p = path.join(dir, name);
     fs.writeFileSync(p, content);
@@ -189,7 +248,8 @@ describe("CLI: bad inputs get a clear error and store nothing", () => {
   const blobCount = () => {
     const root = path.join(data, "blobs");
     if (!fs.existsSync(root)) return 0;
-    return fs.readdirSync(root, { recursive: true }).filter((f) => fs.statSync(path.join(root, String(f))).isFile()).length;
+    return fs.readdirSync(root, { recursive: true }).filter((f) => fs.statSync(path.join(root, String(f))).isFile())
+      .length;
   };
   const nothingStored = async () => {
     assert.equal(blobCount(), 0, "no blobs written");
@@ -202,9 +262,28 @@ describe("CLI: bad inputs get a clear error and store nothing", () => {
   before(() => fs.mkdirSync(data, { recursive: true }));
 
   const refusals: Array<[string, () => string, string, RegExp]> = [
-    ["a zip renamed .jsonl", () => write("data.jsonl", Buffer.concat([Buffer.from("PK\x03\x04"), Buffer.alloc(200, 7)])), "dataset_archive", /zip/i],
-    ["a binary file", () => write("img.jsonl", Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(300, 0)])), "dataset_binary", /binary|PNG/i],
-    ["UTF-16 text", () => write("u16.jsonl", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${good(1)}\n`, "utf16le")])), "dataset_wrong_encoding", /UTF-8/],
+    [
+      "a zip renamed .jsonl",
+      () => write("data.jsonl", Buffer.concat([Buffer.from("PK\x03\x04"), Buffer.alloc(200, 7)])),
+      "dataset_archive",
+      /zip/i,
+    ],
+    [
+      "a binary file",
+      () =>
+        write(
+          "img.jsonl",
+          Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(300, 0)]),
+        ),
+      "dataset_binary",
+      /binary|PNG/i,
+    ],
+    [
+      "UTF-16 text",
+      () => write("u16.jsonl", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${good(1)}\n`, "utf16le")])),
+      "dataset_wrong_encoding",
+      /UTF-8/,
+    ],
     ["an empty file", () => write("empty.jsonl", ""), "dataset_empty_file", /empty/i],
     ["not JSON at all", () => write("notes.jsonl", "hello there\nthis is prose\n"), "dataset_not_json", /JSON/],
   ];
@@ -225,7 +304,9 @@ describe("CLI: bad inputs get a clear error and store nothing", () => {
       Buffer.from('{"messages": [{"role": "user", "content": "caf'),
       Buffer.from([0xe9]),
       Buffer.from('"}, {"role": "assistant", "content": "x"}]}\n'),
-      Buffer.from(`{"messages": [{"role": "user", "content": "${"a".repeat(6000)}"}, {"role": "assistant", "content": "x"}]}\n`),
+      Buffer.from(
+        `{"messages": [{"role": "user", "content": "${"a".repeat(6000)}"}, {"role": "assistant", "content": "x"}]}\n`,
+      ),
       Buffer.from(`${good(3)}\n`),
       Buffer.from('{"messages": [{"role": "user", "content": "cut off'),
     ]);
@@ -250,11 +331,22 @@ describe("CLI: bad inputs get a clear error and store nothing", () => {
   test("schema problems name the line and field; --drop-bad-rows stores the good rows", async () => {
     const rows = [
       good(1),
-      JSON.stringify({ messages: [{ role: "bot", content: "hi" }, { role: "assistant", content: "x" }] }),
+      JSON.stringify({
+        messages: [
+          { role: "bot", content: "hi" },
+          { role: "assistant", content: "x" },
+        ],
+      }),
       JSON.stringify({ messages: [{ role: "user", content: "hi" }, { role: "assistant" }] }),
       JSON.stringify({ messages: [] }),
       JSON.stringify({ messages: [{ role: "user", content: "only a question" }] }),
-      JSON.stringify({ messages: [{ role: "user", content: "q" }, { role: "assistant", content: "a" }], extra: 1 }),
+      JSON.stringify({
+        messages: [
+          { role: "user", content: "q" },
+          { role: "assistant", content: "a" },
+        ],
+        extra: 1,
+      }),
       JSON.stringify([1, 2]),
       good(2),
     ];
@@ -293,12 +385,18 @@ describe("CLI: bad inputs get a clear error and store nothing", () => {
 
   test("limits: too many rows, a file over the size limit, a bad setting", async () => {
     const file = write("five.jsonl", `${[1, 2, 3, 4, 5].map(good).join("\n")}\n`);
-    const many = await runCliJson<{ error: { code: string; message: string } }>(["dataset", "upload", file, "--name", "five"], { ...env, TUNELOOP_MAX_ROWS: "3" });
+    const many = await runCliJson<{ error: { code: string; message: string } }>(
+      ["dataset", "upload", file, "--name", "five"],
+      { ...env, TUNELOOP_MAX_ROWS: "3" },
+    );
     assert.equal(many.code, 1);
     assert.equal(many.json.error.code, "dataset_too_many_rows");
     assert.match(many.json.error.message, /TUNELOOP_MAX_ROWS/);
     const big = write("big.jsonl", `${Array.from({ length: 30000 }, (_, i) => good(i)).join("\n")}\n`);
-    const large = await runCliJson<{ error: { code: string; message: string } }>(["dataset", "upload", big, "--name", "big"], { ...env, TUNELOOP_MAX_UPLOAD_MB: "1" });
+    const large = await runCliJson<{ error: { code: string; message: string } }>(
+      ["dataset", "upload", big, "--name", "big"],
+      { ...env, TUNELOOP_MAX_UPLOAD_MB: "1" },
+    );
     assert.equal(large.code, 1);
     assert.equal(large.json.error.code, "dataset_too_large");
     assert.match(large.json.error.message, /TUNELOOP_MAX_UPLOAD_MB/);

@@ -6,9 +6,17 @@ import path from "node:path";
 import { test } from "node:test";
 import { repoRoot, sharedDataset, testEnv, tmpDir } from "../helpers.ts";
 
-function chat(lines: string[], env: NodeJS.ProcessEnv, opts: { closeStdin?: boolean } = {}): Promise<{ code: number | null; out: string; err: string }> {
+function chat(
+  lines: string[],
+  env: NodeJS.ProcessEnv,
+  opts: { closeStdin?: boolean } = {},
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, "bin", "start.mjs")], { cwd: repoRoot, env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [path.join(repoRoot, "bin", "start.mjs")], {
+      cwd: repoRoot,
+      env,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => (out += d));
@@ -26,8 +34,18 @@ test("console chat: upload a real file and a broken one, list, help, then Ctrl-D
   fs.writeFileSync(
     broken,
     [
-      JSON.stringify({ messages: [{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }] }),
-      JSON.stringify({ messages: [{ role: "human", content: "hi" }, { role: "assistant", content: "hello" }] }),
+      JSON.stringify({
+        messages: [
+          { role: "user", content: "hi" },
+          { role: "assistant", content: "hello" },
+        ],
+      }),
+      JSON.stringify({
+        messages: [
+          { role: "human", content: "hi" },
+          { role: "assistant", content: "hello" },
+        ],
+      }),
       '{"messages": [{"role": "user"',
     ].join("\n"),
   );

@@ -12,13 +12,19 @@ import { makeDemoTask } from "../../src/core/demo/task.ts";
 import { repoRoot, testEnv, tmpDir } from "../helpers.ts";
 import { localModelDir } from "../local/helpers.ts";
 
-test("console chat: the fine-tuning loop with the run's thread showing progress and the verdict", { timeout: 240_000 }, async () => {
+test("console chat: the fine-tuning loop with the run's thread showing progress and the verdict", {
+  timeout: 240_000,
+}, async () => {
   const dir = tmpDir("loop");
   const task = makeDemoTask({ seed: 3, trainRows: 300, evalRows: 100 });
   const file = path.join(dir, "feelings.jsonl");
   fs.writeFileSync(file, `${[...task.train, ...task.eval].map((r) => JSON.stringify(r)).join("\n")}\n`);
   const env = testEnv(path.join(dir, "data"), { TUNELOOP_LOCAL_MODEL_DIR: localModelDir });
-  const child = spawn(process.execPath, [path.join(repoRoot, "bin", "start.mjs")], { cwd: repoRoot, env, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [path.join(repoRoot, "bin", "start.mjs")], {
+    cwd: repoRoot,
+    env,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   child.stdout.on("data", (d) => (out += d));
@@ -27,7 +33,8 @@ test("console chat: the fine-tuning loop with the run's thread showing progress 
   const waitFor = async (re: RegExp, ms: number) => {
     const t0 = Date.now();
     while (!re.test(out)) {
-      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${re}\n--- output ---\n${out}\n--- stderr ---\n${err}`);
+      if (Date.now() - t0 > ms)
+        throw new Error(`timed out waiting for ${re}\n--- output ---\n${out}\n--- stderr ---\n${err}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   };
@@ -66,7 +73,10 @@ test("console chat: the fine-tuning loop with the run's thread showing progress 
   assert.ok(tuned && Number(tuned[1]) >= 85, `tuned ${tuned?.[1]}`);
   assert.ok(base && Number(base[1]) <= 10, `base ${base?.[1]}`);
   assert.match(out, /Chance baseline: always answering "\w+" scores/);
-  assert.match(out, /run:1 is better than local:stories260K by \+[\d.]+ pts .*mcnemar-exact p < 0\.001.*: significant at α = 0\.05\./);
+  assert.match(
+    out,
+    /run:1 is better than local:stories260K by \+[\d.]+ pts .*mcnemar-exact p < 0\.001.*: significant at α = 0\.05\./,
+  );
   assert.match(out, /"a LoRA learns the four feelings": expected \+40 pts, observed .*: supported/);
   assert.match(out, /Leaderboard · feelings/);
   assert.match(out, /run:1 vs local:stories260K on feelings-eval@v1 \(exact\)/);

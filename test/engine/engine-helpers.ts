@@ -17,13 +17,20 @@ export const answerFor = (prompt: string) => {
 export function writeTask(dir: string, rows: number): string {
   const file = path.join(dir, "task.jsonl");
   const lines = Array.from({ length: rows }, (_, i) =>
-    JSON.stringify({ messages: [{ role: "user", content: `What colour is item ${i}?` }, { role: "assistant", content: COLOURS[i % 4] }] }),
+    JSON.stringify({
+      messages: [
+        { role: "user", content: `What colour is item ${i}?` },
+        { role: "assistant", content: COLOURS[i % 4] },
+      ],
+    }),
   );
   fs.writeFileSync(file, `${lines.join("\n")}\n`);
   return file;
 }
 
-export async function engineApp(opts: { dataDir?: string; trainer?: FakeTrainer; env?: Record<string, string>; endpoints?: EndpointConfig[] } = {}) {
+export async function engineApp(
+  opts: { dataDir?: string; trainer?: FakeTrainer; env?: Record<string, string>; endpoints?: EndpointConfig[] } = {},
+) {
   const dataDir = opts.dataDir ?? tmpDir("engine");
   const config = loadConfig({ TUNELOOP_DATA: dataDir, LOG_LEVEL: "silent", ...opts.env });
   const providers = fakeProviders({ trainer: opts.trainer, answers: answerFor, endpoints: opts.endpoints });
@@ -32,7 +39,10 @@ export async function engineApp(opts: { dataDir?: string; trainer?: FakeTrainer;
 }
 
 /** Uploads a generated task, splits it 75/25 and creates experiment `exp`. */
-export async function seedExperiment(app: App, opts: { rows?: number; baselines?: string[]; budget?: number; name?: string } = {}) {
+export async function seedExperiment(
+  app: App,
+  opts: { rows?: number; baselines?: string[]; budget?: number; name?: string } = {},
+) {
   const file = writeTask(tmpDir("task"), opts.rows ?? 80);
   await app.datasets.upload({ filePath: file, filename: "task.jsonl", name: "task" });
   const split = await app.datasets.split("task", { evalShare: 0.25, seed: 1 });
@@ -45,7 +55,11 @@ export async function seedExperiment(app: App, opts: { rows?: number; baselines?
     user: "tester",
     channelId: "c1",
   });
-  return { exp, train: `${split.train.name}@v${split.train.version}`, eval: `${split.eval.name}@v${split.eval.version}` };
+  return {
+    exp,
+    train: `${split.train.name}@v${split.train.version}`,
+    eval: `${split.eval.name}@v${split.eval.version}`,
+  };
 }
 
 export function ctxFor(app: App, surface: CommandContext["surface"] = "cli"): CommandContext & { lines: string[] } {

@@ -19,7 +19,13 @@ describe("runs", () => {
       app.worker.listen({ onRun: (r, e) => void (e === "state" && states.push(r.state)) });
       const out = await runCommand(["run", "start", train, "--experiment", "exp", "--yes", "--wait"], ctxFor(app));
       assert.equal(out.exitCode, 0, JSON.stringify(out.data));
-      const data = out.data as { run: { id: number; state: string; tunedModel: string }; evals: Array<{ model: string; mean: number; n: number; ci: number[] }>; comparison: { pValue: number; significant: boolean; diff: number; test: string }; hypotheses: Array<{ verdict: { outcome: string } }>; cost: { trainingUsd: number } };
+      const data = out.data as {
+        run: { id: number; state: string; tunedModel: string };
+        evals: Array<{ model: string; mean: number; n: number; ci: number[] }>;
+        comparison: { pValue: number; significant: boolean; diff: number; test: string };
+        hypotheses: Array<{ verdict: { outcome: string } }>;
+        cost: { trainingUsd: number };
+      };
       assert.equal(data.run.state, "succeeded");
       assert.deepEqual(states, ["queued", "running", "succeeded"]);
       assert.equal(data.run.tunedModel, `run:${data.run.id}`);
@@ -34,7 +40,12 @@ describe("runs", () => {
       assert.equal(data.hypotheses[0].verdict.outcome, "supported");
       assert.equal(data.cost.trainingUsd, 0);
       const ledger = app.engine.ledger({ runId: data.run.id });
-      assert.deepEqual(ledger.map((l) => `${l.kind}${l.estimated ? "~" : ""}`).sort(), ["eval", "eval", "training", "training~"]);
+      assert.deepEqual(ledger.map((l) => `${l.kind}${l.estimated ? "~" : ""}`).sort(), [
+        "eval",
+        "eval",
+        "training",
+        "training~",
+      ]);
       // progress events became loss points
       assert.ok(app.engine.runEvents(data.run.id, "loss").length >= 1);
     } finally {
@@ -45,7 +56,16 @@ describe("runs", () => {
   test("refusals: unknown dataset, overlap with the eval set (rows named), over budget", async () => {
     const fake = await startFakeOpenAI({ latencyMs: 0 });
     const { app } = await engineApp({
-      endpoints: [{ name: "big", baseUrl: fake.baseUrl, concurrency: 4, timeoutMs: 2000, maxRetries: 0, prices: { "*": { inputPer1M: 100, outputPer1M: 100 } } }],
+      endpoints: [
+        {
+          name: "big",
+          baseUrl: fake.baseUrl,
+          concurrency: 4,
+          timeoutMs: 2000,
+          maxRetries: 0,
+          prices: { "*": { inputPer1M: 100, outputPer1M: 100 } },
+        },
+      ],
     });
     try {
       const { eval: evalRef } = await seedExperiment(app, { baselines: ["big:model"], budget: 0.0001 });
@@ -70,7 +90,16 @@ describe("runs", () => {
     const fake = await startFakeOpenAI();
     const { app } = await engineApp({
       env: { TUNELOOP_CONFIRM_ABOVE_USD: "0" },
-      endpoints: [{ name: "big", baseUrl: fake.baseUrl, concurrency: 4, timeoutMs: 2000, maxRetries: 0, prices: { "*": { inputPer1M: 1, outputPer1M: 1 } } }],
+      endpoints: [
+        {
+          name: "big",
+          baseUrl: fake.baseUrl,
+          concurrency: 4,
+          timeoutMs: 2000,
+          maxRetries: 0,
+          prices: { "*": { inputPer1M: 1, outputPer1M: 1 } },
+        },
+      ],
     });
     try {
       const { train } = await seedExperiment(app, { baselines: ["big:model"] });
@@ -99,7 +128,14 @@ describe("runs", () => {
       const { train } = await seedExperiment(app);
       const q = await app.runs.start({ dataset: train, experiment: "exp", yes: true, user: "tester", channelId: null });
       assert.equal(app.runs.cancel(q.run.id, "tester").state, "cancelled");
-      const r = await app.runs.start({ dataset: train, experiment: "exp", yes: true, user: "tester", channelId: null, seed: 2 });
+      const r = await app.runs.start({
+        dataset: train,
+        experiment: "exp",
+        yes: true,
+        user: "tester",
+        channelId: null,
+        seed: 2,
+      });
       const running = app.worker.runNext(r.run.id);
       await new Promise((res) => setTimeout(res, 300));
       const t0 = Date.now();
@@ -114,7 +150,9 @@ describe("runs", () => {
   });
 
   test("a training failure fails the run with the reason", async () => {
-    const { app } = await engineApp({ trainer: new FakeTrainer({ steps: 5, failAt: { step: 3, message: "loss became NaN" } }) });
+    const { app } = await engineApp({
+      trainer: new FakeTrainer({ steps: 5, failAt: { step: 3, message: "loss became NaN" } }),
+    });
     try {
       const { train } = await seedExperiment(app);
       const out = await runCommand(["run", "start", train, "--experiment", "exp", "--yes", "--wait"], ctxFor(app));
@@ -157,7 +195,11 @@ describe("resume after a restart", () => {
     await app.close();
 
     // A worker process with a slow trainer and a short lease; killed while training.
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(repoRoot, "test", "engine", "worker-child.ts"), dataDir], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", path.join(repoRoot, "test", "engine", "worker-child.ts"), dataDir],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     children.push(child);
     await new Promise<void>((resolve, reject) => {
       let out = "";
@@ -180,10 +222,21 @@ describe("resume after a restart", () => {
       assert.equal(done?.id, r.run.id);
       assert.equal(done?.state, "succeeded");
       assert.equal(done?.attempts, 2);
-      assert.match(String(second.app.engine.runEvents(r.run.id, "state").map((e) => JSON.stringify(e.data)).join(" ")), /resumed after a restart/);
+      assert.match(
+        String(
+          second.app.engine
+            .runEvents(r.run.id, "state")
+            .map((e) => JSON.stringify(e.data))
+            .join(" "),
+        ),
+        /resumed after a restart/,
+      );
       assert.equal(trainer.started, 1);
       assert.equal(second.app.engine.listRuns().length, 1, "never duplicated");
-      assert.equal(second.app.engine.evals({ runId: r.run.id, state: "succeeded" }).filter((e) => e.role === "tuned").length, 1);
+      assert.equal(
+        second.app.engine.evals({ runId: r.run.id, state: "succeeded" }).filter((e) => e.role === "tuned").length,
+        1,
+      );
     } finally {
       await second.app.close();
     }

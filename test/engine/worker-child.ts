@@ -10,7 +10,10 @@ const config = loadConfig({ TUNELOOP_DATA: process.argv[2], LOG_LEVEL: "silent" 
 const trainer = new FakeTrainer({ steps: 1000, stepMs: 50 });
 const providers = fakeProviders({ trainer, answers: answerFor });
 const app = createApp(config, createLogger(config), { providers });
-const worker = new RunWorker(app.engine, app.runs, app.datasets, app.evals, providers, app.clock, app.log, { dataDir: config.dataDir, leaseMs: 1000 });
+const worker = new RunWorker(app.engine, app.runs, app.datasets, app.evals, providers, app.clock, app.log, {
+  dataDir: config.dataDir,
+  leaseMs: 1000,
+});
 worker.listen({
   onRun: (r) => {
     if (r.progress?.step) process.stdout.write(`step ${r.progress.step}\n`);

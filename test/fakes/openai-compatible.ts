@@ -23,7 +23,12 @@ export interface FakeOptions {
 
 export interface FakeEndpoint {
   baseUrl: string;
-  requests: Array<{ at: number; model: string; messages: Array<{ role: string; content: string }>; authorization?: string }>;
+  requests: Array<{
+    at: number;
+    model: string;
+    messages: Array<{ role: string; content: string }>;
+    authorization?: string;
+  }>;
   /** Replies to send before normal answers (e.g. a 429, then a 500). */
   script: FakeReply[];
   maxInFlight: number;
@@ -44,24 +49,47 @@ export async function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeEndpo
         res.end(JSON.stringify(payload));
       };
       if (opts.apiKey && req.headers.authorization !== `Bearer ${opts.apiKey}`) {
-        return send(401, { error: { message: "Incorrect API key provided.", type: "invalid_request_error", code: "invalid_api_key" } });
+        return send(401, {
+          error: { message: "Incorrect API key provided.", type: "invalid_request_error", code: "invalid_api_key" },
+        });
       }
       if (req.method === "GET" && req.url === "/v1/models") {
-        return send(200, { object: "list", data: (opts.models ?? ["fake-model"]).map((id) => ({ id, object: "model", created: 0, owned_by: "fake" })) });
+        return send(200, {
+          object: "list",
+          data: (opts.models ?? ["fake-model"]).map((id) => ({ id, object: "model", created: 0, owned_by: "fake" })),
+        });
       }
       if (req.method !== "POST" || req.url !== "/v1/chat/completions") {
-        return send(404, { error: { message: `Unknown request URL: ${req.method} ${req.url}`, type: "invalid_request_error" } });
+        return send(404, {
+          error: { message: `Unknown request URL: ${req.method} ${req.url}`, type: "invalid_request_error" },
+        });
       }
       const parsed = JSON.parse(body) as { model: string; messages: Array<{ role: string; content: string }> };
-      fake.requests.push({ at: Date.now(), model: parsed.model, messages: parsed.messages, authorization: req.headers.authorization });
+      fake.requests.push({
+        at: Date.now(),
+        model: parsed.model,
+        messages: parsed.messages,
+        authorization: req.headers.authorization,
+      });
       inFlight++;
       fake.maxInFlight = Math.max(fake.maxInFlight, inFlight);
       try {
         if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
         const scripted = fake.script.shift();
-        if (scripted) return send(scripted.status, scripted.body ?? { error: { message: `scripted ${scripted.status}`, type: "server_error" } }, scripted.headers);
+        if (scripted)
+          return send(
+            scripted.status,
+            scripted.body ?? { error: { message: `scripted ${scripted.status}`, type: "server_error" } },
+            scripted.headers,
+          );
         if (opts.models && !opts.models.includes(parsed.model)) {
-          return send(404, { error: { message: `The model \`${parsed.model}\` does not exist.`, type: "invalid_request_error", code: "model_not_found" } });
+          return send(404, {
+            error: {
+              message: `The model \`${parsed.model}\` does not exist.`,
+              type: "invalid_request_error",
+              code: "model_not_found",
+            },
+          });
         }
         const lastUser = [...parsed.messages].reverse().find((m) => m.role === "user")?.content ?? "";
         const content = opts.answer ? opts.answer(parsed.messages, parsed.model) : lastUser;
@@ -71,7 +99,9 @@ export async function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeEndpo
           object: "chat.completion",
           created: Math.floor(Date.now() / 1000),
           model: parsed.model,
-          choices: [{ index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: "stop" }],
+          choices: [
+            { index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: "stop" },
+          ],
           usage: { prompt_tokens: prompt, completion_tokens: words(content), total_tokens: prompt + words(content) },
         });
       } finally {

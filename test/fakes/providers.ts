@@ -36,13 +36,30 @@ export class FakeTrainer implements TrainerProvider {
     for (let step = 1; step <= steps; step++) {
       if (job.signal.aborted) throw new CancelledError();
       await new Promise((r) => setTimeout(r, this.opts.stepMs ?? 5));
-      if (this.opts.failAt?.step === step) throw Object.assign(new Error(this.opts.failAt.message), { code: "training_failed" });
-      job.onProgress({ step, totalSteps: steps, epoch: 1, loss: 2 / step, tokensPerSec: 1000, tokens: step * 100, elapsedMs: Date.now() - t0 });
+      if (this.opts.failAt?.step === step)
+        throw Object.assign(new Error(this.opts.failAt.message), { code: "training_failed" });
+      job.onProgress({
+        step,
+        totalSteps: steps,
+        epoch: 1,
+        loss: 2 / step,
+        tokensPerSec: 1000,
+        tokens: step * 100,
+        elapsedMs: Date.now() - t0,
+      });
     }
     fs.mkdirSync(job.workDir, { recursive: true });
     const adapter = path.join(job.workDir, "adapter.json");
     fs.writeFileSync(adapter, JSON.stringify({ run: job.run.id }));
-    return { tunedModelId: adapter, steps, trainingTokens: steps * 100, finalLoss: 2 / steps, losses: [], wallMs: Date.now() - t0, usd: 0 };
+    return {
+      tunedModelId: adapter,
+      steps,
+      trainingTokens: steps * 100,
+      finalLoss: 2 / steps,
+      losses: [],
+      wallMs: Date.now() - t0,
+      usd: 0,
+    };
   }
 }
 
@@ -64,7 +81,11 @@ export function fakeLocalModel(modelId: string, ref: string, answers: (prompt: s
   };
 }
 
-export function fakeProviders(opts: { trainer?: FakeTrainer; answers: (prompt: string) => string; endpoints?: EndpointConfig[] }): Providers & ProviderSet & { trainerImpl: FakeTrainer } {
+export function fakeProviders(opts: {
+  trainer?: FakeTrainer;
+  answers: (prompt: string) => string;
+  endpoints?: EndpointConfig[];
+}): Providers & ProviderSet & { trainerImpl: FakeTrainer } {
   const trainer = opts.trainer ?? new FakeTrainer();
   const endpoints = new Map((opts.endpoints ?? []).map((e) => [e.name, new OpenAICompatibleClient(e)]));
   return {

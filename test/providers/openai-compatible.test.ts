@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { endpointModel, OpenAICompatibleClient, parseEndpoints, type EndpointConfig } from "../../src/providers/openai-compatible.ts";
+import {
+  endpointModel,
+  OpenAICompatibleClient,
+  parseEndpoints,
+  type EndpointConfig,
+} from "../../src/providers/openai-compatible.ts";
 import { retryDelayMs } from "../../src/lib/limit.ts";
 import { startFakeOpenAI, type FakeEndpoint } from "../fakes/openai-compatible.ts";
 
@@ -41,7 +46,11 @@ describe("openai-compatible client against a local fake", () => {
 
   test("429 with Retry-After is honoured, then success", async () => {
     sleeps.length = 0;
-    fake.script.push({ status: 429, headers: { "retry-after": "2" }, body: { error: { message: "Rate limit reached", type: "requests" } } });
+    fake.script.push({
+      status: 429,
+      headers: { "retry-after": "2" },
+      body: { error: { message: "Rate limit reached", type: "requests" } },
+    });
     const r = await client().chat("fake-model", { messages: [{ role: "user", content: "x" }], maxTokens: 4 });
     assert.equal(r.text, "echo: x");
     assert.deepEqual(sleeps, [2000]);
@@ -58,28 +67,46 @@ describe("openai-compatible client against a local fake", () => {
 
   test("gives up after maxRetries with a message that says what happened", async () => {
     fake.script.push({ status: 503 }, { status: 503 }, { status: 503 });
-    await assert.rejects(client({ maxRetries: 2 }).chat("fake-model", { messages: [{ role: "user", content: "z" }], maxTokens: 4 }), (e: Error & { code?: string }) => {
-      assert.equal(e.code, "endpoint_unavailable");
-      assert.match(e.message, /after 3 tries \(last: HTTP 503/);
-      return true;
-    });
+    await assert.rejects(
+      client({ maxRetries: 2 }).chat("fake-model", { messages: [{ role: "user", content: "z" }], maxTokens: 4 }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, "endpoint_unavailable");
+        assert.match(e.message, /after 3 tries \(last: HTTP 503/);
+        return true;
+      },
+    );
   });
 
   test("a 4xx is not retried and shows the provider's message, never the key", async () => {
-    await assert.rejects(client({ apiKey: "sk-wrong-key-000000" }).chat("fake-model", { messages: [{ role: "user", content: "z" }], maxTokens: 4 }), (e: Error & { code?: string }) => {
-      assert.equal(e.code, "endpoint_error");
-      assert.match(e.message, /Incorrect API key provided/);
-      assert.doesNotMatch(e.message, /sk-wrong-key/);
-      return true;
-    });
-    await assert.rejects(client().chat("nope", { messages: [{ role: "user", content: "z" }], maxTokens: 4 }), /does not exist/);
+    await assert.rejects(
+      client({ apiKey: "sk-wrong-key-000000" }).chat("fake-model", {
+        messages: [{ role: "user", content: "z" }],
+        maxTokens: 4,
+      }),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, "endpoint_error");
+        assert.match(e.message, /Incorrect API key provided/);
+        assert.doesNotMatch(e.message, /sk-wrong-key/);
+        return true;
+      },
+    );
+    await assert.rejects(
+      client().chat("nope", { messages: [{ role: "user", content: "z" }], maxTokens: 4 }),
+      /does not exist/,
+    );
   });
 
   test("a timeout counts as a failure and is retried", async () => {
     const slow = await startFakeOpenAI({ latencyMs: 400 });
     try {
-      const c = new OpenAICompatibleClient({ ...cfg(), baseUrl: slow.baseUrl, apiKey: undefined, timeoutMs: 100, maxRetries: 1 }, { sleep: async () => {} });
-      await assert.rejects(c.chat("m", { messages: [{ role: "user", content: "z" }], maxTokens: 4 }), /no answer within 100 ms/);
+      const c = new OpenAICompatibleClient(
+        { ...cfg(), baseUrl: slow.baseUrl, apiKey: undefined, timeoutMs: 100, maxRetries: 1 },
+        { sleep: async () => {} },
+      );
+      await assert.rejects(
+        c.chat("m", { messages: [{ role: "user", content: "z" }], maxTokens: 4 }),
+        /no answer within 100 ms/,
+      );
       assert.equal(slow.requests.length, 2);
     } finally {
       await slow.close();
@@ -89,13 +116,22 @@ describe("openai-compatible client against a local fake", () => {
   test("the concurrency limit holds", async () => {
     const slow = await startFakeOpenAI({ latencyMs: 30 });
     try {
-      const m = endpointModel(new OpenAICompatibleClient({ ...cfg(), baseUrl: slow.baseUrl, apiKey: undefined, concurrency: 3 }), "m");
+      const m = endpointModel(
+        new OpenAICompatibleClient({ ...cfg(), baseUrl: slow.baseUrl, apiKey: undefined, concurrency: 3 }),
+        "m",
+      );
       const seen: number[] = [];
       const out = await m.completeAll(
-        Array.from({ length: 12 }, (_, i) => ({ messages: [{ role: "user" as const, content: `q${i}` }], maxTokens: 4 })),
+        Array.from({ length: 12 }, (_, i) => ({
+          messages: [{ role: "user" as const, content: `q${i}` }],
+          maxTokens: 4,
+        })),
         { onResult: (i) => seen.push(i) },
       );
-      assert.deepEqual(out.map((r) => r.text), Array.from({ length: 12 }, (_, i) => `q${i}`));
+      assert.deepEqual(
+        out.map((r) => r.text),
+        Array.from({ length: 12 }, (_, i) => `q${i}`),
+      );
       assert.equal(seen.length, 12);
       assert.equal(slow.maxInFlight, 3);
       assert.equal(m.ref, "fake:m");
@@ -106,13 +142,19 @@ describe("openai-compatible client against a local fake", () => {
 });
 
 test("TUNELOOP_ENDPOINTS parsing names what is wrong", () => {
-  const eps = parseEndpoints('{"vllm": {"baseUrl": "http://localhost:8000/v1", "apiKeyEnv": "VLLM_KEY", "concurrency": 16}}', { VLLM_KEY: "k" });
+  const eps = parseEndpoints(
+    '{"vllm": {"baseUrl": "http://localhost:8000/v1", "apiKeyEnv": "VLLM_KEY", "concurrency": 16}}',
+    { VLLM_KEY: "k" },
+  );
   assert.equal(eps[0].name, "vllm");
   assert.equal(eps[0].apiKey, "k");
   assert.equal(eps[0].concurrency, 16);
   assert.throws(() => parseEndpoints("{nope", {}), /TUNELOOP_ENDPOINTS is not valid JSON/);
   assert.throws(() => parseEndpoints('{"v": {"baseUrl": "not a url"}}', {}), /TUNELOOP_ENDPOINTS: v\.baseUrl/);
-  assert.throws(() => parseEndpoints('{"v": {"baseUrl": "http://x/v1", "apiKeyEnv": "MISSING"}}', {}), /reads its key from MISSING, which is not set/);
+  assert.throws(
+    () => parseEndpoints('{"v": {"baseUrl": "http://x/v1", "apiKeyEnv": "MISSING"}}', {}),
+    /reads its key from MISSING, which is not set/,
+  );
 });
 
 test("retry delays: Retry-After in seconds or as a date, else jittered exponential backoff", () => {

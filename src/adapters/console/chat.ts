@@ -83,7 +83,10 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
       return;
     }
     if (trimmed.startsWith("/attach")) {
-      const p = trimmed.slice("/attach".length).trim().replace(/^["']|["']$/g, "");
+      const p = trimmed
+        .slice("/attach".length)
+        .trim()
+        .replace(/^["']|["']$/g, "");
       if (!p) return void write("Usage: /attach PATH (the next command that takes a file uses it)");
       const abs = path.resolve(p);
       if (!fs.existsSync(abs)) return void write(`No file at ${abs}.`);
@@ -110,7 +113,9 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
 
   return new Promise((resolve) => {
     if (interactive) {
-      output.write(`tuneloop console chat · data in ${app.config.dataDir}\nType /tune help for commands, /attach PATH to attach a file, /quit or Ctrl-D to leave.\n`);
+      output.write(
+        `tuneloop console chat · data in ${app.config.dataDir}\nType /tune help for commands, /attach PATH to attach a file, /quit or Ctrl-D to leave.\n`,
+      );
       rl.setPrompt(`${user.name}> `);
       rl.prompt();
     }
@@ -122,7 +127,12 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
       await handle(line).catch((err) => write(`internal error: ${err instanceof Error ? err.message : String(err)}`));
     };
     rl.on("line", (line) => {
-      const p = interactive ? run(line) : (queue = queue.then(() => run(line)));
+      let p: Promise<void>;
+      if (interactive) p = run(line);
+      else {
+        queue = queue.then(() => run(line));
+        p = queue;
+      }
       pending.add(p);
       void p.finally(() => pending.delete(p));
     });

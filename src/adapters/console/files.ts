@@ -9,6 +9,7 @@ export function saveCardFiles(dataDir: string, files: CardFile[] | undefined): s
   fs.mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
   return files.map((f) => {
+    if (f.path) return f.path;
     const safe = path.basename(f.name).replace(/[^\w.-]+/g, "_") || "file";
     const p = path.join(dir, `${stamp}-${safe}`);
     fs.writeFileSync(p, f.content);

@@ -28,7 +28,10 @@ export function renderBlock(b: Block): string {
     case "table": {
       const widths = b.columns.map((c, i) => Math.max([...c].length, ...b.rows.map((r) => [...(r[i] ?? "")].length)));
       const line = (cells: string[]) =>
-        cells.map((c, i) => pad(c ?? "", widths[i], b.align?.[i] === "right")).join("  ").trimEnd();
+        cells
+          .map((c, i) => pad(c ?? "", widths[i], b.align?.[i] === "right"))
+          .join("  ")
+          .trimEnd();
       return [line(b.columns), widths.map((w) => "-".repeat(w)).join("  "), ...b.rows.map(line)].join("\n");
     }
   }
@@ -36,7 +39,10 @@ export function renderBlock(b: Block): string {
 
 export function renderCard(card: Card, opts: { filePaths?: string[]; withThread?: boolean } = {}): string {
   const parts: string[] = [];
-  if (card.title) parts.push(`${card.tone ? `${TONE_MARK[card.tone]} ` : ""}${card.title}${card.ephemeral ? "  (only you can see this)" : ""}`);
+  if (card.title)
+    parts.push(
+      `${card.tone ? `${TONE_MARK[card.tone]} ` : ""}${card.title}${card.ephemeral ? "  (only you can see this)" : ""}`,
+    );
   for (const b of card.blocks) parts.push(renderBlock(b));
   if (card.actions?.length) parts.push(card.actions.map((a) => `[${a.label}: /tune ${a.command}]`).join("  "));
   if (opts.filePaths?.length) parts.push(opts.filePaths.map((p) => `[file] ${p}`).join("\n"));

@@ -41,7 +41,8 @@ export function uploadCard(o: UploadOutcome, opts: { dropHint: string }): Card {
   if (o.stored && o.dataset) {
     title = `Stored ${formatRef(o.dataset.name, o.dataset.version)}`;
     tone = problemCount ? "warning" : "success";
-    if (problemCount) blocks.push(text(`Dropped ${fmt.int(r.badRows)} bad row(s) as asked; ${fmt.int(r.validRows)} rows kept.`));
+    if (problemCount)
+      blocks.push(text(`Dropped ${fmt.int(r.badRows)} bad row(s) as asked; ${fmt.int(r.validRows)} rows kept.`));
   } else if (o.existing && o.dataset) {
     title = `Already stored as ${formatRef(o.dataset.name, o.dataset.version)}`;
     tone = "info";
@@ -49,12 +50,18 @@ export function uploadCard(o: UploadOutcome, opts: { dropHint: string }): Card {
   } else if (r.validRows === 0) {
     title = `Upload refused: no usable rows in ${o.name}`;
     tone = "error";
-    blocks.push(text(`None of the ${fmt.int(r.records)} record(s) passed the checks. Nothing was stored. Fix the file and upload it again.`));
+    blocks.push(
+      text(
+        `None of the ${fmt.int(r.records)} record(s) passed the checks. Nothing was stored. Fix the file and upload it again.`,
+      ),
+    );
   } else {
     title = `Upload refused: ${fmt.int(problemCount)} problem(s) in ${fmt.int(r.badRows)} of ${fmt.int(r.records)} rows`;
     tone = "error";
     blocks.push(
-      text(`Nothing was stored. Fix the file and upload it again, or store only the ${fmt.count(r.validRows, "good row")} with ${opts.dropHint}.`),
+      text(
+        `Nothing was stored. Fix the file and upload it again, or store only the ${fmt.count(r.validRows, "good row")} with ${opts.dropHint}.`,
+      ),
     );
   }
 
@@ -82,7 +89,9 @@ export function uploadCard(o: UploadOutcome, opts: { dropHint: string }): Card {
     for (const [kind, count] of kinds) {
       const shown = byKind.get(kind as IssueKind) ?? [];
       const more = (count ?? 0) - shown.length;
-      blocks.push(list(more > 0 ? [...shown, `... and ${fmt.int(more)} more`] : shown, `${kind} (${fmt.int(count ?? 0)})`));
+      blocks.push(
+        list(more > 0 ? [...shown, `... and ${fmt.int(more)} more`] : shown, `${kind} (${fmt.int(count ?? 0)})`),
+      );
     }
   }
 
@@ -92,7 +101,9 @@ export function uploadCard(o: UploadOutcome, opts: { dropHint: string }): Card {
 
   if (o.estimates.length && r.validRows) {
     blocks.push(
-      text(`Cost estimate (${fmt.count(o.estimates[0]?.epochs ?? 0, "epoch")} by the OpenAI cookbook rule for ${fmt.count(r.validRows, stored ? "row" : "good row")}):`),
+      text(
+        `Cost estimate (${fmt.count(o.estimates[0]?.epochs ?? 0, "epoch")} by the OpenAI cookbook rule for ${fmt.count(r.validRows, stored ? "row" : "good row")}):`,
+      ),
     );
     blocks.push(estimateBlock(o.estimates));
   }
@@ -114,7 +125,11 @@ function piiLine(counts: Record<string, number>): string {
 }
 
 export function listCard(rows: DatasetVersionRecord[]): Card {
-  if (!rows.length) return { title: "Datasets", blocks: [text("No datasets yet. Upload one with /tune dataset upload (attach a .jsonl or .json file).")] };
+  if (!rows.length)
+    return {
+      title: "Datasets",
+      blocks: [text("No datasets yet. Upload one with /tune dataset upload (attach a .jsonl or .json file).")],
+    };
   return {
     title: `Datasets (${rows.length})`,
     blocks: [
@@ -133,7 +148,11 @@ export function listCard(rows: DatasetVersionRecord[]): Card {
   };
 }
 
-export function showCard(v: DatasetVersionRecord, versions: DatasetVersionRecord[], estimates: TrainingEstimate[]): Card {
+export function showCard(
+  v: DatasetVersionRecord,
+  versions: DatasetVersionRecord[],
+  estimates: TrainingEstimate[],
+): Card {
   const s = v.stats;
   const origin =
     v.origin.kind === "split"
@@ -151,7 +170,10 @@ export function showCard(v: DatasetVersionRecord, versions: DatasetVersionRecord
         ["Duplicates", `${fmt.int(s.duplicates.exact)} exact · ${fmt.int(s.duplicates.near)} near`],
         ["PII warnings", piiLine(s.piiKinds)],
         ["Origin", origin],
-        ["Created", `${v.createdAt.toISOString().slice(0, 16).replace("T", " ")}${v.createdBy ? ` by ${v.createdBy}` : ""}`],
+        [
+          "Created",
+          `${v.createdAt.toISOString().slice(0, 16).replace("T", " ")}${v.createdBy ? ` by ${v.createdBy}` : ""}`,
+        ],
         ["sha256", v.sha256],
       ]),
       text(`Versions: ${versions.map((x) => `v${x.version} (${fmt.int(x.rows)} rows)`).join(", ")}`),

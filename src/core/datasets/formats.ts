@@ -147,7 +147,11 @@ function clusterKey(record: JsonObject, p: Problems): string | undefined {
   const c = record.cluster;
   if (c === undefined || c === null) return undefined;
   if (typeof c === "string" || typeof c === "number") return String(c);
-  p.add("wrong_type", "cluster", `"cluster" is ${describe(c)}; it must be a string or a number that groups related rows.`);
+  p.add(
+    "wrong_type",
+    "cluster",
+    `"cluster" is ${describe(c)}; it must be a string or a number that groups related rows.`,
+  );
   return undefined;
 }
 

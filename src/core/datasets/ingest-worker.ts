@@ -23,7 +23,11 @@ port.on("message", async (m: { type: "ping" } | { type: "job"; id: number; optio
     if (err instanceof IngestRefusal) {
       port.postMessage({ type: "refused", id, code: err.code, message: err.message, details: err.details });
     } else {
-      port.postMessage({ type: "crashed", id, message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+      port.postMessage({
+        type: "crashed",
+        id,
+        message: err instanceof Error ? (err.stack ?? err.message) : String(err),
+      });
     }
   }
 });

@@ -264,7 +264,7 @@ export async function ingestFile(
     if (!format) {
       throw new IngestRefusal(
         "dataset_unknown_format",
-        "Could not tell the dataset's format from its first rows. Use one of: OpenAI chat ({\"messages\": [...]}), prompt/completion, Alpaca (instruction/input/output), ShareGPT (conversations with from/value) or text rows ({\"text\": ...}).",
+        'Could not tell the dataset\'s format from its first rows. Use one of: OpenAI chat ({"messages": [...]}), prompt/completion, Alpaca (instruction/input/output), ShareGPT (conversations with from/value) or text rows ({"text": ...}).',
       );
     }
     for (const p of pending) handleRecord(p);

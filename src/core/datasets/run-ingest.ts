@@ -59,7 +59,11 @@ export class IngestPool {
   private ensure(): Worker {
     if (this.worker) return this.worker;
     // A bounded heap makes V8 collect sooner: the pass keeps ~1 KB per row, far below this.
-    const w = startWorker(new URL("./ingest-worker.ts", import.meta.url), {}, { resourceLimits: { maxOldGenerationSizeMb: 384, maxYoungGenerationSizeMb: 16 } });
+    const w = startWorker(
+      new URL("./ingest-worker.ts", import.meta.url),
+      {},
+      { resourceLimits: { maxOldGenerationSizeMb: 384, maxYoungGenerationSizeMb: 16 } },
+    );
     w.unref();
     w.on("message", (m) => this.onMessage(m));
     const fail = (err: Error) => {
@@ -95,7 +99,8 @@ export class IngestPool {
     this.current = null;
     this.worker?.unref();
     if (m.type === "done") job.resolve(m.result as IngestResult);
-    else if (m.type === "refused") job.reject(new IngestRefusal(m.code as string, m.message as string, m.details as Record<string, unknown>));
+    else if (m.type === "refused")
+      job.reject(new IngestRefusal(m.code as string, m.message as string, m.details as Record<string, unknown>));
     else job.reject(new Error(`ingest worker failed: ${m.message as string}`));
     this.pump();
   }

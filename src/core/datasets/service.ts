@@ -250,7 +250,10 @@ export class DatasetService {
     const rows = await this.allRows(src);
     const tokens = this.tokenCounts(src);
     if (rows.length < 2) {
-      throw new TuneError(ErrorCode.DatasetSplitTooSmall, `${formatRef(src.name, src.version)} has ${rows.length} row(s); a split needs at least 2.`);
+      throw new TuneError(
+        ErrorCode.DatasetSplitTooSmall,
+        `${formatRef(src.name, src.version)} has ${rows.length} row(s); a split needs at least 2.`,
+      );
     }
     // Rows whose prompts match exactly or nearly (a paraphrase, a typo) form one group and stay on one side.
     // Near-duplicate links chain, and a templated dataset ("What colour is item 12?", "... item 13?") would
@@ -279,7 +282,9 @@ export class DatasetService {
     });
     // Order groups by a seeded hash of their first row, so the order does not depend on group ids.
     const order = [...members.entries()].sort(
-      (x, y) => seededKey(opts.seed, hashRow(rows[x[1][0]])) - seededKey(opts.seed, hashRow(rows[y[1][0]])) || x[1][0] - y[1][0],
+      (x, y) =>
+        seededKey(opts.seed, hashRow(rows[x[1][0]])) - seededKey(opts.seed, hashRow(rows[y[1][0]])) ||
+        x[1][0] - y[1][0],
     );
     const target = Math.max(1, Math.round(rows.length * opts.evalShare));
     const evalSet = new Set<number>();
@@ -306,12 +311,21 @@ export class DatasetService {
         rows: picked,
         tokens: pickedTokens,
         format: src.format,
-        origin: { kind: "split", side, from: formatRef(src.name, src.version), seed: opts.seed, evalShare: opts.evalShare },
+        origin: {
+          kind: "split",
+          side,
+          from: formatRef(src.name, src.version),
+          seed: opts.seed,
+          evalShare: opts.evalShare,
+        },
         contextModel: src.stats.contextModel,
         user: opts.user,
       });
     }
-    const overlap = await this.checkOverlap(formatRef(made.train.name, made.train.version), formatRef(made.eval.name, made.eval.version));
+    const overlap = await this.checkOverlap(
+      formatRef(made.train.name, made.train.version),
+      formatRef(made.eval.name, made.eval.version),
+    );
     return { source: src, train: made.train, eval: made.eval, groups: members.size, templated, overlap };
   }
 
@@ -383,7 +397,10 @@ export class DatasetService {
   }
 
   /** Renders a version in a provider's upload format. Returns the file's text and the row count. */
-  async export(ref: string, format: ExportFormat): Promise<{ dataset: DatasetVersionRecord; filename: string; content: string; rows: number }> {
+  async export(
+    ref: string,
+    format: ExportFormat,
+  ): Promise<{ dataset: DatasetVersionRecord; filename: string; content: string; rows: number }> {
     const v = this.get(ref);
     const out: string[] = [];
     const problems: string[] = [];

@@ -72,7 +72,12 @@ export async function runEval(opts: {
 }): Promise<EvalRun> {
   const started = performance.now();
   const maxTokens = opts.maxTokens ?? defaultMaxTokens(opts.tasks);
-  const requests: CompletionRequest[] = opts.tasks.map((t) => ({ messages: t.messages, maxTokens, temperature: 0, seed: 0 }));
+  const requests: CompletionRequest[] = opts.tasks.map((t) => ({
+    messages: t.messages,
+    maxTokens,
+    temperature: 0,
+    seed: 0,
+  }));
   const grades: Array<Promise<Grade>> = new Array(opts.tasks.length);
   let done = 0;
   const results = await opts.model.completeAll(requests, {

@@ -133,7 +133,16 @@ export class EvalService {
         wallMs: out.summary.wallMs,
       });
       if (judgeModel) {
-        this.repo.addLedger({ ...base, kind: "judge", provider: judgeModel.provider, model: judgeModel.ref, inputTokens: 0, outputTokens: 0, usd: out.summary.judgeUsd, wallMs: 0 });
+        this.repo.addLedger({
+          ...base,
+          kind: "judge",
+          provider: judgeModel.provider,
+          model: judgeModel.ref,
+          inputTokens: 0,
+          outputTokens: 0,
+          usd: out.summary.judgeUsd,
+          wallMs: 0,
+        });
       }
       return this.repo.updateEval(ev.id, {
         state: "succeeded",
@@ -145,7 +154,11 @@ export class EvalService {
         finishedAt: now,
       });
     } catch (err) {
-      this.repo.updateEval(ev.id, { state: "failed", error: err instanceof Error ? err.message : String(err), finishedAt: this.clock.now() });
+      this.repo.updateEval(ev.id, {
+        state: "failed",
+        error: err instanceof Error ? err.message : String(err),
+        finishedAt: this.clock.now(),
+      });
       throw err;
     }
   }
@@ -241,4 +254,3 @@ export function verdictText(c: Comparison): string {
   if (c.significant) return `${head}: significant at α = ${c.alpha}.`;
   return `${head}: not significant at α = ${c.alpha}; this eval can detect differences of about ${pts(c.mde).replace("+", "")} (80% power).`;
 }
-

@@ -17,16 +17,34 @@ export class ExperimentService {
     private readonly clock: Clock,
   ) {}
 
-  create(input: { name: string; evalDataset: string; metric: string; baselines: string[]; budgetUsd?: number; alpha?: number; user: string; channelId: string | null }): ExperimentRecord {
+  create(input: {
+    name: string;
+    evalDataset: string;
+    metric: string;
+    baselines: string[];
+    budgetUsd?: number;
+    alpha?: number;
+    user: string;
+    channelId: string | null;
+  }): ExperimentRecord {
     if (!NAME_RE.test(input.name)) {
-      throw new TuneError("experiment_invalid_name", `"${input.name.slice(0, 60)}" is not a valid experiment name: use 1-63 lowercase letters, digits, '.', '-' or '_'.`);
+      throw new TuneError(
+        "experiment_invalid_name",
+        `"${input.name.slice(0, 60)}" is not a valid experiment name: use 1-63 lowercase letters, digits, '.', '-' or '_'.`,
+      );
     }
     if (this.repo.experimentByName(input.name)) {
-      throw new TuneError("experiment_exists", `An experiment named "${input.name}" exists already. Pick another name, or see /tune experiment show ${input.name}.`);
+      throw new TuneError(
+        "experiment_exists",
+        `An experiment named "${input.name}" exists already. Pick another name, or see /tune experiment show ${input.name}.`,
+      );
     }
     const evalSet = this.datasets.get(input.evalDataset);
     if (evalSet.format === "text") {
-      throw new TuneError("experiment_eval_text", `${formatRef(evalSet.name, evalSet.version)} holds plain text rows; an eval set needs chat rows whose last assistant message is the expected answer.`);
+      throw new TuneError(
+        "experiment_eval_text",
+        `${formatRef(evalSet.name, evalSet.version)} holds plain text rows; an eval set needs chat rows whose last assistant message is the expected answer.`,
+      );
     }
     this.evals.checkMetric(input.metric);
     for (const b of input.baselines) resolveModel(b, this.providers, this.repo);
@@ -58,11 +76,21 @@ export class ExperimentService {
     return this.repo.listExperiments();
   }
 
-  addHypothesis(input: { experiment: string; text: string; metric?: string; expectPts: number; user: string }): HypothesisRecord {
+  addHypothesis(input: {
+    experiment: string;
+    text: string;
+    metric?: string;
+    expectPts: number;
+    user: string;
+  }): HypothesisRecord {
     const exp = this.get(input.experiment);
     const metric = input.metric ?? exp.metric;
     this.evals.checkMetric(metric);
-    if (!input.text.trim()) throw new TuneError("invalid_options", 'Say what you expect, e.g. /tune hypothesis support "adding 200 refund rows helps" --expect +5pts');
+    if (!input.text.trim())
+      throw new TuneError(
+        "invalid_options",
+        'Say what you expect, e.g. /tune hypothesis support "adding 200 refund rows helps" --expect +5pts',
+      );
     return this.repo.createHypothesis({
       experimentId: exp.id,
       text: input.text.trim(),

@@ -19,8 +19,10 @@ const TONE: Record<RunRecord["state"], Card["tone"]> = {
 };
 
 export const pct = (x: number | null | undefined) => (x === null || x === undefined ? "-" : `${(x * 100).toFixed(1)}%`);
-export const interval = (lo: number | null, hi: number | null) => (lo === null || hi === null ? "" : ` [${pct(lo)}, ${pct(hi)}]`);
-const secs = (ms: number) => (ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`);
+export const interval = (lo: number | null, hi: number | null) =>
+  lo === null || hi === null ? "" : ` [${pct(lo)}, ${pct(hi)}]`;
+const secs = (ms: number) =>
+  ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 
 export function hyperLine(r: RunRecord): string {
   const h = r.hyper;
@@ -47,18 +49,25 @@ export function estimateLine(e: RunEstimate): string {
 export function runCard(r: RunRecord, ctx: { experiment: string; dataset: string; cost?: CostSummary }): Card {
   const e = r.estimate as RunEstimate | null;
   const f: Array<[string, string]> = [
-    ["State", `${STATE_LABEL[r.state]}${r.stateReason ? ` (${r.stateReason})` : ""}${r.cancelRequestedAt && r.state === "running" ? " · cancel requested" : ""}`],
+    [
+      "State",
+      `${STATE_LABEL[r.state]}${r.stateReason ? ` (${r.stateReason})` : ""}${r.cancelRequestedAt && r.state === "running" ? " · cancel requested" : ""}`,
+    ],
     ["Experiment", ctx.experiment],
     ["Dataset", ctx.dataset],
     ["Model", `${r.provider}:${r.baseModel}${r.tunedModel ? ` -> ${r.tunedModel}` : ""}`],
     ["Hyperparameters", hyperLine(r)],
   ];
   if (e) f.push(["Estimate", estimateLine(e)]);
-  if (e?.budgetUsd !== null && e?.budgetUsd !== undefined) f.push(["Budget", `${fmt.usd(e.spentUsd)} spent of ${fmt.usd(e.budgetUsd)} before this run`]);
+  if (e?.budgetUsd !== null && e?.budgetUsd !== undefined)
+    f.push(["Budget", `${fmt.usd(e.spentUsd)} spent of ${fmt.usd(e.budgetUsd)} before this run`]);
   const prog = progressLine(r);
   if (prog && (r.state === "running" || r.state === "queued")) f.push(["Progress", prog]);
   if (ctx.cost && (r.state === "succeeded" || r.state === "failed" || r.state === "cancelled")) {
-    f.push(["Cost", `${fmt.usd(ctx.cost.totalUsd)} (training ${fmt.usd(ctx.cost.trainingUsd)}, evals ${fmt.usd(ctx.cost.evalUsd)}, judge ${fmt.usd(ctx.cost.judgeUsd)}) · ${ctx.cost.wallSeconds} s of compute`]);
+    f.push([
+      "Cost",
+      `${fmt.usd(ctx.cost.totalUsd)} (training ${fmt.usd(ctx.cost.trainingUsd)}, evals ${fmt.usd(ctx.cost.evalUsd)}, judge ${fmt.usd(ctx.cost.judgeUsd)}) · ${ctx.cost.wallSeconds} s of compute`,
+    ]);
   }
   f.push(["Started by", `${r.createdBy ?? "?"} · ${r.createdAt.toISOString().slice(0, 16).replace("T", " ")}`]);
   const blocks: Block[] = [fields(f)];
@@ -111,42 +120,74 @@ export function comparisonBlocks(c: Comparison): Block[] {
   const f: Array<[string, string]> = [
     ["Difference", `${(c.diff * 100).toFixed(1)} pts (${c.b.model} ${pct(c.b.mean)} vs ${c.a.model} ${pct(c.a.mean)})`],
     ["95% CI", `${(c.ci[0] * 100).toFixed(1)} to ${(c.ci[1] * 100).toFixed(1)} pts`],
-    ["Test", `${c.test}, ${pValueText(c.pValue)}${c.discordant ? ` (discordant: ${c.discordant.aOnly} only ${c.a.model}, ${c.discordant.bOnly} only ${c.b.model})` : ""}`],
+    [
+      "Test",
+      `${c.test}, ${pValueText(c.pValue)}${c.discordant ? ` (discordant: ${c.discordant.aOnly} only ${c.a.model}, ${c.discordant.bOnly} only ${c.b.model})` : ""}`,
+    ],
     ["Paired correlation", c.correlation === null ? "-" : c.correlation.toFixed(2)],
     ["Detectable effect", `${(c.mde * 100).toFixed(1)} pts at 80% power with n = ${c.n}`],
   ];
   if (c.clusteredSe !== null) f.push(["Clustered SE", `${(c.clusteredSe * 100).toFixed(2)} pts`]);
   blocks.push(fields(f));
   if (c.regressions.length) {
-    blocks.push(list([`${c.regressions.length} row(s): lines ${c.regressions.slice(0, 15).join(", ")}${c.regressions.length > 15 ? ", ..." : ""}`], `Regressed (${c.a.model} right, ${c.b.model} wrong)`));
+    blocks.push(
+      list(
+        [
+          `${c.regressions.length} row(s): lines ${c.regressions.slice(0, 15).join(", ")}${c.regressions.length > 15 ? ", ..." : ""}`,
+        ],
+        `Regressed (${c.a.model} right, ${c.b.model} wrong)`,
+      ),
+    );
   }
   return blocks;
 }
 
 export function compareCard(c: Comparison): Card {
-  return { title: `${c.b.model} vs ${c.a.model} on ${c.dataset} (${c.metric})`, tone: c.significant ? (c.diff > 0 ? "success" : "error") : "info", blocks: comparisonBlocks(c) };
+  return {
+    title: `${c.b.model} vs ${c.a.model} on ${c.dataset} (${c.metric})`,
+    tone: c.significant ? (c.diff > 0 ? "success" : "error") : "info",
+    blocks: comparisonBlocks(c),
+  };
 }
 
 export function verdictCard(r: RunRecord, v: RunVerdict, cost: CostSummary): Card {
   const blocks: Block[] = [table(EVAL_COLUMNS, v.evals.map(evalRow))];
   const chance = v.evals.find((e) => e.summary?.chance)?.summary?.chance;
   if (chance) {
-    blocks.push(text(`Chance baseline: always answering "${chance.label}" scores ${pct(chance.accuracy)}. Beating the base model can mean only that the answer format was learned; compare with this line too.`));
+    blocks.push(
+      text(
+        `Chance baseline: always answering "${chance.label}" scores ${pct(chance.accuracy)}. Beating the base model can mean only that the answer format was learned; compare with this line too.`,
+      ),
+    );
   }
   for (const c of v.comparisons) blocks.push(text(c.verdict));
   const main = v.comparisons[0];
   if (main?.regressions.length) {
-    blocks.push(list([`lines ${main.regressions.slice(0, 15).join(", ")}${main.regressions.length > 15 ? ", ..." : ""}`], `Rows that regressed against ${main.a.model} (${main.regressions.length})`));
+    blocks.push(
+      list(
+        [`lines ${main.regressions.slice(0, 15).join(", ")}${main.regressions.length > 15 ? ", ..." : ""}`],
+        `Rows that regressed against ${main.a.model} (${main.regressions.length})`,
+      ),
+    );
   }
-  if (v.hypotheses.length) blocks.push(list(v.hypotheses.map((h) => `"${h.text}": ${h.verdict.summary}`), "Hypotheses"));
+  if (v.hypotheses.length)
+    blocks.push(
+      list(
+        v.hypotheses.map((h) => `"${h.text}": ${h.verdict.summary}`),
+        "Hypotheses",
+      ),
+    );
   const tuned = v.evals[0];
-  const costLines = [`This run: ${fmt.usd(cost.totalUsd)} (training ${fmt.usd(cost.trainingUsd)}, evals ${fmt.usd(cost.evalUsd)}, judge ${fmt.usd(cost.judgeUsd)}), ${cost.wallSeconds} s of compute.`];
+  const costLines = [
+    `This run: ${fmt.usd(cost.totalUsd)} (training ${fmt.usd(cost.trainingUsd)}, evals ${fmt.usd(cost.evalUsd)}, judge ${fmt.usd(cost.judgeUsd)}), ${cost.wallSeconds} s of compute.`,
+  ];
   const per1k = (e: EvalRecord) => {
     const usd = costPer1k(e.summary?.usd ?? null, e.n);
-    const wall = e.summary && e.n ? ` (${((e.summary.wallMs / e.n) * 1000 / 1000).toFixed(1)} s of compute)` : "";
+    const wall = e.summary && e.n ? ` (${(((e.summary.wallMs / e.n) * 1000) / 1000).toFixed(1)} s of compute)` : "";
     return usd === null ? "unknown (no price set)" : `${fmt.usd(usd)}${usd === 0 ? wall : ""}`;
   };
-  for (const e of v.evals.slice(1)) costLines.push(`Per 1,000 requests: ${tuned.model} ${per1k(tuned)} vs ${e.model} ${per1k(e)}.`);
+  for (const e of v.evals.slice(1))
+    costLines.push(`Per 1,000 requests: ${tuned.model} ${per1k(tuned)} vs ${e.model} ${per1k(e)}.`);
   blocks.push(text(costLines.join("\n")));
   const best = main?.significant && main.diff > 0;
   return { title: `Verdict for run ${r.id}`, tone: best ? "success" : "info", blocks };
@@ -155,25 +196,53 @@ export function verdictCard(r: RunRecord, v: RunVerdict, cost: CostSummary): Car
 export function leaderboardCard(exp: ExperimentRecord, evalRef: string, evals: EvalRecord[], spend: CostSummary): Card {
   const sorted = [...evals].sort((a, b) => (b.mean ?? -1) - (a.mean ?? -1));
   const blocks: Block[] = [
-    text(`Eval set ${evalRef} (frozen, sha256 ${exp.evalSha256.slice(0, 12)}), metric ${exp.metric}; latest eval of each model.`),
-    sorted.length ? table(EVAL_COLUMNS, sorted.map(evalRow)) : text("No evals yet. Start a run: /tune run start <dataset> --experiment " + exp.name),
+    text(
+      `Eval set ${evalRef} (frozen, sha256 ${exp.evalSha256.slice(0, 12)}), metric ${exp.metric}; latest eval of each model.`,
+    ),
+    sorted.length
+      ? table(EVAL_COLUMNS, sorted.map(evalRow))
+      : text("No evals yet. Start a run: /tune run start <dataset> --experiment " + exp.name),
     text(`Spend: ${fmt.usd(spend.totalUsd)}${exp.budgetUsd !== null ? ` of ${fmt.usd(exp.budgetUsd)} budget` : ""}.`),
   ];
   return { title: `Leaderboard · ${exp.name}`, blocks };
 }
 
-export function experimentCard(exp: ExperimentRecord, ctx: { evalRef: string; runs: RunRecord[]; hypotheses: HypothesisRecord[]; spend: CostSummary; best?: EvalRecord }): Card {
+export function experimentCard(
+  exp: ExperimentRecord,
+  ctx: { evalRef: string; runs: RunRecord[]; hypotheses: HypothesisRecord[]; spend: CostSummary; best?: EvalRecord },
+): Card {
   const f: Array<[string, string]> = [
     ["Eval set", `${ctx.evalRef} (frozen, sha256 ${exp.evalSha256.slice(0, 12)})`],
     ["Metric", `${exp.metric} · α = ${exp.alpha}`],
     ["Baselines", exp.baselines.length ? exp.baselines.join(", ") : "none"],
-    ["Budget", exp.budgetUsd === null ? `no budget · ${fmt.usd(ctx.spend.totalUsd)} spent` : `${fmt.usd(ctx.spend.totalUsd)} spent of ${fmt.usd(exp.budgetUsd)}`],
-    ["Runs", ctx.runs.length ? ctx.runs.slice(0, 8).map((r) => `#${r.id} ${STATE_LABEL[r.state]}`).join(", ") : "none yet"],
+    [
+      "Budget",
+      exp.budgetUsd === null
+        ? `no budget · ${fmt.usd(ctx.spend.totalUsd)} spent`
+        : `${fmt.usd(ctx.spend.totalUsd)} spent of ${fmt.usd(exp.budgetUsd)}`,
+    ],
+    [
+      "Runs",
+      ctx.runs.length
+        ? ctx.runs
+            .slice(0, 8)
+            .map((r) => `#${r.id} ${STATE_LABEL[r.state]}`)
+            .join(", ")
+        : "none yet",
+    ],
   ];
   if (ctx.best) f.push(["Best", `${ctx.best.model} ${pct(ctx.best.mean)}${interval(ctx.best.ciLow, ctx.best.ciHigh)}`]);
   const blocks: Block[] = [fields(f)];
   if (ctx.hypotheses.length) {
-    blocks.push(list(ctx.hypotheses.map((h) => `#${h.id} "${h.text}" (${h.metric}, expect ${h.expectPts >= 0 ? "+" : ""}${h.expectPts} pts): ${h.verdict ? h.verdict.summary : "open"}`), "Hypotheses"));
+    blocks.push(
+      list(
+        ctx.hypotheses.map(
+          (h) =>
+            `#${h.id} "${h.text}" (${h.metric}, expect ${h.expectPts >= 0 ? "+" : ""}${h.expectPts} pts): ${h.verdict ? h.verdict.summary : "open"}`,
+        ),
+        "Hypotheses",
+      ),
+    );
   }
   return { title: `Experiment ${exp.name}`, blocks };
 }

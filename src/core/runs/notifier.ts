@@ -12,7 +12,7 @@ import type { RunEvents, RunVerdict } from "./events.ts";
 export interface NotifierDeps {
   chat: () => ChatPort | undefined;
   card: (run: RunRecord) => Card;
-  verdictCard: (run: RunRecord, verdict: RunVerdict) => Card;
+  verdictCard: (run: RunRecord, verdict: RunVerdict) => Card | Promise<Card>;
   onError: (err: unknown) => void;
   /** Thread progress at most this often (default 30 s), plus every quarter of training. */
   threadEveryMs?: number;
@@ -70,13 +70,18 @@ export function attachRunNotifier(events: RunEvents, deps: NotifierDeps): () => 
       if (quarter > prev.quarter || now - prev.at >= threadEvery || evalDone) {
         lastThread.set(run.id, { at: now, quarter: Math.max(quarter, prev.quarter) });
         const line = progressLine(run);
-        if (line && p?.step !== 0) void safe(w.chat.post(w.channelId, { blocks: [text(line)] }, { threadId: w.messageId }));
+        if (line && p?.step !== 0)
+          void safe(w.chat.post(w.channelId, { blocks: [text(line)] }, { threadId: w.messageId }));
       }
     },
     async onVerdict(run, verdict) {
       const w = where(run);
       if (!w) return;
-      await safe(w.chat.post(w.channelId, deps.verdictCard(run, verdict), { threadId: w.messageId }));
+      await safe(
+        Promise.resolve(deps.verdictCard(run, verdict)).then((card) =>
+          w.chat.post(w.channelId, card, { threadId: w.messageId }),
+        ),
+      );
     },
   });
 }

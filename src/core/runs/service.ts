@@ -104,7 +104,11 @@ export class RunService {
   }
 
   list(opts: { experimentId?: number; active?: boolean; limit?: number } = {}): RunRecord[] {
-    return this.repo.listRuns({ experimentId: opts.experimentId, states: opts.active ? ACTIVE_STATES : undefined, limit: opts.limit ?? 20 });
+    return this.repo.listRuns({
+      experimentId: opts.experimentId,
+      states: opts.active ? ACTIVE_STATES : undefined,
+      limit: opts.limit ?? 20,
+    });
   }
 
   async start(input: StartRunInput): Promise<StartOutcome> {
@@ -121,7 +125,10 @@ export class RunService {
     }
     const baseModel = input.model ?? trainer.defaultModel;
     if (!trainer.models().includes(baseModel)) {
-      throw new TuneError(ErrorCode.UnknownModel, `${providerName} cannot tune "${baseModel}". It tunes: ${trainer.models().join(", ")}.`);
+      throw new TuneError(
+        ErrorCode.UnknownModel,
+        `${providerName} cannot tune "${baseModel}". It tunes: ${trainer.models().join(", ")}.`,
+      );
     }
     const warnings = await this.checkOverlap(train, evalSet);
 
@@ -159,7 +166,14 @@ export class RunService {
       createdById: input.userId ?? null,
       createdAt: this.clock.now(),
     });
-    if (!created) return { run, created, estimate: run.estimate as RunEstimate, warnings, needsConfirmation: run.state === "awaiting_confirmation" };
+    if (!created)
+      return {
+        run,
+        created,
+        estimate: run.estimate as RunEstimate,
+        warnings,
+        needsConfirmation: run.state === "awaiting_confirmation",
+      };
     this.repo.addRunEvent(run.id, this.clock.now(), "created", { by: input.user, estimate });
     this.repo.addLedger({
       at: this.clock.now(),
@@ -198,7 +212,8 @@ export class RunService {
     if (o.exact.length || o.samePrompt.length) {
       const parts = [];
       if (o.exact.length) parts.push(`${o.exact.length} identical row(s) (${pairs(o.exact)})`);
-      if (o.samePrompt.length) parts.push(`${o.samePrompt.length} row(s) with the same prompt (${pairs(o.samePrompt)})`);
+      if (o.samePrompt.length)
+        parts.push(`${o.samePrompt.length} row(s) with the same prompt (${pairs(o.samePrompt)})`);
       throw new TuneError(
         "run_overlap",
         `${tRef} overlaps the eval set ${eRef}: ${parts.join("; ")}. Training on eval rows makes the verdict meaningless: remove them (e.g. /tune dataset split, then train on the -train side).`,
@@ -254,26 +269,53 @@ export class RunService {
       evalRequests: evalSet.rows * (models.length + 1),
       evalUsd: round(evalUsd),
       totalUsd,
-      wallSeconds: trainer?.estimateWallMs(t.billedTokens) != null ? Math.round((trainer.estimateWallMs(t.billedTokens) ?? 0) / 1000) : null,
+      wallSeconds:
+        trainer?.estimateWallMs(t.billedTokens) != null
+          ? Math.round((trainer.estimateWallMs(t.billedTokens) ?? 0) / 1000)
+          : null,
       budgetUsd: exp.budgetUsd,
       spentUsd: spent,
       remainingUsd: exp.budgetUsd === null ? null : round(exp.budgetUsd - spent),
     };
   }
 
-  setState(run: RunRecord, from: RunRecord["state"][], to: RunRecord["state"], by: string, patch: Partial<RunRecord> = {}): RunRecord {
+  setState(
+    run: RunRecord,
+    from: RunRecord["state"][],
+    to: RunRecord["state"],
+    by: string,
+    patch: Partial<RunRecord> = {},
+  ): RunRecord {
     const next = this.repo.transitionRun(run.id, from, to, patch);
     if (!next) {
       const now = this.get(run.id);
-      throw new TuneError("run_state", `Run ${run.id} is ${STATE_LABEL[now.state]}; it cannot become ${STATE_LABEL[to]}.`);
+      throw new TuneError(
+        "run_state",
+        `Run ${run.id} is ${STATE_LABEL[now.state]}; it cannot become ${STATE_LABEL[to]}.`,
+      );
     }
-    this.repo.addRunEvent(run.id, this.clock.now(), "state", { from: run.state, to, by, reason: patch.stateReason ?? null });
+    this.repo.addRunEvent(run.id, this.clock.now(), "state", {
+      from: run.state,
+      to,
+      by,
+      reason: patch.stateReason ?? null,
+    });
     this.events.run(next, "state");
     return next;
   }
 
   /** Starts the same recipe again (same dataset version, model and hyperparameters; a new seed if given). */
-  rerun(id: number, input: { user: string; userId?: string; channelId: string | null; seed?: number; yes?: boolean; idempotencyKey?: string }): Promise<StartOutcome> {
+  rerun(
+    id: number,
+    input: {
+      user: string;
+      userId?: string;
+      channelId: string | null;
+      seed?: number;
+      yes?: boolean;
+      idempotencyKey?: string;
+    },
+  ): Promise<StartOutcome> {
     const r = this.get(id);
     const exp = this.repo.experimentById(r.experimentId);
     if (!exp) throw new TuneError("experiment_not_found", `Run ${id}'s experiment is gone.`);
@@ -299,7 +341,10 @@ export class RunService {
   confirm(id: number, user: string): RunRecord {
     const run = this.get(id);
     if (run.state !== "awaiting_confirmation") {
-      throw new TuneError("run_state", `Run ${id} is ${STATE_LABEL[run.state]}; only a run awaiting confirmation can be confirmed.`);
+      throw new TuneError(
+        "run_state",
+        `Run ${id} is ${STATE_LABEL[run.state]}; only a run awaiting confirmation can be confirmed.`,
+      );
     }
     return this.setState(run, ["awaiting_confirmation"], "queued", user);
   }

@@ -11,7 +11,7 @@ import { TuneError, asTuneError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { round } from "../costs/ledger.ts";
 import type { DatasetService } from "../datasets/service.ts";
-import type { Comparison, EvalService } from "../evals/service.ts";
+import type { EvalService } from "../evals/service.ts";
 import { makeGrader, parseGraderSpec } from "../evals/graders.ts";
 import { runRef, type ProviderSet } from "../models.ts";
 import type { Clock, EngineRepo, EvalRecord, HypothesisVerdict, RunProgress, RunRecord } from "../ports.ts";
@@ -112,13 +112,16 @@ export class RunWorker {
 
     const ac = new AbortController();
     this.current = ac;
-    const heartbeat = setInterval(() => {
-      const now = this.clock.now();
-      if (!this.repo.renewLease(run.id, this.owner, new Date(now.getTime() + this.leaseMs))) {
-        ac.abort(new Error("lease lost"));
-      }
-      if (this.repo.runById(run.id)?.cancelRequestedAt) ac.abort(new CancelledError());
-    }, Math.min(500, this.leaseMs / 3));
+    const heartbeat = setInterval(
+      () => {
+        const now = this.clock.now();
+        if (!this.repo.renewLease(run.id, this.owner, new Date(now.getTime() + this.leaseMs))) {
+          ac.abort(new Error("lease lost"));
+        }
+        if (this.repo.runById(run.id)?.cancelRequestedAt) ac.abort(new CancelledError());
+      },
+      Math.min(500, this.leaseMs / 3),
+    );
     heartbeat.unref();
 
     try {
@@ -254,7 +257,10 @@ export class RunWorker {
       // latest eval of that model on the same frozen eval set and metric (deterministic, and it saves money).
       const existing = this.repo
         .evals({ model: step.model, datasetVersionId: evalSet.id, state: "succeeded" })
-        .find((e) => e.metric === exp.metric && (e.runId === run.id || (step.role !== "tuned" && e.experimentId === exp.id)));
+        .find(
+          (e) =>
+            e.metric === exp.metric && (e.runId === run.id || (step.role !== "tuned" && e.experimentId === exp.id)),
+        );
       if (existing) {
         done.push(existing);
         continue;
@@ -268,7 +274,8 @@ export class RunWorker {
         experimentId: exp.id,
         runId: run.id,
         signal,
-        onProgress: (d, t) => report({ phase: "evaluating", evalModel: step.model, evalDone: d, evalTotal: t }, d === t),
+        onProgress: (d, t) =>
+          report({ phase: "evaluating", evalModel: step.model, evalDone: d, evalTotal: t }, d === t),
       });
       done.push(ev);
     }
@@ -279,9 +286,18 @@ export class RunWorker {
   }
 
   /** Hypotheses recorded before the run are decided against tuned vs base, on their own metric. */
-  private async decideHypotheses(run: RunRecord, experimentId: number, alpha: number, baseEval: EvalRecord, tunedEval: EvalRecord, metric: string) {
+  private async decideHypotheses(
+    run: RunRecord,
+    experimentId: number,
+    alpha: number,
+    baseEval: EvalRecord,
+    tunedEval: EvalRecord,
+    metric: string,
+  ) {
     const out: RunVerdict["hypotheses"] = [];
-    const open = this.repo.hypotheses(experimentId).filter((h) => !h.verdict && h.createdAt <= (run.startedAt ?? run.createdAt));
+    const open = this.repo
+      .hypotheses(experimentId)
+      .filter((h) => !h.verdict && h.createdAt <= (run.startedAt ?? run.createdAt));
     if (!open.length) return out;
     const baseRows = this.repo.evalRows(baseEval.id);
     const tunedRows = new Map(this.repo.evalRows(tunedEval.id).map((r) => [r.rowIndex, r]));
@@ -306,7 +322,8 @@ export class RunWorker {
       const [lo, hi] = [c.ci[0] * 100, c.ci[1] * 100];
       const expect = h.expectPts;
       let outcome: HypothesisVerdict["outcome"];
-      if (c.significant && Math.sign(c.diff) === Math.sign(expect || 1) && (expect >= 0 ? hi >= expect : lo <= expect)) outcome = "supported";
+      if (c.significant && Math.sign(c.diff) === Math.sign(expect || 1) && (expect >= 0 ? hi >= expect : lo <= expect))
+        outcome = "supported";
       else if ((expect >= 0 && hi < expect) || (expect < 0 && lo > expect)) outcome = "not_supported";
       else outcome = "inconclusive";
       const verdict: HypothesisVerdict = {

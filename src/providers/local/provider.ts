@@ -62,18 +62,17 @@ export class LocalProvider implements TrainerProvider {
     const examples = job.trainRows.map((r: LocatedRow) => {
       const ex = chatToExample(r.messages ?? [], r.text);
       if (!ex) {
-        throw new TuneError("local_bad_row", `line ${r.line} has no assistant answer to learn; the local trainer needs chat rows ending in an assistant message.`);
+        throw new TuneError(
+          "local_bad_row",
+          `line ${r.line} has no assistant answer to learn; the local trainer needs chat rows ending in an assistant message.`,
+        );
       }
       return ex;
     });
     const adapterDir = path.join(job.workDir, "adapter");
     fs.mkdirSync(job.workDir, { recursive: true });
     try {
-      const out = await client.train(
-        { examples, hyper: job.hyper, adapterDir },
-        (p) => job.onProgress(p),
-        job.signal,
-      );
+      const out = await client.train({ examples, hyper: job.hyper, adapterDir }, (p) => job.onProgress(p), job.signal);
       return {
         tunedModelId: out.adapterDir,
         steps: out.steps,
@@ -105,8 +104,13 @@ export class LocalProvider implements TrainerProvider {
           requests.map((r) => promptFromMessages(r.messages as ChatMessage[])),
           { adapterDir, maxTokens, temperature: 0 },
         );
-        const out = results.map((r) => ({ text: r.text, inputTokens: r.promptTokens, outputTokens: r.completionTokens, latencyMs: r.latencyMs }));
-        out.forEach((r, i) => opts.onResult?.(i, r));
+        const out = results.map((r) => ({
+          text: r.text,
+          inputTokens: r.promptTokens,
+          outputTokens: r.completionTokens,
+          latencyMs: r.latencyMs,
+        }));
+        for (let i = 0; i < out.length; i++) opts.onResult?.(i, out[i]);
         if (opts.signal?.aborted) throw new CancelledError();
         return out;
       },
