@@ -59,11 +59,18 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
   );
   const evals = new EvalService(engine, datasets, providers, clock);
   const experiments = new ExperimentService(engine, datasets, evals, providers, clock);
-  const runs = new RunService(engine, datasets, providers, clock, {
-    confirmAboveUsd: config.confirmAboveUsd,
-    nearOverlapMaxShare: config.nearOverlapMaxShare,
-    nearDupThreshold: config.nearDupThreshold,
-  }, (err) => log.warn({ err }, "run listener failed"));
+  const runs = new RunService(
+    engine,
+    datasets,
+    providers,
+    clock,
+    {
+      confirmAboveUsd: config.confirmAboveUsd,
+      nearOverlapMaxShare: config.nearOverlapMaxShare,
+      nearDupThreshold: config.nearDupThreshold,
+    },
+    (err) => log.warn({ err }, "run listener failed"),
+  );
   const worker = new RunWorker(engine, runs, datasets, evals, providers, clock, log, { dataDir: config.dataDir });
   return {
     config,

@@ -94,7 +94,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     endpoints: parseEndpoints(s.TUNELOOP_ENDPOINTS, env),
     confirmAboveUsd: s.TUNELOOP_CONFIRM_ABOVE_USD,
     nearOverlapMaxShare: s.TUNELOOP_NEAR_OVERLAP_MAX_SHARE,
-    permissions: { spenders: list(s.TUNELOOP_SPENDERS), admins: list(s.TUNELOOP_ADMINS), runChannels: list(s.TUNELOOP_RUN_CHANNELS) },
+    permissions: {
+      spenders: list(s.TUNELOOP_SPENDERS),
+      admins: list(s.TUNELOOP_ADMINS),
+      runChannels: list(s.TUNELOOP_RUN_CHANNELS),
+    },
     secrets: Object.entries(env)
       .filter(([k, v]) => SECRET_NAME.test(k) && typeof v === "string" && v.length >= 8)
       .map(([, v]) => v as string),

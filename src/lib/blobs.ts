@@ -30,7 +30,10 @@ export function fsBlobStore(dataDir: string): BlobStore {
     path: blobPath,
     read: (sha) => fs.createReadStream(blobPath(sha)),
     tmpPath: (label) =>
-      path.join(tmp, `${Date.now()}-${process.pid}-${crypto.randomBytes(4).toString("hex")}-${label.replace(/[^a-z0-9.-]/gi, "_")}`),
+      path.join(
+        tmp,
+        `${Date.now()}-${process.pid}-${crypto.randomBytes(4).toString("hex")}-${label.replace(/[^a-z0-9.-]/gi, "_")}`,
+      ),
   };
 }
 

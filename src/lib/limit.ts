@@ -35,7 +35,11 @@ export const sleep = (ms: number, signal?: AbortSignal) =>
  * How long to wait before retry number `attempt` (0-based): the server's Retry-After when it sent one
  * (seconds or an HTTP date), else exponential backoff with full jitter, capped.
  */
-export function retryDelayMs(attempt: number, retryAfter: string | null, opts: { baseMs?: number; capMs?: number; random?: () => number } = {}): number {
+export function retryDelayMs(
+  attempt: number,
+  retryAfter: string | null,
+  opts: { baseMs?: number; capMs?: number; random?: () => number } = {},
+): number {
   const cap = opts.capMs ?? 30_000;
   if (retryAfter) {
     const secs = Number(retryAfter);
