@@ -117,7 +117,7 @@ export function engineRepo(db: Db): EngineRepo {
             runs.id,
             sql`(SELECT id FROM ${runs} WHERE ${and(
               runId === undefined ? undefined : eq(runs.id, runId),
-              inArray(runs.state, ["queued", "running"]),
+              inArray(runs.state, ["queued", "running", "stalled"]),
               or(lt(runs.leaseUntil, now), sql`${runs.leaseUntil} IS NULL`),
             )} ORDER BY ${runs.id} LIMIT 1)`,
           ),

@@ -20,6 +20,19 @@ export interface TrainJob {
   workDir: string;
   signal: AbortSignal;
   onProgress: (p: TrainProgressEvent) => void;
+  /**
+   * A hosted provider's job id, when this run already created one (after a restart): resume tracking it instead of
+   * creating another job.
+   */
+  jobId: string | null;
+  /** Called as soon as the provider has created its job (the worker stores it, so a restart resumes it). */
+  onJobCreated: (jobId: string) => void;
+  /** The provider cannot be reached (an outage): the run shows as stalled with this message, not failed. */
+  onStalled: (message: string) => void;
+  /** The provider answers again after onStalled. */
+  onRecovered: () => void;
+  /** Free-form progress lines (provider events: checkpoints, warnings) for the run's thread. */
+  onEvent?: (message: string) => void;
 }
 
 export interface TrainOutcome {

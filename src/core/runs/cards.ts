@@ -13,6 +13,7 @@ const TONE: Record<RunRecord["state"], Card["tone"]> = {
   awaiting_confirmation: "warning",
   queued: "info",
   running: "info",
+  stalled: "warning",
   succeeded: "success",
   failed: "error",
   cancelled: "warning",
@@ -90,6 +91,7 @@ export function runActions(r: RunRecord): CardAction[] {
     case "estimating":
     case "queued":
     case "running":
+    case "stalled":
       return [{ id: "cancel", label: "Cancel run", command: `run cancel ${r.id}`, style: "danger" }];
     case "succeeded":
       return [

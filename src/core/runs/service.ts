@@ -352,7 +352,7 @@ export class RunService {
   /** Cancels at once when the run has not started; a running run is asked to stop and stops within a step. */
   cancel(id: number, user: string): RunRecord {
     const run = this.get(id);
-    if (run.state === "running") {
+    if (run.state === "running" || run.state === "stalled") {
       const r = this.repo.updateRun(id, { cancelRequestedAt: this.clock.now() });
       this.repo.addRunEvent(id, this.clock.now(), "cancel_requested", { by: user });
       return r;

@@ -95,16 +95,16 @@ export class RunWorker {
 
   private async execute(claimed: RunRecord): Promise<RunRecord> {
     const maxAttempts = this.opts.maxAttempts ?? 3;
-    const resumed = claimed.state === "running";
+    const resumed = claimed.state === "running" || claimed.state === "stalled";
     let run = claimed;
     if (resumed && run.attempts >= maxAttempts) {
-      run = this.runs.setState(run, ["running"], "failed", "worker", {
+      run = this.runs.setState(run, ["running", "stalled"], "failed", "worker", {
         stateReason: `gave up after ${run.attempts} attempts (the process running it stopped each time)`,
         finishedAt: this.clock.now(),
       });
       return run;
     }
-    run = this.runs.setState(run, ["queued", "running"], "running", "worker", {
+    run = this.runs.setState(run, ["queued", "running", "stalled"], "running", "worker", {
       attempts: run.attempts + 1,
       startedAt: run.startedAt ?? this.clock.now(),
       stateReason: resumed ? `resumed after a restart (attempt ${run.attempts + 1})` : null,
@@ -128,7 +128,7 @@ export class RunWorker {
       if (this.repo.runById(run.id)?.cancelRequestedAt) throw new CancelledError();
       if (typeof run.result?.tunedModelId !== "string") run = await this.train(run, ac.signal);
       const verdict = await this.evaluate(run, ac.signal);
-      run = this.runs.setState(run, ["running"], "succeeded", "worker", {
+      run = this.runs.setState(run, ["running", "stalled"], "succeeded", "worker", {
         finishedAt: this.clock.now(),
         progress: { phase: "done" },
         leaseOwner: null,
@@ -139,7 +139,7 @@ export class RunWorker {
     } catch (err) {
       const reason = ac.signal.reason;
       if (err instanceof CancelledError || reason instanceof CancelledError) {
-        run = this.runs.setState(run, ["running"], "cancelled", "worker", {
+        run = this.runs.setState(run, ["running", "stalled"], "cancelled", "worker", {
           stateReason: "cancelled while running",
           finishedAt: this.clock.now(),
           leaseOwner: null,
@@ -156,7 +156,7 @@ export class RunWorker {
         const ref = crypto.randomBytes(4).toString("hex");
         if (!coded) this.log.error({ err, runId: run.id, ref }, "run failed");
         const message = coded ? coded.message : `internal error (reference ${ref} in the bot's log)`;
-        run = this.runs.setState(run, ["running"], "failed", "worker", {
+        run = this.runs.setState(run, ["running", "stalled"], "failed", "worker", {
           stateReason: message,
           finishedAt: this.clock.now(),
           leaseOwner: null,
@@ -208,6 +208,20 @@ export class RunWorker {
       workDir: path.join(this.opts.dataDir, "runs", String(run.id)),
       signal,
       onProgress,
+      jobId: run.jobId,
+      onJobCreated: (jobId) => {
+        this.repo.updateRun(run.id, { jobId });
+        this.repo.addRunEvent(run.id, this.clock.now(), "job", { jobId });
+      },
+      onStalled: (message) => {
+        const r = this.repo.runById(run.id);
+        if (r?.state === "running") this.runs.setState(r, ["running"], "stalled", "worker", { stateReason: message });
+      },
+      onRecovered: () => {
+        const r = this.repo.runById(run.id);
+        if (r?.state === "stalled") this.runs.setState(r, ["stalled"], "running", "worker", { stateReason: null });
+      },
+      onEvent: (message) => this.repo.addRunEvent(run.id, this.clock.now(), "provider", { message }),
     });
     flushLosses();
     this.repo.addLedger({

@@ -1,0 +1,255 @@
+/**
+ * The Web API calls the adapter makes, all in one place: writes into channels go through the per-channel outbox;
+ * other calls wait out a 429's Retry-After themselves. The client rejects rate-limited calls at once
+ * (`rejectRateLimitedCalls`) so that a 429 holds one channel, not every call the bot makes.
+ */
+import fs from "node:fs";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { webApi } from "@slack/bolt";
+import type { CardFile } from "../../core/cards.ts";
+import { fmt } from "../../core/cards.ts";
+import { ErrorCode, TuneError } from "../../errors.ts";
+import type { Logger } from "../../log.ts";
+import { boltLogger } from "./logger.ts";
+import { Outbox, withRateLimitRetry } from "./outbox.ts";
+import type { Rendered, SlackBlock } from "./render.ts";
+import type { SlackSettings } from "./settings.ts";
+
+/** The parts of a Slack file object the adapter reads (https://docs.slack.dev/reference/objects/file-object). */
+export interface SlackFile {
+  id: string;
+  name?: string;
+  title?: string;
+  size?: number;
+  mimetype?: string;
+  filetype?: string;
+  user?: string;
+  url_private?: string;
+  url_private_download?: string;
+  file_access?: string;
+  timestamp?: number;
+  created?: number;
+  shares?: {
+    public?: Record<string, Array<{ ts: string; thread_ts?: string }>>;
+    private?: Record<string, Array<{ ts: string; thread_ts?: string }>>;
+  };
+}
+
+const TTL_MS = 5 * 60_000;
+
+export class SlackApi {
+  readonly client: webApi.WebClient;
+  readonly outbox: Outbox;
+  private readonly names = new Map<string, { name: string; at: number }>();
+  private groups: { at: number; byUser: Map<string, string[]> } | null = null;
+  private groupsLoading: Promise<Map<string, string[]>> | null = null;
+
+  constructor(
+    private readonly settings: SlackSettings,
+    private readonly log: Logger,
+    secrets: readonly string[],
+  ) {
+    this.client = new webApi.WebClient(settings.botToken, {
+      slackApiUrl: settings.apiUrl,
+      logger: boltLogger(log, secrets),
+      rejectRateLimitedCalls: true,
+      retryConfig: { retries: 3, factor: 2, minTimeout: 500, maxTimeout: 5000 },
+      timeout: 30_000,
+    });
+    this.outbox = new Outbox({
+      intervalMs: settings.outboxIntervalMs ?? 1000,
+      onRateLimited: (channel, sec) =>
+        log.warn({ channel, retryAfterSec: sec }, "slack rate limit: holding the channel"),
+    });
+  }
+
+  private retry<T>(fn: () => Promise<T>): Promise<T> {
+    return withRateLimitRetry(fn, 5, (sec) => this.log.warn({ retryAfterSec: sec }, "slack rate limit: waiting"));
+  }
+
+  async authTest(): Promise<{ userId: string; botId: string; teamId?: string; team?: string }> {
+    const r = await this.client.auth.test();
+    return { userId: String(r.user_id ?? ""), botId: String(r.bot_id ?? ""), teamId: r.team_id, team: r.team };
+  }
+
+  async postMessage(channel: string, r: Rendered, threadTs?: string): Promise<string> {
+    const res = await this.outbox.send(channel, () =>
+      this.client.chat.postMessage({
+        channel,
+        text: r.text,
+        blocks: r.blocks,
+        thread_ts: threadTs,
+        unfurl_links: false,
+        unfurl_media: false,
+      }),
+    );
+    return String(res.ts);
+  }
+
+  async update(channel: string, ts: string, r: Rendered): Promise<void> {
+    await this.outbox.send(
+      channel,
+      () => this.client.chat.update({ channel, ts, text: r.text, blocks: r.blocks }),
+      `update:${ts}`,
+    );
+  }
+
+  async postEphemeral(channel: string, user: string, r: Rendered, threadTs?: string): Promise<void> {
+    await this.retry(() =>
+      this.client.chat.postEphemeral({ channel, user, text: r.text, blocks: r.blocks, thread_ts: threadTs }),
+    );
+  }
+
+  /** files.uploadV2: files.getUploadURLExternal -> POST to the upload URL -> files.completeUploadExternal (into the thread). */
+  async uploadFile(channel: string, threadTs: string | undefined, file: CardFile): Promise<void> {
+    const data = typeof file.content === "string" ? Buffer.from(file.content, "utf8") : Buffer.from(file.content);
+    await this.outbox.send(channel, () =>
+      this.client.filesUploadV2({
+        channel_id: channel,
+        ...(threadTs ? { thread_ts: threadTs } : {}),
+        file: data,
+        filename: file.name,
+        title: file.title ?? file.name,
+      } as webApi.FilesUploadV2Arguments),
+    );
+  }
+
+  async publishHome(userId: string, blocks: SlackBlock[]): Promise<void> {
+    await this.retry(() => this.client.views.publish({ user_id: userId, view: { type: "home", blocks } }));
+  }
+
+  async fileInfo(id: string): Promise<SlackFile> {
+    const r = await this.retry(() => this.client.files.info({ file: id }));
+    return r.file as SlackFile;
+  }
+
+  /** The user's latest files in a channel (newest first). */
+  async recentFiles(channel: string, user: string, count = 5): Promise<SlackFile[]> {
+    const r = await this.retry(() => this.client.files.list({ channel, user, count }));
+    return ((r.files ?? []) as SlackFile[]).sort(
+      (a, b) => (b.created ?? b.timestamp ?? 0) - (a.created ?? a.timestamp ?? 0),
+    );
+  }
+
+  /**
+   * Downloads a file's bytes to `dest` with the bot token (url_private_download needs `Authorization: Bearer`;
+   * without it Slack answers with its login page). Refuses files over `maxBytes` before and while reading.
+   */
+  async download(file: SlackFile, dest: string, maxBytes: number): Promise<void> {
+    const name = file.name ?? file.id;
+    if (file.size !== undefined && file.size > maxBytes) {
+      throw new TuneError(
+        ErrorCode.DatasetTooLarge,
+        `${name} is ${fmt.bytes(file.size)}; uploads are limited to ${fmt.bytes(maxBytes)} (TUNELOOP_MAX_UPLOAD_MB). Split the file, or raise the limit.`,
+      );
+    }
+    const url = file.url_private_download ?? file.url_private;
+    if (!url)
+      throw new TuneError(
+        "slack_file_unavailable",
+        `Slack gave no download link for ${name}. Share the file in the channel again.`,
+      );
+    const res = await fetch(url, {
+      headers: { Authorization: `Bearer ${this.settings.botToken}` },
+      redirect: "follow",
+    });
+    if (res.status === 429) {
+      const sec = Number(res.headers.get("retry-after") ?? "1");
+      await new Promise((r) => setTimeout(r, Math.max(0, sec) * 1000));
+      return this.download(file, dest, maxBytes);
+    }
+    if (!res.ok || !res.body) {
+      throw new TuneError(
+        "slack_download_failed",
+        `Downloading ${name} from Slack failed (HTTP ${res.status}). Share the file again; if it keeps failing, check the bot's files:read scope.`,
+      );
+    }
+    if ((res.headers.get("content-type") ?? "").startsWith("text/html")) {
+      await res.body.cancel().catch(() => {});
+      throw new TuneError(
+        "slack_download_login_page",
+        `Slack answered with its sign-in page instead of ${name}: the bot lacks the files:read scope, or the file is not shared where the bot is. Reinstall the app with files:read (docs/slack.md), then share the file again.`,
+      );
+    }
+    let seen = 0;
+    const cap = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        seen += chunk.length;
+        if (seen > maxBytes)
+          cb(
+            new TuneError(
+              ErrorCode.DatasetTooLarge,
+              `${name} is over ${fmt.bytes(maxBytes)}, the upload limit (TUNELOOP_MAX_UPLOAD_MB). Split the file, or raise the limit.`,
+            ),
+          );
+        else cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(
+        Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>),
+        cap,
+        fs.createWriteStream(dest),
+      );
+    } catch (err) {
+      fs.rmSync(dest, { force: true });
+      throw err;
+    }
+  }
+
+  /** A person's display name (cached); their id when Slack does not say. */
+  async userName(userId: string, hint?: string): Promise<string> {
+    if (hint) {
+      this.names.set(userId, { name: hint, at: Date.now() });
+      return hint;
+    }
+    const c = this.names.get(userId);
+    if (c && Date.now() - c.at < TTL_MS * 12) return c.name;
+    try {
+      const r = await this.retry(() => this.client.users.info({ user: userId }));
+      const u = r.user;
+      const name = u?.profile?.display_name || u?.name || u?.real_name || userId;
+      this.names.set(userId, { name, at: Date.now() });
+      return name;
+    } catch (err) {
+      this.log.debug({ err, userId }, "users.info failed; using the id");
+      return userId;
+    }
+  }
+
+  /** The user groups a person belongs to, as ids and handles (cached 5 minutes; none when the scope is missing). */
+  async userGroups(userId: string): Promise<string[]> {
+    if (this.groups && Date.now() - this.groups.at < TTL_MS) return this.groups.byUser.get(userId) ?? [];
+    this.groupsLoading ??= this.loadGroups().finally(() => {
+      this.groupsLoading = null;
+    });
+    return (await this.groupsLoading).get(userId) ?? [];
+  }
+
+  private async loadGroups(): Promise<Map<string, string[]>> {
+    const byUser = new Map<string, string[]>();
+    try {
+      const r = await this.retry(() => this.client.usergroups.list({ include_users: true }));
+      for (const g of r.usergroups ?? []) {
+        const labels = [g.id, g.handle, g.handle ? `@${g.handle}` : undefined].filter((x): x is string => Boolean(x));
+        for (const u of g.users ?? []) byUser.set(u, [...(byUser.get(u) ?? []), ...labels]);
+      }
+    } catch (err) {
+      this.log.debug({ err }, "usergroups.list failed; permissions by user id only");
+    }
+    this.groups = { at: Date.now(), byUser };
+    return byUser;
+  }
+}
+
+/** Slack error codes that mean the bot cannot write where it was asked to. */
+export function notInChannel(err: unknown): boolean {
+  const code = (err as { data?: { error?: string } })?.data?.error;
+  return code === "not_in_channel" || code === "channel_not_found" || code === "is_archived";
+}
+
+export function slackErrorCode(err: unknown): string | undefined {
+  return (err as { data?: { error?: string } })?.data?.error;
+}

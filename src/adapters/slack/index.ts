@@ -1,0 +1,126 @@
+/**
+ * tuneloop as a Slack app: Bolt in HTTP mode (HTTPReceiver on PORT, events at /slack/events, every request's
+ * signature and timestamp verified) or in Socket Mode (SLACK_APP_TOKEN). `startSlack` makes Slack the app's chat
+ * port, keeps run cards and threads current (the run notifier), and registers one listener per kind of request.
+ */
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import { App as BoltApp, HTTPReceiver, LogLevel, SocketModeReceiver, type Receiver } from "@slack/bolt";
+import { runCardFor } from "../../../commands/run.ts";
+import type { App } from "../../app.ts";
+import { summarizeLedger } from "../../core/costs/ledger.ts";
+import { verdictCard } from "../../core/runs/cards.ts";
+import { attachRunNotifier } from "../../core/runs/notifier.ts";
+import { ErrorCode, TuneError } from "../../errors.ts";
+import { SlackApi, slackErrorCode } from "./api.ts";
+import { SlackContext } from "./context.ts";
+import { registerActions } from "./listeners/actions.ts";
+import { registerAppHome } from "./listeners/app-home.ts";
+import { registerFileShares } from "./listeners/file-share.ts";
+import { registerSlashCommand } from "./listeners/slash-command.ts";
+import { registerThreadReplies } from "./listeners/thread-replies.ts";
+import { boltLogger } from "./logger.ts";
+import { slackSecrets, type SlackSettings } from "./settings.ts";
+
+export { slackSettings, type SlackSettings } from "./settings.ts";
+
+export interface SlackHandle {
+  /** HTTP mode: the port the receiver listens on. */
+  port?: number;
+  mode: "http" | "socket";
+  /** Stops taking requests, lets started work finish (up to a few seconds), detaches from the app. */
+  stop(): Promise<void>;
+}
+
+export async function startSlack(app: App, settings: SlackSettings): Promise<SlackHandle> {
+  const secrets = [...new Set([...app.config.secrets, ...slackSecrets(settings)])];
+  const api = new SlackApi(settings, app.log, secrets);
+  let me: Awaited<ReturnType<SlackApi["authTest"]>>;
+  try {
+    me = await api.authTest();
+  } catch (err) {
+    const code = slackErrorCode(err);
+    throw new TuneError(
+      ErrorCode.ConfigInvalid,
+      code
+        ? `Slack refused SLACK_BOT_TOKEN (${code}). Copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page, and reinstall the app if its scopes changed.`
+        : `Could not reach Slack's Web API at ${settings.apiUrl} (${err instanceof Error ? err.message : String(err)}). Check the network, or SLACK_API_URL.`,
+    );
+  }
+
+  const logger = boltLogger(app.log, secrets);
+  const receiver: Receiver =
+    settings.mode === "socket"
+      ? new SocketModeReceiver({
+          appToken: settings.appToken as string,
+          logger,
+          logLevel: LogLevel.WARN,
+          installerOptions: { clientOptions: { slackApiUrl: settings.apiUrl } },
+        })
+      : new HTTPReceiver({
+          signingSecret: settings.signingSecret as string,
+          endpoints: "/slack/events",
+          port: settings.port,
+          logger,
+          logLevel: LogLevel.WARN,
+          processBeforeResponse: false,
+        });
+  const bolt = new BoltApp({
+    token: settings.botToken,
+    botId: me.botId,
+    botUserId: me.userId,
+    receiver,
+    logger,
+    logLevel: LogLevel.WARN,
+    ignoreSelf: true,
+    clientOptions: { slackApiUrl: settings.apiUrl, rejectRateLimitedCalls: true },
+  });
+  bolt.error(async (err) => {
+    app.log.warn({ err }, "slack: listener error");
+  });
+
+  const s = new SlackContext(app, api, secrets, me.userId);
+  registerSlashCommand(bolt, s);
+  registerFileShares(bolt, s);
+  registerThreadReplies(bolt, s);
+  registerActions(bolt, s);
+  registerAppHome(bolt, s);
+
+  app.chat = s.port;
+  const detach = attachRunNotifier(app.runs.events, {
+    chat: () => app.chat,
+    card: (run) => runCardFor(app, run),
+    verdictCard: (run, v) => verdictCard(run, v, summarizeLedger(app.engine.ledger({ runId: run.id }))),
+    onError: (err) => app.log.warn({ err }, "slack: run card or thread update failed"),
+  });
+
+  let port: number | undefined;
+  try {
+    if (settings.mode === "socket") {
+      await bolt.start();
+    } else {
+      const server = (await bolt.start(settings.port)) as Server;
+      port = (server.address() as AddressInfo).port;
+    }
+  } catch (err) {
+    detach();
+    if (app.chat === s.port) app.chat = undefined;
+    throw err;
+  }
+  app.log.info({ mode: settings.mode, port, team: me.team, botUserId: me.userId }, "slack: connected");
+
+  let stopped = false;
+  return {
+    port,
+    mode: settings.mode,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await bolt.stop().catch((err: unknown) => app.log.warn({ err }, "slack: stopping the receiver failed"));
+      await s.idle(10_000);
+      detach();
+      await api.outbox.close(5_000);
+      if (app.chat === s.port) app.chat = undefined;
+    },
+  };
+}
