@@ -132,6 +132,7 @@ export const RUN_STATES = [
   "awaiting_confirmation",
   "queued",
   "running",
+  "stalled",
   "succeeded",
   "failed",
   "cancelled",
