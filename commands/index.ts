@@ -5,6 +5,7 @@ import { datasetCommands } from "./dataset.ts";
 import { demoCommands } from "./demo.ts";
 import { evalCommands } from "./eval.ts";
 import { experimentCommands } from "./experiment.ts";
+import { iterateCommands } from "./iterate.ts";
 import { runCommands } from "./run.ts";
 import { usage } from "./parse.ts";
 import { defineCommand, type CommandDef } from "./types.ts";
@@ -18,6 +19,10 @@ const GROUP_TITLES: Record<string, string> = {
   compare: "Evals",
   leaderboard: "Evals",
   chart: "Evals",
+  schedule: "Iterations",
+  subscribe: "Iterations",
+  digest: "Iterations",
+  sweep: "Iterations",
   demo: "Demo",
   help: "Help",
 };
@@ -90,6 +95,7 @@ registry.push(
     ...runCommands,
     ...evalCommands,
     ...chartCommands,
+    ...iterateCommands,
     ...demoCommands,
     help,
   ] as unknown as CommandDef[]),

@@ -50,12 +50,14 @@ export function baseType(schema: z.ZodType): string {
 export function usage(def: CommandDef): string {
   const shape = def.options.shape as Record<string, z.ZodType>;
   const parts = [`/tune ${def.path.join(" ")}`];
-  for (const p of def.positional ?? []) {
+  for (const p of [...(def.positional ?? []), ...(def.rest ? [def.rest] : [])]) {
     const optional = shape[p].safeParse(undefined).success;
-    parts.push(optional ? `[${p}]` : `<${p}>`);
+    parts.push(
+      optional ? `[${p}...]`.replace("...", p === def.rest ? "..." : "") : `<${p}${p === def.rest ? "..." : ""}>`,
+    );
   }
   for (const [k, t] of Object.entries(shape)) {
-    if (def.positional?.includes(k as never)) continue;
+    if (def.positional?.includes(k as never) || def.rest === k) continue;
     parts.push(baseType(t) === "boolean" ? `[--${kebab(k)}]` : `[--${kebab(k)} <${k}>]`);
   }
   return parts.join(" ");
@@ -66,8 +68,19 @@ export function wordsToInput(def: CommandDef, words: string[]): Record<string, u
   const shape = def.options.shape as Record<string, z.ZodType>;
   const input: Record<string, unknown> = {};
   const positional: string[] = [];
+  const rest: string[] = [];
+  const names = def.positional ?? [];
+  const known = (w: string) => {
+    const k = w.slice(2).split("=")[0];
+    return camel(k) in shape || (k.startsWith("no-") && camel(k.slice(3)) in shape);
+  };
   for (let i = 0; i < words.length; i++) {
     const w = words[i];
+    // Once the positionals are filled, a rest field takes every word that is not one of this command's options.
+    if (def.rest && positional.length >= names.length && !(w.startsWith("--") && known(w))) {
+      rest.push(w);
+      continue;
+    }
     if (w.startsWith("--") && w.length > 2) {
       let key = w.slice(2);
       let value: string | undefined;
@@ -107,7 +120,7 @@ export function wordsToInput(def: CommandDef, words: string[]): Record<string, u
       positional.push(w);
     }
   }
-  const names = def.positional ?? [];
+  if (def.rest && rest.length) input[def.rest] = rest.join(" ");
   if (positional.length > names.length) {
     throw new TuneError(
       ErrorCode.InvalidOptions,

@@ -57,6 +57,8 @@ export interface CommandDef<S extends z.ZodObject = z.ZodObject> {
   options: S;
   /** Fields filled by positional words, in order. */
   positional?: Array<keyof z.infer<S> & string>;
+  /** A field that takes every remaining word (options of this command excepted), joined by spaces. */
+  rest?: keyof z.infer<S> & string;
   /** The command takes a file: in chat an attachment, in the CLI a path as the first positional word. */
   attachment?: "required" | "optional";
   permission: Permission;

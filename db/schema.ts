@@ -197,3 +197,69 @@ export const ledger = sqliteTable(
   },
   (t) => [index("ledger_experiment").on(t.experimentId), index("ledger_run").on(t.runId)],
 );
+
+export const schedules = sqliteTable("schedules", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  cron: text("cron").notNull(),
+  tz: text("tz").notNull(),
+  /** What a fire does: `rerun <experiment>`, `reeval <experiment>`, `sweep <experiment> ...`, `digest [...]`. */
+  recipe: text("recipe").notNull(),
+  state: text("state").notNull(),
+  channelId: text("channel_id"),
+  createdBy: text("created_by"),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  /** The next scheduled fire; a restart that finds it in the past fires once (a missed fire). */
+  nextFireAt: integer("next_fire_at", { mode: "timestamp_ms" }),
+  lastFireAt: integer("last_fire_at", { mode: "timestamp_ms" }),
+  lastOutcome: text("last_outcome"),
+  /** Consecutive failed fires; the schedule pauses itself at TUNELOOP_SCHEDULE_MAX_FAILURES. */
+  failures: integer("failures").notNull().default(0),
+});
+
+export const scheduleFires = sqliteTable(
+  "schedule_fires",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    scheduleId: integer("schedule_id")
+      .notNull()
+      .references(() => schedules.id),
+    at: integer("at", { mode: "timestamp_ms" }).notNull(),
+    reason: text("reason").notNull(),
+    outcome: text("outcome").notNull(),
+    message: text("message"),
+  },
+  (t) => [index("schedule_fires_schedule").on(t.scheduleId)],
+);
+
+export const subscriptions = sqliteTable(
+  "subscriptions",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    channelId: text("channel_id").notNull(),
+    /** null: every experiment. */
+    experimentId: integer("experiment_id"),
+    kinds: text("kinds", { mode: "json" }).$type<string[]>().notNull(),
+    createdBy: text("created_by"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [uniqueIndex("subscriptions_channel_experiment").on(t.channelId, t.experimentId)],
+);
+
+export const sweeps = sqliteTable("sweeps", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  experimentId: integer("experiment_id")
+    .notNull()
+    .references(() => experiments.id),
+  /** The cells, cheapest first: { dataset, epochs, learningRate, loraRank, estimateUsd, runId, status }. */
+  cells: text("cells", { mode: "json" }).notNull(),
+  state: text("state").notNull(),
+  budgetUsd: real("budget_usd"),
+  concurrency: integer("concurrency").notNull().default(1),
+  channelId: text("channel_id"),
+  messageId: text("message_id"),
+  createdBy: text("created_by"),
+  createdById: text("created_by_id"),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
+  summary: text("summary", { mode: "json" }),
+});

@@ -7,9 +7,19 @@ import { IngestPool } from "./core/datasets/run-ingest.ts";
 import { DatasetService } from "./core/datasets/service.ts";
 import { EvalService } from "./core/evals/service.ts";
 import { ExperimentService } from "./core/experiments/service.ts";
-import { systemClock, type BlobStore, type ChatPort, type Clock, type EngineRepo } from "./core/ports.ts";
+import {
+  systemClock,
+  type BlobStore,
+  type ChatPort,
+  type Clock,
+  type EngineRepo,
+  type IterationRepo,
+} from "./core/ports.ts";
 import { RunService } from "./core/runs/service.ts";
 import { RunWorker } from "./core/runs/worker.ts";
+import type { Scheduler } from "./core/schedules/scheduler.ts";
+import { SweepService } from "./core/sweeps.ts";
+import { iterationRepo } from "../db/repos/iterations.ts";
 import { fsBlobStore, sweepTmp } from "./lib/blobs.ts";
 import type { Logger } from "./log.ts";
 import { createProviders, type Providers } from "./providers/index.ts";
@@ -32,6 +42,10 @@ export interface App {
   evals: EvalService;
   runs: RunService;
   worker: RunWorker;
+  iterations: IterationRepo;
+  sweeps: SweepService;
+  /** Set by startScheduler (src/iterations.ts) when the bot runs; commands that manage schedules need it. */
+  scheduler?: Scheduler;
   /** Set by the chat adapter that runs the bot (console, Slack, Discord). */
   chat?: ChatPort;
   close(): Promise<void>;
@@ -72,6 +86,8 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
     (err) => log.warn({ err }, "run listener failed"),
   );
   const worker = new RunWorker(engine, runs, datasets, evals, providers, clock, log, { dataDir: config.dataDir });
+  const iterations = iterationRepo(db);
+  const sweeps = new SweepService(iterations, engine, runs, datasets, evals, clock);
   return {
     config,
     log,
@@ -85,8 +101,11 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
     evals,
     runs,
     worker,
+    iterations,
+    sweeps,
     ingest,
     async close() {
+      await this.scheduler?.stop();
       await worker.stop();
       await ingest.close();
       await providers.close();

@@ -5,6 +5,7 @@
  */
 import { runCommand } from "../commands/dispatch.ts";
 import { createApp } from "./app.ts";
+import { createScheduler } from "./iterations.ts";
 import { renderCard } from "./adapters/console/render.ts";
 import { saveCardFiles } from "./adapters/console/files.ts";
 import { loadConfig } from "./config.ts";
@@ -29,6 +30,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const log = createLogger(config);
   const app = createApp(config, log);
+  // Not started: schedule commands write to the database, and a running bot picks the changes up.
+  app.scheduler = createScheduler(app);
   try {
     const out = await runCommand(words, {
       app,

@@ -28,6 +28,8 @@ export const settingsSchema = z.object({
   TUNELOOP_ENDPOINTS: z.string().optional(),
   TUNELOOP_CONFIRM_ABOVE_USD: z.coerce.number().min(0).default(1),
   TUNELOOP_NEAR_OVERLAP_MAX_SHARE: z.coerce.number().min(0).max(1).default(0.1),
+  TUNELOOP_SCHEDULE_MAX_FAILURES: z.coerce.number().int().min(1).default(3),
+  TUNELOOP_TZ: z.string().default("UTC"),
   TUNELOOP_SPENDERS: z.string().default(""),
   TUNELOOP_ADMINS: z.string().default(""),
   TUNELOOP_RUN_CHANNELS: z.string().default(""),
@@ -49,6 +51,7 @@ export interface Config {
   endpoints: EndpointConfig[];
   confirmAboveUsd: number;
   nearOverlapMaxShare: number;
+  schedules: { maxFailures: number; defaultTz: string };
   /** Who may do what on chat platforms (see commands/permissions.ts). */
   permissions: { spenders: string[]; admins: string[]; runChannels: string[] };
   /** Values that must never be printed (tokens, keys, secrets); the logger and renderers scrub them. */
@@ -94,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     endpoints: parseEndpoints(s.TUNELOOP_ENDPOINTS, env),
     confirmAboveUsd: s.TUNELOOP_CONFIRM_ABOVE_USD,
     nearOverlapMaxShare: s.TUNELOOP_NEAR_OVERLAP_MAX_SHARE,
+    schedules: { maxFailures: s.TUNELOOP_SCHEDULE_MAX_FAILURES, defaultTz: s.TUNELOOP_TZ },
     permissions: {
       spenders: list(s.TUNELOOP_SPENDERS),
       admins: list(s.TUNELOOP_ADMINS),

@@ -1,6 +1,7 @@
 /** `npm start`: runs the bot. With no chat platform configured it opens the console chat. */
 import { runCardFor, runVerdictCard } from "../commands/run.ts";
 import { consoleChat } from "./adapters/console/chat.ts";
+import { attachIterationNotices, createScheduler } from "./iterations.ts";
 import { createApp } from "./app.ts";
 import { loadConfig } from "./config.ts";
 import { loadDotEnv } from "./env.ts";
@@ -31,8 +32,11 @@ async function main(): Promise<number> {
     verdictCard: (run, v) => runVerdictCard(app, run, v),
     onError: (err) => log.warn({ err }, "chat update failed"),
   });
+  app.scheduler = createScheduler(app);
+  attachIterationNotices(app);
   const chat = consoleChat(app);
   app.worker.start();
+  await app.scheduler.start();
   void app.ingest.warm();
   try {
     await chat;

@@ -312,3 +312,83 @@ export interface EngineRepo {
   addLedger(e: LedgerEntry): void;
   ledger(opts: { experimentId?: number; runId?: number; since?: Date }): LedgerEntry[];
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Iterations: schedules, subscriptions, sweeps.
+
+export interface ScheduleRecord {
+  id: number;
+  cron: string;
+  tz: string;
+  recipe: string;
+  state: "active" | "paused";
+  channelId: string | null;
+  createdBy: string | null;
+  createdAt: Date;
+  nextFireAt: Date | null;
+  lastFireAt: Date | null;
+  lastOutcome: string | null;
+  failures: number;
+}
+
+export interface ScheduleFire {
+  scheduleId: number;
+  at: Date;
+  reason: "scheduled" | "missed" | "manual";
+  outcome: "ok" | "skipped" | "failed";
+  message: string | null;
+}
+
+export interface SubscriptionRecord {
+  id: number;
+  channelId: string;
+  experimentId: number | null;
+  kinds: string[];
+  createdBy: string | null;
+  createdAt: Date;
+}
+
+export interface SweepCell {
+  dataset: string;
+  epochs: number;
+  learningRate: number;
+  loraRank: number;
+  estimateUsd: number;
+  runId: number | null;
+  status: "pending" | "started" | "done" | "failed" | "skipped";
+  note?: string;
+}
+
+export interface SweepRecord {
+  id: number;
+  experimentId: number;
+  cells: SweepCell[];
+  state: "awaiting_confirmation" | "running" | "done" | "cancelled";
+  budgetUsd: number | null;
+  concurrency: number;
+  channelId: string | null;
+  messageId: string | null;
+  createdBy: string | null;
+  createdById: string | null;
+  createdAt: Date;
+  finishedAt: Date | null;
+  summary: unknown;
+}
+
+export interface IterationRepo {
+  createSchedule(s: Omit<ScheduleRecord, "id">): ScheduleRecord;
+  schedule(id: number): ScheduleRecord | null;
+  schedules(): ScheduleRecord[];
+  updateSchedule(id: number, patch: Partial<Omit<ScheduleRecord, "id">>): ScheduleRecord;
+  removeSchedule(id: number): void;
+  addFire(f: ScheduleFire): void;
+  fires(scheduleId: number, limit?: number): ScheduleFire[];
+
+  subscribe(s: Omit<SubscriptionRecord, "id">): SubscriptionRecord;
+  subscriptions(opts?: { channelId?: string }): SubscriptionRecord[];
+
+  createSweep(s: Omit<SweepRecord, "id">): SweepRecord;
+  sweep(id: number): SweepRecord | null;
+  sweeps(opts?: { states?: SweepRecord["state"][] }): SweepRecord[];
+  updateSweep(id: number, patch: Partial<Omit<SweepRecord, "id">>): SweepRecord;
+}

@@ -97,6 +97,16 @@ export class RunService {
     );
   }
 
+  trainer(name: string) {
+    const t = this.providers.trainer(name);
+    if (!t)
+      throw new TuneError(
+        "provider_unavailable",
+        `No trainer "${name}". Trainers here: ${this.providers.trainerNames().join(", ")}.`,
+      );
+    return t;
+  }
+
   get(id: number): RunRecord {
     const r = this.repo.runById(id);
     if (!r) throw new TuneError("run_not_found", `No run ${id}. See /tune run list.`);

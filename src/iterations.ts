@@ -1,0 +1,140 @@
+/**
+ * Wires the iteration machinery of a running bot: the scheduler (recipes run as registry commands), sweep
+ * summaries into their threads, digests and run news to subscribed channels.
+ */
+import { runCommand } from "../commands/dispatch.ts";
+import { splitWords } from "../commands/parse.ts";
+import type { App } from "./app.ts";
+import { fmt, table, text } from "./core/cards.ts";
+import type { ScheduleRecord } from "./core/ports.ts";
+import { STATE_LABEL, isFinal } from "./core/runs/states.ts";
+import { Scheduler } from "./core/schedules/scheduler.ts";
+import { TuneError } from "./errors.ts";
+import { sweepSummaryCard } from "../commands/iterate.ts";
+
+/** A recipe is the words of a command: rerun <experiment>, reeval <experiment>, sweep <experiment> ..., digest. */
+export const RECIPES: Record<string, string[]> = {
+  rerun: ["experiment", "rerun"],
+  reeval: ["experiment", "reeval"],
+  sweep: ["sweep"],
+  digest: ["digest", "now"],
+};
+
+export function recipeWords(recipe: string): string[] {
+  const [kind, ...rest] = splitWords(recipe);
+  const head = RECIPES[kind ?? ""];
+  if (!head) {
+    throw new TuneError(
+      "schedule_invalid_recipe",
+      `"${recipe}" is not a recipe. Use one of: rerun <experiment>, reeval <experiment>, sweep <experiment> --epochs 1,2 ..., digest [--experiment e].`,
+    );
+  }
+  return [...head, ...rest, ...(kind === "sweep" ? ["--yes"] : [])];
+}
+
+export function createScheduler(app: App): Scheduler {
+  return new Scheduler({
+    repo: app.iterations,
+    clock: app.clock,
+    maxFailures: app.config.schedules.maxFailures,
+    checkRecipe: (recipe) => {
+      const words = recipeWords(recipe);
+      const exp = words[2];
+      if ((words[0] === "experiment" || words[0] === "sweep") && exp)
+        app.experiments.get(words[0] === "sweep" ? words[1] : exp);
+    },
+    run: async (s: ScheduleRecord) => {
+      const words = recipeWords(s.recipe);
+      const out = await runCommand(words, {
+        app,
+        user: { id: `schedule-${s.id}`, name: `schedule #${s.id}` },
+        channelId: s.channelId ?? "console",
+        // A schedule was added by someone allowed to; its fires run with the bot's own rights.
+        surface: "cli",
+        requestId: `schedule-${s.id}-${app.clock.now().toISOString()}`,
+        progress: () => {},
+      });
+      const data = out.data as { skipped?: string } | null;
+      if (out.exitCode !== 0) return { outcome: "failed", message: out.error?.message ?? "failed", card: undefined };
+      if (data?.skipped) return { outcome: "skipped", message: data.skipped };
+      const card = { ...out.card, title: `${out.card.title ?? ""} (schedule #${s.id}: ${s.recipe})` };
+      return { outcome: "ok", message: out.card.title ?? "ok", card, onPosted: out.onPosted };
+    },
+    notify: async (s, card) => {
+      if (!app.chat || !s.channelId) return;
+      const targets = new Set([s.channelId]);
+      if (s.recipe.startsWith("digest")) {
+        for (const sub of app.iterations.subscriptions()) if (sub.kinds.includes("digest")) targets.add(sub.channelId);
+      }
+      let first: { channelId: string; messageId: string } | undefined;
+      for (const t of targets) {
+        const { messageId } = await app.chat.post(t, card);
+        first ??= { channelId: t, messageId };
+        for (const th of card.thread ?? []) await app.chat.post(t, th, { threadId: messageId });
+      }
+      return first;
+    },
+    onError: (err) => app.log.warn({ err }, "schedule notification failed"),
+  });
+}
+
+/** Posts sweep summaries in the sweep's thread, and run news and verdict lines to subscribed channels. */
+export function attachIterationNotices(app: App): void {
+  app.sweeps.onDone(async (sweep, summary) => {
+    if (!app.chat || !sweep.channelId) return;
+    const card = await sweepSummaryCard(app, sweep, summary);
+    await app.chat.post(sweep.channelId, card, sweep.messageId ? { threadId: sweep.messageId } : undefined);
+  });
+  app.runs.events.listen({
+    onRun: async (run, event) => {
+      if (event !== "state" || !app.chat) return;
+      const subs = app.iterations
+        .subscriptions()
+        .filter(
+          (s) =>
+            s.kinds.includes("runs") &&
+            (s.experimentId === null || s.experimentId === run.experimentId) &&
+            s.channelId !== run.channelId,
+        );
+      if (!subs.length || !(run.state === "running" || isFinal(run.state))) return;
+      const exp = app.engine.experimentById(run.experimentId);
+      const line = `Run ${run.id} (${exp?.name}, ${app.datasets.refOf(run.datasetVersionId)}) is ${STATE_LABEL[run.state]}${run.stateReason ? `: ${run.stateReason}` : ""}.`;
+      for (const s of subs) await app.chat.post(s.channelId, { blocks: [text(line)] });
+    },
+    onVerdict: async (run, verdict) => {
+      if (!app.chat) return;
+      const subs = app.iterations
+        .subscriptions()
+        .filter(
+          (s) =>
+            (s.kinds.includes("evals") || s.kinds.includes("costs")) &&
+            (s.experimentId === null || s.experimentId === run.experimentId),
+        );
+      for (const s of subs) {
+        const blocks = [];
+        if (s.kinds.includes("evals")) {
+          blocks.push(
+            table(
+              ["model", "score", "n"],
+              verdict.evals.map((e) => [e.model, e.mean === null ? "-" : `${(e.mean * 100).toFixed(1)}%`, String(e.n)]),
+            ),
+          );
+          if (verdict.comparisons[0]) blocks.push(text(verdict.comparisons[0].verdict));
+        }
+        if (s.kinds.includes("costs")) {
+          const exp = app.engine.experimentById(run.experimentId);
+          const spent = app.engine
+            .ledger({ experimentId: run.experimentId })
+            .filter((l) => !l.estimated)
+            .reduce((a, l) => a + l.usd, 0);
+          blocks.push(
+            text(
+              `Spend of ${exp?.name}: ${fmt.usd(spent)}${exp?.budgetUsd != null ? ` of ${fmt.usd(exp.budgetUsd)} (${Math.round((spent / exp.budgetUsd) * 100)}%)` : ""}.`,
+            ),
+          );
+        }
+        await app.chat.post(s.channelId, { title: `Run ${run.id} evaluated`, blocks });
+      }
+    },
+  });
+}
