@@ -158,10 +158,12 @@ export class Scheduler {
 
   private arm(s: ScheduleRecord) {
     this.disarm(s.id);
+    // A fire delayed by a busy event loop still runs (up to a minute late) rather than being dropped as missed.
     const task = cron.schedule(s.cron, () => this.fire(s.id, "scheduled"), {
       timezone: s.tz,
       noOverlap: true,
       name: `schedule-${s.id}`,
+      missedExecutionTolerance: 60_000,
     });
     task.unref();
     this.tasks.set(s.id, task);
