@@ -8,6 +8,7 @@ import { experimentCommands } from "./experiment.ts";
 import { iterateCommands } from "./iterate.ts";
 import { runCommands } from "./run.ts";
 import { usage } from "./parse.ts";
+import { providersHelpCard, providersHelpData } from "../src/providers/help.ts";
 import { defineCommand, type CommandDef } from "./types.ts";
 
 const GROUP_TITLES: Record<string, string> = {
@@ -31,6 +32,7 @@ const GROUP_TITLES: Record<string, string> = {
 export const registry: CommandDef[] = [];
 
 export function helpCard(group?: string): Card {
+  if (group?.toLowerCase() === "providers") return providersHelpCard();
   const groups = new Map<string, CommandDef[]>();
   for (const d of registry) {
     if (group && d.path[0] !== group) continue;
@@ -68,11 +70,12 @@ export function helpCard(group?: string): Card {
 const help = defineCommand({
   path: ["help"],
   summary: "Show the commands, grouped, with examples.",
-  options: z.object({ group: z.string().optional().describe("a command group, e.g. dataset") }),
+  options: z.object({ group: z.string().optional().describe("a command group, e.g. dataset, or providers") }),
   positional: ["group"],
   permission: "read",
-  examples: ["/tune help", "/tune help dataset"],
+  examples: ["/tune help", "/tune help dataset", "/tune help providers"],
   async handler(_ctx, input) {
+    if (input.group?.toLowerCase() === "providers") return { card: providersHelpCard(), data: providersHelpData() };
     const card = helpCard(input.group);
     const defs = registry.filter((d) => !input.group || d.path[0] === input.group);
     return {

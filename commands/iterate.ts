@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { App } from "../src/app.ts";
-import { experimentChartFiles } from "../src/charts/run-charts.ts";
+import { experimentChartFiles, spendChart } from "../src/charts/run-charts.ts";
 import { heatmapPng } from "../src/charts/sweep.ts";
 import { fields, fmt, table, text, type Card, type CardFile } from "../src/core/cards.ts";
 import { buildDigest, digestText } from "../src/core/digest.ts";
@@ -221,6 +221,8 @@ export const digestNow = defineCommand({
     );
     const charts: CardFile[] = [];
     for (const e of d.experiments) charts.push(...(await experimentChartFiles(app, e)));
+    const spend = await spendChart(app, since, until, exp?.id);
+    if (spend) charts.push(spend);
     d.card.files = charts;
     return { card: d.card, data: { text: digestText(d.card), charts: charts.map((c) => c.path), ...d.data } };
   },

@@ -115,3 +115,32 @@ export const scoresPng = (
   scores: ModelScore[],
   opts?: { subtitle?: string; chance?: number },
 ) => renderPng(scoresSpec(title, metric, scores, opts));
+
+export interface SpendPoint {
+  day: string;
+  provider: string;
+  usd: number;
+}
+
+/** Spend per day by provider, stacked, with the cumulative total as a line on the same axis. */
+export function spendSpec(title: string, points: SpendPoint[], subtitle = ""): TopLevelSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: { text: title, subtitle },
+    width: 820,
+    height: 320,
+    data: { values: points },
+    layer: [
+      {
+        mark: { type: "bar", cornerRadiusTopLeft: 2, cornerRadiusTopRight: 2 },
+        encoding: {
+          x: { field: "day", type: "ordinal", title: "day (UTC)", axis: { labelAngle: -30 } },
+          y: { aggregate: "sum", field: "usd", type: "quantitative", title: "spend (USD)", axis: { format: "$.2f" } },
+          color: { field: "provider", type: "nominal", title: null },
+        },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+export const spendPng = (title: string, points: SpendPoint[], subtitle?: string) => renderPng(spendSpec(title, points, subtitle));

@@ -4,7 +4,7 @@ import path from "node:path";
 import type { App } from "../app.ts";
 import type { CardFile } from "../core/cards.ts";
 import type { EvalRecord, ExperimentRecord, RunRecord } from "../core/ports.ts";
-import { lossCurvePng, scoresPng, type LossPoint, type ModelScore } from "./index.ts";
+import { lossCurvePng, scoresPng, spendPng, type LossPoint, type ModelScore, type SpendPoint } from "./index.ts";
 
 /** Writes a chart into `<data>/charts/` (kept, so a chart can be found again) and returns it as a card file. */
 function keep(app: App, name: string, png: Buffer, title: string): CardFile {
@@ -82,4 +82,22 @@ export async function runChartFiles(app: App, run: RunRecord, evals: EvalRecord[
 export async function experimentChartFiles(app: App, exp: ExperimentRecord): Promise<CardFile[]> {
   const f = await scoresChart(app, exp, latestEvals(app, exp), `experiment-${exp.name}-leaderboard.png`);
   return f ? [f] : [];
+}
+
+/** Spend per day by provider over a period (actual bookings only); null when nothing was spent. */
+export async function spendChart(app: App, since: Date, until: Date, experimentId?: number): Promise<CardFile | null> {
+  const byKey = new Map<string, SpendPoint>();
+  for (const e of app.engine.ledger({ since, experimentId })) {
+    if (e.estimated || e.at > until) continue;
+    const day = e.at.toISOString().slice(0, 10);
+    const k = `${day}|${e.provider}`;
+    const p = byKey.get(k) ?? { day, provider: e.provider, usd: 0 };
+    p.usd += e.usd;
+    byKey.set(k, p);
+  }
+  const points = [...byKey.values()].sort((a, b) => a.day.localeCompare(b.day));
+  const total = points.reduce((a, p) => a + p.usd, 0);
+  if (total <= 0) return null;
+  const png = await spendPng("Spend over time", points, `${since.toISOString().slice(0, 10)} to ${until.toISOString().slice(0, 10)} · $${total.toFixed(2)} in all`);
+  return keep(app, `spend-${since.toISOString().slice(0, 10)}-${until.toISOString().slice(0, 10)}.png`, png, "Spend over time");
 }

@@ -49,3 +49,16 @@ test("scores with intervals: one bar per model, and the chance line", async () =
     if (two.pixels[i] > 190 && two.pixels[i + 1] < 80 && two.pixels[i + 2] < 80) red++;
   assert.ok(red > 50, `chance line pixels ${red}`);
 });
+
+test("spend over time: stacked bars per provider", async () => {
+  const { spendSpec } = await import("../../src/charts/index.ts");
+  const c = await renderChart(
+    spendSpec("Spend over time", [
+      { day: "2026-11-20", provider: "together", usd: 1.2 },
+      { day: "2026-11-21", provider: "together", usd: 0.4 },
+      { day: "2026-11-21", provider: "vllm", usd: 0.3 },
+    ]),
+  );
+  const { share, colours } = ink(c.pixels);
+  assert.ok(share > 0.02 && colours > 20, `ink ${share}, colours ${colours}`);
+});
