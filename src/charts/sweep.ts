@@ -18,7 +18,7 @@ export function heatmapSpec(title: string, metric: string, cells: HeatCell[], su
     data: { values },
     encoding: {
       x: { field: "col", type: "nominal", title: "learning rate · LoRA rank", sort: null, axis: { labelAngle: 0 } },
-      y: { field: "row", type: "nominal", title: "dataset · epochs", sort: null },
+      y: { field: "row", type: "nominal", title: "dataset · epochs", sort: null, axis: { labelLimit: 360 } },
     },
     layer: [
       {
@@ -37,7 +37,7 @@ export function heatmapSpec(title: string, metric: string, cells: HeatCell[], su
         mark: { type: "text", fontSize: 14, fontWeight: "bold" },
         encoding: {
           text: { field: "label" },
-          color: { condition: { test: "datum.score !== null && datum.score > 0.55", value: "black" }, value: "white" },
+          color: { condition: { test: "datum.score === null || datum.score > 0.55", value: "black" }, value: "white" },
         },
       },
     ],
