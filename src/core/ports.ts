@@ -63,20 +63,7 @@ export interface DatasetStats {
   errorsDropped: number;
 }
 
-export interface NewDatasetVersion {
-  name: string;
-  sha256: string;
-  normSha256: string;
-  tokensSha256: string;
-  format: string;
-  rows: number;
-  bytes: number;
-  filename: string | null;
-  origin: DatasetOrigin;
-  stats: DatasetStats;
-  createdBy: string | null;
-  createdAt: Date;
-}
+export type NewDatasetVersion = Omit<DatasetVersionRecord, "id" | "datasetId" | "version">;
 
 export interface DatasetRepo {
   /** Adds the next version of `name` (creating the dataset on first use) in one transaction. */
