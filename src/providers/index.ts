@@ -1,31 +1,44 @@
-/** The providers configured by settings: the local trainer always, and every named OpenAI-compatible endpoint. */
+/**
+ * The providers configured by settings: the local trainer always, Together and OpenAI when their keys are set
+ * (src/providers/settings.ts), and every named OpenAI-compatible endpoint.
+ */
 import path from "node:path";
 import type { Config } from "../config.ts";
 import type { ProviderSet } from "../core/models.ts";
 import type { TrainerProvider } from "../core/trainer.ts";
 import { LocalProvider } from "./local/provider.ts";
 import { endpointModel, OpenAICompatibleClient } from "./openai-compatible.ts";
+import { OpenAIProvider } from "./openai.ts";
+import { loadProviderSettings } from "./settings.ts";
+import { TogetherProvider } from "./together.ts";
 
 export interface Providers extends ProviderSet {
   close(): Promise<void>;
 }
 
-export function createProviders(config: Config): Providers {
+export function createProviders(config: Config, env: NodeJS.ProcessEnv = process.env): Providers {
   const local = new LocalProvider({
     modelDir: config.localModelDir,
     cacheDir: path.join(config.dataDir, "cache", "models"),
   });
   const trainers = new Map<string, TrainerProvider>([["local", local]]);
+  const hosted = loadProviderSettings(env);
+  const together = hosted.together ? new TogetherProvider(hosted.together) : null;
+  const openai = hosted.openai ? new OpenAIProvider(hosted.openai) : null;
+  if (together) trainers.set("together", together);
+  if (openai) trainers.set("openai", openai);
   const endpoints = new Map(config.endpoints.map((e) => [e.name, new OpenAICompatibleClient(e)]));
   return {
     trainer: (name) => trainers.get(name) ?? null,
     trainerNames: () => [...trainers.keys()],
     inference(provider, modelId, ref) {
       if (provider === "local") return local.inference(modelId, ref);
+      if (provider === "together" && together) return together.inference(modelId, ref);
+      if (provider === "openai" && openai) return openai.inference(modelId, ref);
       const ep = endpoints.get(provider);
       return ep ? endpointModel(ep, modelId) : null;
     },
-    providerNames: () => [...trainers.keys(), ...endpoints.keys()],
+    providerNames: () => [...new Set([...trainers.keys(), ...endpoints.keys()])],
     async close() {
       await local.close();
     },
