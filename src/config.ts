@@ -1,7 +1,8 @@
 import path from "node:path";
 import { z } from "zod";
 import { TuneError, ErrorCode } from "./errors.ts";
-import { parseEndpoints, type EndpointConfig } from "./providers/openai-compatible.ts";
+import type { EndpointConfig } from "./providers/openai-compatible.ts";
+import { endpointsFromSettings } from "./providers/settings.ts";
 
 /**
  * Every setting, parsed once at start. `.env.example` documents each one; keep the two in step.
@@ -28,6 +29,7 @@ export const settingsSchema = z.object({
   TUNELOOP_ENDPOINTS: z.string().optional(),
   TUNELOOP_CONFIRM_ABOVE_USD: z.coerce.number().min(0).default(1),
   TUNELOOP_NEAR_OVERLAP_MAX_SHARE: z.coerce.number().min(0).max(1).default(0.1),
+  TUNELOOP_WEBHOOK_PORT: z.coerce.number().int().min(0).max(65535).default(8788),
   TUNELOOP_SCHEDULE_MAX_FAILURES: z.coerce.number().int().min(1).default(3),
   TUNELOOP_TZ: z.string().default("UTC"),
   TUNELOOP_SPENDERS: z.string().default(""),
@@ -52,6 +54,8 @@ export interface Config {
   confirmAboveUsd: number;
   nearOverlapMaxShare: number;
   schedules: { maxFailures: number; defaultTz: string };
+  /** Port of the provider webhook endpoint (POST /webhooks/openai), served when OPENAI_WEBHOOK_SECRET is set. */
+  webhookPort: number;
   /** Who may do what on chat platforms (see commands/permissions.ts). */
   permissions: { spenders: string[]; admins: string[]; runChannels: string[] };
   /** Values that must never be printed (tokens, keys, secrets); the logger and renderers scrub them. */
@@ -94,10 +98,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nearDupThreshold: s.TUNELOOP_NEAR_DUP_THRESHOLD,
     consoleUser: s.TUNELOOP_CONSOLE_USER ?? env.USER ?? "you",
     localModelDir: s.TUNELOOP_LOCAL_MODEL_DIR ? path.resolve(s.TUNELOOP_LOCAL_MODEL_DIR) : undefined,
-    endpoints: parseEndpoints(s.TUNELOOP_ENDPOINTS, env),
+    endpoints: endpointsFromSettings(env),
     confirmAboveUsd: s.TUNELOOP_CONFIRM_ABOVE_USD,
     nearOverlapMaxShare: s.TUNELOOP_NEAR_OVERLAP_MAX_SHARE,
     schedules: { maxFailures: s.TUNELOOP_SCHEDULE_MAX_FAILURES, defaultTz: s.TUNELOOP_TZ },
+    webhookPort: s.TUNELOOP_WEBHOOK_PORT,
     permissions: {
       spenders: list(s.TUNELOOP_SPENDERS),
       admins: list(s.TUNELOOP_ADMINS),

@@ -2,6 +2,8 @@
 import { runCardFor, runVerdictCard } from "../commands/run.ts";
 import { consoleChat } from "./adapters/console/chat.ts";
 import { attachIterationNotices, createScheduler } from "./iterations.ts";
+import { loadProviderSettings } from "./providers/settings.ts";
+import { startWebhookServer } from "./webhooks.ts";
 import { createApp } from "./app.ts";
 import { loadConfig } from "./config.ts";
 import { loadDotEnv } from "./env.ts";
@@ -34,6 +36,10 @@ async function main(): Promise<number> {
   });
   app.scheduler = createScheduler(app);
   attachIterationNotices(app);
+  const openai = loadProviderSettings().openai;
+  const webhooks = openai?.webhookSecret
+    ? await startWebhookServer({ port: config.webhookPort, openaiSecret: openai.webhookSecret, log })
+    : null;
   const chat = consoleChat(app);
   app.worker.start();
   await app.scheduler.start();
@@ -41,6 +47,7 @@ async function main(): Promise<number> {
   try {
     await chat;
   } finally {
+    await webhooks?.close();
     await app.close();
   }
   return 0;

@@ -15,6 +15,8 @@ export interface TrainProgressEvent {
 export interface TrainJob {
   run: RunRecord;
   trainRows: LocatedRow[];
+  /** Rows for the provider's own validation loss during training, when there are any. */
+  validRows?: LocatedRow[];
   hyper: Hyper;
   /** A folder of the data directory that belongs to this run (adapters, checkpoints). */
   workDir: string;
@@ -47,6 +49,24 @@ export interface TrainOutcome {
   jobId?: string;
 }
 
+/** A hosted provider's own price estimate, shown beside tuneloop's. */
+export interface ProviderQuote {
+  provider: string;
+  model: string;
+  /** False when the provider cannot estimate (then `reason` says why). */
+  available: boolean;
+  usd: number | null;
+  trainTokens: number | null;
+  evalTokens: number | null;
+  /** The account's credit limit, when the provider says. */
+  userLimitUsd: number | null;
+  /** The provider's own verdict on whether the job can start (credit). */
+  allowedToProceed: boolean | null;
+  reason?: string;
+  /** The provider's id of the uploaded training file (a later train() in the same process reuses it). */
+  fileId?: string;
+}
+
 export interface TrainerProvider {
   name: string;
   defaultModel: string;
@@ -55,6 +75,13 @@ export interface TrainerProvider {
   /** Rough wall time of a job, for the estimate (null when unknown). */
   estimateWallMs(trainingTokens: number): number | null;
   train(job: TrainJob): Promise<TrainOutcome>;
+  /** The provider's own estimate of a job (Together's estimate-price), when it offers one. */
+  quote?(input: {
+    trainRows: LocatedRow[];
+    baseModel: string;
+    hyper: Hyper;
+    signal?: AbortSignal;
+  }): Promise<ProviderQuote>;
 }
 
 export class CancelledError extends Error {

@@ -1,3 +1,4 @@
+import type { ProviderQuote } from "../core/trainer.ts";
 /**
  * What the hosted fine-tuning providers (Together, OpenAI) share: a JSON/multipart REST client with retries
  * (429/5xx/network errors, backoff with jitter, Retry-After honoured, a timeout per request, the key scrubbed from
@@ -405,19 +406,4 @@ export interface HostedHyper {
 export type HostedTrainJob = TrainJob & { validRows?: LocatedRow[] };
 
 /** The provider's own price estimate before a run starts, shown beside tuneloop's. */
-export interface ProviderQuote {
-  provider: string;
-  model: string;
-  /** False when the provider cannot estimate (then `reason` says why). */
-  available: boolean;
-  usd: number | null;
-  trainTokens: number | null;
-  evalTokens: number | null;
-  /** The account's credit limit, when the provider says. */
-  userLimitUsd: number | null;
-  /** The provider's own verdict on whether the job can start (credit). */
-  allowedToProceed: boolean | null;
-  reason?: string;
-  /** The uploaded (and checked) training file the estimate is for; train() reuses it. */
-  fileId: string;
-}
+export type { ProviderQuote };

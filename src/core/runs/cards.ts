@@ -60,6 +60,12 @@ export function runCard(r: RunRecord, ctx: { experiment: string; dataset: string
     ["Hyperparameters", hyperLine(r)],
   ];
   if (e) f.push(["Estimate", estimateLine(e)]);
+  const q = e?.providerQuote;
+  if (q?.available && q.usd !== null)
+    f.push([
+      `${q.provider}'s estimate`,
+      `${fmt.usd(q.usd)}${q.trainTokens !== null ? ` (${fmt.int(q.trainTokens)} training tokens)` : ""}`,
+    ]);
   if (e?.budgetUsd !== null && e?.budgetUsd !== undefined)
     f.push(["Budget", `${fmt.usd(e.spentUsd)} spent of ${fmt.usd(e.budgetUsd)} before this run`]);
   const prog = progressLine(r);

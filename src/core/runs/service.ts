@@ -13,6 +13,7 @@ import type { Clock, DatasetVersionRecord, EngineRepo, ExperimentRecord, Hyper, 
 import { resolveModel, type ProviderSet } from "../models.ts";
 import { RunEvents } from "./events.ts";
 import { ACTIVE_STATES, STATE_LABEL } from "./states.ts";
+import type { ProviderQuote } from "../trainer.ts";
 
 export interface RunSettings {
   /** Runs estimated above this need a confirmation (USD). */
@@ -57,6 +58,8 @@ export interface RunEstimate {
   budgetUsd: number | null;
   spentUsd: number;
   remainingUsd: number | null;
+  /** The provider's own estimate (Together's estimate-price), shown beside tuneloop's. */
+  providerQuote?: ProviderQuote | null;
 }
 
 export interface StartOutcome {
@@ -154,6 +157,22 @@ export class RunService {
       seed: input.seed ?? d.seed,
     };
     const estimate = this.estimate(exp, train, evalSet, tokens, providerName, baseModel, epochs);
+    if (trainer.quote) {
+      try {
+        estimate.providerQuote = await trainer.quote({
+          trainRows: await this.datasets.allRows(train),
+          baseModel,
+          hyper,
+        });
+        if (estimate.providerQuote.allowedToProceed === false) {
+          warnings.push(
+            `${providerName} says this job cannot start on the account as it is (credit limit $${estimate.providerQuote.userLimitUsd ?? "?"}).`,
+          );
+        }
+      } catch (err) {
+        warnings.push(`${providerName}'s own estimate is unavailable: ${(err as Error).message}`);
+      }
+    }
     if (estimate.remainingUsd !== null && estimate.totalUsd > estimate.remainingUsd) {
       throw new TuneError(
         "budget_exceeded",
