@@ -1,6 +1,8 @@
 /**
- * OpenAI as a trainer and as inference (plain REST on node:http until the `openai` SDK is a dependency; the base
- * URL comes from OPENAI_BASE_URL), and OpenAI's fine_tuning.job.* webhooks.
+ * OpenAI as a trainer and as inference through the official `openai` SDK (the base URL comes from OPENAI_BASE_URL),
+ * and OpenAI's fine_tuning.job.* webhooks. The SDK's own retries are off (maxRetries: 0): tuneloop's loop below
+ * retries 429/5xx/network errors with backoff honouring Retry-After (TUNELOOP_PROVIDER_RETRIES), so nothing is
+ * retried twice, a create is never blindly retried after an unsure failure, and every retry is visible (ApiDeps).
  *
  * API reference (https://platform.openai.com/docs/api-reference):
  *   POST /files (multipart: purpose=fine-tune, file); OpenAI checks the file itself while the job is
@@ -20,20 +22,22 @@
  * from 2027-01-06. A refused job gets a clear error; evals of existing fine-tuned models keep working.
  */
 import crypto from "node:crypto";
+import OpenAI, { APIConnectionTimeoutError, APIError, APIUserAbortError, toFile } from "openai";
 import type { LocatedRow } from "../core/datasets/types.ts";
 import { priceTable } from "../core/costs/estimate.ts";
 import type { Hyper } from "../core/ports.ts";
-import type { InferenceModel, Pricing } from "../core/inference.ts";
+import type { CompletionRequest, CompletionResult, InferenceModel, Pricing } from "../core/inference.ts";
 import { CancelledError, type TrainerProvider, type TrainOutcome } from "../core/trainer.ts";
 import { TuneError } from "../errors.ts";
+import { Limiter, retryDelayMs, sleep } from "../lib/limit.ts";
 import {
-  ApiClient,
   type ApiDeps,
   type HostedHyper,
   type HostedTrainJob,
   pollUntil,
   priceEntry,
   pricingOf,
+  providerMessage,
   ProviderHttpError,
   ProviderUnavailableError,
   runTag,
@@ -43,7 +47,6 @@ import {
   wakeJob,
   withCancel,
 } from "./hosted.ts";
-import { endpointModel, OpenAICompatibleClient } from "./openai-compatible.ts";
 import type { HttpSettings } from "./settings.ts";
 import { refusal } from "./together.ts";
 
@@ -137,11 +140,23 @@ export interface OpenAIOptions extends HttpSettings {
 
 const fmtMetric = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(4) : "-");
 
+/** How one SDK call is retried (see OpenAIProvider.call). */
+interface CallOptions {
+  signal?: AbortSignal;
+  /** false: a 5xx, timeout or network error is not retried (the request may have been carried out). 429 always is. */
+  retryUnsure?: boolean;
+  timeoutMs?: number;
+  /** First backoff step (default: the provider's retryBaseMs). */
+  retryBaseMs?: number;
+}
+
 export class OpenAIProvider implements TrainerProvider {
   readonly name = "openai";
   readonly defaultModel = "gpt-4o-mini";
-  readonly api: ApiClient;
-  private readonly chat: OpenAICompatibleClient;
+  /** The official SDK client. Its own retries are off: `call` retries (once, visibly, honouring Retry-After). */
+  readonly client: OpenAI;
+  private readonly limiter: Limiter;
+  private readonly wait: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly uploaded = new Map<string, string>();
   private readonly unsureCreates = new Set<string>();
 
@@ -149,29 +164,88 @@ export class OpenAIProvider implements TrainerProvider {
     readonly opts: OpenAIOptions,
     private readonly deps: ApiDeps = {},
   ) {
-    this.api = new ApiClient(
-      {
-        name: "OpenAI",
-        baseUrl: opts.baseUrl,
-        apiKey: opts.apiKey,
-        timeoutMs: opts.timeoutMs,
-        maxRetries: opts.maxRetries,
-        retryBaseMs: opts.retryBaseMs,
-      },
-      deps,
-    );
-    this.chat = new OpenAICompatibleClient(
-      {
-        name: "openai",
-        baseUrl: opts.baseUrl,
-        apiKey: opts.apiKey,
-        concurrency: opts.concurrency ?? 8,
-        timeoutMs: Math.max(opts.timeoutMs, 1000),
-        maxRetries: opts.maxRetries,
-        prices: {},
-      },
-      { sleep: deps.sleep },
-    );
+    this.client = new OpenAI({
+      apiKey: opts.apiKey,
+      baseURL: opts.baseUrl.replace(/\/+$/, ""),
+      timeout: opts.timeoutMs,
+      maxRetries: 0,
+    });
+    this.limiter = new Limiter(opts.concurrency ?? 8);
+    this.wait = deps.sleep ?? sleep;
+  }
+
+  private scrub(s: string): string {
+    return this.opts.apiKey ? s.split(this.opts.apiKey).join("[redacted]") : s;
+  }
+
+  /**
+   * Runs one SDK request with tuneloop's retries: 429, 5xx, timeouts and network errors are retried up to
+   * maxRetries times with backoff (Retry-After wins when sent); other 4xx answers throw ProviderHttpError with
+   * OpenAI's message; retries used up throw ProviderUnavailableError (an outage: pollers mark the run stalled).
+   * The key is scrubbed from every message.
+   */
+  async call<T>(
+    what: string,
+    fn: (o: { signal?: AbortSignal; timeout: number; maxRetries: 0 }) => Promise<T>,
+    o: CallOptions = {},
+  ): Promise<T> {
+    const timeout = o.timeoutMs ?? this.opts.timeoutMs;
+    const [method, path] = what.split(" ", 2);
+    for (let attempt = 0; ; attempt++) {
+      if (o.signal?.aborted) throw o.signal.reason;
+      let status: number | null = null;
+      let retryAfter: string | null = null;
+      let failure: string;
+      // The SDK adds an abort listener to the signal it is given and never removes it: hand it a per-request
+      // signal, linked to the job's for this request only, so hours of polling do not pile listeners on the job's.
+      const ac = new AbortController();
+      const onAbort = () => ac.abort(o.signal?.reason);
+      o.signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        return await fn({ signal: ac.signal, timeout, maxRetries: 0 });
+      } catch (err) {
+        if (o.signal?.aborted) throw o.signal.reason ?? err;
+        if (err instanceof APIError && typeof err.status === "number") {
+          status = err.status;
+          retryAfter = err.headers?.get("retry-after") ?? null;
+          const raw =
+            err.error !== undefined && err.error !== null
+              ? JSON.stringify({ error: err.error })
+              : err.message.replace(/^\d{3} /, "");
+          const msg = this.scrub(providerMessage(raw, err.status));
+          if (err.status !== 429 && err.status < 500) {
+            throw new ProviderHttpError("OpenAI", err.status, msg, this.scrub(raw.slice(0, 2000)));
+          }
+          failure = `HTTP ${err.status}: ${msg}`;
+        } else if (err instanceof APIConnectionTimeoutError) {
+          failure = `no answer within ${timeout} ms`;
+        } else if (err instanceof APIUserAbortError) {
+          throw err;
+        } else if (err instanceof APIError) {
+          const cause = (err as { cause?: unknown }).cause;
+          const detail = cause instanceof Error ? `${err.message} (${cause.message})` : err.message;
+          failure = `network error: ${this.scrub(detail)}`;
+        } else if (err instanceof SyntaxError) {
+          throw new ProviderUnavailableError(
+            "OpenAI",
+            `OpenAI sent a body that is not JSON for ${what}: ${this.scrub(err.message.slice(0, 200))}`,
+          );
+        } else {
+          throw err;
+        }
+      } finally {
+        o.signal?.removeEventListener("abort", onAbort);
+      }
+      if (attempt >= this.opts.maxRetries || (o.retryUnsure === false && status !== 429)) {
+        throw new ProviderUnavailableError(
+          "OpenAI",
+          `OpenAI did not answer ${what} after ${attempt + 1} tries (last: ${failure})`,
+        );
+      }
+      const delayMs = retryDelayMs(attempt, retryAfter, { baseMs: o.retryBaseMs ?? this.opts.retryBaseMs });
+      this.deps.onRetry?.({ method, path, attempt, status, delayMs });
+      await this.wait(delayMs, o.signal);
+    }
   }
 
   models(): string[] {
@@ -220,12 +294,18 @@ export class OpenAIProvider implements TrainerProvider {
     const key = sha256(content);
     const known = this.uploaded.get(key);
     if (known) return { id: known };
-    const f = await this.api.multipart<OpenAIFile>(
-      "/files",
-      { purpose: "fine-tune" },
-      { field: "file", filename: o.filename, content, contentType: "application/jsonl" },
+    const f = (await this.call(
+      "POST /files",
+      async (ro) =>
+        this.client.files.create(
+          {
+            file: await toFile(Buffer.from(content, "utf8"), o.filename, { type: "application/jsonl" }),
+            purpose: "fine-tune",
+          },
+          ro,
+        ),
       { signal: o.signal },
-    );
+    )) as OpenAIFile;
     if (f.status === "error") {
       throw new TuneError(
         "provider_file_invalid",
@@ -239,20 +319,32 @@ export class OpenAIProvider implements TrainerProvider {
   // ------------------------------------------------------------------------------------------------------------
   // Jobs
 
-  getJob(id: string, signal?: AbortSignal) {
-    return this.api.json<OpenAIJob>("GET", `/fine_tuning/jobs/${encodeURIComponent(id)}`, { signal });
+  async getJob(id: string, signal?: AbortSignal): Promise<OpenAIJob> {
+    const j = await this.call(`GET /fine_tuning/jobs/${id}`, (ro) => this.client.fineTuning.jobs.retrieve(id, ro), {
+      signal,
+    });
+    return j as unknown as OpenAIJob;
   }
 
-  cancelJob(id: string, signal?: AbortSignal) {
-    return this.api.json<OpenAIJob>("POST", `/fine_tuning/jobs/${encodeURIComponent(id)}/cancel`, { signal });
+  async cancelJob(id: string, signal?: AbortSignal): Promise<OpenAIJob> {
+    const j = await this.call(
+      `POST /fine_tuning/jobs/${id}/cancel`,
+      (ro) => this.client.fineTuning.jobs.cancel(id, ro),
+      { signal },
+    );
+    return j as unknown as OpenAIJob;
   }
 
   /** Our job from an earlier attempt, by the metadata tuneloop puts on every job. */
   async findByTag(tag: string, signal?: AbortSignal): Promise<OpenAIJob | null> {
-    const r = await this.api.json<Page<OpenAIJob>>("GET", "/fine_tuning/jobs", {
-      signal,
-      query: { "metadata[tuneloop_key]": tag, limit: 10 },
-    });
+    const r = (await this.call(
+      "GET /fine_tuning/jobs",
+      async (ro) => {
+        const page = await this.client.fineTuning.jobs.list({ metadata: { tuneloop_key: tag }, limit: 10 }, ro);
+        return { data: page.data, has_more: page.has_more };
+      },
+      { signal },
+    )) as unknown as Page<OpenAIJob>;
     return r.data.find((j) => j.metadata?.tuneloop_key === tag) ?? null;
   }
 
@@ -264,10 +356,18 @@ export class OpenAIProvider implements TrainerProvider {
     const fresh: OpenAIEvent[] = [];
     let after: string | undefined;
     for (let page = 0; page < 100; page++) {
-      const r = await this.api.json<Page<OpenAIEvent>>("GET", `/fine_tuning/jobs/${encodeURIComponent(id)}/events`, {
-        signal,
-        query: { limit: pageSize, after },
-      });
+      const r = (await this.call(
+        `GET /fine_tuning/jobs/${id}/events`,
+        async (ro) => {
+          const p = await this.client.fineTuning.jobs.listEvents(
+            id,
+            { limit: pageSize, ...(after ? { after } : {}) },
+            ro,
+          );
+          return { data: p.data, has_more: p.has_more };
+        },
+        { signal },
+      )) as unknown as Page<OpenAIEvent>;
       let hitSeen = false;
       for (const e of r.data) {
         if (seen.has(e.id)) {
@@ -286,11 +386,18 @@ export class OpenAIProvider implements TrainerProvider {
     const out: OpenAICheckpoint[] = [];
     let after: string | undefined;
     for (let page = 0; page < 20; page++) {
-      const r = await this.api.json<Page<OpenAICheckpoint>>(
-        "GET",
-        `/fine_tuning/jobs/${encodeURIComponent(id)}/checkpoints`,
-        { signal, query: { limit: 10, after } },
-      );
+      const r = (await this.call(
+        `GET /fine_tuning/jobs/${id}/checkpoints`,
+        async (ro) => {
+          const p = await this.client.fineTuning.jobs.checkpoints.list(
+            id,
+            { limit: 10, ...(after ? { after } : {}) },
+            ro,
+          );
+          return { data: p.data, has_more: p.has_more };
+        },
+        { signal },
+      )) as unknown as Page<OpenAICheckpoint>;
       out.push(...r.data);
       if (!r.has_more || !r.data.length) break;
       after = r.data[r.data.length - 1].id;
@@ -359,15 +466,17 @@ export class OpenAIProvider implements TrainerProvider {
           suffix: `tuneloop-${tag}`.slice(0, 64),
           seed: job.hyper.seed,
           metadata: { tuneloop_key: tag, tuneloop_run: String(job.run.id) },
-          method: { type: "supervised", supervised: { hyperparameters: this.hyperparameters(job.hyper, say) } },
+          method: {
+            type: "supervised" as const,
+            supervised: { hyperparameters: this.hyperparameters(job.hyper, say) },
+          },
         };
         let created: OpenAIJob;
         try {
-          created = await this.api.json<OpenAIJob>("POST", "/fine_tuning/jobs", {
-            body,
+          created = (await this.call("POST /fine_tuning/jobs", (ro) => this.client.fineTuning.jobs.create(body, ro), {
             signal: job.signal,
             retryUnsure: false,
-          });
+          })) as unknown as OpenAIJob;
         } catch (err) {
           if (err instanceof ProviderUnavailableError) this.unsureCreates.add(tag);
           if (err instanceof ProviderHttpError) throw refusedJob(err, model);
@@ -519,8 +628,72 @@ export class OpenAIProvider implements TrainerProvider {
     return e ? pricingOf(e.baseInputPer1M ?? null, e.baseOutputPer1M ?? null) : null;
   }
 
+  /** One chat completion through the SDK (concurrency-limited; retries as `call`, first backoff 500 ms). */
+  chat(model: string, req: CompletionRequest, signal?: AbortSignal): Promise<CompletionResult> {
+    return this.limiter.run(async () => {
+      const started = performance.now();
+      let res: OpenAI.Chat.Completions.ChatCompletion;
+      try {
+        res = await this.call(
+          "POST /chat/completions",
+          (ro) =>
+            this.client.chat.completions.create(
+              {
+                model,
+                messages: req.messages.map(
+                  (m) =>
+                    ({
+                      role: m.role,
+                      content: m.content ?? "",
+                      ...(m.name ? { name: m.name } : {}),
+                    }) as OpenAI.Chat.Completions.ChatCompletionMessageParam,
+                ),
+                max_tokens: req.maxTokens,
+                temperature: req.temperature ?? 0,
+                ...(req.seed !== undefined ? { seed: req.seed } : {}),
+              },
+              ro,
+            ),
+          { signal, timeoutMs: Math.max(this.opts.timeoutMs, 1000), retryBaseMs: 500 },
+        );
+      } catch (err) {
+        if (err instanceof ProviderHttpError) {
+          throw new TuneError(
+            "endpoint_error",
+            `openai refused the request for ${model}: HTTP ${err.status}: ${err.providerMessage}. Check the model name and the OpenAI settings (OPENAI_API_KEY, OPENAI_BASE_URL).`,
+          );
+        }
+        if (err instanceof ProviderUnavailableError) {
+          throw new TuneError(
+            "endpoint_unavailable",
+            `${err.message.replace(/^OpenAI did not answer POST \/chat\/completions/, `openai did not answer for ${model}`)}. Is the endpoint up? Try again later.`,
+          );
+        }
+        throw err;
+      }
+      return {
+        text: res.choices?.[0]?.message?.content ?? "",
+        inputTokens: res.usage?.prompt_tokens ?? 0,
+        outputTokens: res.usage?.completion_tokens ?? 0,
+        latencyMs: performance.now() - started,
+      };
+    });
+  }
+
   inference(modelId: string, ref: string): InferenceModel {
-    return { ...endpointModel(this.chat, modelId), ref, provider: "openai", pricing: this.pricingFor(modelId) };
+    return {
+      ref,
+      provider: "openai",
+      pricing: this.pricingFor(modelId),
+      completeAll: (requests, opts) =>
+        Promise.all(
+          requests.map(async (r, i) => {
+            const res = await this.chat(modelId, r, opts.signal);
+            opts.onResult?.(i, res);
+            return res;
+          }),
+        ),
+    };
   }
 }
 
