@@ -1,21 +1,37 @@
-/** `npm start`: runs the bot. With no chat platform configured it opens the console chat. */
+/**
+ * `npm start`: runs the bot. Slack when SLACK_BOT_TOKEN is set, Discord when DISCORD_TOKEN is set, otherwise the
+ * console chat in this terminal. One chat platform per process (run two processes on one data folder for both:
+ * the database queue gives each run to exactly one of them).
+ */
 import { runCardFor, runVerdictCard } from "../commands/run.ts";
 import { consoleChat } from "./adapters/console/chat.ts";
-import { attachIterationNotices, createScheduler } from "./iterations.ts";
-import { loadProviderSettings } from "./providers/settings.ts";
-import { startWebhookServer } from "./webhooks.ts";
+import { discordSettings } from "./adapters/discord/settings.ts";
+import { slackSettings } from "./adapters/slack/settings.ts";
 import { createApp } from "./app.ts";
 import { loadConfig } from "./config.ts";
-import { loadDotEnv } from "./env.ts";
-import { isTuneError } from "./errors.ts";
-import { createLogger } from "./log.ts";
 import { attachRunNotifier } from "./core/runs/notifier.ts";
+import { loadDotEnv } from "./env.ts";
+import { ErrorCode, isTuneError, TuneError } from "./errors.ts";
+import { attachIterationNotices, createScheduler } from "./iterations.ts";
+import { createLogger } from "./log.ts";
+import { loadProviderSettings } from "./providers/settings.ts";
+import { startWebhookServer } from "./webhooks.ts";
 
 async function main(): Promise<number> {
   loadDotEnv();
   let config: ReturnType<typeof loadConfig>;
+  let slack: ReturnType<typeof slackSettings>;
+  let discord: ReturnType<typeof discordSettings>;
   try {
     config = loadConfig();
+    slack = slackSettings(process.env);
+    discord = discordSettings(process.env);
+    if (slack && discord) {
+      throw new TuneError(
+        ErrorCode.ConfigInvalid,
+        "Both SLACK_BOT_TOKEN and DISCORD_TOKEN are set: run one process per platform (each with one of them) on the same TUNELOOP_DATA.",
+      );
+    }
   } catch (err) {
     if (isTuneError(err)) {
       process.stderr.write(`${err.message}\n`);
@@ -23,33 +39,60 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  const log = createLogger(config, { toFile: true });
+  const platform = slack ? "slack" : discord ? "discord" : "console";
+  const log = createLogger(config, { toFile: platform === "console" });
   const app = createApp(config, log);
-  log.info({ dataDir: config.dataDir }, "tuneloop started (console chat)");
-  // The bot's worker runs queued runs (also those started from the CLI without --wait) and resumes the runs a
-  // stopped process left behind; the notifier keeps their cards and threads current in the chat.
-  attachRunNotifier(app.runs.events, {
-    chat: () => app.chat,
-    card: (run) => runCardFor(app, run),
-    verdictCard: (run, v) => runVerdictCard(app, run, v),
-    onError: (err) => log.warn({ err }, "chat update failed"),
-  });
+  log.info({ dataDir: config.dataDir, platform }, "tuneloop started");
   app.scheduler = createScheduler(app);
   attachIterationNotices(app);
   const openai = loadProviderSettings().openai;
   const webhooks = openai?.webhookSecret
     ? await startWebhookServer({ port: config.webhookPort, openaiSecret: openai.webhookSecret, log })
     : null;
-  const chat = consoleChat(app);
+  const stopAll = async () => {
+    await webhooks?.close();
+    await app.close();
+  };
+
+  if (platform === "console") {
+    // The worker runs queued runs (also those started from the CLI without --wait) and resumes the runs a stopped
+    // process left behind; the notifier keeps their cards and threads current in the chat.
+    attachRunNotifier(app.runs.events, {
+      chat: () => app.chat,
+      card: (run) => runCardFor(app, run),
+      verdictCard: (run, v) => runVerdictCard(app, run, v),
+      onError: (err) => log.warn({ err }, "chat update failed"),
+    });
+    const chat = consoleChat(app);
+    app.worker.start();
+    await app.scheduler.start();
+    void app.ingest.warm();
+    try {
+      await chat;
+    } finally {
+      await stopAll();
+    }
+    return 0;
+  }
+
+  // Slack or Discord: the adapter sets app.chat and attaches the run notifier itself.
+  // The platform SDKs load only when used.
+  const bot = slack
+    ? await (await import("./adapters/slack/index.ts")).startSlack(app, slack)
+    : await (await import("./adapters/discord/index.ts")).startDiscord(app, discord as NonNullable<typeof discord>);
   app.worker.start();
   await app.scheduler.start();
   void app.ingest.warm();
-  try {
-    await chat;
-  } finally {
-    await webhooks?.close();
-    await app.close();
-  }
+  process.stdout.write(
+    `tuneloop is running on ${platform}${"port" in bot && bot.port ? ` (HTTP on port ${bot.port})` : ""}. Ctrl-C stops it.\n`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  log.info("stopping");
+  await bot.stop();
+  await stopAll();
   return 0;
 }
 
