@@ -40,18 +40,25 @@ import type { APIInteractionGuildMember } from "discord.js";
 import { findCommand, runCommand, runCommandLine, type Outcome } from "../../../commands/dispatch.ts";
 import { kebab, splitWords, validateInput, wordsToInput } from "../../../commands/parse.ts";
 import { checkPermission } from "../../../commands/permissions.ts";
-import { runCardFor } from "../../../commands/run.ts";
+import { runCardFor, runVerdictCard } from "../../../commands/run.ts";
 import type { Actor, CommandContext, CommandDef } from "../../../commands/types.ts";
 import type { App } from "../../app.ts";
 import { errorCard, type Card } from "../../core/cards.ts";
-import { summarizeLedger } from "../../core/costs/ledger.ts";
-import { verdictCard } from "../../core/runs/cards.ts";
 import { attachRunNotifier, type NotifierDeps } from "../../core/runs/notifier.ts";
 import { STATE_LABEL } from "../../core/runs/states.ts";
 import { ErrorCode, TuneError } from "../../errors.ts";
 import { scrubSecrets } from "../../log.ts";
 import { DiscordChat, DiscordCode, errorCode } from "./chat.ts";
-import { ATTACHMENT_OPTION, chatFields, completeKind, findDef, interactionPath, interactionWords, type CompleteKind, type InteractionOption } from "./commands.ts";
+import {
+  ATTACHMENT_OPTION,
+  chatFields,
+  completeKind,
+  findDef,
+  interactionPath,
+  interactionWords,
+  type CompleteKind,
+  type InteractionOption,
+} from "./commands.ts";
 import { ButtonCommands, type DiscordMessage } from "./render.ts";
 import type { DiscordSettings } from "./settings.ts";
 
@@ -62,8 +69,11 @@ export interface StartOptions {
   progressEveryMs?: number;
   /** How long to wait for the gateway's READY (default 30 s). */
   readyTimeoutMs?: number;
-  /** Passed to the run notifier (tests make it eager). */
-  notifier?: Pick<NotifierDeps, "threadEveryMs" | "cardEveryMs">;
+  /**
+   * The run notifier (run cards edited in place; progress, verdict and charts in the run's thread) is attached here
+   * unless `false` (a caller that attaches one for whichever chat runs). Its timing can be set (tests make it eager).
+   */
+  notifier?: false | Pick<NotifierDeps, "threadEveryMs" | "cardEveryMs">;
 }
 
 export interface DiscordBot {
@@ -90,16 +100,24 @@ class SeenIds {
 
 /** Cuts interaction and webhook tokens out of a REST URL. */
 const safeUrl = (url: unknown) =>
-  typeof url === "string" ? url.replace(/\/(webhooks|interactions)\/(\d+)\/[^/?]+/g, "/$1/$2/:token") : undefined;
+  typeof url === "string" ? url.replace(/\/(webhooks|interactions)\/(\d+)\/[^/?\s)]+/g, "/$1/$2/:token") : undefined;
 
 export async function startDiscord(app: App, settings: DiscordSettings, opts: StartOptions = {}): Promise<DiscordBot> {
   const secrets = [...new Set([settings.token, ...app.config.secrets])];
-  const scrub = (s: string) => scrubSecrets(s, secrets);
+  const scrub = (s: string) => safeUrl(scrubSecrets(s, secrets)) ?? "";
   const log = app.log.child({ adapter: "discord" });
   const errInfo = (err: unknown) => {
     if (!(err instanceof Error)) return { message: scrub(String(err)) };
     const e = err as Error & { code?: unknown; status?: unknown; method?: unknown; url?: unknown };
-    return { name: e.name, message: scrub(e.message), code: e.code, status: e.status, method: e.method, url: safeUrl(e.url), stack: scrub(e.stack ?? "") };
+    return {
+      name: e.name,
+      message: scrub(e.message),
+      code: e.code,
+      status: e.status,
+      method: e.method,
+      url: safeUrl(e.url),
+      stack: scrub(e.stack ?? ""),
+    };
   };
   const fastReplyMs = opts.fastReplyMs ?? 1000;
   const progressEveryMs = opts.progressEveryMs ?? 1500;
@@ -200,7 +218,11 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
         allowedMentions: { parse: [] },
       };
       if (!this.acknowledged) {
-        const res = await this.i.reply({ ...payload, flags: card.ephemeral ? MessageFlags.Ephemeral : undefined, withResponse: true });
+        const res = await this.i.reply({
+          ...payload,
+          flags: card.ephemeral ? MessageFlags.Ephemeral : undefined,
+          withResponse: true,
+        });
         return card.ephemeral ? null : (res.resource?.message?.id ?? null);
       }
       await this.chain.catch(() => {});
@@ -210,7 +232,11 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
       } catch (err) {
         // The interaction token lasts 15 minutes: a longer command's answer becomes a new message.
         const code = errorCode(err);
-        if ((code === DiscordCode.InvalidWebhookToken || code === DiscordCode.UnknownWebhook) && !card.ephemeral && this.i.channelId) {
+        if (
+          (code === DiscordCode.InvalidWebhookToken || code === DiscordCode.UnknownWebhook) &&
+          !card.ephemeral &&
+          this.i.channelId
+        ) {
           return (await chat.post(this.i.channelId, card)).messageId;
         }
         throw err;
@@ -219,13 +245,19 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
   }
 
   /** After an answer is posted: remember it, hand its id to the command (a run's card), fill its thread. */
-  async function afterPost(outcome: Outcome, channelId: string, messageId: string | null, i: ChatInputCommandInteraction | ButtonInteraction) {
+  async function afterPost(
+    outcome: Outcome,
+    channelId: string,
+    messageId: string | null,
+    i: ChatInputCommandInteraction | ButtonInteraction,
+  ) {
     if (messageId) {
       chat.remember(messageId, outcome.card.title);
       outcome.onPosted?.({ channelId, messageId });
       for (const t of outcome.card.thread ?? []) await chat.post(channelId, t, { threadId: messageId });
     } else {
-      for (const t of outcome.card.thread ?? []) await i.followUp({ ...toOptions(render(t)), flags: MessageFlags.Ephemeral });
+      for (const t of outcome.card.thread ?? [])
+        await i.followUp({ ...toOptions(render(t)), flags: MessageFlags.Ephemeral });
     }
   }
 
@@ -264,12 +296,19 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
           cb(bytes > limit ? tooLarge(bytes) : null, chunk);
         },
       });
-      await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream), count, fs.createWriteStream(dest));
+      await pipeline(
+        Readable.fromWeb(res.body as import("node:stream/web").ReadableStream),
+        count,
+        fs.createWriteStream(dest),
+      );
       return dest;
     } catch (err) {
       fs.rmSync(dest, { force: true });
       if (err instanceof TuneError) throw err;
-      throw new TuneError("discord_download_failed", `Could not download ${name} from Discord (${(err as Error).message}). Attach the file again.`);
+      throw new TuneError(
+        "discord_download_failed",
+        `Could not download ${name} from Discord (${(err as Error).message}). Attach the file again.`,
+      );
     }
   }
 
@@ -277,7 +316,9 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
     const te = err instanceof TuneError ? err : null;
     if (!te) log.error({ err: errInfo(err) }, "discord handler failed");
     return {
-      card: te ? errorCard(te.message, te.code) : errorCard("Something went wrong on the bot's side; it is in the bot's log."),
+      card: te
+        ? errorCard(te.message, te.code)
+        : errorCard("Something went wrong on the bot's side; it is in the bot's log."),
       data: null,
       exitCode: te ? 1 : 2,
     };
@@ -294,7 +335,10 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
       const def = findDef(path);
       if (!def) {
         await answer.final(
-          errorCard(`This server's /tune is older than the bot: "/tune ${path.join(" ")}" is gone. An admin runs npm run discord:deploy.`, "unknown_command"),
+          errorCard(
+            `This server's /tune is older than the bot: "/tune ${path.join(" ")}" is gone. An admin runs npm run discord:deploy.`,
+            "unknown_command",
+          ),
         );
         return;
       }
@@ -389,14 +433,19 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
     const rank = (xs: string[]) =>
       [...new Set(xs)]
         .filter((x) => x.toLowerCase().includes(q))
-        .sort((a, b) => Number(!a.toLowerCase().startsWith(q)) - Number(!b.toLowerCase().startsWith(q)) || a.localeCompare(b));
+        .sort(
+          (a, b) =>
+            Number(!a.toLowerCase().startsWith(q)) - Number(!b.toLowerCase().startsWith(q)) || a.localeCompare(b),
+        );
     const asChoices = (xs: string[]) => xs.slice(0, 25).map((x) => ({ name: x.slice(0, 100), value: x.slice(0, 100) }));
     switch (kind) {
       case "dataset": {
         const names = app.datasets.names();
         if (q.includes("@")) {
           const name = q.slice(0, q.indexOf("@"));
-          const versions = names.includes(name) ? app.datasets.versions(name).map((v) => `${v.name}@v${v.version}`) : [];
+          const versions = names.includes(name)
+            ? app.datasets.versions(name).map((v) => `${v.name}@v${v.version}`)
+            : [];
           return asChoices(rank(versions));
         }
         return asChoices(rank(names));
@@ -410,14 +459,23 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
             r,
             label: `#${r.id} ${STATE_LABEL[r.state]} · ${app.engine.experimentById(r.experimentId)?.name ?? "?"} · ${app.datasets.refOf(r.datasetVersionId)}`,
           }))
-          .filter(({ r, label }) => !q || String(r.id).startsWith(q.replace(/^#/, "")) || label.toLowerCase().includes(q))
+          .filter(
+            ({ r, label }) => !q || String(r.id).startsWith(q.replace(/^#/, "")) || label.toLowerCase().includes(q),
+          )
           .slice(0, 25)
           .map(({ r, label }) => ({ name: label.slice(0, 100), value: r.id }));
       case "model": {
-        const runs = app.runs.list({ limit: 50 }).filter((r) => r.state === "succeeded").map((r) => `run:${r.id}`);
+        const runs = app.runs
+          .list({ limit: 50 })
+          .filter((r) => r.state === "succeeded")
+          .map((r) => `run:${r.id}`);
         const bases = [...new Set(app.runs.list({ limit: 50 }).map((r) => `${r.provider}:${r.baseModel}`))];
         const baselines = app.experiments.list().flatMap((e) => e.baselines);
         return asChoices(rank(["best", ...runs, ...bases, ...baselines]));
+      }
+      case "target": {
+        const runs = app.runs.list({ limit: 50 }).map((r) => `run:${r.id}`);
+        return asChoices(rank([...app.experiments.list().map((e) => e.name), ...runs]));
       }
     }
   }
@@ -448,7 +506,11 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
       await chat.post(m.channelId, out.card, { replyTo: m.id });
       return;
     }
-    const { messageId } = await chat.post(m.channelId, { blocks: [{ type: "text", text: `📥 Reading ${att.name}…` }] }, { replyTo: m.id });
+    const { messageId } = await chat.post(
+      m.channelId,
+      { blocks: [{ type: "text", text: `📥 Reading ${att.name}…` }] },
+      { replyTo: m.id },
+    );
     let last = 0;
     ctx.progress = (line) => {
       const now = Date.now();
@@ -507,7 +569,8 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
       log.info({ interaction: i.id }, "duplicate interaction ignored");
       return;
     }
-    if (i.isAutocomplete()) track(onAutocomplete(i).catch((err) => log.warn({ err: errInfo(err) }, "autocomplete answer failed")));
+    if (i.isAutocomplete())
+      track(onAutocomplete(i).catch((err) => log.warn({ err: errInfo(err) }, "autocomplete answer failed")));
     else if (i.isChatInputCommand()) track(onSlash(i));
     else if (i.isButton()) track(onButton(i));
   });
@@ -527,30 +590,52 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
   client.on(Events.ShardReconnecting, (id) => log.info({ shard: id }, "gateway reconnecting"));
   client.on(Events.ShardResume, (id, replayed) => log.info({ shard: id, replayed }, "gateway session resumed"));
   client.rest.on(RESTEvents.RateLimited, (info) =>
-    log.warn({ route: info.route, method: info.method, retryAfterMs: info.retryAfter, global: info.global, scope: info.scope }, "rate limited by Discord; waiting"),
+    log.warn(
+      { route: info.route, method: info.method, retryAfterMs: info.retryAfter, global: info.global, scope: info.scope },
+      "rate limited by Discord; waiting",
+    ),
   );
 
-  const stopNotifier = attachRunNotifier(app.runs.events, {
-    chat: () => app.chat,
-    card: (run) => runCardFor(app, run),
-    verdictCard: (run, v) => verdictCard(run, v, summarizeLedger(app.engine.ledger({ runId: run.id }))),
-    onError: (err) => log.warn({ err: errInfo(err) }, "run card or thread update failed"),
-    ...opts.notifier,
-  });
+  const stopNotifier =
+    opts.notifier === false
+      ? () => {}
+      : attachRunNotifier(app.runs.events, {
+          chat: () => app.chat,
+          card: (run) => runCardFor(app, run),
+          verdictCard: (run, v) => runVerdictCard(app, run, v),
+          onError: (err) => log.warn({ err: errInfo(err) }, "run card or thread update failed"),
+          ...opts.notifier,
+        });
   app.chat = chat;
 
-  const ready = once(client, Events.ClientReady, { signal: AbortSignal.timeout(opts.readyTimeoutMs ?? 30_000) });
-  ready.catch(() => {});
+  // Ready, or a reason: a connection Discord will not take back (bad intents, bad token) fails at once, and a gateway
+  // that never says READY fails after readyTimeoutMs (discord.js's login would wait for ever).
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
+  const abort = new AbortController();
+  const ready = once(client, Events.ClientReady, { signal: abort.signal });
+  const refused = once(client, Events.ShardDisconnect, { signal: abort.signal }).then(([ev]) => {
+    throw new Error(`the gateway closed the connection with code ${(ev as { code: number }).code}`);
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no READY from the gateway within ${readyTimeoutMs} ms`)),
+      readyTimeoutMs,
+    );
+  });
+  for (const p of [ready, refused, late]) p.catch(() => {});
   try {
-    await client.login(settings.token);
-    await ready;
+    await Promise.race([client.login(settings.token).then(() => ready), refused, late]);
   } catch (err) {
     stopNotifier();
     if (app.chat === chat) app.chat = undefined;
     await client.destroy().catch(() => {});
     const code = errorCode(err);
     if (code === "TokenInvalid" || (err as { status?: number }).status === 401) {
-      throw new TuneError(ErrorCode.ConfigInvalid, "Discord refused the bot token (DISCORD_TOKEN). Reset it in the Developer Portal (Bot > Reset Token) and update .env.");
+      throw new TuneError(
+        ErrorCode.ConfigInvalid,
+        "Discord refused the bot token (DISCORD_TOKEN). Reset it in the Developer Portal (Bot > Reset Token) and update .env.",
+      );
     }
     const why = `${(err as Error).message ?? ""} ${gatewayTrouble ?? ""}`;
     if (/disallowed intents|code 4014/i.test(why)) {
@@ -559,7 +644,13 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
         "Discord refused the Message Content intent that DISCORD_WATCH_CHANNELS needs: turn it on in the Developer Portal (Bot > Privileged Gateway Intents), or clear DISCORD_WATCH_CHANNELS.",
       );
     }
-    throw new TuneError("discord_login_failed", `Could not connect to Discord: ${scrub(gatewayTrouble ?? (err as Error).message ?? String(err))}`);
+    throw new TuneError(
+      "discord_login_failed",
+      `Could not connect to Discord: ${scrub(gatewayTrouble ?? (err as Error).message ?? String(err))}`,
+    );
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
   }
   log.info({ user: client.user?.tag, guilds: client.guilds.cache.size, watching: [...watch] }, "discord bot online");
 

@@ -63,7 +63,10 @@ export interface DiscordChatOptions {
 export class DiscordChat implements ChatPort {
   private readonly threads = new Map<string, Promise<Target>>();
   private readonly titles = new Map<string, string>();
-  private readonly edits = new Map<string, { pending: { channelId: string; card: Card } | null; chain: Promise<void>; users: number }>();
+  private readonly edits = new Map<
+    string,
+    { pending: { channelId: string; card: Card } | null; chain: Promise<void>; users: number }
+  >();
 
   constructor(private readonly opts: DiscordChatOptions) {}
 
@@ -78,11 +81,22 @@ export class DiscordChat implements ChatPort {
     if (this.titles.size > 5000) this.titles.delete(this.titles.keys().next().value as string);
   }
 
-  async post(channelId: string, card: Card, opts: { threadId?: string; replyTo?: string } = {}): Promise<{ messageId: string }> {
-    const target: Target = opts.threadId ? await this.threadFor(channelId, opts.threadId) : { channelId, replyTo: opts.replyTo };
+  async post(
+    channelId: string,
+    card: Card,
+    opts: { threadId?: string; replyTo?: string } = {},
+  ): Promise<{ messageId: string }> {
+    const target: Target = opts.threadId
+      ? await this.threadFor(channelId, opts.threadId)
+      : { channelId, replyTo: opts.replyTo };
     const msg = this.render(card);
-    const extra = target.replyTo ? { message_reference: { message_id: target.replyTo, fail_if_not_exists: false } } : {};
-    const res = (await this.opts.rest.post(Routes.channelMessages(target.channelId), restBody(msg, extra))) as RESTPostAPIChannelMessageResult;
+    const extra = target.replyTo
+      ? { message_reference: { message_id: target.replyTo, fail_if_not_exists: false } }
+      : {};
+    const res = (await this.opts.rest.post(
+      Routes.channelMessages(target.channelId),
+      restBody(msg, extra),
+    )) as RESTPostAPIChannelMessageResult;
     this.remember(res.id, card.title);
     // A card's thread: in a thread already, its cards follow in the same one.
     for (const t of card.thread ?? []) {
@@ -139,8 +153,15 @@ export class DiscordChat implements ChatPort {
     } catch (err) {
       const code = errorCode(err);
       if (code === DiscordCode.ThreadAlreadyCreated) return { channelId: parentId };
-      if (code === DiscordCode.WrongChannelType || code === DiscordCode.MissingPermissions || code === DiscordCode.MissingAccess) {
-        this.opts.log.warn({ channelId, code }, "could not start a thread; replying in the channel instead (the bot needs Create Public Threads)");
+      if (
+        code === DiscordCode.WrongChannelType ||
+        code === DiscordCode.MissingPermissions ||
+        code === DiscordCode.MissingAccess
+      ) {
+        this.opts.log.warn(
+          { channelId, code },
+          "could not start a thread; replying in the channel instead (the bot needs Create Public Threads)",
+        );
         return { channelId, replyTo: parentId };
       }
       throw err;

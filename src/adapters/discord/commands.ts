@@ -3,7 +3,8 @@
  * the dispatcher runs.
  *
  * - Two-word paths ("dataset upload") become subcommands of a subcommand group; one-word paths ("help",
- *   "compare") plain subcommands of /tune.
+ *   "compare") plain subcommands of /tune, unless the word is also a group ("sweep" next to "sweep status"):
+ *   then the command is `start` in that group (/tune sweep start), as Discord cannot have both.
  * - Options are typed from the zod schema (string, integer, number, boolean; enums as choices), named in
  *   kebab-case (Discord names are lowercase), required ones first (Discord refuses a required option after an
  *   optional one). A command that takes a file gets an attachment option (type 11) named `file`.
@@ -69,7 +70,7 @@ export interface SlashCommand {
 }
 
 /** What an option autocompletes with. */
-export type CompleteKind = "dataset" | "experiment" | "run" | "model";
+export type CompleteKind = "dataset" | "experiment" | "run" | "model" | "target";
 
 export const ATTACHMENT_OPTION = "file";
 
@@ -119,6 +120,7 @@ export function completeKind(def: CommandDef, field: string, schema: z.ZodType):
   const desc = (schema.description ?? "").toLowerCase();
   if (def.path[0] === "run" && field === "id") return "run";
   if (def.path.join(" ") === "experiment new" && field === "name") return null; // a new name
+  if (/\brun:n\b/.test(desc) && desc.includes("experiment")) return "target"; // a run or an experiment
   if (field === "experiment" || desc.startsWith("experiment name")) return "experiment";
   if (field === "dataset" || /name\[?@vn\]?|dataset, name/.test(desc))
     return def.path.join(" ") === "dataset upload" ? null : "dataset";
@@ -176,6 +178,35 @@ const GROUP_DESCRIPTIONS: Record<string, string> = {
   run: "Runs: start, confirm, cancel and follow fine-tunes",
 };
 
+/** The subcommand a one-word command gets when its word is also a group ("sweep" next to "sweep status"). */
+const GROUP_OWN_NAMES = ["start", "run", "go"];
+
+/**
+ * Where each command sits in /tune. Discord cannot have /tune sweep both as a subcommand and as a group, so a
+ * one-word command whose word is also a group's moves into the group as `start` (/tune sweep start <experiment>).
+ */
+export function commandLayout(defs: CommandDef[] = registry): Array<{ def: CommandDef; path: string[] }> {
+  const groups = new Map<string, Set<string>>();
+  for (const d of defs) {
+    if (d.path.length > 2) throw new Error(`/tune ${d.path.join(" ")}: Discord nests subcommands one group deep`);
+    if (d.path.length === 2) groups.set(d.path[0], (groups.get(d.path[0]) ?? new Set()).add(d.path[1]));
+  }
+  return defs.map((def) => {
+    const taken = groups.get(def.path[0]);
+    if (def.path.length === 1 && taken) {
+      const own = GROUP_OWN_NAMES.find((n) => !taken.has(n));
+      if (!own) throw new Error(`/tune ${def.path[0]}: no free subcommand name for the command itself`);
+      return { def, path: [def.path[0], own] };
+    }
+    return { def, path: def.path };
+  });
+}
+
+/** The /tune words Discord shows for a command (usually its own path). */
+export function discordPath(def: CommandDef, defs: CommandDef[] = registry): string[] {
+  return commandLayout(defs).find((l) => l.def === def)?.path ?? def.path;
+}
+
 export interface BuildOptions {
   /** A permission bit set (a decimal string) members need to see /tune at all; default null: everyone. */
   defaultMemberPermissions?: string | null;
@@ -184,35 +215,33 @@ export interface BuildOptions {
 
 /** The /tune command as Discord's API takes it (PUT /applications/{id}/commands). */
 export function buildTuneCommand(opts: BuildOptions = {}): SlashCommand {
-  const defs = opts.defs ?? registry;
+  const layout = commandLayout(opts.defs ?? registry);
   const options: SlashOption[] = [];
   const groups = new Map<string, SlashOption>();
-  for (const def of defs) {
-    if (def.path.length > 2) throw new Error(`/tune ${def.path.join(" ")}: Discord nests subcommands one group deep`);
+  for (const { def, path } of layout) {
     const sub: SlashOption = {
       type: OptionType.Subcommand,
-      name: def.path[def.path.length - 1],
+      name: path[path.length - 1],
       description: clip(def.summary, 100),
       options: subcommandOptions(def),
     };
-    if (def.path.length === 1) {
+    if (path.length === 1) {
       options.push(sub);
       continue;
     }
-    let group = groups.get(def.path[0]);
+    let group = groups.get(path[0]);
     if (!group) {
-      group = {
-        type: OptionType.SubcommandGroup,
-        name: def.path[0],
-        description: clip(GROUP_DESCRIPTIONS[def.path[0]] ?? `${def.path[0]} commands`, 100),
-        options: [],
-      };
-      groups.set(def.path[0], group);
+      group = { type: OptionType.SubcommandGroup, name: path[0], description: "", options: [] };
+      groups.set(path[0], group);
       options.push(group);
     }
     group.options!.push(sub);
   }
-  return {
+  for (const [name, g] of groups) {
+    const subs = (g.options ?? []).map((o) => o.name).join(", ");
+    g.description = clip(GROUP_DESCRIPTIONS[name] ?? `${name[0].toUpperCase()}${name.slice(1)}: ${subs}`, 100);
+  }
+  const cmd: SlashCommand = {
     name: ROOT,
     description: "Fine-tune, evaluate and compare models: datasets, experiments, runs, evals",
     type: 1,
@@ -221,6 +250,35 @@ export function buildTuneCommand(opts: BuildOptions = {}): SlashCommand {
     contexts: [0],
     integration_types: [0],
   };
+  fitSize(cmd);
+  return cmd;
+}
+
+/** Characters Discord counts against MAX_COMMAND_CHARS: names, descriptions and choices. */
+export function commandChars(cmd: SlashCommand): number {
+  let n = 0;
+  const walk = (o: { name: string; description: string; choices?: SlashChoice[]; options?: SlashOption[] }) => {
+    n += o.name.length + o.description.length;
+    for (const c of o.choices ?? []) n += c.name.length + String(c.value).length;
+    for (const x of o.options ?? []) walk(x);
+  };
+  walk(cmd);
+  return n;
+}
+
+/** As the registry grows: shorter option descriptions (never names or subcommand summaries) until /tune fits. */
+function fitSize(cmd: SlashCommand) {
+  const leaves: SlashOption[] = [];
+  const collect = (opts: SlashOption[]) => {
+    for (const o of opts) {
+      if (o.options) collect(o.options);
+      if (o.type !== OptionType.Subcommand && o.type !== OptionType.SubcommandGroup) leaves.push(o);
+    }
+  };
+  collect(cmd.options);
+  for (let max = 90; max >= 20 && commandChars(cmd) > MAX_COMMAND_CHARS; max -= 10) {
+    for (const o of leaves) o.description = clip(o.description, max);
+  }
 }
 
 /** Every way the payload breaks Discord's documented limits (empty when it is valid). */
@@ -331,8 +389,11 @@ export function interactionPath(options: readonly InteractionOption[]): {
   return { path, leaf };
 }
 
+/** The command at a /tune path as Discord sends it. */
 export function findDef(path: string[], defs: CommandDef[] = registry): CommandDef | null {
-  return defs.find((d) => d.path.length === path.length && d.path.every((w, i) => w === path[i])) ?? null;
+  return (
+    commandLayout(defs).find((l) => l.path.length === path.length && l.path.every((w, i) => w === path[i]))?.def ?? null
+  );
 }
 
 /**

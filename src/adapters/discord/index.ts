@@ -27,7 +27,11 @@ export interface DeployResult {
 export async function deployCommands(settings: DiscordSettings, opts: { rest?: REST } = {}): Promise<DeployResult> {
   const command = buildTuneCommand();
   const problems = validateCommand(command);
-  if (problems.length) throw new TuneError("discord_command_invalid", `The /tune payload breaks Discord's limits:\n  ${problems.join("\n  ")}`);
+  if (problems.length)
+    throw new TuneError(
+      "discord_command_invalid",
+      `The /tune payload breaks Discord's limits:\n  ${problems.join("\n  ")}`,
+    );
   const rest = opts.rest ?? new REST(settings.apiUrl ? { api: settings.apiUrl } : {}).setToken(settings.token);
   const route = settings.guildId
     ? Routes.applicationGuildCommands(settings.applicationId, settings.guildId)
@@ -45,6 +49,8 @@ export async function deployCommands(settings: DiscordSettings, opts: { rest?: R
     }
     throw err;
   }
-  const subcommands = command.options.flatMap((o) => (o.type === 2 ? (o.options ?? []).map((s) => `${o.name} ${s.name}`) : [o.name]));
+  const subcommands = command.options.flatMap((o) =>
+    o.type === 2 ? (o.options ?? []).map((s) => `${o.name} ${s.name}`) : [o.name],
+  );
   return { scope: settings.guildId ? "guild" : "global", guildId: settings.guildId, command, subcommands };
 }

@@ -1,0 +1,351 @@
+/** The /tune payload against Discord's documented limits, interactions back to words, settings, and the deploy script. */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { describe, test } from "node:test";
+import { z } from "zod";
+import { registry } from "../../../commands/index.ts";
+import { baseType, kebab, validateInput, wordsToInput } from "../../../commands/parse.ts";
+import { defineCommand, type CommandDef } from "../../../commands/types.ts";
+import {
+  buildTuneCommand,
+  chatFields,
+  commandChars,
+  discordPath,
+  findDef,
+  interactionPath,
+  interactionWords,
+  OptionType,
+  validateCommand,
+  type InteractionOption,
+  type SlashOption,
+} from "../../../src/adapters/discord/commands.ts";
+import { discordSettings } from "../../../src/adapters/discord/settings.ts";
+import { isTuneError } from "../../../src/errors.ts";
+import { commandProblems, startFakeDiscord } from "../../fakes/discord.ts";
+import { repoRoot, testEnv, tmpDir } from "../../helpers.ts";
+
+const sub = (cmd: SlashOption[] | undefined, ...names: string[]): SlashOption => {
+  let level = cmd ?? [];
+  let found: SlashOption | undefined;
+  for (const n of names) {
+    found = level.find((o) => o.name === n);
+    assert.ok(found, `no ${names.join(" ")}`);
+    level = found.options ?? [];
+  }
+  return found!;
+};
+
+describe("the /tune payload", () => {
+  const cmd = buildTuneCommand();
+
+  test("is within Discord's documented limits (names, descriptions, option and choice counts, nesting, size)", () => {
+    assert.deepEqual(validateCommand(cmd), []);
+    assert.deepEqual(
+      commandProblems(cmd as unknown as Record<string, unknown>),
+      [],
+      "the fake's independent check agrees",
+    );
+    const walk = (opts: SlashOption[], depth: number) => {
+      assert.ok(opts.length <= 25);
+      for (const o of opts) {
+        assert.match(o.name, /^[-_a-z0-9]{1,32}$/);
+        assert.ok(o.description.length >= 1 && o.description.length <= 100, `${o.name}: ${o.description.length}`);
+        assert.ok((o.choices?.length ?? 0) <= 25);
+        if (o.type === OptionType.SubcommandGroup) assert.equal(depth, 0, "groups only at the top");
+        if (o.options) walk(o.options, depth + 1);
+      }
+    };
+    walk(cmd.options, 0);
+    assert.equal(cmd.name, "tune");
+    assert.equal(
+      cmd.default_member_permissions,
+      null,
+      "Discord has no per-subcommand permissions: checked at run time",
+    );
+  });
+
+  test("every registry command is there: groups for two-word paths, plain subcommands for one-word paths", () => {
+    for (const def of registry) {
+      const where = discordPath(def);
+      const o = sub(cmd.options, ...where);
+      assert.equal(o.type, OptionType.Subcommand, def.path.join(" "));
+      if (where.length === 2) assert.equal(sub(cmd.options, where[0]).type, OptionType.SubcommandGroup);
+      assert.equal(findDef(where), def, "and back");
+      if (def.path.length === 1 && where.length === 2)
+        assert.equal(where[1], "start", "a command whose word is also a group");
+    }
+    for (const one of ["help", "compare", "leaderboard", "eval", "demo", "hypothesis"]) {
+      assert.equal(sub(cmd.options, one).type, OptionType.Subcommand);
+    }
+  });
+
+  test("options are typed, required first, with choices, an attachment for uploads and autocomplete for names", () => {
+    const upload = sub(cmd.options, "dataset", "upload").options!;
+    assert.deepEqual(upload[0], { type: 11, name: "file", description: upload[0].description, required: true });
+    assert.equal(upload.find((o) => o.name === "drop-bad-rows")?.type, OptionType.Boolean);
+    const exp = sub(cmd.options, "dataset", "export").options!;
+    assert.deepEqual(
+      exp.find((o) => o.name === "format")?.choices?.map((c) => c.value),
+      ["openai", "together", "alpaca"],
+    );
+    assert.equal(
+      exp.find((o) => o.name === "out"),
+      undefined,
+      "a CLI-only option is left out",
+    );
+    const start = sub(cmd.options, "run", "start").options!;
+    assert.deepEqual(
+      start.slice(0, 2).map((o) => [o.name, o.required, o.autocomplete]),
+      [
+        ["dataset", true, true],
+        ["experiment", true, true],
+      ],
+    );
+    assert.equal(
+      start.find((o) => o.name === "wait"),
+      undefined,
+    );
+    const epochs = start.find((o) => o.name === "epochs");
+    assert.deepEqual([epochs?.type, epochs?.min_value, epochs?.max_value], [OptionType.Integer, 1, 100]);
+    assert.equal(start.find((o) => o.name === "lr")?.type, OptionType.Number);
+    assert.equal(start.find((o) => o.name === "batch-size")?.type, OptionType.Integer);
+    const cancel = sub(cmd.options, "run", "cancel").options![0];
+    assert.deepEqual([cancel.type, cancel.autocomplete], [OptionType.Integer, true]);
+    assert.equal(sub(cmd.options, "compare").options?.find((o) => o.name === "b")?.autocomplete, true);
+    assert.ok((sub(cmd.options, "help").options?.[0].choices?.length ?? 0) > 3);
+    for (const [path, name] of [
+      [["dataset", "upload"], "name"],
+      [["experiment", "new"], "name"],
+    ] as const) {
+      assert.ok(
+        !sub(cmd.options, ...path).options?.find((o) => o.name === name)?.autocomplete,
+        "a new name does not autocomplete",
+      );
+    }
+  });
+
+  test("the limits check catches what Discord refuses", () => {
+    const bad = defineCommand({
+      path: ["Bad", "thing"],
+      summary: "x".repeat(120),
+      options: z.object(Object.fromEntries(Array.from({ length: 26 }, (_, i) => [`o${i}`, z.string().optional()]))),
+      permission: "read",
+      examples: [],
+      handler: async () => ({ card: { blocks: [] }, data: null }),
+    }) as unknown as CommandDef;
+    const problems = validateCommand(buildTuneCommand({ defs: [bad] }));
+    assert.ok(problems.some((p) => /name "Bad"/.test(p)));
+    assert.ok(problems.some((p) => /26 options/.test(p)));
+    const deep = { ...bad, path: ["a", "b", "c"] } as CommandDef;
+    assert.throws(() => buildTuneCommand({ defs: [deep] }), /one group deep/);
+    const order = validateCommand({
+      ...buildTuneCommand({ defs: [] }),
+      options: [
+        {
+          type: 1,
+          name: "x",
+          description: "x",
+          options: [
+            { type: 3, name: "a", description: "a" },
+            { type: 3, name: "b", description: "b", required: true },
+          ],
+        },
+      ],
+    });
+    assert.ok(order.some((p) => /required option after an optional/.test(p)));
+  });
+});
+
+test("a registry too big for Discord's 8,000 characters gets shorter option descriptions, nothing else", () => {
+  const defs = Array.from(
+    { length: 12 },
+    (_, c) =>
+      defineCommand({
+        path: ["group", `cmd${c}`],
+        summary: `command ${c}`,
+        options: z.object(
+          Object.fromEntries(
+            Array.from({ length: 10 }, (_, i) => [`opt${i}`, z.string().optional().describe("d".repeat(100))]),
+          ),
+        ),
+        permission: "read",
+        examples: [],
+        handler: async () => ({ card: { blocks: [] }, data: null }),
+      }) as unknown as CommandDef,
+  );
+  const cmd = buildTuneCommand({ defs });
+  assert.deepEqual(validateCommand(cmd), []);
+  assert.ok(commandChars(cmd) <= 8000);
+  const opt = sub(cmd.options, "group", "cmd0").options![0];
+  assert.ok(opt.description.length < 100 && opt.description.endsWith("…"));
+  assert.equal(sub(cmd.options, "group", "cmd0").description, "command 0");
+});
+
+describe("interactions back to words", () => {
+  /** The interaction options Discord would send for a subcommand with these values. */
+  const interaction = (words: string[], values: Record<string, string | number | boolean>): InteractionOption[] => {
+    const cmd = buildTuneCommand();
+    const leafDefs = sub(cmd.options, ...words).options ?? [];
+    let options: InteractionOption[] = Object.entries(values).map(([name, value]) => {
+      const d = leafDefs.find((o) => o.name === name);
+      assert.ok(d, `no option ${name}`);
+      return { name, type: d.type, value };
+    });
+    for (const w of [...words].reverse())
+      options = [{ name: w, type: words.length === 2 && w === words[0] ? 2 : 1, options }];
+    return options;
+  };
+
+  test("positional options in order, the rest as --kebab-case flags; the dispatcher parses them back", () => {
+    const opts = interaction(["run", "start"], {
+      dataset: "support@v2",
+      experiment: "support",
+      "batch-size": 8,
+      yes: true,
+      lr: 0.0002,
+    });
+    const { path, leaf } = interactionPath(opts);
+    assert.deepEqual(path, ["run", "start"]);
+    const def = findDef(path)!;
+    const words = interactionWords(def, leaf);
+    assert.deepEqual(words, [
+      "run",
+      "start",
+      "support@v2",
+      "--experiment=support",
+      "--lr=0.0002",
+      "--batch-size=8",
+      "--yes=true",
+    ]);
+    const input = validateInput(def, wordsToInput(def, words.slice(2)));
+    assert.deepEqual(
+      [input.dataset, input.experiment, input.batchSize, input.yes, input.lr],
+      ["support@v2", "support", 8, true, 0.0002],
+    );
+  });
+
+  test("a value that looks like a flag, or one after a missing positional, goes as --name=value", () => {
+    const def = findDef(["hypothesis"])!;
+    const words = interactionWords(
+      def,
+      interactionPath(interaction(["hypothesis"], { experiment: "exp", text: "--more data helps", expect: "+5pts" }))
+        .leaf,
+    );
+    assert.deepEqual(words, ["hypothesis", "exp", "--text=--more data helps", "--expect=+5pts"]);
+    assert.equal(validateInput(def, wordsToInput(def, words.slice(1))).text, "--more data helps");
+  });
+
+  test("every command's options survive the round trip", () => {
+    for (const def of registry) {
+      const values: Record<string, string | number | boolean> = {};
+      const expected: Record<string, unknown> = {};
+      for (const [field, schema] of chatFields(def)) {
+        const t = baseType(schema);
+        const v =
+          t === "boolean"
+            ? true
+            : t === "number"
+              ? 3
+              : t === "enum"
+                ? (sub(buildTuneCommand().options, ...def.path).options?.find((o) => o.name === kebab(field))
+                    ?.choices?.[0].value as string)
+                : `v-${field}`;
+        values[kebab(field)] = v;
+        expected[field] = t === "array" ? [v] : t === "number" ? "3" : v;
+      }
+      const words = interactionWords(def, interactionPath(interaction(discordPath(def), values)).leaf);
+      assert.deepEqual(words.slice(0, def.path.length), def.path);
+      assert.deepEqual(wordsToInput(def, words.slice(def.path.length)), expected, def.path.join(" "));
+    }
+  });
+});
+
+describe("settings", () => {
+  test("null without DISCORD_TOKEN; parsed with it", () => {
+    assert.equal(discordSettings({}), null);
+    assert.equal(discordSettings({ DISCORD_TOKEN: "  " }), null);
+    const s = discordSettings({
+      DISCORD_TOKEN: "x".repeat(40),
+      DISCORD_APPLICATION_ID: "123456789012345678",
+      DISCORD_GUILD_ID: "223456789012345678",
+      DISCORD_API_URL: "http://127.0.0.1:9/api/",
+      DISCORD_WATCH_CHANNELS: "323456789012345678, 423456789012345678",
+    });
+    assert.deepEqual(s, {
+      token: "x".repeat(40),
+      applicationId: "123456789012345678",
+      guildId: "223456789012345678",
+      apiUrl: "http://127.0.0.1:9/api",
+      watchChannels: ["323456789012345678", "423456789012345678"],
+    });
+  });
+
+  test("a bad value is a TuneError naming the setting, never echoing the token", () => {
+    const token = "secret-token-value-that-is-long-enough";
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{}, /DISCORD_APPLICATION_ID=null: is required/],
+      [{ DISCORD_APPLICATION_ID: "abc" }, /DISCORD_APPLICATION_ID="abc": must be a Discord id/],
+      [{ DISCORD_APPLICATION_ID: "123456789012345678", DISCORD_API_URL: "discord.com" }, /DISCORD_API_URL/],
+      [{ DISCORD_APPLICATION_ID: "123456789012345678", DISCORD_WATCH_CHANNELS: "general" }, /DISCORD_WATCH_CHANNELS/],
+    ];
+    for (const [env, re] of cases) {
+      try {
+        discordSettings({ DISCORD_TOKEN: token, ...env });
+        assert.fail("accepted");
+      } catch (err) {
+        assert.ok(isTuneError(err), String(err));
+        assert.equal(err.code, "config_invalid");
+        assert.match(err.message, re);
+        assert.ok(!err.message.includes(token));
+      }
+    }
+    assert.throws(
+      () => discordSettings({ DISCORD_TOKEN: "short", DISCORD_APPLICATION_ID: "123456789012345678" }),
+      /DISCORD_TOKEN=\(hidden\)/,
+    );
+  });
+});
+
+describe("npm run discord:deploy", () => {
+  test("registers /tune in the guild through the REST API", async () => {
+    const fake = await startFakeDiscord();
+    try {
+      const env = {
+        ...testEnv(tmpDir("deploy")),
+        DISCORD_TOKEN: fake.token,
+        DISCORD_APPLICATION_ID: fake.applicationId,
+        DISCORD_GUILD_ID: fake.guildId,
+        DISCORD_API_URL: fake.apiUrl,
+      };
+      const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        // Run from an empty folder: no developer's .env is read.
+        const tsx = pathToFileURL(path.join(repoRoot, "node_modules/tsx/dist/loader.mjs")).href;
+        const child = spawn(
+          process.execPath,
+          ["--import", tsx, path.join(repoRoot, "src/adapters/discord/deploy.ts")],
+          { cwd: tmpDir("cwd"), env },
+        );
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ code, stdout, stderr }));
+      });
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(
+        out.stdout,
+        new RegExp(`Registered /tune with ${registry.length} subcommands in server ${fake.guildId}`),
+      );
+      assert.match(out.stdout, /\/tune dataset upload/);
+      assert.equal(fake.commandsScope, `guild:${fake.guildId}`);
+      const put = fake.requests.find((r) => r.method === "PUT");
+      assert.equal(put?.authorization, `Bot ${fake.token}`);
+      assert.ok(!out.stdout.includes(fake.token) && !out.stderr.includes(fake.token));
+    } finally {
+      await fake.close();
+    }
+  });
+});

@@ -1,0 +1,116 @@
+/** A tuneloop app with the fake trainer, a fake Discord on loopback, and the real bot (discord.js) between them. */
+import fs from "node:fs";
+import path from "node:path";
+import type { App } from "../../../src/app.ts";
+import {
+  deployCommands,
+  discordSettings,
+  startDiscord,
+  type DiscordBot,
+  type DiscordSettings,
+} from "../../../src/adapters/discord/index.ts";
+import { engineApp } from "../../engine/engine-helpers.ts";
+import { startFakeDiscord, type FakeDiscord } from "../../fakes/discord.ts";
+import { startFakeOpenAI, type FakeEndpoint } from "../../fakes/openai-compatible.ts";
+import { tmpDir } from "../../helpers.ts";
+
+export interface Harness {
+  app: App;
+  fake: FakeDiscord;
+  bot: DiscordBot;
+  settings: DiscordSettings;
+  endpoint: FakeEndpoint;
+  logFile: string;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+export async function startHarness(): Promise<Harness> {
+  const fake = await startFakeDiscord();
+  const endpoint = await startFakeOpenAI();
+  let app: App | undefined;
+  try {
+    return await connect(fake, endpoint, (a) => {
+      app = a;
+    });
+  } catch (err) {
+    // Leave nothing listening: a failed start must not keep the test process alive.
+    await app?.close().catch(() => {});
+    await fake.close();
+    await endpoint.close();
+    throw err;
+  }
+}
+
+async function connect(fake: FakeDiscord, endpoint: FakeEndpoint, started: (app: App) => void): Promise<Harness> {
+  const dataDir = tmpDir("discord");
+  const logFile = path.join(dataDir, "bot.log");
+  const env = {
+    DISCORD_TOKEN: fake.token,
+    DISCORD_APPLICATION_ID: fake.applicationId,
+    DISCORD_GUILD_ID: fake.guildId,
+    DISCORD_API_URL: fake.apiUrl,
+    DISCORD_WATCH_CHANNELS: fake.watchChannelId,
+  };
+  const { app } = await engineApp({
+    dataDir,
+    env: {
+      ...env,
+      LOG_LEVEL: "debug",
+      TUNELOOP_LOG_FILE: logFile,
+      // A priced baseline and a threshold of $0: every run waits for its Confirm button.
+      TUNELOOP_CONFIRM_ABOVE_USD: "0",
+      TUNELOOP_SPENDERS: "trainers",
+      TUNELOOP_ADMINS: "admins",
+    },
+    endpoints: [
+      {
+        name: "big",
+        baseUrl: endpoint.baseUrl,
+        concurrency: 4,
+        timeoutMs: 2000,
+        maxRetries: 0,
+        prices: { "*": { inputPer1M: 1, outputPer1M: 1 } },
+      },
+    ],
+  });
+  started(app);
+  const settings = discordSettings(env);
+  if (!settings) throw new Error("settings");
+  await deployCommands(settings);
+  const bot = await startDiscord(app, settings, {
+    notifier: { threadEveryMs: 0, cardEveryMs: 0 },
+    progressEveryMs: 200,
+  });
+  return {
+    app,
+    fake,
+    bot,
+    settings,
+    endpoint,
+    logFile,
+    dataDir,
+    async close() {
+      await bot.stop();
+      await app.close();
+      await fake.close();
+      await endpoint.close();
+    },
+  };
+}
+
+export const jsonl = (rows: number, offset = 0) =>
+  `${Array.from({ length: rows }, (_, i) =>
+    JSON.stringify({
+      messages: [
+        { role: "user", content: `Where is parcel ${i + offset}?` },
+        { role: "assistant", content: `Parcel ${i + offset} is in depot ${(i + offset) % 7}.` },
+      ],
+    }),
+  ).join("\n")}\n`;
+
+/** Temporary files the bot left in the data folder (downloads must be removed after the upload). */
+export const leftovers = (dataDir: string) => {
+  const tmp = path.join(dataDir, "tmp");
+  return fs.existsSync(tmp) ? fs.readdirSync(tmp).filter((f) => f.includes("discord-")) : [];
+};
