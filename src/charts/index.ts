@@ -143,4 +143,5 @@ export function spendSpec(title: string, points: SpendPoint[], subtitle = ""): T
   } as TopLevelSpec;
 }
 
-export const spendPng = (title: string, points: SpendPoint[], subtitle?: string) => renderPng(spendSpec(title, points, subtitle));
+export const spendPng = (title: string, points: SpendPoint[], subtitle?: string) =>
+  renderPng(spendSpec(title, points, subtitle));

@@ -98,6 +98,15 @@ export async function spendChart(app: App, since: Date, until: Date, experimentI
   const points = [...byKey.values()].sort((a, b) => a.day.localeCompare(b.day));
   const total = points.reduce((a, p) => a + p.usd, 0);
   if (total <= 0) return null;
-  const png = await spendPng("Spend over time", points, `${since.toISOString().slice(0, 10)} to ${until.toISOString().slice(0, 10)} · $${total.toFixed(2)} in all`);
-  return keep(app, `spend-${since.toISOString().slice(0, 10)}-${until.toISOString().slice(0, 10)}.png`, png, "Spend over time");
+  const png = await spendPng(
+    "Spend over time",
+    points,
+    `${since.toISOString().slice(0, 10)} to ${until.toISOString().slice(0, 10)} · $${total.toFixed(2)} in all`,
+  );
+  return keep(
+    app,
+    `spend-${since.toISOString().slice(0, 10)}-${until.toISOString().slice(0, 10)}.png`,
+    png,
+    "Spend over time",
+  );
 }

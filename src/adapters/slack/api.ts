@@ -137,7 +137,7 @@ export class SlackApi {
    * Downloads a file's bytes to `dest` with the bot token (url_private_download needs `Authorization: Bearer`;
    * without it Slack answers with its login page). Refuses files over `maxBytes` before and while reading.
    */
-  async download(file: SlackFile, dest: string, maxBytes: number): Promise<void> {
+  async download(file: SlackFile, dest: string, maxBytes: number, attempt = 0): Promise<void> {
     const name = file.name ?? file.id;
     if (file.size !== undefined && file.size > maxBytes) {
       throw new TuneError(
@@ -155,10 +155,11 @@ export class SlackApi {
       headers: { Authorization: `Bearer ${this.settings.botToken}` },
       redirect: "follow",
     });
-    if (res.status === 429) {
+    if (res.status === 429 && attempt < 3) {
       const sec = Number(res.headers.get("retry-after") ?? "1");
-      await new Promise((r) => setTimeout(r, Math.max(0, sec) * 1000));
-      return this.download(file, dest, maxBytes);
+      await res.body?.cancel().catch(() => {});
+      await new Promise((r) => setTimeout(r, Math.min(60, Math.max(0, sec || 1)) * 1000));
+      return this.download(file, dest, maxBytes, attempt + 1);
     }
     if (!res.ok || !res.body) {
       throw new TuneError(

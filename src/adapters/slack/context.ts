@@ -127,6 +127,8 @@ export class SlackContext {
   readonly files = new RecentFiles();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly uploaded = new Map<string, Set<string>>();
+  /** The footer a message was posted with, kept through its edits (a run card keeps "who ran what"). */
+  private readonly footers = new Map<string, string>();
   readonly port: ChatPort;
 
   constructor(
@@ -146,9 +148,15 @@ export class SlackContext {
     return renderCard(card, { secrets: this.secrets, ...opts });
   }
 
-  /** Keeps work that continues after the ack, so stop() can wait for it. Never rejects. */
-  track(p: Promise<unknown>): void {
-    const q = p.catch((err) => this.app.log.error({ err }, "slack: handler failed"));
+  /**
+   * Runs work that continues after the ack, and keeps it so stop() can wait for it. Never rejects. The work starts
+   * on a later turn of the event loop (setImmediate), after pending I/O: requests that arrived in the same burst
+   * are acked before the commands compete for the main thread.
+   */
+  track(work: () => Promise<unknown>): void {
+    const q = new Promise<void>((r) => setImmediate(r))
+      .then(work)
+      .catch((err) => this.app.log.error({ err }, "slack: handler failed"));
     this.inflight.add(q);
     void q.finally(() => this.inflight.delete(q));
   }
@@ -158,7 +166,7 @@ export class SlackContext {
     while (this.inflight.size && Date.now() < until) {
       await Promise.race([
         Promise.all([...this.inflight]),
-        new Promise((r) => setTimeout(r, Math.max(0, until - Date.now()))),
+        new Promise((r) => setTimeout(r, Math.max(0, until - Date.now())).unref()),
       ]);
     }
   }
@@ -188,15 +196,24 @@ export class SlackContext {
   async postCard(channelId: string, card: Card, threadTs?: string, footer?: string): Promise<string> {
     const r = this.render(card, { footer });
     const ts = await this.api.postMessage(channelId, r, threadTs);
+    if (footer) {
+      this.footers.set(ts, footer);
+      if (this.footers.size > 2000) this.footers.delete(this.footers.keys().next().value as string);
+    }
     await this.followUps(channelId, card, r, threadTs ?? ts, ts);
     return ts;
   }
 
-  /** Edits a card in place; files it did not have before go into its thread. */
-  async updateCard(channelId: string, ts: string, card: Card, footer?: string): Promise<void> {
-    const r = this.render(card, { footer });
+  /** Edits a card in place; files it did not have before go into its thread (`threadTs`: when it is a reply). */
+  async updateCard(
+    channelId: string,
+    ts: string,
+    card: Card,
+    opts: { footer?: string; threadTs?: string } = {},
+  ): Promise<void> {
+    const r = this.render(card, { footer: opts.footer ?? this.footers.get(ts) });
     await this.api.update(channelId, ts, r);
-    await this.followUps(channelId, card, r, ts, ts);
+    await this.followUps(channelId, card, r, opts.threadTs ?? ts, ts);
   }
 
   private async followUps(channelId: string, card: Card, r: Rendered, threadTs: string, ts: string) {
@@ -242,17 +259,22 @@ export class SlackContext {
     const card = outcome.card;
     const isPrivate = Boolean(outcome.error) || (card.ephemeral && !opts.forcePublic);
     if (isPrivate) {
-      if (t.progressTs)
-        await this.updateCard(t.channelId, t.progressTs, {
-          blocks: [text(`<@${t.userId}> got the answer privately.`)],
-        });
+      if (t.progressTs) {
+        const note: Card = { blocks: [text(`<@${t.userId}> got the answer privately.`)] };
+        await this.updateCard(t.channelId, t.progressTs, note, { threadTs: t.threadTs });
+      }
       await this.ephemeral(card, t);
       return undefined;
     }
     let ts: string;
     try {
       if (t.progressTs) {
-        await this.updateCard(t.channelId, t.progressTs, { ...card, ephemeral: false }, t.footer);
+        await this.updateCard(
+          t.channelId,
+          t.progressTs,
+          { ...card, ephemeral: false },
+          { footer: t.footer, threadTs: t.threadTs },
+        );
         ts = t.progressTs;
       } else {
         ts = await this.postCard(t.channelId, { ...card, ephemeral: false }, t.threadTs, t.footer);
@@ -287,7 +309,7 @@ export class SlackContext {
     this.runThreads.note(channelId, ts, posted.id);
     const now = this.app.engine.runById(posted.id);
     if (now && now.state !== posted.state && now.messageId === ts) {
-      this.track(this.updateCard(channelId, ts, runCardFor(this.app, now)));
+      this.track(() => this.updateCard(channelId, ts, runCardFor(this.app, now)));
     }
   }
 

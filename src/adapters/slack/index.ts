@@ -6,10 +6,8 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { App as BoltApp, HTTPReceiver, LogLevel, SocketModeReceiver, type Receiver } from "@slack/bolt";
-import { runCardFor } from "../../../commands/run.ts";
+import { runCardFor, runVerdictCard } from "../../../commands/run.ts";
 import type { App } from "../../app.ts";
-import { summarizeLedger } from "../../core/costs/ledger.ts";
-import { verdictCard } from "../../core/runs/cards.ts";
 import { attachRunNotifier } from "../../core/runs/notifier.ts";
 import { ErrorCode, TuneError } from "../../errors.ts";
 import { SlackApi, slackErrorCode } from "./api.ts";
@@ -49,7 +47,7 @@ export async function startSlack(app: App, settings: SlackSettings): Promise<Sla
   }
 
   const logger = boltLogger(app.log, secrets);
-  const receiver: Receiver =
+  const socketReceiver =
     settings.mode === "socket"
       ? new SocketModeReceiver({
           appToken: settings.appToken as string,
@@ -57,14 +55,17 @@ export async function startSlack(app: App, settings: SlackSettings): Promise<Sla
           logLevel: LogLevel.WARN,
           installerOptions: { clientOptions: { slackApiUrl: settings.apiUrl } },
         })
-      : new HTTPReceiver({
-          signingSecret: settings.signingSecret as string,
-          endpoints: "/slack/events",
-          port: settings.port,
-          logger,
-          logLevel: LogLevel.WARN,
-          processBeforeResponse: false,
-        });
+      : null;
+  const receiver: Receiver =
+    socketReceiver ??
+    new HTTPReceiver({
+      signingSecret: settings.signingSecret as string,
+      endpoints: "/slack/events",
+      port: settings.port,
+      logger,
+      logLevel: LogLevel.WARN,
+      processBeforeResponse: false,
+    });
   const bolt = new BoltApp({
     token: settings.botToken,
     botId: me.botId,
@@ -73,6 +74,8 @@ export async function startSlack(app: App, settings: SlackSettings): Promise<Sla
     logger,
     logLevel: LogLevel.WARN,
     ignoreSelf: true,
+    // No conversation store: nothing here reads it, and it is one more step before every ack.
+    convoStore: false,
     clientOptions: { slackApiUrl: settings.apiUrl, rejectRateLimitedCalls: true },
   });
   bolt.error(async (err) => {
@@ -90,7 +93,7 @@ export async function startSlack(app: App, settings: SlackSettings): Promise<Sla
   const detach = attachRunNotifier(app.runs.events, {
     chat: () => app.chat,
     card: (run) => runCardFor(app, run),
-    verdictCard: (run, v) => verdictCard(run, v, summarizeLedger(app.engine.ledger({ runId: run.id }))),
+    verdictCard: (run, v) => runVerdictCard(app, run, v),
     onError: (err) => app.log.warn({ err }, "slack: run card or thread update failed"),
   });
 
@@ -116,7 +119,12 @@ export async function startSlack(app: App, settings: SlackSettings): Promise<Sla
     async stop() {
       if (stopped) return;
       stopped = true;
-      await bolt.stop().catch((err: unknown) => app.log.warn({ err }, "slack: stopping the receiver failed"));
+      if (socketReceiver) {
+        // Bolt's stop() does not wait for the socket's close handshake: wait for it here (bounded).
+        await Promise.race([socketReceiver.client.disconnect(), new Promise((r) => setTimeout(r, 5000).unref())]);
+      } else {
+        await bolt.stop().catch((err: unknown) => app.log.warn({ err }, "slack: stopping the receiver failed"));
+      }
       await s.idle(10_000);
       detach();
       await api.outbox.close(5_000);

@@ -48,8 +48,12 @@ const TONE_EMOJI: Record<string, string> = {
   info: "",
 };
 
-/** Slack's own markup tokens that must survive escaping. */
-const SLACK_TOKEN = /<(?:[@#!][^<>\s]*|(?:https?|mailto):[^<>\s]*)>/g;
+/**
+ * Slack markup that survives escaping: channel references (`<#C…>`, which permission messages use) and links.
+ * Everything else is escaped, so text that echoes what someone typed can never ping `<!here>`, `<!channel>` or a
+ * user group.
+ */
+const SLACK_TOKEN = /<(?:#[CG][A-Z0-9]+(?:\|[^<>]*)?|(?:https?|mailto):[^<>\s]*)>/g;
 
 export function escapeMrkdwn(s: string): string {
   let out = "";
@@ -61,7 +65,8 @@ export function escapeMrkdwn(s: string): string {
   return out + escapeAll(s.slice(last));
 }
 
-const escapeAll = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+/** Escapes all of `s` for mrkdwn (for text that must not contain any markup). */
+export const escapeAll = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 /** Cuts `s` into pieces of at most `max` characters, at line ends where it can. */
 export function chunkText(s: string, max: number): string[] {

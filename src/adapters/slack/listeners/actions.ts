@@ -13,7 +13,7 @@ export function registerActions(bolt: BoltApp, s: SlackContext): void {
   bolt.action<BlockAction<ButtonAction>>(/^tune:/, async ({ ack, body, action, respond }) => {
     await ack();
     if (s.seen.check(`act:${body.trigger_id}:${action.action_id}`)) return;
-    s.track(pressed(s, body, action, respond));
+    s.track(() => pressed(s, body, action, respond));
   });
 }
 

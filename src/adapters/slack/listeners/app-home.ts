@@ -15,7 +15,7 @@ import { chunkText, escapeMrkdwn, type SlackBlock } from "../render.ts";
 export function registerAppHome(bolt: BoltApp, s: SlackContext): void {
   bolt.event("app_home_opened", async ({ event }) => {
     if (event.tab && event.tab !== "home") return;
-    s.track(s.api.publishHome(event.user, homeBlocks(s.app, event.user, s.secrets)));
+    s.track(() => s.api.publishHome(event.user, homeBlocks(s.app, event.user, s.secrets)));
   });
 }
 

@@ -49,20 +49,18 @@ export function registerFileShares(bolt: BoltApp, s: SlackContext): void {
     if (inThread && !typed) return;
     const files = typed ? m.files : m.files.filter(isDatasetFile);
     if (!files.length) return;
-    s.track(
-      (async () => {
-        for (const file of files) {
-          await ingestSharedFile(
-            s,
-            { file, channelId: m.channel, userId: user, threadTs, at: Date.now() },
-            typed ?? "dataset upload",
-            {
-              requestId: `slack:share:${m.channel}:${m.ts}:${file.id}`,
-            },
-          );
-        }
-      })(),
-    );
+    s.track(async () => {
+      for (const file of files) {
+        await ingestSharedFile(
+          s,
+          { file, channelId: m.channel, userId: user, threadTs, at: Date.now() },
+          typed ?? "dataset upload",
+          {
+            requestId: `slack:share:${m.channel}:${m.ts}:${file.id}`,
+          },
+        );
+      }
+    });
   });
 }
 

@@ -11,6 +11,7 @@ import { errorCard, text } from "../../../core/cards.ts";
 import { ErrorCode } from "../../../errors.ts";
 import { commandText, isDatasetFile, type SharedFile, type SlackContext } from "../context.ts";
 import { failureOutcome } from "../failure.ts";
+import { escapeAll } from "../render.ts";
 import { ingestSharedFile } from "./file-share.ts";
 
 export function registerSlashCommand(bolt: BoltApp, s: SlackContext, command = "/tune"): void {
@@ -18,7 +19,7 @@ export function registerSlashCommand(bolt: BoltApp, s: SlackContext, command = "
     await ack();
     // The same trigger twice is a retried delivery: the first one is being handled.
     if (s.seen.check(`cmd:${cmd.trigger_id}`)) return;
-    s.track(runSlashCommand(s, cmd, respond));
+    s.track(() => runSlashCommand(s, cmd, respond));
   });
 }
 
@@ -30,7 +31,7 @@ export async function runSlashCommand(s: SlackContext, cmd: SlashCommand, respon
     channelId: cmd.channel_id,
     userId: cmd.user_id,
     respond,
-    footer: `<@${cmd.user_id}> · \`/tune ${clip(line, 150).replace(/`/g, "'")}\``,
+    footer: `<@${cmd.user_id}> · \`/tune ${escapeAll(clip(line, 150).replace(/`/g, "'"))}\``,
   };
   try {
     let words: string[] = [];
