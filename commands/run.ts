@@ -281,6 +281,42 @@ export const runStatus = defineCommand({
   },
 });
 
+export const runShow = defineCommand({
+  path: ["run", "show"],
+  summary: "Show a run with its events and the discussion people had in its thread.",
+  options: z.object({ id: runId.describe("run id") }),
+  positional: ["id"],
+  permission: "read",
+  examples: ["/tune run show 7"],
+  async handler(ctx, input) {
+    const r = ctx.app.runs.get(input.id);
+    const card = runCardFor(ctx.app, r);
+    const talk = ctx.app.engine.runEvents(r.id, "discussion").map((e) => {
+      const d = e.data as { user?: string; text?: string; files?: unknown[] };
+      return { at: e.at.toISOString(), user: d.user ?? "?", text: d.text ?? "", files: d.files?.length ?? 0 };
+    });
+    const states = ctx.app.engine.runEvents(r.id, "state").map((e) => {
+      const d = e.data as { from: string; to: string; by: string; reason: string | null };
+      return { at: e.at.toISOString(), ...d };
+    });
+    card.blocks.push(
+      list(
+        states.map((s) => `${s.at.slice(0, 19).replace("T", " ")} ${s.from} -> ${s.to} (${s.by})${s.reason ? `: ${s.reason}` : ""}`),
+        "History",
+      ),
+    );
+    card.blocks.push(
+      talk.length
+        ? list(
+            talk.map((t) => `${t.at.slice(0, 16).replace("T", " ")} ${t.user}: ${t.text}${t.files ? ` (${t.files} file(s))` : ""}`),
+            `Discussion (${talk.length})`,
+          )
+        : text("No discussion yet: replies in the run's thread are kept here."),
+    );
+    return { card, data: { ...runJson(ctx.app, r), history: states, discussion: talk } };
+  },
+});
+
 export const runList = defineCommand({
   path: ["run", "list"],
   summary: "List recent runs.",
@@ -332,4 +368,4 @@ export const runList = defineCommand({
   },
 });
 
-export const runCommands = [runStart, runRerun, runConfirm, runCancel, runStatus, runList];
+export const runCommands = [runStart, runRerun, runConfirm, runCancel, runStatus, runShow, runList];

@@ -2,9 +2,18 @@
  * Token counting on its own thread: the ingest pass sends batches of normalised rows and gets back each row's
  * cookbook total and assistant tokens, while it goes on parsing, deduplicating and scanning the next batch.
  */
+import os from "node:os";
 import { parentPort } from "node:worker_threads";
 import { countRowTokenDetail } from "./tokens.ts";
 import type { NormalizedRow } from "./types.ts";
+
+// Lower this thread's scheduling priority (Linux applies it per thread): the bot's main thread, answering
+// commands, goes first when the two cores are busy.
+try {
+  os.setPriority(10);
+} catch {
+  // not permitted here: run at normal priority
+}
 
 const port = parentPort;
 if (!port) throw new Error("count-worker must run in a worker thread");

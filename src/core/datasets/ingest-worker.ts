@@ -1,7 +1,16 @@
 /** Worker-thread entry of the ingest pass: runs ingestFile for each job it is sent, one at a time. */
+import os from "node:os";
 import { parentPort } from "node:worker_threads";
 import { IngestRefusal, ingestFile, type IngestOptions } from "./ingest.ts";
 import { threadTokenCounter } from "./token-counter.ts";
+
+// Lower this thread's scheduling priority (Linux applies it per thread): the bot's main thread, answering
+// commands, goes first when the two cores are busy.
+try {
+  os.setPriority(10);
+} catch {
+  // not permitted here: run at normal priority
+}
 
 const port = parentPort;
 if (!port) throw new Error("ingest-worker must run in a worker thread");
