@@ -63,7 +63,7 @@ export const scheduleAdd = defineCommand({
   }),
   positional: ["cron"],
   rest: "recipe",
-  permission: "admin",
+  permission: "spend",
   examples: [
     '/tune schedule add "0 2 * * *" rerun support --tz Europe/Berlin',
     '/tune schedule add "0 9 * * MON" digest',
@@ -146,7 +146,7 @@ const scheduleVerb = (verb: "pause" | "resume" | "remove") =>
     summary: `${verb[0].toUpperCase()}${verb.slice(1)} a schedule.`,
     options: z.object({ id: id.describe("schedule id") }),
     positional: ["id"],
-    permission: "admin",
+    permission: "spend",
     examples: [`/tune schedule ${verb} 2`],
     async handler(ctx, input) {
       const sch = scheduler(ctx.app);
