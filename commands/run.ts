@@ -301,14 +301,20 @@ export const runShow = defineCommand({
     });
     card.blocks.push(
       list(
-        states.map((s) => `${s.at.slice(0, 19).replace("T", " ")} ${s.from} -> ${s.to} (${s.by})${s.reason ? `: ${s.reason}` : ""}`),
+        states.map(
+          (s) =>
+            `${s.at.slice(0, 19).replace("T", " ")} ${s.from} -> ${s.to} (${s.by})${s.reason ? `: ${s.reason}` : ""}`,
+        ),
         "History",
       ),
     );
     card.blocks.push(
       talk.length
         ? list(
-            talk.map((t) => `${t.at.slice(0, 16).replace("T", " ")} ${t.user}: ${t.text}${t.files ? ` (${t.files} file(s))` : ""}`),
+            talk.map(
+              (t) =>
+                `${t.at.slice(0, 16).replace("T", " ")} ${t.user}: ${t.text}${t.files ? ` (${t.files} file(s))` : ""}`,
+            ),
             `Discussion (${talk.length})`,
           )
         : text("No discussion yet: replies in the run's thread are kept here."),
