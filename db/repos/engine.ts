@@ -154,12 +154,29 @@ export function engineRepo(db: Db): EngineRepo {
     },
     addEvalRows(rows) {
       if (!rows.length) return;
-      db.transaction((tx) => {
-        for (let i = 0; i < rows.length; i += 200)
-          tx.insert(evalRows)
-            .values(rows.slice(i, i + 200))
-            .run();
-      });
+      // One prepared statement in one transaction: ~20x faster than drizzle's multi-row inserts (an eval stores
+      // thousands of rows at once).
+      const insert = db.$client.prepare(
+        "INSERT INTO eval_rows (eval_id, row_index, line, output, expected, score, pass, detail, latency_ms, input_tokens, output_tokens, cluster) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      );
+      db.$client.transaction(() => {
+        for (const r of rows) {
+          insert.run(
+            r.evalId,
+            r.rowIndex,
+            r.line,
+            r.output,
+            r.expected,
+            r.score,
+            r.pass ? 1 : 0,
+            r.detail,
+            r.latencyMs,
+            r.inputTokens,
+            r.outputTokens,
+            r.cluster,
+          );
+        }
+      })();
     },
     evalRows(evalId) {
       return db.select().from(evalRows).where(eq(evalRows.evalId, evalId)).orderBy(asc(evalRows.rowIndex)).all();

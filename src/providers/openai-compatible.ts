@@ -38,7 +38,7 @@ export interface ClientDeps {
   /** The HTTP transport (default: node:http/https with keep-alive). */
   post?: (
     url: string,
-    opts: { headers: Record<string, string>; body: string; signal: AbortSignal },
+    opts: { headers: Record<string, string>; body: string; signal?: AbortSignal; timeoutMs: number },
   ) => Promise<HttpResponse>;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   onRetry?: (info: { attempt: number; status: number | null; delayMs: number }) => void;
@@ -92,12 +92,7 @@ export class OpenAICompatibleClient {
       let retryAfter: string | null = null;
       let failure: string;
       try {
-        const timeout = AbortSignal.timeout(this.endpoint.timeoutMs);
-        const res = await this.post(url, {
-          headers,
-          body,
-          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-        });
+        const res = await this.post(url, { headers, body, signal, timeoutMs: this.endpoint.timeoutMs });
         status = res.status;
         if (res.status >= 200 && res.status < 300) {
           const json = JSON.parse(res.text) as ChatResponse;
