@@ -5,9 +5,7 @@
  */
 import { createRequire } from "node:module";
 import path from "node:path";
-import { Resvg } from "@resvg/resvg-js";
-import * as vega from "vega";
-import { compile, type TopLevelSpec } from "vega-lite";
+import type { TopLevelSpec } from "vega-lite";
 
 const require = createRequire(import.meta.url);
 const fontDir = path.join(path.dirname(require.resolve("dejavu-fonts-ttf/package.json")), "ttf");
@@ -38,7 +36,11 @@ export async function renderPng(spec: TopLevelSpec, opts: { scale?: number } = {
   return (await renderChart(spec, opts)).png;
 }
 
+/** Vega, Vega-Lite and resvg load on the first chart (tens of MB a bot that never charts does not need). */
+const libs = () => Promise.all([import("vega"), import("vega-lite"), import("@resvg/resvg-js")]);
+
 export async function renderChart(spec: TopLevelSpec, opts: { scale?: number } = {}): Promise<RenderedChart> {
+  const [vega, { compile }, { Resvg }] = await libs();
   const vgSpec = compile({ ...spec, config: { ...CHART_CONFIG, ...(spec.config ?? {}) } } as TopLevelSpec).spec;
   const view = new vega.View(vega.parse(vgSpec), { renderer: "none" });
   const svg = await view.toSVG();
