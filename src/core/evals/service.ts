@@ -252,5 +252,8 @@ export function verdictText(c: Comparison): string {
   const dir = c.diff > 0 ? "better than" : c.diff < 0 ? "worse than" : "level with";
   const head = `${c.b.model} is ${dir} ${c.a.model} by ${pts(c.diff)} (95% CI ${pts(c.ci[0])} to ${pts(c.ci[1])}, ${c.test} ${pValueText(c.pValue)}, n = ${c.n})`;
   if (c.significant) return `${head}: significant at α = ${c.alpha}.`;
+  if (c.discordant && c.discordant.aOnly + c.discordant.bOnly === 0) {
+    return `${head}: the two models pass and fail the same rows; this eval cannot tell them apart.`;
+  }
   return `${head}: not significant at α = ${c.alpha}; this eval can detect differences of about ${pts(c.mde).replace("+", "")} (80% power).`;
 }
