@@ -70,6 +70,10 @@ test("sweep: grid and estimate first, cheapest cells first, stops at the budget,
       ["done", "skipped", "skipped", "skipped"],
     );
     assert.match(s.cells[1].note ?? "", /budget/);
+    // the summary (with its heat map, rendered on the first chart) is posted once the last cell has ended
+    for (let i = 0; i < 200 && !posted.some((p) => p.card.title?.startsWith(`Sweep ${d.id} finished`)); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const summary = posted.find((p) => p.card.title?.startsWith(`Sweep ${d.id} finished`));
     assert.ok(summary, JSON.stringify(posted.map((p) => p.card.title)));
     assert.equal(summary.threadId, "sweep-msg");
