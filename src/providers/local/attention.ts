@@ -215,18 +215,21 @@ export function attentionBackward(
   return { dq, dk, dv };
 }
 
-/** The probabilities of one (query, head) row, recomputed (as forwardRow computes them). */
-function softmaxRow(
+/**
+ * The unnormalised softmax of one (query, head) row's scores against its keys, written into `sc` (max-subtracted
+ * exponentials); returns 1 / their sum. forwardRow and softmaxRow share it, so recomputed probabilities are
+ * bit-identical to the ones of the forward pass.
+ */
+function expScores(
   q: Float32Array,
   k: Float32Array,
-  out: Float32Array,
   qo: number,
   kBase: number,
   kvDim: number,
   nk: number,
   sc: Float64Array,
   hd: number,
-): void {
+): number {
   let max = Number.NEGATIVE_INFINITY;
   for (let j = 0, ko = kBase; j < nk; j++, ko += kvDim) {
     let s = 0;
@@ -241,6 +244,22 @@ function softmaxRow(
     sum += e;
   }
   const inv = 1 / sum;
+  return inv;
+}
+
+/** The probabilities of one (query, head) row, recomputed (as forwardRow computes them). */
+function softmaxRow(
+  q: Float32Array,
+  k: Float32Array,
+  out: Float32Array,
+  qo: number,
+  kBase: number,
+  kvDim: number,
+  nk: number,
+  sc: Float64Array,
+  hd: number,
+): void {
+  const inv = expScores(q, k, qo, kBase, kvDim, nk, sc, hd);
   for (let j = 0; j < nk; j++) out[j] = sc[j] * inv;
 }
 
@@ -258,20 +277,7 @@ function forwardRow(
   sc: Float64Array,
   hd: number,
 ): void {
-  let max = Number.NEGATIVE_INFINITY;
-  for (let j = 0, ko = kBase; j < nk; j++, ko += kvDim) {
-    let s = 0;
-    for (let e = 0; e < hd; e++) s += q[qo + e] * k[ko + e];
-    sc[j] = s;
-    if (s > max) max = s;
-  }
-  let sum = 0;
-  for (let j = 0; j < nk; j++) {
-    const e = Math.exp(sc[j] - max);
-    sc[j] = e;
-    sum += e;
-  }
-  const inv = 1 / sum;
+  const inv = expScores(q, k, qo, kBase, kvDim, nk, sc, hd);
   for (let e = 0; e < hd; e++) o[qo + e] = 0;
   for (let j = 0, vo = kBase; j < nk; j++, vo += kvDim) {
     const p = sc[j] * inv;
