@@ -239,10 +239,7 @@ export const experimentRerun = defineCommand({
   async handler(ctx, input) {
     const app = ctx.app;
     const exp = app.experiments.get(input.experiment);
-    const best = app.engine
-      .evals({ experimentId: exp.id, state: "succeeded" })
-      .filter((e) => e.role === "tuned" && e.runId !== null && e.metric === exp.metric)
-      .sort((a, b) => (b.mean ?? -1) - (a.mean ?? -1))[0];
+    const best = app.evals.bestTuned(exp);
     if (!best?.runId) {
       return {
         card: { title: `Nothing to re-run in ${exp.name}`, blocks: [text("No run has finished yet.")] },
@@ -303,10 +300,7 @@ export const experimentReeval = defineCommand({
   async handler(ctx, input) {
     const app = ctx.app;
     const exp = app.experiments.get(input.experiment);
-    const best = app.engine
-      .evals({ experimentId: exp.id, state: "succeeded" })
-      .filter((e) => e.role === "tuned" && e.metric === exp.metric)
-      .sort((a, b) => (b.mean ?? -1) - (a.mean ?? -1))[0];
+    const best = app.evals.bestTuned(exp);
     const models = [
       ...(best ? [{ model: best.model, role: "tuned" as const }] : []),
       ...exp.baselines.map((m) => ({ model: m, role: "baseline" as const })),

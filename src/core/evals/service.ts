@@ -163,6 +163,16 @@ export class EvalService {
     }
   }
 
+  /** The experiment's best tuned model so far: its highest-scoring run eval on the experiment's metric. */
+  bestTuned(exp: ExperimentRecord): EvalRecord | null {
+    return (
+      this.repo
+        .evals({ experimentId: exp.id, state: "succeeded" })
+        .filter((e) => e.role === "tuned" && e.runId !== null && e.metric === exp.metric)
+        .sort((a, b) => (b.mean ?? -1) - (a.mean ?? -1))[0] ?? null
+    );
+  }
+
   /** The latest succeeded eval of a model on a dataset version with a metric. */
   latestEval(modelRef: string, datasetVersionId: number, metric?: string): EvalRecord | null {
     return (
