@@ -1,30 +1,19 @@
 /**
- * Token counting on its own thread: the ingest pass sends batches of normalised rows and gets back each row's
- * cookbook total and assistant tokens, while it goes on parsing, deduplicating and scanning the next batch.
+ * Token counting on its own thread: the ingest pass sends batches of rows packed as strings (token-plan.ts) and
+ * gets back each row's cookbook total, assistant tokens and near-duplicate features (batch-count.ts), while it
+ * goes on with the rest of the pass.
  */
-import os from "node:os";
 import { parentPort } from "node:worker_threads";
-import { countRowTokenDetail } from "./tokens.ts";
-import type { NormalizedRow } from "./types.ts";
+import type { PackedRows } from "./token-plan.ts";
+import { countBatch, transferList } from "./batch-count.ts";
 
-// Lower this thread's scheduling priority (Linux applies it per thread): the bot's main thread, answering
-// commands, goes first when the two cores are busy.
-try {
-  os.setPriority(10);
-} catch {
-  // not permitted here: run at normal priority
-}
-
+// Both threads of the pass run at normal priority: each is on the pass's critical path (they share the work, see
+// batch-count.ts). The bot's main thread stays responsive: it needs little time, and the scheduler favours a
+// thread that wakes after sleeping (`npm run bench` measures its event-loop delay and command latency meanwhile).
 const port = parentPort;
 if (!port) throw new Error("count-worker must run in a worker thread");
 
-port.on("message", (m: { id: number; rows: NormalizedRow[] }) => {
-  const totals = new Uint32Array(m.rows.length);
-  const assistant = new Uint32Array(m.rows.length);
-  m.rows.forEach((r, i) => {
-    const c = countRowTokenDetail(r);
-    totals[i] = c.total;
-    assistant[i] = c.assistant;
-  });
-  port.postMessage({ id: m.id, totals, assistant }, [totals.buffer, assistant.buffer]);
+port.on("message", (m: { id: number; packed: PackedRows }) => {
+  const counts = countBatch(m.packed);
+  port.postMessage({ id: m.id, counts }, transferList(counts));
 });

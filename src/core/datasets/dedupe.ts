@@ -353,10 +353,20 @@ function hex8(x: number): string {
 type TextSource =
   | { kind: "text"; text: string }
   | { kind: "dedupe"; row: NormalizedRow }
-  | { kind: "prompt"; row: NormalizedRow };
+  | { kind: "prompt"; row: NormalizedRow }
+  | { kind: "parts"; parts: string[] };
 
 function sourceText(src: TextSource): string {
-  return src.kind === "text" ? src.text : src.kind === "dedupe" ? dedupeText(src.row) : promptText(src.row);
+  switch (src.kind) {
+    case "text":
+      return src.text;
+    case "dedupe":
+      return dedupeText(src.row);
+    case "prompt":
+      return promptText(src.row);
+    case "parts":
+      return src.parts.join("\n");
+  }
 }
 
 /** Fills sig[off .. off+SIG_BINS) with the OPH MinHash of the last scanned text; returns the shingle count. */
@@ -406,6 +416,44 @@ export function rowSignature(row: NormalizedRow): Uint32Array {
   scanDedupe(row);
   fillSignature({ kind: "dedupe", row }, sig, 0);
   return sig;
+}
+
+/**
+ * What the near-duplicate check needs of each row of a batch, computed where the text is (during an upload, on
+ * the token-counting thread, which has time to spare): the 53-bit key of its normalised words, its signature,
+ * its LSH band keys and whether it has any shingle. `DuplicateFinder.addFeatures` takes them.
+ */
+export interface DedupeFeatures {
+  nkeys: Float64Array<ArrayBuffer>;
+  sigs: Uint32Array<ArrayBuffer>;
+  bands: Int32Array<ArrayBuffer>;
+  has: Uint8Array<ArrayBuffer>;
+}
+
+export function newDedupeFeatures(rows: number): DedupeFeatures {
+  return {
+    nkeys: new Float64Array(rows),
+    sigs: new Uint32Array(rows * SIG_BINS),
+    bands: new Int32Array(rows * LSH_BANDS),
+    has: new Uint8Array(rows),
+  };
+}
+
+const bandScratch = new Int32Array(LSH_BANDS);
+
+/**
+ * Features of the text made of `parts` (a row's dedupe text in pieces: each role and message text of
+ * `dedupeText`; the words are the same as in that text, where the parts are joined by separators) into slot `i`.
+ */
+export function partsFeatures(parts: string[], out: DedupeFeatures, i: number): void {
+  beginScan();
+  for (const part of parts) scanPart(part);
+  endScan();
+  out.nkeys[i] = numericKey();
+  fillSignature({ kind: "parts", parts }, out.sigs, i * SIG_BINS);
+  const has = bandKeys(out.sigs, i * SIG_BINS, bandScratch);
+  out.has[i] = has ? 1 : 0;
+  if (has) out.bands.set(bandScratch, i * LSH_BANDS);
 }
 
 /**
@@ -624,6 +672,22 @@ class LshIndex {
     return id;
   }
 
+  /** Stores a signature computed elsewhere (slot `i` of `f`) under a new id (returned); fills `keys`. */
+  addFeatures(f: DedupeFeatures, i: number): number {
+    const id = this.size++;
+    const c = id >> CHUNK_BITS;
+    if (this.chunks.length <= c) this.chunks.push(new Uint32Array(CHUNK_ROWS * SIG_BINS));
+    if (this.stamp.length < this.size) {
+      const bigger = new Int32Array(this.stamp.length * 2);
+      bigger.set(this.stamp);
+      this.stamp = bigger;
+    }
+    this.chunks[c].set(f.sigs.subarray(i * SIG_BINS, (i + 1) * SIG_BINS), (id & (CHUNK_ROWS - 1)) * SIG_BINS);
+    this.lastHasShingles = f.has[i] === 1;
+    if (this.lastHasShingles) this.keys.set(f.bands.subarray(i * LSH_BANDS, (i + 1) * LSH_BANDS));
+    return id;
+  }
+
   /** Inserts id under `keys` (a bucket keeps its BUCKET_CAP earliest ids). */
   insert(id: number, keys: Int32Array): void {
     for (let band = 0; band < LSH_BANDS; band++) this.table.add(tableKey(band, keys[band]), id);
@@ -742,26 +806,47 @@ export class DuplicateFinder {
    * (the earliest line when rows come in order).
    */
   add(line: number, row: NormalizedRow): void {
+    if (this.isExact(line, hashRow(row))) return;
+    scanDedupe(row);
+    if (this.isSameWords(line, numericKey())) return;
+    this.near1(line, this.index.add({ kind: "dedupe", row }));
+  }
+
+  /**
+   * Adds a row whose features were computed elsewhere (`partsFeatures`, slot `i` of `f`) and whose exact key is
+   * `exactKey` (`hashRow`). The same result as `add` with the row.
+   */
+  addFeatures(line: number, exactKey: string, f: DedupeFeatures, i: number): void {
+    if (this.isExact(line, exactKey)) return;
+    if (this.isSameWords(line, f.nkeys[i])) return;
+    this.near1(line, this.index.addFeatures(f, i));
+  }
+
+  private isExact(line: number, h: string): boolean {
     this.rows++;
-    const h = hashRow(row);
     const firstExact = this.exactFirst.get(h);
     if (firstExact !== undefined) {
       this.exact.push({ line, duplicateOf: firstExact });
-      return;
+      return true;
     }
     this.exactFirst.set(h, line);
+    return false;
+  }
 
-    scanDedupe(row);
-    const nk = numericKey();
+  /** Same normalised words as an indexed row: reported with similarity 1, nothing new to index. */
+  private isSameWords(line: number, nk: number): boolean {
     const firstNorm = this.normFirst.get(nk);
     if (firstNorm !== undefined) {
       this.near.push({ line, similarTo: firstNorm, similarity: 1 });
-      return; // same shingle set as an indexed row: nothing new to index
+      return true;
     }
     this.normFirst.set(nk, line);
+    return false;
+  }
 
+  /** Indexes the row just stored as `id` and reports its earliest near duplicate, if any. */
+  private near1(line: number, id: number): void {
     const index = this.index;
-    const id = index.add({ kind: "dedupe", row });
     this.lineOf.push(line);
     if (!index.lastHasShingles) return; // no shingles (empty text)
     const cands = index.insertAndQuery(id, index.keys);

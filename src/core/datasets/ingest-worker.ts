@@ -1,22 +1,16 @@
 /** Worker-thread entry of the ingest pass: runs ingestFile for each job it is sent, one at a time. */
-import os from "node:os";
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import { IngestRefusal, ingestFile, type IngestOptions } from "./ingest.ts";
 import { threadTokenCounter } from "./token-counter.ts";
 
-// Lower this thread's scheduling priority (Linux applies it per thread): the bot's main thread, answering
-// commands, goes first when the two cores are busy.
-try {
-  os.setPriority(10);
-} catch {
-  // not permitted here: run at normal priority
-}
-
+// Normal priority, as the counting thread (see count-worker.ts).
 const port = parentPort;
 if (!port) throw new Error("ingest-worker must run in a worker thread");
 
-// The token-counting thread lives as long as this one.
-const counter = threadTokenCounter();
+// The token-counting thread lives as long as this one. Its module's URL comes from the parent: inside a bundle,
+// import.meta.url is the bundle's place.
+const { countWorker } = workerData as { countWorker?: string };
+const counter = threadTokenCounter(countWorker ? new URL(countWorker) : undefined);
 
 port.on("message", async (m: { type: "ping" } | { type: "job"; id: number; options: IngestOptions }) => {
   if (m.type === "ping") {

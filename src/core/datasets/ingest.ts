@@ -11,9 +11,10 @@ import { detectFormat, normalizeRecord } from "./formats.ts";
 import { scanRowPii } from "./pii.ts";
 import { readRecords, type ReaderItem } from "./reader.ts";
 import { sniffFile } from "./sniff.ts";
+import { hashRow } from "./text.ts";
 import { summarize } from "./summary.ts";
-import { inlineTokenCounter, threadTokenCounter, type BatchCounts, type TokenCounter } from "./token-counter.ts";
-import type { DatasetFormat, IssueKind, LocatedRow, NormalizedRow, PiiFinding, RowIssue, Warning } from "./types.ts";
+import { type BatchCounts, inlineTokenCounter, threadTokenCounter, type TokenCounter } from "./token-counter.ts";
+import type { DatasetFormat, IssueKind, NormalizedRow, PiiFinding, RowIssue, Warning } from "./types.ts";
 
 export interface IngestOptions {
   filePath: string;
@@ -82,6 +83,8 @@ export class IngestRefusal extends Error {
 
 const SAMPLE_FOR_DETECTION = 50;
 const COUNT_BATCH = 256;
+/** Batches sent for counting and not yet taken, at most (the pass waits for the oldest above this). */
+const MAX_WAITING_BATCHES = 8;
 const WRITE_CHUNK = 1 << 16;
 
 /** Buffered synchronous writer (the pass runs in a worker, so blocking writes cost the bot nothing). */
@@ -198,55 +201,99 @@ export async function ingestFile(
     tokenBuf.length = 0;
   };
 
-  // Rows that passed the shape checks wait in batches for their token counts (counted on another thread while
-  // this one parses the next batch); then the context check, duplicates, PII and the write happen in file order.
-  type Waiting = { row: NormalizedRow; line: number; index: number };
+  // Every row that passed the shape checks goes, in batches, to the counting thread, which counts its tokens and
+  // computes its near-duplicate features (batch-count.ts) while this thread goes on. A row that cannot be over the
+  // context limit whatever its count (see tokenBound) is scanned for PII and written at once, so rows die young
+  // (little garbage-collector work); its counts and features arrive later, in order, and go to the statistics
+  // and the duplicate finder. A longer row is held until its exact count is back, and so is every row after it
+  // while any is held, so rows are still taken in file order.
+  type Held = { row: NormalizedRow; line: number; index: number };
+  type Counted = {
+    counts: BatchCounts | null;
+    pending: Promise<BatchCounts> | null;
+    lines: number[];
+    /** hashRow of each row taken at once (null for held rows, hashed when taken). */
+    exact: Array<string | null>;
+    held: Array<Held | null> | null;
+  };
   const counter = sharedCounter ?? (opts.tokenThread === false ? inlineTokenCounter() : threadTokenCounter());
-  let batch: Waiting[] = [];
-  let inflight: { items: Waiting[]; counts: Promise<BatchCounts> } | null = null;
+  let batch: NormalizedRow[] = [];
+  let batchLines: number[] = [];
+  let batchExact: Array<string | null> = [];
+  /** Per row of the batch, the held ones (null until the batch has one). */
+  let batchHeld: Array<Held | null> | null = null;
+  let heldOutstanding = 0;
+  const queue: Counted[] = [];
 
-  const finalize = (items: Waiting[], counts: BatchCounts) => {
-    items.forEach(({ row, line, index }, i) => {
-      const tokens = counts.totals[i];
-      if (tokens > opts.contextTokens) {
-        overContext++;
-        addIssue(
-          {
-            line,
-            kind: "over_context_limit",
-            message: `${tokens.toLocaleString("en-US")} tokens, over the ${opts.contextTokens.toLocaleString("en-US")}-token limit of ${opts.contextModel}; shorten the row or choose a model with a longer context (--model).`,
-          },
-          index,
-        );
-        return;
-      }
-      validRows++;
-      tokenCounts.push(tokens);
-      tokenBuf.push(tokens);
-      if (tokenBuf.length >= 4096) flushTokens();
-      messageCounts.push(row.messages?.length ?? 1);
-      assistantTokens += counts.assistant[i];
-      dups.add(line, row);
-      for (const f of scanRowPii(row, line)) {
-        piiCounts[f.kind] = (piiCounts[f.kind] ?? 0) + 1;
-        if (pii.length < 500) pii.push(f);
-      }
-      const located: LocatedRow = { line, index, ...row };
-      normalized.write(`${JSON.stringify(located)}\n`);
-    });
+  /** A row that passed every check: stats, PII, the normalised line; returns its exact-duplicate key. */
+  const accept = (row: NormalizedRow, line: number, index: number): string => {
+    validRows++;
+    messageCounts.push(row.messages?.length ?? 1);
+    for (const f of scanRowPii(row, line)) {
+      piiCounts[f.kind] = (piiCounts[f.kind] ?? 0) + 1;
+      if (pii.length < 500) pii.push(f);
+    }
+    // = JSON.stringify({ line, index, ...row }) without building that object
+    normalized.write(`{"line":${line},"index":${index},${JSON.stringify(row).slice(1)}\n`);
+    return hashRow(row);
   };
 
-  const dispatch = async () => {
-    const prev = inflight;
-    inflight = null;
-    if (batch.length) {
-      const items = batch;
-      batch = [];
-      const counts = counter.count(items.map((w) => w.row));
-      counts.catch(() => {}); // awaited below; this only keeps a crash from being reported as unhandled
-      inflight = { items, counts };
+  const countsOf = (entry: Counted, counts: BatchCounts) => {
+    for (let i = 0; i < counts.totals.length; i++) {
+      const tokens = counts.totals[i];
+      const h = entry.held?.[i];
+      let exact = entry.exact[i];
+      if (h) {
+        heldOutstanding--;
+        if (tokens > opts.contextTokens) {
+          overContext++;
+          addIssue(
+            {
+              line: h.line,
+              kind: "over_context_limit",
+              message: `${tokens.toLocaleString("en-US")} tokens, over the ${opts.contextTokens.toLocaleString("en-US")}-token limit of ${opts.contextModel}; shorten the row or choose a model with a longer context (--model).`,
+            },
+            h.index,
+          );
+          continue;
+        }
+        exact = accept(h.row, h.line, h.index);
+      }
+      dups.addFeatures(entry.lines[i], exact as string, counts.features, i);
+      tokenCounts.push(tokens);
+      tokenBuf.push(tokens);
+      assistantTokens += counts.assistant[i];
     }
-    if (prev) finalize(prev.items, await prev.counts);
+    if (tokenBuf.length >= 4096) flushTokens();
+  };
+
+  const sendBatch = () => {
+    if (!batch.length) return;
+    const entry: Counted = { counts: null, pending: null, lines: batchLines, exact: batchExact, held: batchHeld };
+    entry.pending = counter.count(batch).then((c) => {
+      entry.counts = c;
+      return c;
+    });
+    entry.pending.catch(() => {}); // awaited below; this only keeps a crash from being reported as unhandled
+    queue.push(entry);
+    batch = [];
+    batchLines = [];
+    batchExact = [];
+    batchHeld = null;
+  };
+  const takeCounted = () => {
+    while (queue.length && queue[0].counts) {
+      const e = queue.shift() as Counted;
+      countsOf(e, e.counts as BatchCounts);
+    }
+  };
+  /** Takes what is counted, waiting until at most `upTo` batches are waiting. */
+  const settle = async (upTo: number) => {
+    takeCounted();
+    while (queue.length > upTo) {
+      await queue[0].pending;
+      takeCounted();
+    }
   };
 
   const handleRecord = (item: Extract<ReaderItem, { type: "record" }>) => {
@@ -255,7 +302,17 @@ export async function ingestFile(
       for (const i of rowIssues) addIssue(i, item.index);
       return;
     }
-    batch.push({ row, line: item.line, index: item.index });
+    if (heldOutstanding > 0 || tokenBound(row) > opts.contextTokens) {
+      heldOutstanding++;
+      batchHeld ??= new Array<Held | null>(batch.length).fill(null);
+      batchHeld.push({ row, line: item.line, index: item.index });
+      batchExact.push(null);
+    } else {
+      batchExact.push(accept(row, item.line, item.index));
+      batchHeld?.push(null);
+    }
+    batch.push(row);
+    batchLines.push(item.line);
   };
 
   const pending: Array<Extract<ReaderItem, { type: "record" }>> = [];
@@ -291,10 +348,14 @@ export async function ingestFile(
         pending.push(item);
         if (pending.length >= SAMPLE_FOR_DETECTION) detect();
       }
-      if (batch.length >= COUNT_BATCH) await dispatch();
+      if (batch.length >= COUNT_BATCH) {
+        sendBatch();
+        await settle(MAX_WAITING_BATCHES);
+      }
     }
     if (!format && pending.length) detect();
-    while (batch.length || inflight) await dispatch();
+    sendBatch();
+    await settle(0);
     flushTokens();
   } finally {
     if (!sharedCounter) await counter.close();
@@ -353,6 +414,25 @@ export async function ingestFile(
       elapsedMs: Math.round(performance.now() - started),
     };
   }
+}
+
+/**
+ * An upper bound of a row's cookbook token count, without tokenising: every o200k token stands for at least
+ * one UTF-8 byte of the text (special-token strings count as text here), and a UTF-16 code unit is at most
+ * three UTF-8 bytes. A row whose bound is within the context limit cannot be over it.
+ */
+export function tokenBound(row: NormalizedRow): number {
+  if (row.kind === "text" || !row.messages) return 3 * (row.text?.length ?? 0);
+  let units = 0;
+  let n = 3; // per conversation
+  for (const m of row.messages) {
+    n += 3 + 1; // per message, and the name's extra token
+    units += m.role.length + (m.content?.length ?? 0) + (m.name?.length ?? 0) + (m.tool_call_id?.length ?? 0);
+    if (m.tool_calls !== undefined) units += JSON.stringify(m.tool_calls).length;
+    if (m.function_call !== undefined) units += JSON.stringify(m.function_call).length;
+  }
+  if (row.tools !== undefined && row.tools !== null) units += JSON.stringify(row.tools).length;
+  return n + 3 * units;
 }
 
 const PII_LABEL: Record<string, string> = {

@@ -1,5 +1,6 @@
 import type { Worker } from "node:worker_threads";
 import { startWorker } from "../../lib/worker.ts";
+import { COUNT_WORKER } from "./token-counter.ts";
 import { IngestRefusal, type IngestOptions, type IngestProgress, type IngestResult } from "./ingest.ts";
 
 interface Job {
@@ -61,8 +62,8 @@ export class IngestPool {
     // A bounded heap makes V8 collect sooner: the pass keeps ~1 KB per row, far below this.
     const w = startWorker(
       new URL("./ingest-worker.ts", import.meta.url),
-      {},
-      { resourceLimits: { maxOldGenerationSizeMb: 384, maxYoungGenerationSizeMb: 16 } },
+      { countWorker: COUNT_WORKER.href },
+      { resourceLimits: { maxOldGenerationSizeMb: 384, maxYoungGenerationSizeMb: 16 }, bundle: true },
     );
     w.unref();
     w.on("message", (m) => this.onMessage(m));

@@ -1,11 +1,10 @@
 import type { Worker } from "node:worker_threads";
 import { startWorker } from "../../lib/worker.ts";
+import { packRows } from "./token-plan.ts";
+import type { BatchCounts } from "./batch-count.ts";
 import type { NormalizedRow } from "./types.ts";
 
-export interface BatchCounts {
-  totals: Uint32Array;
-  assistant: Uint32Array;
-}
+export type { BatchCounts } from "./batch-count.ts";
 
 /** Counts tokens of row batches, on a worker thread when asked (so counting overlaps with the rest of the pass). */
 export interface TokenCounter {
@@ -16,39 +15,41 @@ export interface TokenCounter {
 }
 
 /**
- * Counts on the calling thread. The tokenizer (o200k_base, ~66 MB resident) loads on first use, so a thread that
+ * Counts on the calling thread. The tokenizer (o200k_base, ~55 MB resident) loads on first use, so a thread that
  * hands counting to another never holds a copy.
  */
 export function inlineTokenCounter(): TokenCounter {
   return {
     async count(rows) {
-      const { countRowTokenDetail } = await import("./tokens.ts");
-      const totals = new Uint32Array(rows.length);
-      const assistant = new Uint32Array(rows.length);
-      rows.forEach((r, i) => {
-        const c = countRowTokenDetail(r);
-        totals[i] = c.total;
-        assistant[i] = c.assistant;
-      });
-      return { totals, assistant };
+      const { countBatch } = await import("./batch-count.ts");
+      return countBatch(packRows(rows));
     },
-    async ready() {},
+    async ready() {
+      await import("./batch-count.ts");
+    },
     async close() {},
   };
 }
 
-export function threadTokenCounter(): TokenCounter {
-  const worker: Worker = startWorker(new URL("./count-worker.ts", import.meta.url), {});
+/** The count worker's module (run-ingest.ts hands it to the ingest worker, which runs from a bundle). */
+export const COUNT_WORKER = new URL("./count-worker.ts", import.meta.url);
+
+/**
+ * Counts on a worker thread of its own. `module` is the count worker's URL: inside a bundle import.meta.url is
+ * the bundle's place, so a bundled caller is given it by its parent.
+ */
+export function threadTokenCounter(module: URL = COUNT_WORKER): TokenCounter {
+  const worker: Worker = startWorker(module, {}, { bundle: true });
   let nextId = 0;
   const waiting = new Map<number, { resolve: (c: BatchCounts) => void; reject: (e: Error) => void }>();
   const failAll = (err: Error) => {
     for (const w of waiting.values()) w.reject(err);
     waiting.clear();
   };
-  worker.on("message", (m: { id: number } & BatchCounts) => {
+  worker.on("message", (m: { id: number; counts: BatchCounts }) => {
     const w = waiting.get(m.id);
     waiting.delete(m.id);
-    w?.resolve({ totals: m.totals, assistant: m.assistant });
+    w?.resolve(m.counts);
   });
   worker.on("error", failAll);
   worker.on("exit", (code) => failAll(new Error(`token counter exited (${code})`)));
@@ -57,7 +58,13 @@ export function threadTokenCounter(): TokenCounter {
       return new Promise((resolve, reject) => {
         const id = nextId++;
         waiting.set(id, { resolve, reject });
-        worker.postMessage({ id, rows });
+        const packed = packRows(rows);
+        worker.postMessage({ id, packed }, [
+          packed.ends.buffer,
+          packed.flags.buffer,
+          packed.rowEnds.buffer,
+          packed.base.buffer,
+        ]);
       });
     },
     async ready() {
