@@ -1,6 +1,8 @@
 /**
  * One measurement in a fresh process (so peak memory belongs to this measurement alone).
  *   bare FILE    gpt-tokenizer counting the rows' messages (cookbook count), rows already parsed in memory
+ *   counter FILE the same with tuneloop's own counter (src/core/datasets/tokens.ts: gpt-tokenizer's split and
+ *                ranks, with the counts of short pieces remembered), for comparison
  *   ingest FILE  the whole upload through the DatasetService (worker ingest + store), while the main thread
  *                answers `dataset list` every 20 ms; reports event-loop delay and command latency meanwhile
  */
@@ -22,9 +24,14 @@ function percentile(xs: number[], p: number) {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? 0;
 }
 
-if (mode === "bare") {
+if (mode === "bare" || mode === "counter") {
   // Loaded here only: in the ingest measurement the tokenizer lives on the counting thread, as in the bot.
-  const { countTokens } = await import("gpt-tokenizer/encoding/o200k_base");
+  // bare: the library's own call, as before; counter: tuneloop's (imported only then, so bare stays untouched)
+  const { countTokens: libraryCount } = await import("gpt-tokenizer/encoding/o200k_base");
+  const countTokens =
+    mode === "bare"
+      ? (s: string) => libraryCount(s, PLAIN)
+      : (await import("../src/core/datasets/tokens.ts")).countTextTokens;
   const rows = fs
     .readFileSync(file, "utf8")
     .split("\n")
@@ -34,7 +41,7 @@ if (mode === "bare") {
   let total = 0;
   for (const r of rows) {
     let n = 3;
-    for (const m of r.messages) n += 3 + countTokens(m.role, PLAIN) + countTokens(m.content, PLAIN);
+    for (const m of r.messages) n += 3 + countTokens(m.role) + countTokens(m.content);
     total += n;
   }
   const ms = performance.now() - t0;
