@@ -9,7 +9,7 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { countTokens } from "gpt-tokenizer/encoding/o200k_base";
 import { countBatch } from "../../src/core/datasets/batch-count.ts";
-import { DuplicateFinder } from "../../src/core/datasets/dedupe.ts";
+import { type DedupeFeatures, DuplicateFinder } from "../../src/core/datasets/dedupe.ts";
 import { detectFormat, normalizeRecord } from "../../src/core/datasets/formats.ts";
 import { ingestFile, type IngestOptions, tokenBound } from "../../src/core/datasets/ingest.ts";
 import { packRows } from "../../src/core/datasets/token-plan.ts";
@@ -136,7 +136,7 @@ describe("token counting", () => {
       const { features } = countBatch(packRows(batch));
       batch.forEach((row, j) => {
         byRow.add(i + j + 1, row);
-        byFeatures.addFeatures(i + j + 1, hashRow(row), features, j);
+        byFeatures.addFeatures(i + j + 1, hashRow(row), features as DedupeFeatures, j);
       });
     }
     const want = byRow.result();

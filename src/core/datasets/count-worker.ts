@@ -3,7 +3,7 @@
  * gets back each row's cookbook total, assistant tokens and near-duplicate features (batch-count.ts), while it
  * goes on with the rest of the pass.
  */
-import { parentPort } from "node:worker_threads";
+import { parentPort, workerData } from "node:worker_threads";
 import type { PackedRows } from "./token-plan.ts";
 import { countBatch, transferList } from "./batch-count.ts";
 
@@ -13,7 +13,11 @@ import { countBatch, transferList } from "./batch-count.ts";
 const port = parentPort;
 if (!port) throw new Error("count-worker must run in a worker thread");
 
-port.on("message", (m: { id: number; packed: PackedRows }) => {
-  const counts = countBatch(m.packed);
+/** Batches done so far, shared with the sender: how far behind this thread is, readable while it is busy. */
+const done = (workerData as { done?: Int32Array }).done ?? new Int32Array(1);
+
+port.on("message", (m: { id: number; packed: PackedRows; features: boolean }) => {
+  const counts = countBatch(m.packed, m.features);
+  Atomics.add(done, 0, 1);
   port.postMessage({ id: m.id, counts }, transferList(counts));
 });

@@ -6,12 +6,14 @@
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
-import { DuplicateFinder } from "./dedupe.ts";
+import { batchFeatures } from "./batch-features.ts";
+import { type DedupeFeatures, DuplicateFinder } from "./dedupe.ts";
 import { detectFormat, normalizeRecord } from "./formats.ts";
 import { scanRowPii } from "./pii.ts";
 import { readRecords, type ReaderItem } from "./reader.ts";
 import { sniffFile } from "./sniff.ts";
 import { hashRow } from "./text.ts";
+import { packRows } from "./token-plan.ts";
 import { summarize } from "./summary.ts";
 import { type BatchCounts, inlineTokenCounter, threadTokenCounter, type TokenCounter } from "./token-counter.ts";
 import type { DatasetFormat, IssueKind, NormalizedRow, PiiFinding, RowIssue, Warning } from "./types.ts";
@@ -202,7 +204,8 @@ export async function ingestFile(
   };
 
   // Every row that passed the shape checks goes, in batches, to the counting thread, which counts its tokens and
-  // computes its near-duplicate features (batch-count.ts) while this thread goes on. A row that cannot be over the
+  // computes its near-duplicate features (batch-count.ts; this thread computes them instead for a batch when the
+  // counting thread is two batches behind) while this thread goes on. A row that cannot be over the
   // context limit whatever its count (see tokenBound) is scanned for PII and written at once, so rows die young
   // (little garbage-collector work); its counts and features arrive later, in order, and go to the statistics
   // and the duplicate finder. A longer row is held until its exact count is back, and so is every row after it
@@ -214,6 +217,8 @@ export async function ingestFile(
     lines: number[];
     /** hashRow of each row taken at once (null for held rows, hashed when taken). */
     exact: Array<string | null>;
+    /** Near-duplicate features computed on this thread (null: the counting thread sends them). */
+    features: DedupeFeatures | null;
     held: Array<Held | null> | null;
   };
   const counter = sharedCounter ?? (opts.tokenThread === false ? inlineTokenCounter() : threadTokenCounter());
@@ -259,7 +264,7 @@ export async function ingestFile(
         }
         exact = accept(h.row, h.line, h.index);
       }
-      dups.addFeatures(entry.lines[i], exact as string, counts.features, i);
+      dups.addFeatures(entry.lines[i], exact as string, (entry.features ?? counts.features) as DedupeFeatures, i);
       tokenCounts.push(tokens);
       tokenBuf.push(tokens);
       assistantTokens += counts.assistant[i];
@@ -269,8 +274,18 @@ export async function ingestFile(
 
   const sendBatch = () => {
     if (!batch.length) return;
-    const entry: Counted = { counts: null, pending: null, lines: batchLines, exact: batchExact, held: batchHeld };
-    entry.pending = counter.count(batch).then((c) => {
+    const packed = packRows(batch);
+    // The counting thread two batches behind: this thread computes this batch's features (they balance the two).
+    const here = counter.backlog() >= 2 ? batchFeatures(packed) : null;
+    const entry: Counted = {
+      counts: null,
+      pending: null,
+      lines: batchLines,
+      exact: batchExact,
+      features: here,
+      held: batchHeld,
+    };
+    entry.pending = counter.count(packed, here === null).then((c) => {
       entry.counts = c;
       return c;
     });

@@ -1,14 +1,16 @@
 import type { Worker } from "node:worker_threads";
 import { startWorker } from "../../lib/worker.ts";
-import { packRows } from "./token-plan.ts";
+import { type PackedRows, packRows } from "./token-plan.ts";
 import type { BatchCounts } from "./batch-count.ts";
-import type { NormalizedRow } from "./types.ts";
 
 export type { BatchCounts } from "./batch-count.ts";
 
 /** Counts tokens of row batches, on a worker thread when asked (so counting overlaps with the rest of the pass). */
 export interface TokenCounter {
-  count(rows: NormalizedRow[]): Promise<BatchCounts>;
+  /** Counts a packed batch (packRows), with its near-duplicate features unless `features` is false. */
+  count(packed: PackedRows, features?: boolean): Promise<BatchCounts>;
+  /** Batches sent and not yet done, read without waiting for the event loop (0 for a counter on this thread). */
+  backlog(): number;
   /** Resolves once the counter can answer (its thread has loaded the tokenizer). */
   ready(): Promise<void>;
   close(): Promise<void>;
@@ -20,10 +22,11 @@ export interface TokenCounter {
  */
 export function inlineTokenCounter(): TokenCounter {
   return {
-    async count(rows) {
+    async count(packed, features = true) {
       const { countBatch } = await import("./batch-count.ts");
-      return countBatch(packRows(rows));
+      return countBatch(packed, features);
     },
+    backlog: () => 0,
     async ready() {
       await import("./batch-count.ts");
     },
@@ -39,7 +42,9 @@ export const COUNT_WORKER = new URL("./count-worker.ts", import.meta.url);
  * the bundle's place, so a bundled caller is given it by its parent.
  */
 export function threadTokenCounter(module: URL = COUNT_WORKER): TokenCounter {
-  const worker: Worker = startWorker(module, {}, { bundle: true });
+  const done = new Int32Array(new SharedArrayBuffer(4)); // the worker adds one after each batch
+  const worker: Worker = startWorker(module, { done }, { bundle: true });
+  let sent = 0;
   let nextId = 0;
   const waiting = new Map<number, { resolve: (c: BatchCounts) => void; reject: (e: Error) => void }>();
   const failAll = (err: Error) => {
@@ -54,12 +59,12 @@ export function threadTokenCounter(module: URL = COUNT_WORKER): TokenCounter {
   worker.on("error", failAll);
   worker.on("exit", (code) => failAll(new Error(`token counter exited (${code})`)));
   return {
-    count(rows) {
+    count(packed, features = true) {
       return new Promise((resolve, reject) => {
         const id = nextId++;
         waiting.set(id, { resolve, reject });
-        const packed = packRows(rows);
-        worker.postMessage({ id, packed }, [
+        sent++;
+        worker.postMessage({ id, packed, features }, [
           packed.ends.buffer,
           packed.flags.buffer,
           packed.rowEnds.buffer,
@@ -67,8 +72,9 @@ export function threadTokenCounter(module: URL = COUNT_WORKER): TokenCounter {
         ]);
       });
     },
+    backlog: () => sent - Atomics.load(done, 0),
     async ready() {
-      await this.count([{ kind: "text", text: "warm" }]);
+      await this.count(packRows([{ kind: "text", text: "warm" }]));
     },
     async close() {
       worker.removeAllListeners("exit");
