@@ -96,12 +96,17 @@ export function bundleWorker(module: URL): string | null {
   return entry;
 }
 
-/** Removes this module's bundles from earlier sources once they are STALE_MS old. */
+/**
+ * Removes this module's bundles from earlier sources once they are STALE_MS old (and half-written folders of a
+ * process that died while writing one).
+ */
 function prune(name: string, keep: string) {
   const now = Date.now();
   for (const f of fs.readdirSync(CACHE)) {
     const p = path.join(CACHE, f);
-    if (p === keep || !/-[0-9a-f]{16}$/.test(f) || !f.startsWith(`${name}-`)) continue;
+    const ours = f.startsWith(`${name}-`) && /-[0-9a-f]{16}$/.test(f);
+    const unfinished = f.startsWith(`.${name}-`);
+    if (p === keep || !(ours || unfinished)) continue;
     try {
       if (now - fs.statSync(p).mtimeMs > STALE_MS) fs.rmSync(p, { recursive: true, force: true });
     } catch {
