@@ -77,6 +77,14 @@ export interface PackedRows {
   base: Uint32Array<ArrayBuffer>;
 }
 
+/** Piece `k` of row `r` of a packed batch (row r's pieces are rowEnds[r - 1] .. rowEnds[r] - 1). */
+export function packedPiece(p: PackedRows, r: number, k: number): string {
+  const text = p.texts[r];
+  const start = k === (r === 0 ? 0 : p.rowEnds[r - 1]) ? 0 : p.ends[k - 1];
+  const stop = p.ends[k];
+  return start === 0 && stop === text.length ? text : text.slice(start, stop);
+}
+
 export function packRows(rows: NormalizedRow[]): PackedRows {
   const texts: string[] = new Array(rows.length);
   const ends: number[] = [];

@@ -22,7 +22,7 @@
  * internals are not as expected it counts with `countTokens` itself.
  */
 import o200k, { countTokens } from "gpt-tokenizer/encoding/o200k_base";
-import { ASSISTANT, type PackedRows, rowPieces } from "./token-plan.ts";
+import { ASSISTANT, type PackedRows, packedPiece, rowPieces } from "./token-plan.ts";
 import type { NormalizedRow } from "./types.ts";
 
 export { TOKENS_PER_CONVERSATION, TOKENS_PER_MESSAGE, TOKENS_PER_NAME } from "./token-plan.ts";
@@ -144,7 +144,11 @@ export function countRowTokens(row: NormalizedRow): number {
 
 /** Tokens of the assistant messages (content and tool calls); for text rows, the whole text. */
 export function countAssistantTokens(row: NormalizedRow): number {
-  return countRowTokenDetail(row).assistant;
+  let n = 0;
+  rowPieces(row, (s, isAssistant) => {
+    if (isAssistant) n += countTextTokens(s); // only the assistant's pieces are tokenised
+  });
+  return n;
 }
 
 /** Per-row totals and assistant tokens of packed rows (see token-plan.ts). */
@@ -152,16 +156,11 @@ export function countPacked(p: PackedRows): { totals: Uint32Array<ArrayBuffer>; 
   const rows = p.rowEnds.length;
   const totals = new Uint32Array(rows);
   const assistant = new Uint32Array(rows);
-  let k = 0;
-  for (let r = 0; r < rows; r++) {
-    const text = p.texts[r];
+  for (let r = 0, k = 0; r < rows; r++) {
     let total = p.base[r];
     let a = 0;
-    let start = 0;
     for (const end = p.rowEnds[r]; k < end; k++) {
-      const stop = p.ends[k];
-      const n = countTextTokens(start === 0 && stop === text.length ? text : text.slice(start, stop));
-      start = stop;
+      const n = countTextTokens(packedPiece(p, r, k));
       total += n;
       if (p.flags[k] & ASSISTANT) a += n;
     }
