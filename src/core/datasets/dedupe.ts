@@ -657,32 +657,33 @@ class LshIndex {
 
   /** Stores the signature of the last scanned text under a new id (returned); fills `keys`. */
   add(src: TextSource): number {
-    const id = this.size++;
-    const c = id >> CHUNK_BITS;
-    if (this.chunks.length <= c) this.chunks.push(new Uint32Array(CHUNK_ROWS * SIG_BINS));
-    if (this.stamp.length < this.size) {
-      const bigger = new Int32Array(this.stamp.length * 2);
-      bigger.set(this.stamp);
-      this.stamp = bigger;
-    }
-    const arr = this.chunks[c];
+    const id = this.newId();
+    const arr = this.chunks[id >> CHUNK_BITS];
     const off = (id & (CHUNK_ROWS - 1)) * SIG_BINS;
     fillSignature(src, arr, off);
     this.lastHasShingles = bandKeys(arr, off, this.keys);
     return id;
   }
 
-  /** Stores a signature computed elsewhere (slot `i` of `f`) under a new id (returned); fills `keys`. */
-  addFeatures(f: DedupeFeatures, i: number): number {
+  /** A new id, with room for its signature and its stamp. */
+  private newId(): number {
     const id = this.size++;
-    const c = id >> CHUNK_BITS;
-    if (this.chunks.length <= c) this.chunks.push(new Uint32Array(CHUNK_ROWS * SIG_BINS));
+    if (this.chunks.length <= id >> CHUNK_BITS) this.chunks.push(new Uint32Array(CHUNK_ROWS * SIG_BINS));
     if (this.stamp.length < this.size) {
       const bigger = new Int32Array(this.stamp.length * 2);
       bigger.set(this.stamp);
       this.stamp = bigger;
     }
-    this.chunks[c].set(f.sigs.subarray(i * SIG_BINS, (i + 1) * SIG_BINS), (id & (CHUNK_ROWS - 1)) * SIG_BINS);
+    return id;
+  }
+
+  /** Stores a signature computed elsewhere (slot `i` of `f`) under a new id (returned); fills `keys`. */
+  addFeatures(f: DedupeFeatures, i: number): number {
+    const id = this.newId();
+    this.chunks[id >> CHUNK_BITS].set(
+      f.sigs.subarray(i * SIG_BINS, (i + 1) * SIG_BINS),
+      (id & (CHUNK_ROWS - 1)) * SIG_BINS,
+    );
     this.lastHasShingles = f.has[i] === 1;
     if (this.lastHasShingles) this.keys.set(f.bands.subarray(i * LSH_BANDS, (i + 1) * LSH_BANDS));
     return id;

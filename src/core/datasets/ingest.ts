@@ -13,7 +13,7 @@ import { scanRowPii } from "./pii.ts";
 import { readRecords, type ReaderItem } from "./reader.ts";
 import { sniffFile } from "./sniff.ts";
 import { hashRow } from "./text.ts";
-import { packRows } from "./token-plan.ts";
+import { packRows, rowPieces } from "./token-plan.ts";
 import { summarize } from "./summary.ts";
 import { type BatchCounts, inlineTokenCounter, threadTokenCounter, type TokenCounter } from "./token-counter.ts";
 import type { DatasetFormat, IssueKind, NormalizedRow, PiiFinding, RowIssue, Warning } from "./types.ts";
@@ -437,17 +437,11 @@ export async function ingestFile(
  * three UTF-8 bytes. A row whose bound is within the context limit cannot be over it.
  */
 export function tokenBound(row: NormalizedRow): number {
-  if (row.kind === "text" || !row.messages) return 3 * (row.text?.length ?? 0);
   let units = 0;
-  let n = 3; // per conversation
-  for (const m of row.messages) {
-    n += 3 + 1; // per message, and the name's extra token
-    units += m.role.length + (m.content?.length ?? 0) + (m.name?.length ?? 0) + (m.tool_call_id?.length ?? 0);
-    if (m.tool_calls !== undefined) units += JSON.stringify(m.tool_calls).length;
-    if (m.function_call !== undefined) units += JSON.stringify(m.function_call).length;
-  }
-  if (row.tools !== undefined && row.tools !== null) units += JSON.stringify(row.tools).length;
-  return n + 3 * units;
+  const base = rowPieces(row, (s) => {
+    units += s.length;
+  });
+  return base + 3 * units;
 }
 
 const PII_LABEL: Record<string, string> = {
