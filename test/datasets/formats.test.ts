@@ -2,10 +2,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import { describe, it } from "node:test";
 import { classifyRecord, detectFormat, normalizeRecord } from "../../src/core/datasets/formats.ts";
-import { readRecords } from "../../src/core/datasets/reader.ts";
-import { SNIFF_BYTES, sniffFile } from "../../src/core/datasets/sniff.ts";
-import type { DatasetFormat, IssueKind, NormalizedRow, RowIssue } from "../../src/core/datasets/types.ts";
+import type { DatasetFormat, IssueKind, NormalizedRow } from "../../src/core/datasets/types.ts";
 import { sharedDataset } from "../helpers.ts";
+import { readShared } from "./shared-rows.ts";
 
 const user = (content: string) => ({ role: "user", content });
 const assistant = (content: string) => ({ role: "assistant", content });
@@ -557,38 +556,9 @@ describe("normalizeRecord: text", () => {
   });
 });
 
-/** The whole front of the pipeline on a real file: sniff, read, detect, normalise. */
-async function ingest(file: string) {
-  const path = sharedDataset(file);
-  const head = Buffer.alloc(SNIFF_BYTES);
-  const fd = fs.openSync(path, "r");
-  const headBytes = fs.readSync(fd, head, 0, SNIFF_BYTES, 0);
-  fs.closeSync(fd);
-  const sniffed = sniffFile(head.subarray(0, headBytes), fs.statSync(path).size);
-  assert.ok(sniffed.ok, file);
-  const records: Array<{ line: number; value: unknown }> = [];
-  const issues: RowIssue[] = [];
-  for await (const item of readRecords(fs.createReadStream(path), {
-    container: sniffed.container,
-    maxLineBytes: 1 << 20,
-  })) {
-    if (item.type === "record") records.push(item);
-    else issues.push(item.issue);
-  }
-  const format = detectFormat(records.slice(0, 50).map((r) => r.value));
-  assert.ok(format, file);
-  const rows: Array<NormalizedRow & { line: number }> = [];
-  for (const r of records) {
-    const { row, issues: rowIssues } = normalizeRecord(r.value, format, r.line);
-    issues.push(...rowIssues);
-    if (row) rows.push({ line: r.line, ...row });
-  }
-  return { format, records: records.length, rows, issues };
-}
-
 describe("the real shared datasets, through readRecords + detectFormat + normalizeRecord", () => {
   it("openai-cookbook/toy_chat_fine_tuning.jsonl: 5 chat rows, one without a user message", async () => {
-    const { format, rows, issues } = await ingest("openai-cookbook/toy_chat_fine_tuning.jsonl");
+    const { format, rows, issues } = await readShared("openai-cookbook/toy_chat_fine_tuning.jsonl");
     assert.equal(format, "openai-chat");
     assert.deepEqual(issues, []);
     assert.equal(rows.length, 5);
@@ -605,7 +575,7 @@ describe("the real shared datasets, through readRecords + detectFormat + normali
   });
 
   it("together-cookbook/small_coqa_10.jsonl: 10 long chat rows", async () => {
-    const { format, rows, issues } = await ingest("together-cookbook/small_coqa_10.jsonl");
+    const { format, rows, issues } = await readShared("together-cookbook/small_coqa_10.jsonl");
     assert.equal(format, "openai-chat");
     assert.deepEqual(issues, []);
     assert.equal(rows.length, 10);
@@ -620,7 +590,7 @@ describe("the real shared datasets, through readRecords + detectFormat + normali
   });
 
   it("llama-factory/alpaca_en_demo.json: 999 Alpaca rows from a JSON array", async () => {
-    const { format, rows, issues } = await ingest("llama-factory/alpaca_en_demo.json");
+    const { format, rows, issues } = await readShared("llama-factory/alpaca_en_demo.json");
     assert.equal(format, "alpaca");
     assert.deepEqual(issues, []);
     assert.equal(rows.length, 999);
@@ -640,7 +610,7 @@ describe("the real shared datasets, through readRecords + detectFormat + normali
   });
 
   it("llama-factory/identity.json: 91 Alpaca rows with their placeholders", async () => {
-    const { format, rows, issues } = await ingest("llama-factory/identity.json");
+    const { format, rows, issues } = await readShared("llama-factory/identity.json");
     assert.equal(format, "alpaca");
     assert.deepEqual(issues, []);
     assert.equal(rows.length, 91);
@@ -655,7 +625,7 @@ describe("the real shared datasets, through readRecords + detectFormat + normali
   });
 
   it("llama-factory/glaive_toolcall_en_demo.json: 300 ShareGPT rows with tool calls, results and tools", async () => {
-    const { format, rows, issues } = await ingest("llama-factory/glaive_toolcall_en_demo.json");
+    const { format, rows, issues } = await readShared("llama-factory/glaive_toolcall_en_demo.json");
     assert.equal(format, "sharegpt");
     assert.deepEqual(issues, []);
     assert.equal(rows.length, 300);
@@ -676,7 +646,7 @@ describe("the real shared datasets, through readRecords + detectFormat + normali
   });
 
   it("mlx-examples-lora/train.jsonl: 1000 text rows", async () => {
-    const { format, rows, issues } = await ingest("mlx-examples-lora/train.jsonl");
+    const { format, rows, issues } = await readShared("mlx-examples-lora/train.jsonl");
     assert.equal(format, "text");
     assert.deepEqual(issues, []);
     assert.equal(rows.length, 1000);

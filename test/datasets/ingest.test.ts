@@ -6,11 +6,10 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { after, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import { countTokens } from "gpt-tokenizer/encoding/o200k_base";
 import { countBatch } from "../../src/core/datasets/batch-count.ts";
 import { type DedupeFeatures, DuplicateFinder } from "../../src/core/datasets/dedupe.ts";
-import { detectFormat, normalizeRecord } from "../../src/core/datasets/formats.ts";
 import { ingestFile, type IngestOptions, tokenBound } from "../../src/core/datasets/ingest.ts";
 import { packRows } from "../../src/core/datasets/token-plan.ts";
 import {
@@ -23,7 +22,8 @@ import {
 import { hashRow } from "../../src/core/datasets/text.ts";
 import type { NormalizedRow } from "../../src/core/datasets/types.ts";
 import { bundleWorker, startWorker } from "../../src/lib/worker.ts";
-import { sharedDataset, tmpDir } from "../helpers.ts";
+import { tmpDir } from "../helpers.ts";
+import { readShared } from "./shared-rows.ts";
 
 const PLAIN = { disallowedSpecial: new Set<string>() };
 
@@ -37,30 +37,6 @@ const SHARED_FILES = [
   "llama-factory/identity.json",
 ];
 
-function sharedValues(rel: string): unknown[] {
-  const text = fs.readFileSync(sharedDataset(rel), "utf8");
-  if (rel.endsWith(".json")) return JSON.parse(text) as unknown[];
-  return text
-    .split("\n")
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as unknown);
-}
-
-/** Every valid row of the shared datasets, normalised. */
-function sharedRows(): NormalizedRow[] {
-  const rows: NormalizedRow[] = [];
-  for (const rel of SHARED_FILES) {
-    const values = sharedValues(rel);
-    const format = detectFormat(values.slice(0, 50));
-    assert.ok(format, `format of ${rel}`);
-    values.forEach((v, i) => {
-      const { row } = normalizeRecord(v, format, i + 1);
-      if (row) rows.push(row);
-    });
-  }
-  return rows;
-}
-
 function allStrings(v: unknown, out: string[]): string[] {
   if (typeof v === "string") out.push(v);
   else if (Array.isArray(v)) for (const x of v) allStrings(x, out);
@@ -69,12 +45,20 @@ function allStrings(v: unknown, out: string[]): string[] {
 }
 
 describe("token counting", () => {
-  const rows = sharedRows();
+  /** Every valid row of the shared datasets, normalised, and every value read. */
+  const rows: NormalizedRow[] = [];
+  const values: unknown[] = [];
+  before(async () => {
+    for (const rel of SHARED_FILES) {
+      const read = await readShared(rel);
+      rows.push(...read.rows.map(({ line: _line, ...row }) => row as NormalizedRow));
+      values.push(...read.values);
+    }
+  });
 
   it("counts every string of the shared datasets exactly as gpt-tokenizer's countTokens does", () => {
     assert.equal(MEMOISED, true, "the memoised path is in use with this gpt-tokenizer");
-    const strings: string[] = [];
-    for (const rel of SHARED_FILES) allStrings(sharedValues(rel), strings);
+    const strings = allStrings(values, []);
     assert.ok(strings.length > 5000, `${strings.length} strings`);
     // twice: the second pass answers from the memo
     for (let pass = 0; pass < 2; pass++) {
