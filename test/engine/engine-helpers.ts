@@ -28,6 +28,19 @@ export function writeTask(dir: string, rows: number): string {
   return file;
 }
 
+/**
+ * An endpoint on a local fake (no retries, a 2 s timeout, 4 requests at once unless told), priced per 1M
+ * tokens for any model.
+ */
+export function fakeEndpoint(
+  name: string,
+  baseUrl: string,
+  price: { inputPer1M: number; outputPer1M: number },
+  over: Partial<EndpointConfig> = {},
+): EndpointConfig {
+  return { name, baseUrl, concurrency: 4, timeoutMs: 2000, maxRetries: 0, prices: { "*": price }, ...over };
+}
+
 export async function engineApp(
   opts: { dataDir?: string; trainer?: FakeTrainer; env?: Record<string, string>; endpoints?: EndpointConfig[] } = {},
 ) {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runCommand } from "../../commands/dispatch.ts";
 import { startFakeOpenAI } from "../fakes/openai-compatible.ts";
-import { ctxFor, engineApp, seedExperiment } from "./engine-helpers.ts";
+import { ctxFor, engineApp, fakeEndpoint, seedExperiment } from "./engine-helpers.ts";
 
 test("an endpoint model as baseline and as judge: scores, latency, tokens and the judge's cost in the ledger", async () => {
   // The "big" model answers every colour question with "red"; the judge gives 9/10 to "red", 2/10 otherwise.
@@ -16,22 +16,8 @@ test("an endpoint model as baseline and as judge: scores, latency, tokens and th
   });
   const { app } = await engineApp({
     endpoints: [
-      {
-        name: "big",
-        baseUrl: big.baseUrl,
-        concurrency: 8,
-        timeoutMs: 2000,
-        maxRetries: 0,
-        prices: { "*": { inputPer1M: 1, outputPer1M: 2 } },
-      },
-      {
-        name: "judge",
-        baseUrl: judge.baseUrl,
-        concurrency: 8,
-        timeoutMs: 2000,
-        maxRetries: 0,
-        prices: { "*": { inputPer1M: 10, outputPer1M: 30 } },
-      },
+      fakeEndpoint("big", big.baseUrl, { inputPer1M: 1, outputPer1M: 2 }, { concurrency: 8 }),
+      fakeEndpoint("judge", judge.baseUrl, { inputPer1M: 10, outputPer1M: 30 }, { concurrency: 8 }),
     ],
   });
   try {

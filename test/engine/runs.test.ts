@@ -7,7 +7,7 @@ import { runCommand } from "../../commands/dispatch.ts";
 import { FakeTrainer } from "../fakes/providers.ts";
 import { startFakeOpenAI } from "../fakes/openai-compatible.ts";
 import { repoRoot } from "../helpers.ts";
-import { ctxFor, engineApp, seedExperiment } from "./engine-helpers.ts";
+import { ctxFor, engineApp, fakeEndpoint, seedExperiment } from "./engine-helpers.ts";
 
 describe("runs", () => {
   test("start -> queued -> running -> succeeded, with evals of tuned and base, a verdict and a ledger", async () => {
@@ -56,16 +56,7 @@ describe("runs", () => {
   test("refusals: unknown dataset, overlap with the eval set (rows named), over budget", async () => {
     const fake = await startFakeOpenAI({ latencyMs: 0 });
     const { app } = await engineApp({
-      endpoints: [
-        {
-          name: "big",
-          baseUrl: fake.baseUrl,
-          concurrency: 4,
-          timeoutMs: 2000,
-          maxRetries: 0,
-          prices: { "*": { inputPer1M: 100, outputPer1M: 100 } },
-        },
-      ],
+      endpoints: [fakeEndpoint("big", fake.baseUrl, { inputPer1M: 100, outputPer1M: 100 })],
     });
     try {
       const { eval: evalRef } = await seedExperiment(app, { baselines: ["big:model"], budget: 0.0001 });
@@ -90,16 +81,7 @@ describe("runs", () => {
     const fake = await startFakeOpenAI();
     const { app } = await engineApp({
       env: { TUNELOOP_CONFIRM_ABOVE_USD: "0" },
-      endpoints: [
-        {
-          name: "big",
-          baseUrl: fake.baseUrl,
-          concurrency: 4,
-          timeoutMs: 2000,
-          maxRetries: 0,
-          prices: { "*": { inputPer1M: 1, outputPer1M: 1 } },
-        },
-      ],
+      endpoints: [fakeEndpoint("big", fake.baseUrl, { inputPer1M: 1, outputPer1M: 1 })],
     });
     try {
       const { train } = await seedExperiment(app, { baselines: ["big:model"] });

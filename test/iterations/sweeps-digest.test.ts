@@ -4,22 +4,13 @@ import { runCommand } from "../../commands/dispatch.ts";
 import type { Card } from "../../src/core/cards.ts";
 import { startFakeOpenAI } from "../fakes/openai-compatible.ts";
 import { FakeTrainer } from "../fakes/providers.ts";
-import { ctxFor, engineApp, seedExperiment } from "../engine/engine-helpers.ts";
+import { ctxFor, engineApp, fakeEndpoint, seedExperiment } from "../engine/engine-helpers.ts";
 
 test("sweep: grid and estimate first, cheapest cells first, stops at the budget, summary with heat map in its thread", async () => {
   const fake = await startFakeOpenAI({ answer: () => "red" });
   const { app } = await engineApp({
     trainer: new FakeTrainer({ steps: 3, stepMs: 1 }),
-    endpoints: [
-      {
-        name: "big",
-        baseUrl: fake.baseUrl,
-        concurrency: 4,
-        timeoutMs: 2000,
-        maxRetries: 0,
-        prices: { "*": { inputPer1M: 2000, outputPer1M: 2000 } },
-      },
-    ],
+    endpoints: [fakeEndpoint("big", fake.baseUrl, { inputPer1M: 2000, outputPer1M: 2000 })],
   });
   try {
     const { train } = await seedExperiment(app, { baselines: ["big:model"] });

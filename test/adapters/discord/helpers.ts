@@ -9,7 +9,7 @@ import {
   type DiscordBot,
   type DiscordSettings,
 } from "../../../src/adapters/discord/index.ts";
-import { engineApp } from "../../engine/engine-helpers.ts";
+import { engineApp, fakeEndpoint } from "../../engine/engine-helpers.ts";
 import { startFakeDiscord, type FakeDiscord } from "../../fakes/discord.ts";
 import { startFakeOpenAI, type FakeEndpoint } from "../../fakes/openai-compatible.ts";
 import { tmpDir } from "../../helpers.ts";
@@ -63,16 +63,7 @@ async function connect(fake: FakeDiscord, endpoint: FakeEndpoint, started: (app:
       TUNELOOP_SPENDERS: "trainers",
       TUNELOOP_ADMINS: "admins",
     },
-    endpoints: [
-      {
-        name: "big",
-        baseUrl: endpoint.baseUrl,
-        concurrency: 4,
-        timeoutMs: 2000,
-        maxRetries: 0,
-        prices: { "*": { inputPer1M: 1, outputPer1M: 1 } },
-      },
-    ],
+    endpoints: [fakeEndpoint("big", endpoint.baseUrl, { inputPer1M: 1, outputPer1M: 1 })],
   });
   started(app);
   const settings = discordSettings(env);

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { COLOURS } from "../../engine/engine-helpers.ts";
+import { COLOURS, fakeEndpoint } from "../../engine/engine-helpers.ts";
 import { startFakeOpenAI, type FakeEndpoint } from "../../fakes/openai-compatible.ts";
 import { fileShareEvent, nextTs, postSigned, slashCommandBody, waitFor, type FakeMessage } from "../../fakes/slack.ts";
 import {
@@ -50,16 +50,7 @@ describe("Slack over HTTP", () => {
         TUNELOOP_SPENDERS: `${ALICE},@ml-team`,
         TUNELOOP_ADMINS: "U0ADMIN01",
       },
-      endpoints: [
-        {
-          name: "big",
-          baseUrl: openai.baseUrl,
-          concurrency: 4,
-          timeoutMs: 5000,
-          maxRetries: 0,
-          prices: { "*": { inputPer1M: 1, outputPer1M: 1 } },
-        },
-      ],
+      endpoints: [fakeEndpoint("big", openai.baseUrl, { inputPer1M: 1, outputPer1M: 1 }, { timeoutMs: 5000 })],
       fake: {
         users: { [ALICE]: { name: "alice" }, [BOB]: { name: "bob" }, [CAROL]: { name: "carol" } },
         usergroups: [{ id: "S0MLTEAM1", handle: "ml-team", users: [CAROL] }],
