@@ -1,5 +1,6 @@
 /** Synthetic chat datasets for the benchmarks: seeded, ~`tokens` tokens a row, with a few duplicates and PII. */
 import fs from "node:fs";
+import { mulberry32 } from "../src/lib/rng.ts";
 
 const WORDS = (
   "invoice refund account billing customer order shipping delivery return warranty product service support ticket " +
@@ -10,17 +11,6 @@ const WORDS = (
   "please could would should will can may might must need want like help check update change confirm verify review " +
   "quickly today tomorrow yesterday soon later already still again never always usually sometimes often rarely"
 ).split(" ");
-
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function sentence(r: () => number, words: number): string {
   const out: string[] = [];
@@ -42,7 +32,7 @@ function paragraph(r: () => number, tokens: number): string {
 
 /** Writes `rows` JSONL chat rows to `file`; returns the bytes written. */
 export function writeChatDataset(file: string, rows: number, opts: { tokens?: number; seed?: number } = {}): number {
-  const r = rng(opts.seed ?? 1);
+  const r = mulberry32(opts.seed ?? 1);
   const tokens = opts.tokens ?? 300;
   const fd = fs.openSync(file, "w");
   let bytes = 0;

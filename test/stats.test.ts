@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { mulberry32 } from "../src/lib/rng.ts";
 import {
   binomialCdf,
   clusteredStandardError,
@@ -10,7 +11,6 @@ import {
   mcnemarExact,
   meanInterval,
   minimumDetectableEffect,
-  mulberry32,
   normalCdf,
   normalQuantile,
   pairedBootstrap,

@@ -565,18 +565,6 @@ export function mcnemarExact(aOnly: number, bOnly: number): number {
   return Math.min(1, 2 * binomialCdf(k, n, 0.5));
 }
 
-/** mulberry32: a tiny, fast, well-mixed 32-bit PRNG; returns a function giving floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Percentile of sorted data, linear interpolation between order statistics (Hyndman & Fan type 7, R's default). */
 function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   const n = sorted.length;

@@ -13,6 +13,7 @@
  * The base model scores 0% exact match: it continues the text as a story instead of answering with one word and
  * stopping.
  */
+import { mulberry32 } from "../../lib/rng.ts";
 
 export interface DemoChatRow {
   messages: Array<{ role: "user" | "assistant"; content: string }>;
@@ -186,17 +187,6 @@ const TEMPLATES: Record<DemoLabel, string[]> = {
 };
 
 const QUESTIONS = ["How did {n} feel?", "How did {n} feel then?", "How do you think {n} felt?"];
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(items: T[], rand: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
