@@ -8,6 +8,17 @@ import type { Clock, EngineRepo, ExperimentRecord, HypothesisRecord } from "../p
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
+/** The experiment of that name, or the coded error that names the known ones (or says how to create one). */
+export function experimentNamed(repo: EngineRepo, name: string): ExperimentRecord {
+  const e = repo.experimentByName(name);
+  if (e) return e;
+  const names = repo.listExperiments().map((x) => x.name);
+  throw new TuneError(
+    "experiment_not_found",
+    `No experiment named "${name}". ${names.length ? `Known: ${names.slice(0, 10).join(", ")}.` : "Create one with /tune experiment new <name> --eval <dataset> --metric exact."}`,
+  );
+}
+
 export class ExperimentService {
   constructor(
     private readonly repo: EngineRepo,
@@ -63,13 +74,7 @@ export class ExperimentService {
   }
 
   get(name: string): ExperimentRecord {
-    const e = this.repo.experimentByName(name);
-    if (e) return e;
-    const names = this.repo.listExperiments().map((x) => x.name);
-    throw new TuneError(
-      "experiment_not_found",
-      `No experiment named "${name}". ${names.length ? `Known: ${names.slice(0, 10).join(", ")}.` : "Create one with /tune experiment new <name> --eval <dataset> --metric exact."}`,
-    );
+    return experimentNamed(this.repo, name);
   }
 
   list(): ExperimentRecord[] {

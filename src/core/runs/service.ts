@@ -7,6 +7,7 @@ import { ErrorCode, TuneError } from "../../errors.ts";
 import { defaultEpochs, estimateTraining } from "../costs/estimate.ts";
 import { experimentSpend, round } from "../costs/ledger.ts";
 import { findOverlap } from "../datasets/dedupe.ts";
+import { experimentNamed } from "../experiments/service.ts";
 import { formatRef } from "../datasets/names.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { Clock, DatasetVersionRecord, EngineRepo, ExperimentRecord, Hyper, RunRecord } from "../ports.ts";
@@ -91,13 +92,7 @@ export class RunService {
   }
 
   experiment(name: string): ExperimentRecord {
-    const e = this.repo.experimentByName(name);
-    if (e) return e;
-    const names = this.repo.listExperiments().map((x) => x.name);
-    throw new TuneError(
-      "experiment_not_found",
-      `No experiment named "${name}". ${names.length ? `Known: ${names.slice(0, 10).join(", ")}.` : "Create one with /tune experiment new <name> --eval <dataset> --metric exact."}`,
-    );
+    return experimentNamed(this.repo, name);
   }
 
   trainer(name: string) {
