@@ -187,6 +187,42 @@ function jsonFailure(err: unknown, text: string): JsonFailure {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+/**
+ * The bytes of a record that spans chunks, held until it ends; once they pass the splitter's limit, only counted
+ * (nothing more is kept for a record that will be refused).
+ */
+class HeldBytes {
+  parts: Buffer[] = [];
+  bytes = 0;
+  /** Set once the record is over the limit: from then on its bytes are only counted. */
+  skipping = false;
+  skippedBytes = 0;
+
+  /** Whether nothing of a record is held or counted. */
+  get empty(): boolean {
+    return this.bytes === 0 && !this.skipping;
+  }
+
+  hold(piece: Buffer, limit: number): void {
+    if (this.skipping) this.skippedBytes += piece.length;
+    else if (this.bytes + piece.length > limit) {
+      this.skipping = true;
+      this.skippedBytes = this.bytes + piece.length;
+      this.parts = [];
+      this.bytes = 0;
+    } else if (piece.length) {
+      this.parts.push(piece);
+      this.bytes += piece.length;
+    }
+  }
+
+  clear(): void {
+    this.parts = [];
+    this.bytes = 0;
+    this.skipping = false;
+  }
+}
+
 // JSON Lines
 
 class JsonLinesSplitter implements Splitter {
@@ -196,11 +232,7 @@ class JsonLinesSplitter implements Splitter {
   private line = 0;
   private index = 0;
   /** The current line, while it spans chunks. Holds at most maxLineBytes + 1 bytes (+1: a CR before the LF). */
-  private parts: Buffer[] = [];
-  private partBytes = 0;
-  /** Set once the current line is over the limit: from then on its bytes are only counted. */
-  private skipping = false;
-  private skippedBytes = 0;
+  private readonly held = new HeldBytes();
   /** Blank lines are reported once a non-blank line follows: blank lines at the end of the file are fine. */
   private blankFrom = 0;
   private blankCount = 0;
@@ -216,7 +248,7 @@ class JsonLinesSplitter implements Splitter {
         return;
       }
       this.line++;
-      if (this.partBytes === 0 && !this.skipping) {
+      if (this.held.empty) {
         // The whole line is in this chunk: no copy.
         this.handleLine(chunk.subarray(pos, nl));
       } else {
@@ -229,34 +261,21 @@ class JsonLinesSplitter implements Splitter {
 
   end(): void {
     // A last line without a final LF.
-    if (this.skipping || this.partBytes > 0) {
+    if (!this.held.empty) {
       this.line++;
       this.completeHeldLine();
     }
   }
 
   private hold(piece: Buffer): void {
-    if (this.skipping) this.skippedBytes += piece.length;
-    else if (this.partBytes + piece.length > this.maxLineBytes + 1) {
-      this.skipping = true;
-      this.skippedBytes = this.partBytes + piece.length;
-      this.parts = [];
-      this.partBytes = 0;
-    } else if (piece.length) {
-      this.parts.push(piece);
-      this.partBytes += piece.length;
-    }
+    this.held.hold(piece, this.maxLineBytes + 1);
   }
 
   private completeHeldLine(): void {
-    if (this.skipping) {
-      this.tooLong(this.skippedBytes);
-      this.skipping = false;
-    } else {
-      this.handleLine(this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.partBytes));
-    }
-    this.parts = [];
-    this.partBytes = 0;
+    const h = this.held;
+    if (h.skipping) this.tooLong(h.skippedBytes);
+    else this.handleLine(h.parts.length === 1 ? h.parts[0] : Buffer.concat(h.parts, h.bytes));
+    h.clear();
   }
 
   private flushBlanks(): void {
@@ -380,10 +399,8 @@ class JsonArraySplitter implements Splitter {
   private escaped = false;
   /** A number/true/false/null element: it ends at whitespace, ',', ']' or '}'. */
   private bare = false;
-  private parts: Buffer[] = [];
-  private partBytes = 0;
-  private skipping = false;
-  private skippedBytes = 0;
+  /** The current element, while it spans chunks (at most maxLineBytes bytes). */
+  private readonly held = new HeldBytes();
 
   // Positions of the next quote, backslash and newline in the current chunk (its length: none left), looked up
   // lazily while scanning strings. Kept across elements so that each chunk is searched once for each.
@@ -582,16 +599,7 @@ class JsonArraySplitter implements Splitter {
 
   /** Keeps the element's bytes seen so far, or only counts them once the element is over the limit. */
   private hold(piece: Buffer): void {
-    if (this.skipping) this.skippedBytes += piece.length;
-    else if (this.partBytes + piece.length > this.maxLineBytes) {
-      this.skipping = true;
-      this.skippedBytes = this.partBytes + piece.length;
-      this.parts = [];
-      this.partBytes = 0;
-    } else if (piece.length) {
-      this.parts.push(piece);
-      this.partBytes += piece.length;
-    }
+    this.held.hold(piece, this.maxLineBytes);
   }
 
   /** Takes the element's bytes (those held plus `tail`) and turns them into a record or an issue. */
@@ -599,8 +607,9 @@ class JsonArraySplitter implements Splitter {
     this.at = AT_SEPARATOR;
     this.lastLine = this.line;
     const n = this.index++;
-    const size = (this.skipping ? this.skippedBytes : this.partBytes) + tail.length;
-    if (this.skipping || size > this.maxLineBytes) {
+    const h = this.held;
+    const size = (h.skipping ? h.skippedBytes : h.bytes) + tail.length;
+    if (h.skipping || size > this.maxLineBytes) {
       this.out.push({
         type: "issue",
         index: n,
@@ -611,12 +620,10 @@ class JsonArraySplitter implements Splitter {
         },
       });
     } else {
-      const bytes = this.parts.length === 0 ? tail : Buffer.concat([...this.parts, tail], size);
+      const bytes = h.parts.length === 0 ? tail : Buffer.concat([...h.parts, tail], size);
       this.out.push(this.parseElement(bytes, n));
     }
-    this.parts = [];
-    this.partBytes = 0;
-    this.skipping = false;
+    h.clear();
   }
 
   private parseElement(bytes: Buffer, n: number): ReaderItem {
