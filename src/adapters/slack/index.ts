@@ -1,6 +1,7 @@
 /**
  * tuneloop as a Slack app: Bolt in HTTP mode (HTTPReceiver on PORT, events at /slack/events, every request's
- * signature and timestamp verified) or in Socket Mode (SLACK_APP_TOKEN). `startSlack` makes Slack the app's chat
+ * signature and timestamp verified: Bolt refuses one stamped over 5 minutes ago, and refuseFutureRequests one
+ * stamped over 5 minutes ahead, which Bolt lets through) or in Socket Mode (SLACK_APP_TOKEN). `startSlack` makes Slack the app's chat
  * port, keeps run cards and threads current (the run notifier), and registers one listener per kind of request.
  */
 import type { AddressInfo } from "node:net";
@@ -28,6 +29,28 @@ export interface SlackHandle {
   mode: "http" | "socket";
   /** Stops taking requests, lets started work finish (up to a few seconds), detaches from the app. */
   stop(): Promise<void>;
+}
+
+/** How far a request's timestamp may be from now, either way (Slack's rule; Bolt checks only the past). */
+export const MAX_REQUEST_SKEW_SEC = 5 * 60;
+
+/**
+ * Refuses, with 401 as Bolt refuses a stale one, a request whose X-Slack-Request-Timestamp lies more than 5 minutes
+ * in the future: signed with a leaked or guessed clock, it could otherwise be replayed until that time comes.
+ */
+export function refuseFutureRequests(receiver: HTTPReceiver, log: App["log"]): HTTPReceiver {
+  const next = receiver.requestListener;
+  receiver.requestListener = (req, res) => {
+    const ts = Number(req.headers["x-slack-request-timestamp"]);
+    if (Number.isFinite(ts) && ts > Math.floor(Date.now() / 1000) + MAX_REQUEST_SKEW_SEC) {
+      log.warn({ timestamp: ts, url: req.url }, "slack: request stamped in the future refused");
+      req.resume();
+      res.writeHead(401).end();
+      return;
+    }
+    next(req, res);
+  };
+  return receiver;
 }
 
 export async function startSlack(app: App, settings: SlackSettings): Promise<SlackHandle> {
@@ -58,14 +81,17 @@ export async function startSlack(app: App, settings: SlackSettings): Promise<Sla
       : null;
   const receiver: Receiver =
     socketReceiver ??
-    new HTTPReceiver({
-      signingSecret: settings.signingSecret as string,
-      endpoints: "/slack/events",
-      port: settings.port,
-      logger,
-      logLevel: LogLevel.WARN,
-      processBeforeResponse: false,
-    });
+    refuseFutureRequests(
+      new HTTPReceiver({
+        signingSecret: settings.signingSecret as string,
+        endpoints: "/slack/events",
+        port: settings.port,
+        logger,
+        logLevel: LogLevel.WARN,
+        processBeforeResponse: false,
+      }),
+      app.log,
+    );
   const bolt = new BoltApp({
     token: settings.botToken,
     botId: me.botId,
