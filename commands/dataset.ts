@@ -1,5 +1,3 @@
-import fs from "node:fs";
-import path from "node:path";
 import { z } from "zod";
 import { fields, fmt, list, table, text, type Card } from "../src/core/cards.ts";
 import { estimateBlock, listCard, showCard, uploadCard } from "../src/core/datasets/cards.ts";
@@ -330,6 +328,7 @@ export const datasetExport = defineCommand({
     out: z.string().optional().describe("CLI/console: write the file to this path"),
   }),
   positional: ["dataset"],
+  hostPaths: { out: "Leave --out out: in chat the export comes back as a file attached to the reply." },
   permission: "read",
   examples: [
     "/tune dataset export support@v2 --format together",
@@ -338,11 +337,10 @@ export const datasetExport = defineCommand({
   async handler(ctx, input) {
     const e = await ctx.app.datasets.export(input.dataset, input.format);
     const ref = formatRef(e.dataset.name, e.dataset.version);
-    if (input.out && (ctx.surface === "cli" || ctx.surface === "console")) {
-      const dest = path.resolve(input.out);
-      const tmp = `${dest}.tmp-${process.pid}`;
-      fs.writeFileSync(tmp, e.content);
-      fs.renameSync(tmp, dest);
+    if (input.out) {
+      // The parser takes --out only with host access (CLI, console); without it there is nothing to write with.
+      if (!ctx.host) throw new Error("--out reached the handler without host access");
+      const dest = ctx.host.writeFile(input.out, e.content);
       return {
         card: {
           title: `Exported ${ref} as ${input.format}`,

@@ -1,9 +1,9 @@
 import crypto from "node:crypto";
-import path from "node:path";
 import { errorCard, text, type Card } from "../src/core/cards.ts";
 import { asTuneError, ErrorCode, TuneError } from "../src/errors.ts";
 import { registry, helpCard } from "./index.ts";
 import { splitWords, usage, validateInput, wordsToInput } from "./parse.ts";
+import { Attachment } from "./attachments.ts";
 import { checkPermission } from "./permissions.ts";
 import type { CommandContext, CommandDef } from "./types.ts";
 
@@ -47,39 +47,63 @@ export async function runCommandLine(line: string, ctx: CommandContext): Promise
   }
 }
 
-export async function runCommand(wordsIn: string[], ctx: CommandContext): Promise<Outcome> {
-  let words = wordsIn;
-  if (words[0]?.toLowerCase() === "/tune" || words[0]?.toLowerCase() === "tune") words = words.slice(1);
+const withoutTune = (words: string[]) =>
+  words[0]?.toLowerCase() === "/tune" || words[0]?.toLowerCase() === "tune" ? words.slice(1) : words;
+
+/**
+ * What the dispatcher refuses before any handler runs (bad quoting, an unknown command, bad or host-path options,
+ * a missing permission), for an adapter to answer before it downloads an upload. null: go ahead (the upload that
+ * is coming counts as given).
+ */
+export function preflight(line: string | string[], ctx: CommandContext): Outcome | null {
   try {
-    if (words.length === 0) return { card: helpCard(), data: null, exitCode: 0, command: "help" };
+    const words = withoutTune(typeof line === "string" ? splitWords(line) : line);
+    if (words.length === 0) return null;
+    const found = findCommand(words);
+    if (!found) throw unknownCommand(words);
+    const host = { hostPaths: Boolean(ctx.host) };
+    validateInput(found.def, wordsToInput(found.def, found.rest, host), host);
+    const refusal = checkPermission(found.def.permission, ctx);
+    if (refusal) throw new TuneError(ErrorCode.PermissionDenied, refusal);
+    return null;
+  } catch (err) {
+    return failure(err, ctx);
+  }
+}
+
+export async function runCommand(wordsIn: string[], ctx: CommandContext): Promise<Outcome> {
+  const words = withoutTune(wordsIn);
+  try {
+    if (words.length === 0)
+      return { card: helpCard(undefined, { hostPaths: Boolean(ctx.host) }), data: null, exitCode: 0, command: "help" };
     const found = findCommand(words);
     if (!found) throw unknownCommand(words);
     const { def } = found;
     let rest = found.rest;
-    // A file can be given as --file PATH wherever the command takes one (console and CLI);
-    // the CLI also takes it as the first positional word.
-    if (def.attachment) {
-      const i = rest.findIndex((w) => w === "--file" || w.startsWith("--file="));
-      if (i >= 0) {
-        const w = rest[i];
-        const p = w.includes("=") ? w.slice(w.indexOf("=") + 1) : rest[i + 1];
-        if (!p) throw new TuneError(ErrorCode.InvalidOptions, "--file needs a path.");
-        rest = [...rest.slice(0, i), ...rest.slice(i + (w.includes("=") ? 1 : 2))];
-        ctx = { ...ctx, attachment: { filename: path.basename(p), path: path.resolve(p) } };
-      } else if (ctx.surface === "cli" && rest[0] && !rest[0].startsWith("--")) {
-        ctx = { ...ctx, attachment: { filename: path.basename(rest[0]), path: path.resolve(rest[0]) } };
+    // Host paths (--file PATH; the CLI's first word) are taken only through the context's host access: the CLI and
+    // the console have it, chat surfaces and a schedule's fires do not (the parser refuses them there).
+    if (def.attachment && ctx.host) {
+      const taken = takeFileOption(rest);
+      rest = taken.rest;
+      if (taken.path !== undefined) ctx = { ...ctx, attachment: ctx.host.attach(taken.path) };
+      else if (ctx.surface === "cli" && rest[0] && !rest[0].startsWith("--")) {
+        ctx = { ...ctx, attachment: ctx.host.attach(rest[0]) };
         rest = rest.slice(1);
       }
-      if (def.attachment === "required" && !ctx.attachment) {
-        throw new TuneError(
-          ErrorCode.AttachmentRequired,
-          ctx.surface === "cli"
-            ? `Give the file's path: tuneloop ${def.path.join(" ")} FILE`
-            : `Attach a file to /tune ${def.path.join(" ")} (in the console: --file PATH, or /attach PATH first).`,
-        );
-      }
     }
-    const input = validateInput(def, wordsToInput(def, rest));
+    const host = { hostPaths: Boolean(ctx.host) };
+    const input = validateInput(def, wordsToInput(def, rest, host), host);
+    if (def.attachment === "required" && !ctx.attachment) {
+      throw new TuneError(
+        ErrorCode.AttachmentRequired,
+        ctx.surface === "cli"
+          ? `Give the file's path: tuneloop ${def.path.join(" ")} FILE`
+          : ctx.host
+            ? `Attach a file to /tune ${def.path.join(" ")}: --file PATH, or /attach PATH first.`
+            : `Attach a file to /tune ${def.path.join(" ")}: upload it with the command.`,
+      );
+    }
+    if (ctx.attachment) assertAttachment(ctx);
     const refusal = checkPermission(def.permission, ctx);
     if (refusal) throw new TuneError(ErrorCode.PermissionDenied, refusal);
     const res = await def.handler(ctx, input as never);
@@ -93,6 +117,26 @@ export async function runCommand(wordsIn: string[], ctx: CommandContext): Promis
   } catch (err) {
     return failure(err, ctx);
   }
+}
+
+/** `--file PATH` / `--file=PATH` taken out of the words (CLI and console only). */
+function takeFileOption(words: string[]): { path?: string; rest: string[] } {
+  const i = words.findIndex((w) => w === "--file" || w.startsWith("--file="));
+  if (i < 0) return { rest: words };
+  const w = words[i];
+  const p = w.includes("=") ? w.slice(w.indexOf("=") + 1) : words[i + 1];
+  if (!p) throw new TuneError(ErrorCode.InvalidOptions, "--file needs a path.");
+  return { path: p, rest: [...words.slice(0, i), ...words.slice(i + (w.includes("=") ? 1 : 2))] };
+}
+
+/**
+ * The attachment is one that commands/attachments.ts made, and its origin fits the context: a host file only where
+ * the context has host access. Anything else is a bug in an adapter, never read.
+ */
+function assertAttachment(ctx: CommandContext) {
+  const att = ctx.attachment;
+  if (!Attachment.isGenuine(att)) throw new Error("an attachment that was not made by receiveUpload or host access");
+  if (att.origin === "host" && !ctx.host) throw new Error(`a host file attached on ${ctx.surface}`);
 }
 
 function failure(err: unknown, ctx: CommandContext): Outcome {

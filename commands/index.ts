@@ -31,7 +31,8 @@ const GROUP_TITLES: Record<string, string> = {
 /** Every chat command, declared once. Slack, Discord, the console and the CLI all render from this list. */
 export const registry: CommandDef[] = [];
 
-export function helpCard(group?: string): Card {
+/** The help card; host-path options (--out...) only for a surface with host access (the CLI, the console). */
+export function helpCard(group?: string, opts: { hostPaths?: boolean } = {}): Card {
   if (group?.toLowerCase() === "providers") return providersHelpCard();
   const groups = new Map<string, CommandDef[]>();
   for (const d of registry) {
@@ -58,7 +59,7 @@ export function helpCard(group?: string): Card {
         list(
           defs.map(
             (d) =>
-              `${usage(d)}\n    ${d.summary}${group ? `\n    e.g. ${d.examples.join("\n    e.g. ")}` : `  e.g. ${d.examples[0]}`}`,
+              `${usage(d, opts)}\n    ${d.summary}${group ? `\n    e.g. ${d.examples.join("\n    e.g. ")}` : `  e.g. ${d.examples[0]}`}`,
           ),
           GROUP_TITLES[g] ?? g,
         ),
@@ -74,15 +75,16 @@ const help = defineCommand({
   positional: ["group"],
   permission: "read",
   examples: ["/tune help", "/tune help dataset", "/tune help providers"],
-  async handler(_ctx, input) {
+  async handler(ctx, input) {
     if (input.group?.toLowerCase() === "providers") return { card: providersHelpCard(), data: providersHelpData() };
-    const card = helpCard(input.group);
+    const host = { hostPaths: Boolean(ctx.host) };
+    const card = helpCard(input.group, host);
     const defs = registry.filter((d) => !input.group || d.path[0] === input.group);
     return {
       card,
       data: defs.map((d) => ({
         command: d.path.join(" "),
-        usage: usage(d),
+        usage: usage(d, host),
         summary: d.summary,
         examples: d.examples,
         permission: d.permission,

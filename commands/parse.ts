@@ -47,8 +47,10 @@ export function baseType(schema: z.ZodType): string {
   return s._zod.def.type;
 }
 
-export function usage(def: CommandDef): string {
+/** The command's usage line; host-path options only for a surface with host access (the CLI, the console). */
+export function usage(def: CommandDef, opts: { hostPaths?: boolean } = {}): string {
   const shape = def.options.shape as Record<string, z.ZodType>;
+  const hidden = opts.hostPaths ? new Map() : hostPathOptions(def);
   const parts = [`/tune ${def.path.join(" ")}`];
   for (const p of [...(def.positional ?? []), ...(def.rest ? [def.rest] : [])]) {
     const optional = shape[p].safeParse(undefined).success;
@@ -57,14 +59,73 @@ export function usage(def: CommandDef): string {
     );
   }
   for (const [k, t] of Object.entries(shape)) {
-    if (def.positional?.includes(k as never) || def.rest === k) continue;
+    if (def.positional?.includes(k as never) || def.rest === k || hidden.has(k)) continue;
     parts.push(baseType(t) === "boolean" ? `[--${kebab(k)}]` : `[--${kebab(k)} <${k}>]`);
   }
   return parts.join(" ");
 }
 
+/** What chat does instead of `--file PATH`. */
+const UPLOAD_INSTEAD =
+  "Upload the file instead: on Discord attach it to /tune dataset upload (its file option) or drop it into a watched channel; on Slack drop it into the channel (or share it, then run /tune dataset upload).";
+
+/**
+ * The options of a command that name a path on the bot's host, with what chat does instead: the registry's
+ * `hostPaths`, and `--file` for every command that takes a file.
+ */
+export function hostPathOptions(def: CommandDef): Map<string, string> {
+  const out = new Map<string, string>(Object.entries(def.hostPaths ?? {}) as Array<[string, string]>);
+  if (def.attachment) out.set("file", UPLOAD_INSTEAD);
+  return out;
+}
+
+/**
+ * An option word as a person meant it, whatever their keyboard or a paste made of it: compatibility forms folded
+ * (fullwidth letters), invisible format characters (zero-width spaces, BOMs) removed, any dash (en, em, minus) read
+ * as "-", lower case. "—file", "－－ｆｉｌｅ", "--fi\u200ble" and "--FILE" all read "-file" or "--file".
+ */
+function optionSpelling(word: string): string {
+  return word
+    .normalize("NFKC")
+    .replace(/\p{Cf}/gu, "")
+    .replace(/[\p{Pd}\u2212]/gu, "-")
+    .toLowerCase();
+}
+
+const hostPathRefused = (what: string, instead: string) =>
+  new TuneError(
+    ErrorCode.HostPathRefused,
+    `${what} names a path on the bot's host, and chat cannot reach the bot's disk (paths are for the CLI and the console). ${instead}`,
+  );
+
+/**
+ * Refuses any word that names one of the command's host-path options, in any spelling (see optionSpelling), and a
+ * path where a command that takes a file expects a name (the CLI's `dataset upload FILE`). For contexts without
+ * host access: every chat surface.
+ */
+function refuseHostPaths(def: CommandDef, words: string[]) {
+  const options = hostPathOptions(def);
+  if (!options.size) return;
+  for (const w of words) {
+    const s = optionSpelling(w);
+    if (!s.startsWith("-")) continue;
+    const key = s.replace(/^-+/, "").split("=")[0];
+    for (const [field, instead] of options) {
+      if (key === kebab(field) || key === field.toLowerCase()) throw hostPathRefused(`--${kebab(field)}`, instead);
+    }
+  }
+}
+
+const looksLikePath = (v: unknown) => typeof v === "string" && /^~|[\\/]/.test(v.normalize("NFKC"));
+
 /** Turns the words after the command path into the raw option object (validated against the schema later). */
-export function wordsToInput(def: CommandDef, words: string[]): Record<string, unknown> {
+export function wordsToInput(
+  def: CommandDef,
+  words: string[],
+  opts: { hostPaths?: boolean } = {},
+): Record<string, unknown> {
+  // Without host access (chat), a host-path option is refused in any spelling, before anything else is read.
+  if (!opts.hostPaths) refuseHostPaths(def, words);
   const shape = def.options.shape as Record<string, z.ZodType>;
   const input: Record<string, unknown> = {};
   const positional: string[] = [];
@@ -97,10 +158,11 @@ export function wordsToInput(def: CommandDef, words: string[]): Record<string, u
       }
       const t = shape[field];
       if (!t) {
-        const known = Object.keys(shape).filter((k) => !def.positional?.includes(k as never));
+        const hidden = opts.hostPaths ? new Map() : hostPathOptions(def);
+        const known = Object.keys(shape).filter((k) => !def.positional?.includes(k as never) && !hidden.has(k));
         throw new TuneError(
           ErrorCode.InvalidOptions,
-          `Unknown option --${key} for /tune ${def.path.join(" ")}. ${known.length ? `Options: ${known.map((k) => `--${kebab(k)}`).join(", ")}.` : "It takes no options."}\nUsage: ${usage(def)}`,
+          `Unknown option --${key} for /tune ${def.path.join(" ")}. ${known.length ? `Options: ${known.map((k) => `--${kebab(k)}`).join(", ")}.` : "It takes no options."}\nUsage: ${usage(def, opts)}`,
         );
       }
       const type = baseType(t);
@@ -111,7 +173,7 @@ export function wordsToInput(def: CommandDef, words: string[]): Record<string, u
       if (value === undefined) {
         value = words[++i];
         if (value === undefined) {
-          throw new TuneError(ErrorCode.InvalidOptions, `--${key} needs a value.\nUsage: ${usage(def)}`);
+          throw new TuneError(ErrorCode.InvalidOptions, `--${key} needs a value.\nUsage: ${usage(def, opts)}`);
         }
       }
       if (type === "array") input[field] = [...((input[field] as unknown[]) ?? []), ...value.split(",")];
@@ -124,17 +186,28 @@ export function wordsToInput(def: CommandDef, words: string[]): Record<string, u
   if (positional.length > names.length) {
     throw new TuneError(
       ErrorCode.InvalidOptions,
-      `Too many words: "${positional.slice(names.length).join(" ")}" (did you mean an --option, or forget quotes?).\nUsage: ${usage(def)}`,
+      `Too many words: "${positional.slice(names.length).join(" ")}" (did you mean an --option, or forget quotes?).\nUsage: ${usage(def, opts)}`,
     );
   }
   positional.forEach((v, i) => {
     input[names[i]] = v;
   });
+  const first = names[0];
+  if (!opts.hostPaths && def.attachment && first && looksLikePath(input[first])) {
+    throw new TuneError(
+      ErrorCode.HostPathRefused,
+      `<${first}> "${String(input[first]).slice(0, 80)}" looks like a path on the bot's host, and chat cannot reach the bot's disk (paths are for the CLI and the console). The word after /tune ${def.path.join(" ")} is the ${first}, not a file. ${UPLOAD_INSTEAD}`,
+    );
+  }
   return input;
 }
 
 /** Validates raw input against the command's schema; problems come back naming the option. */
-export function validateInput(def: CommandDef, raw: Record<string, unknown>): Record<string, unknown> {
+export function validateInput(
+  def: CommandDef,
+  raw: Record<string, unknown>,
+  opts: { hostPaths?: boolean } = {},
+): Record<string, unknown> {
   const parsed = def.options.safeParse(raw);
   if (parsed.success) return parsed.data as Record<string, unknown>;
   const msgs = parsed.error.issues.map((i) => {
@@ -142,7 +215,7 @@ export function validateInput(def: CommandDef, raw: Record<string, unknown>): Re
     const label = def.positional?.includes(field as never) ? `<${field}>` : `--${kebab(field)}`;
     return `${label}: ${i.message}`;
   });
-  throw new TuneError(ErrorCode.InvalidOptions, `${msgs.join("\n")}\nUsage: ${usage(def)}`);
+  throw new TuneError(ErrorCode.InvalidOptions, `${msgs.join("\n")}\nUsage: ${usage(def, opts)}`);
 }
 
 export { z };

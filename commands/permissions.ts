@@ -1,12 +1,14 @@
+import { matchesAny } from "../src/lib/principals.ts";
 import type { CommandContext, Permission } from "./types.ts";
 
 /**
  * The precondition every command passes before its handler runs (like sapphire's preconditions). Returns null
  * when allowed, else a sentence that says who may do it.
  * - The console and the CLI act for the person at the machine, who owns the data folder: they may do everything.
- * - On chat platforms everyone may read; `write` and `spend` follow TUNELOOP_SPENDERS (user ids, or Slack user
- *   group / Discord role ids or names; empty: everyone) and runs start only in TUNELOOP_RUN_CHANNELS (empty: any);
- *   `admin` needs TUNELOOP_ADMINS. Admins may do everything.
+ * - On chat platforms everyone may read; `write` and `spend` follow TUNELOOP_SPENDERS (ids of users, Slack user
+ *   groups or Discord roles, or role:NAME / user:ID; src/lib/principals.ts; empty: everyone) and runs start only in
+ *   TUNELOOP_RUN_CHANNELS (empty: any); `admin` needs TUNELOOP_ADMINS. Admins may do everything. A role's name
+ *   matches only an entry written role:NAME, never an id.
  */
 export function checkPermission(permission: Permission, ctx: CommandContext): string | null {
   if (permission === "read") return null;
@@ -25,10 +27,7 @@ export function checkPermission(permission: Permission, ctx: CommandContext): st
   return null;
 }
 
-function matches(list: string[], ctx: CommandContext): boolean {
-  const mine = new Set([ctx.user.id, ...(ctx.user.roles ?? [])].map((x) => x.toLowerCase()));
-  return list.some((x) => mine.has(x.toLowerCase()));
-}
+const matches = (list: string[], ctx: CommandContext) => matchesAny(list, ctx.user);
 
 export function isAdmin(ctx: CommandContext): boolean {
   if (ctx.surface === "console" || ctx.surface === "cli") return true;

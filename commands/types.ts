@@ -1,6 +1,9 @@
 import type { z } from "zod";
 import type { App } from "../src/app.ts";
 import type { Card } from "../src/core/cards.ts";
+import type { Attachment, HostAccess } from "./attachments.ts";
+
+export type { Attachment, HostAccess };
 
 /**
  * Who may run a command (checked before the handler, like sapphire's preconditions):
@@ -16,28 +19,36 @@ export type Surface = "console" | "cli" | "slack" | "discord";
 export interface Actor {
   id: string;
   name: string;
-  /** Roles/groups the platform says the user has (Slack user groups, Discord roles). */
-  roles?: string[];
+  /**
+   * Roles/groups the platform says the user has (Slack user groups, Discord roles): the id, and the name (a Slack
+   * group's handle, a Discord role's name) where known. Permission entries match names only when written as
+   * `role:NAME` (src/lib/principals.ts).
+   */
+  roles?: Array<{ id: string; name?: string }>;
 }
 
-export interface Attachment {
-  /** The name the file had on the platform (display only, never a path). */
-  filename: string;
-  /** A local file holding the bytes (downloaded by the adapter, or the CLI's own path). */
-  path: string;
-}
-
-export interface CommandContext {
+interface ContextBase {
   app: App;
   user: Actor;
   channelId: string;
-  surface: Surface;
+  /**
+   * The file the command reads (commands/attachments.ts): on chat surfaces only an upload the adapter downloaded
+   * through receiveUpload; on the CLI and the console also a host file named through `host`.
+   */
   attachment?: Attachment;
   /** The platform's id of this request (Slack trigger, Discord interaction): a retried request reuses it. */
   requestId?: string;
   /** Short progress lines for long work (the console prints them; chat adapters coalesce them into edits). */
   progress: (message: string) => void;
 }
+
+/**
+ * A command's context. `host` is the right to name paths on the bot's host (--file, --out, the CLI's FILE word):
+ * the CLI and the console create it; a chat surface's context cannot hold one, and a schedule's fire (surface
+ * "cli", words typed in chat) is given none.
+ */
+export type CommandContext = ContextBase &
+  ({ surface: "slack" | "discord"; host?: undefined } | { surface: "cli" | "console"; host?: HostAccess });
 
 export interface CommandResult {
   card: Card;
@@ -59,8 +70,17 @@ export interface CommandDef<S extends z.ZodObject = z.ZodObject> {
   positional?: Array<keyof z.infer<S> & string>;
   /** A field that takes every remaining word (options of this command excepted), joined by spaces. */
   rest?: keyof z.infer<S> & string;
-  /** The command takes a file: in chat an attachment, in the CLI a path as the first positional word. */
+  /**
+   * The command takes a file: in chat an upload, in the CLI a path as the first positional word (or --file PATH,
+   * also in the console). `--file` is a host-path option of every such command.
+   */
   attachment?: "required" | "optional";
+  /**
+   * Options that name a path on the bot's host, each with what chat does instead (shown when chat names one). Only
+   * a context with host access (the CLI, the console) takes them; chat renderers leave them out and chat parsers
+   * refuse them in any spelling.
+   */
+  hostPaths?: Partial<Record<keyof z.infer<S> & string, string>>;
   permission: Permission;
   examples: string[];
   handler: (ctx: CommandContext, input: z.infer<S>) => Promise<CommandResult>;

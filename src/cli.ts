@@ -3,6 +3,7 @@
  * folder and prints the reply, or with --json the command's result as JSON (docs/cli.md).
  * Exit codes: 0 success, 1 user error (including an upload refused for its errors), 2 bug.
  */
+import { HostAccess } from "../commands/attachments.ts";
 import { runCommand } from "../commands/dispatch.ts";
 import { createApp } from "./app.ts";
 import { createScheduler } from "./iterations.ts";
@@ -38,6 +39,8 @@ export async function main(argv: string[]): Promise<number> {
       user: { id: "cli", name: config.consoleUser },
       channelId: "cli",
       surface: "cli",
+      // The person at the machine names files on it (dataset upload FILE, --out PATH).
+      host: HostAccess.forTerminal("cli"),
       progress: (m) => {
         if (!json || process.stderr.isTTY) process.stderr.write(`${m}\n`);
       },

@@ -2,6 +2,7 @@ import path from "node:path";
 import { z } from "zod";
 import { TuneError, ErrorCode } from "./errors.ts";
 import type { EndpointConfig } from "./providers/openai-compatible.ts";
+import { principalProblems } from "./lib/principals.ts";
 import { endpointsFromSettings } from "./providers/settings.ts";
 
 /**
@@ -84,6 +85,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const s = parsed.data;
+  const principals = (["TUNELOOP_SPENDERS", "TUNELOOP_ADMINS"] as const).flatMap((name) =>
+    principalProblems(list(s[name])).map((p) => `${name}: ${p}`),
+  );
+  if (principals.length) {
+    throw new TuneError(
+      ErrorCode.ConfigInvalid,
+      `Bad permission entr${principals.length > 1 ? "ies" : "y"}:\n  ${principals.join("\n  ")}\nEntries are ids, user:ID, or role:NAME (a Discord role or Slack user group by name); a bare name could be anyone's. Fix it in .env (see .env.example).`,
+    );
+  }
   return {
     dataDir: path.resolve(s.TUNELOOP_DATA),
     logLevel: s.LOG_LEVEL,

@@ -12,6 +12,8 @@ export const ErrorCode = {
   InvalidOptions: "invalid_options",
   PermissionDenied: "permission_denied",
   AttachmentRequired: "attachment_required",
+  /** A chat message named a path on the bot's host (--file, --out...): paths are for the CLI and the console. */
+  HostPathRefused: "host_path_refused",
   // datasets
   DatasetInvalidName: "dataset_invalid_name",
   DatasetNotFound: "dataset_not_found",

@@ -8,8 +8,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
+import { type Attachment, HostAccess } from "../../../commands/attachments.ts";
 import { runCommandLine } from "../../../commands/dispatch.ts";
-import type { Attachment } from "../../../commands/types.ts";
 import type { App } from "../../app.ts";
 import type { Card } from "../../core/cards.ts";
 import { scrubSecrets } from "../../log.ts";
@@ -38,6 +38,8 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
   let staged: Attachment | undefined;
   const pending = new Set<Promise<void>>();
   const user = { id: "console", name: app.config.consoleUser };
+  // The console is the person at the machine: they name files on it (/attach PATH, --file PATH, --out PATH).
+  const host = HostAccess.forTerminal("console");
 
   const write = (s: string) => {
     output.write(`${scrubSecrets(s, app.config.secrets)}\n`);
@@ -90,7 +92,7 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
       if (!p) return void write("Usage: /attach PATH (the next command that takes a file uses it)");
       const abs = path.resolve(p);
       if (!fs.existsSync(abs)) return void write(`No file at ${abs}.`);
-      staged = { filename: path.basename(abs), path: abs };
+      staged = host.attach(abs);
       return void write(`📎 ${staged.filename} attached; it goes with your next /tune command.`);
     }
     if (trimmed === "/help" || trimmed === "help") return void handle("/tune help");
@@ -104,6 +106,7 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
       user,
       channelId,
       surface: "console",
+      host,
       attachment,
       progress: (m) => write(`  … ${m}`),
     });

@@ -6,8 +6,9 @@
  * - every one is answered within 3 s. A command that finishes within `fastReplyMs` is answered directly (so an
  *   error or help can be ephemeral); a slower one is deferred, then its reply edited (progress lines too). After a
  *   defer, everything edits or follows up (never a second reply: "already acknowledged", 40060).
- * - an upload's attachment is downloaded right away (its CDN URL is signed and expires) into the blob store's
- *   temporary folder, and removed after.
+ * - an upload's attachment is downloaded right away (its CDN URL is signed and expires) into a file the bot picks in
+ *   its temporary folder (receiveUpload), and removed after. Nothing a member types names a host path: words that
+ *   try (--file, --out, in any spelling) are refused before anything is downloaded.
  * - a button runs its command (carried in its custom id) as the person who pressed it, with the same permission
  *   checks; a card of the same subject (the run it belongs to) is edited in place, anything else is a new message,
  *   and an error (a stale button: "already cancelled") is an ephemeral answer.
@@ -37,9 +38,9 @@ import {
   type User,
 } from "discord.js";
 import type { APIInteractionGuildMember } from "discord.js";
-import { findCommand, runCommand, runCommandLine, type Outcome } from "../../../commands/dispatch.ts";
-import { kebab, splitWords, validateInput, wordsToInput } from "../../../commands/parse.ts";
-import { checkPermission } from "../../../commands/permissions.ts";
+import { type Attachment, receiveUpload } from "../../../commands/attachments.ts";
+import { preflight, runCommand, runCommandLine, type Outcome } from "../../../commands/dispatch.ts";
+import { kebab, splitWords } from "../../../commands/parse.ts";
 import { runCardFor, runVerdictCard } from "../../../commands/run.ts";
 import type { Actor, CommandContext, CommandDef } from "../../../commands/types.ts";
 import type { App } from "../../app.ts";
@@ -145,9 +146,10 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
     let ids: string[] = [];
     if (member) ids = Array.isArray(member.roles) ? [...member.roles] : [...(member as GuildMember).roles.cache.keys()];
     ids = ids.filter((id) => id !== guild?.id); // @everyone
-    const names = ids.map((id) => guild?.roles.cache.get(id)?.name).filter((n): n is string => Boolean(n));
+    // A role's name is kept apart from its id: it matches only entries written role:NAME (src/lib/principals.ts).
+    const roles = ids.map((id) => ({ id, name: guild?.roles.cache.get(id)?.name }));
     const display = member && "displayName" in member ? member.displayName : undefined;
-    return { id: user.id, name: display || user.globalName || user.username, roles: [...ids, ...names] };
+    return { id: user.id, name: display || user.globalName || user.username, roles };
   }
 
   function contextFor(i: Interaction | Message, requestId: string): CommandContext {
@@ -160,18 +162,6 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
       requestId,
       progress: () => {},
     };
-  }
-
-  /** Would the dispatcher refuse these words before the handler (usage, permission)? Then nothing is downloaded. */
-  function refusedEarly(words: string[], ctx: CommandContext): boolean {
-    try {
-      const found = findCommand(words);
-      if (!found) return true;
-      validateInput(found.def, wordsToInput(found.def, found.rest));
-      return checkPermission(found.def.permission, ctx) !== null;
-    } catch {
-      return true;
-    }
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -272,7 +262,8 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
   // ---------------------------------------------------------------------------------------------------------
   // Attachments.
 
-  async function download(url: string, name: string, size: number): Promise<string> {
+  /** Downloads an attachment from Discord's CDN into a file the bot picks (receiveUpload), within the size limit. */
+  async function download(url: string, name: string, size: number): Promise<Attachment> {
     const limit = app.config.limits.maxUploadBytes;
     const tooLarge = (bytes: number) =>
       new TuneError(
@@ -280,8 +271,16 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
         `The file is ${(bytes / 1024 ** 2).toFixed(1)} MB, over the ${(limit / 1024 ** 2).toFixed(0)} MB upload limit (TUNELOOP_MAX_UPLOAD_MB). Split it, or raise the limit.`,
       );
     if (size > limit) throw tooLarge(size);
-    const dest = app.blobs.tmpPath(`discord-${name}`);
     try {
+      return await receiveUpload(app.blobs, name, (dest) => fetchTo(dest), "discord");
+    } catch (err) {
+      if (err instanceof TuneError) throw err;
+      throw new TuneError(
+        "discord_download_failed",
+        `Could not download ${name} from Discord (${(err as Error).message}). Attach the file again.`,
+      );
+    }
+    async function fetchTo(dest: string) {
       const res = await fetch(url, { signal: AbortSignal.timeout(120_000) });
       if (!res.ok || !res.body) {
         throw new TuneError(
@@ -300,14 +299,6 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
         Readable.fromWeb(res.body as import("node:stream/web").ReadableStream),
         count,
         fs.createWriteStream(dest),
-      );
-      return dest;
-    } catch (err) {
-      fs.rmSync(dest, { force: true });
-      if (err instanceof TuneError) throw err;
-      throw new TuneError(
-        "discord_download_failed",
-        `Could not download ${name} from Discord (${(err as Error).message}). Attach the file again.`,
       );
     }
   }
@@ -329,7 +320,7 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
 
   async function onSlash(i: ChatInputCommandInteraction) {
     const answer = new Answer(i);
-    let tmp: string | null = null;
+    let upload: Attachment | null = null;
     try {
       const { path, leaf } = interactionPath(i.options.data as readonly InteractionOption[]);
       const def = findDef(path);
@@ -347,18 +338,16 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
       ctx.progress = (m) => answer.progress(m);
       const att = def.attachment ? i.options.getAttachment(ATTACHMENT_OPTION) : null;
       let outcome: Outcome;
-      if (att) {
-        const placeholder = { ...ctx, attachment: { filename: att.name, path: "" } };
-        if (refusedEarly(words, placeholder)) {
-          outcome = await runCommand(words, placeholder); // refused before the handler: nothing to download
-        } else {
-          await answer.defer();
-          try {
-            tmp = await download(att.url, att.name, att.size);
-            outcome = await runCommand(words, { ...ctx, attachment: { filename: att.name, path: tmp } });
-          } catch (err) {
-            outcome = failed(err);
-          }
+      const refused = att ? preflight(words, ctx) : null;
+      if (refused) {
+        outcome = refused; // refused before the handler: nothing to download
+      } else if (att) {
+        await answer.defer();
+        try {
+          upload = await download(att.url, att.name, att.size);
+          outcome = await runCommand(words, { ...ctx, attachment: upload });
+        } catch (err) {
+          outcome = failed(err);
         }
       } else {
         const running = runCommand(words, ctx);
@@ -377,7 +366,7 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
       log.error({ err: errInfo(err) }, "slash command failed");
       if (!answer.done) await answer.final(failed(err).card).catch(() => {});
     } finally {
-      if (tmp) fs.rmSync(tmp, { force: true });
+      upload?.discard();
     }
   }
 
@@ -500,10 +489,9 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
 
   async function onDrop(m: Message, att: { name: string; url: string; size: number }, words: string[]) {
     const ctx = contextFor(m, `${m.id}:${att.name}`);
-    const placeholder = { ...ctx, attachment: { filename: att.name, path: "" } };
-    if (refusedEarly(words, placeholder)) {
-      const out = await runCommand(words, placeholder);
-      await chat.post(m.channelId, out.card, { replyTo: m.id });
+    const refused = preflight(words, ctx);
+    if (refused) {
+      await chat.post(m.channelId, refused.card, { replyTo: m.id });
       return;
     }
     const { messageId } = await chat.post(
@@ -518,15 +506,15 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
       last = now;
       void chat.update(m.channelId, messageId, { blocks: [{ type: "text", text: `📥 ${line}` }] }).catch(() => {});
     };
-    let tmp: string | null = null;
+    let upload: Attachment | null = null;
     let outcome: Outcome;
     try {
-      tmp = await download(att.url, att.name, att.size);
-      outcome = await runCommand(words, { ...ctx, attachment: { filename: att.name, path: tmp } });
+      upload = await download(att.url, att.name, att.size);
+      outcome = await runCommand(words, { ...ctx, attachment: upload });
     } catch (err) {
       outcome = failed(err);
     } finally {
-      if (tmp) fs.rmSync(tmp, { force: true });
+      upload?.discard();
     }
     await chat.update(m.channelId, messageId, outcome.card);
     outcome.onPosted?.({ channelId: m.channelId, messageId });

@@ -9,7 +9,9 @@
  *   kebab-case (Discord names are lowercase), required ones first (Discord refuses a required option after an
  *   optional one). A command that takes a file gets an attachment option (type 11) named `file`.
  * - Dataset, experiment, run and model options autocomplete.
- * - Options for the terminal only (their description starts with "CLI") are left out: chat has no use for them.
+ * - Options that name a path on the bot's host (the registry's `hostPaths`, e.g. dataset export --out) are left out,
+ *   and so are other options for the terminal only (their description starts with "CLI"). An interaction that
+ *   carries a host-path option anyway (a forged or stale client) is refused by the parser, naming the option.
  *
  * Limits (https://discord.com/developers/docs/interactions/application-commands#application-command-object):
  * names match ^[-_'\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$ in lowercase, descriptions 1-100, at most 25 options
@@ -25,7 +27,7 @@
  */
 import type { z } from "zod";
 import { registry } from "../../../commands/index.ts";
-import { baseType, kebab } from "../../../commands/parse.ts";
+import { baseType, hostPathOptions, kebab } from "../../../commands/parse.ts";
 import type { CommandDef } from "../../../commands/types.ts";
 
 export const ROOT = "tune";
@@ -107,12 +109,13 @@ const isRequired = (schema: z.ZodType) => !schema.safeParse(undefined).success;
 /** Chat has no use for options that only the terminal has (writing files, blocking until done). */
 export const chatOnly = (schema: z.ZodType) => !/^CLI\b/.test(schema.description ?? "");
 
-/** The fields of a command as Discord sees them: positional ones first, in order, then the rest. */
+/** The fields of a command as Discord sees them: positional ones first, in order, then the rest; no host paths. */
 export function chatFields(def: CommandDef): Array<[field: string, schema: z.ZodType]> {
   const shape = def.options.shape as Record<string, z.ZodType>;
   const positional = (def.positional ?? []) as string[];
   const rest = Object.keys(shape).filter((k) => !positional.includes(k));
-  return [...positional, ...rest].filter((k) => chatOnly(shape[k])).map((k) => [k, shape[k]]);
+  const hostPaths = hostPathOptions(def);
+  return [...positional, ...rest].filter((k) => chatOnly(shape[k]) && !hostPaths.has(k)).map((k) => [k, shape[k]]);
 }
 
 /** Which option autocompletes with what (by field name and description). */
@@ -399,6 +402,8 @@ export function findDef(path: string[], defs: CommandDef[] = registry): CommandD
 /**
  * The words for runCommand: the command path, positional options in order (while none is missing and the value
  * cannot be mistaken for a flag), the others as --kebab-case=value (so a value may hold anything, even "--").
+ * An option that names a host path (never deployed, so a forged or stale client) is passed on as such, for the
+ * parser to refuse with its name; the attachment option (type 11) is the upload, not a word.
  */
 export function interactionWords(def: CommandDef, leaf: readonly InteractionOption[]): string[] {
   const byName = new Map(leaf.map((o) => [o.name, o]));
@@ -423,6 +428,11 @@ export function interactionWords(def: CommandDef, leaf: readonly InteractionOpti
       if (isPositional) inOrder = false;
       flags.push(`--${kebab(field)}=${value}`);
     }
+  }
+  for (const field of hostPathOptions(def).keys()) {
+    const o = byName.get(kebab(field));
+    if (o && o.type !== OptionType.Attachment && o.value !== undefined)
+      flags.push(`--${kebab(field)}=${String(o.value)}`);
   }
   return [...words, ...flags];
 }

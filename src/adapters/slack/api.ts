@@ -39,12 +39,18 @@ export interface SlackFile {
 
 const TTL_MS = 5 * 60_000;
 
+/** A Slack user group as permissions see it: its id, and its handle as the name. */
+export interface UserGroup {
+  id: string;
+  name?: string;
+}
+
 export class SlackApi {
   readonly client: webApi.WebClient;
   readonly outbox: Outbox;
   private readonly names = new Map<string, { name: string; at: number }>();
-  private groups: { at: number; byUser: Map<string, string[]> } | null = null;
-  private groupsLoading: Promise<Map<string, string[]>> | null = null;
+  private groups: { at: number; byUser: Map<string, UserGroup[]> } | null = null;
+  private groupsLoading: Promise<Map<string, UserGroup[]>> | null = null;
 
   constructor(
     private readonly settings: SlackSettings,
@@ -220,8 +226,12 @@ export class SlackApi {
     }
   }
 
-  /** The user groups a person belongs to, as ids and handles (cached 5 minutes; none when the scope is missing). */
-  async userGroups(userId: string): Promise<string[]> {
+  /**
+   * The user groups a person belongs to: each group's id, and its handle as the name (a handle is chosen by people,
+   * so it matches only permission entries written role:HANDLE or @HANDLE, never an id). Cached 5 minutes; none
+   * when the scope is missing.
+   */
+  async userGroups(userId: string): Promise<UserGroup[]> {
     if (this.groups && Date.now() - this.groups.at < TTL_MS) return this.groups.byUser.get(userId) ?? [];
     this.groupsLoading ??= this.loadGroups().finally(() => {
       this.groupsLoading = null;
@@ -229,13 +239,14 @@ export class SlackApi {
     return (await this.groupsLoading).get(userId) ?? [];
   }
 
-  private async loadGroups(): Promise<Map<string, string[]>> {
-    const byUser = new Map<string, string[]>();
+  private async loadGroups(): Promise<Map<string, UserGroup[]>> {
+    const byUser = new Map<string, UserGroup[]>();
     try {
       const r = await this.retry(() => this.client.usergroups.list({ include_users: true }));
       for (const g of r.usergroups ?? []) {
-        const labels = [g.id, g.handle, g.handle ? `@${g.handle}` : undefined].filter((x): x is string => Boolean(x));
-        for (const u of g.users ?? []) byUser.set(u, [...(byUser.get(u) ?? []), ...labels]);
+        if (!g.id) continue;
+        const group: UserGroup = { id: g.id, ...(g.handle ? { name: g.handle } : {}) };
+        for (const u of g.users ?? []) byUser.set(u, [...(byUser.get(u) ?? []), group]);
       }
     } catch (err) {
       this.log.debug({ err }, "usergroups.list failed; permissions by user id only");

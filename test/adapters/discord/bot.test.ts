@@ -107,7 +107,7 @@ describe("discord bot against the fake Discord", () => {
     const msg = await answered(i);
     assert.equal(i.ack?.type, 4, "refused at once, no defer");
     assert.ok(msg.flags & EPHEMERAL, "ephemeral");
-    assert.match(FakeDiscord.text(msg), /Only trainers \(TUNELOOP_SPENDERS\) or an admin/);
+    assert.match(FakeDiscord.text(msg), /Only role:trainers \(TUNELOOP_SPENDERS\) or an admin/);
     assert.equal(h.app.engine.listRuns().length, before);
   });
 
@@ -126,7 +126,7 @@ describe("discord bot against the fake Discord", () => {
     await fake.waitFor("bob's refusal", () => fake.followUps(refused)[0]);
     assert.equal(refused.ack?.type, 6);
     assert.ok(fake.followUps(refused)[0].flags & EPHEMERAL);
-    assert.match(FakeDiscord.text(fake.followUps(refused)[0]), /Only trainers|Only alice|may confirm/i);
+    assert.match(FakeDiscord.text(fake.followUps(refused)[0]), /Only role:trainers|Only alice|may confirm/i);
     assert.equal(h.app.engine.runById(runId)?.state, "awaiting_confirmation");
 
     const press = fake.press(alice, runMessageId, "Confirm");

@@ -25,12 +25,20 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(): Promise<Harness> {
+export interface HarnessOptions {
+  /** Roles the guild has besides @everyone, trainers and admins (names), known to the bot from READY. */
+  roles?: string[];
+  /** Settings over the defaults (TUNELOOP_SPENDERS role:trainers, TUNELOOP_ADMINS role:admins). */
+  env?: (fake: FakeDiscord) => Record<string, string>;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const fake = await startFakeDiscord();
+  for (const name of opts.roles ?? []) fake.roles.push({ id: fake.snowflake(), name });
   const endpoint = await startFakeOpenAI();
   let app: App | undefined;
   try {
-    return await connect(fake, endpoint, (a) => {
+    return await connect(fake, endpoint, opts.env?.(fake) ?? {}, (a) => {
       app = a;
     });
   } catch (err) {
@@ -42,7 +50,12 @@ export async function startHarness(): Promise<Harness> {
   }
 }
 
-async function connect(fake: FakeDiscord, endpoint: FakeEndpoint, started: (app: App) => void): Promise<Harness> {
+async function connect(
+  fake: FakeDiscord,
+  endpoint: FakeEndpoint,
+  extra: Record<string, string>,
+  started: (app: App) => void,
+): Promise<Harness> {
   const dataDir = tmpDir("discord");
   const logFile = path.join(dataDir, "bot.log");
   const env = {
@@ -60,8 +73,9 @@ async function connect(fake: FakeDiscord, endpoint: FakeEndpoint, started: (app:
       TUNELOOP_LOG_FILE: logFile,
       // A priced baseline and a threshold of $0: every run waits for its Confirm button.
       TUNELOOP_CONFIRM_ABOVE_USD: "0",
-      TUNELOOP_SPENDERS: "trainers",
-      TUNELOOP_ADMINS: "admins",
+      TUNELOOP_SPENDERS: "role:trainers",
+      TUNELOOP_ADMINS: "role:admins",
+      ...extra,
     },
     endpoints: [fakeEndpoint("big", endpoint.baseUrl, { inputPer1M: 1, outputPer1M: 1 })],
   });

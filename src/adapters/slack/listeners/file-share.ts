@@ -5,12 +5,10 @@
  * (or a command typed with it). The answer goes into the file's thread: a progress line that becomes the report,
  * with the full problem report attached when it is long.
  */
-import fs from "node:fs";
 import type { App as BoltApp } from "@slack/bolt";
-import { findCommand, runCommandLine } from "../../../../commands/dispatch.ts";
-import { splitWords } from "../../../../commands/parse.ts";
-import { checkPermission } from "../../../../commands/permissions.ts";
-import { errorCard, fmt } from "../../../core/cards.ts";
+import { type Attachment, receiveUpload } from "../../../../commands/attachments.ts";
+import { preflight, runCommandLine } from "../../../../commands/dispatch.ts";
+import { fmt } from "../../../core/cards.ts";
 import type { SlackFile } from "../api.ts";
 import { commandText, isDatasetFile, type SharedFile, type SlackContext } from "../context.ts";
 import { failureOutcome } from "../failure.ts";
@@ -65,8 +63,9 @@ export function registerFileShares(bolt: BoltApp, s: SlackContext): void {
 }
 
 /**
- * Downloads a shared file (Bearer token), runs the command with it attached, and answers in the file's thread.
- * The permission is checked before the download, so a refused user costs no transfer.
+ * Downloads a shared file (Bearer token) into a file the bot picks (receiveUpload), runs the command with it
+ * attached, and answers in the file's thread. The words are checked before the download (a host path such as
+ * --file PATH is refused, and so is a user without the permission), so a refused command costs no transfer.
  */
 export async function ingestSharedFile(
   s: SlackContext,
@@ -77,23 +76,14 @@ export async function ingestSharedFile(
   const { app, api } = s;
   const { file, channelId, userId, threadTs } = shared;
   const target = { channelId, userId, threadTs, respond: opts.respond };
-  let words: string[] = [];
-  try {
-    words = splitWords(line);
-  } catch {
-    // the dispatcher reports the bad quoting
-  }
-  const found = findCommand(words);
   const ctx0 = await s.commandContext({ id: userId, name: opts.userName }, channelId, { requestId: opts.requestId });
-  if (found) {
-    const refusal = checkPermission(found.def.permission, ctx0);
-    if (refusal) {
-      await s.ephemeral(errorCard(refusal, "permission_denied"), target);
-      return;
-    }
+  const refused = preflight(line, ctx0);
+  if (refused) {
+    await s.ephemeral(refused.card, target);
+    return;
   }
   const progress = s.progressIn(channelId, threadTs);
-  const tmp = app.blobs.tmpPath(`slack-${file.id}`);
+  let upload: Attachment | null = null;
   try {
     // Slack Connect and some shares carry only the id (file_access: check_file_info): ask files.info.
     const full =
@@ -102,16 +92,17 @@ export async function ingestSharedFile(
         : file;
     const name = full.name ?? `${file.id}.jsonl`;
     progress.report(`Reading ${name}${full.size ? ` (${fmt.bytes(full.size)})` : ""}…`);
-    await api.download(full, tmp, app.config.limits.maxUploadBytes);
-    const outcome = await runCommandLine(line, {
-      ...ctx0,
-      attachment: { filename: name, path: tmp },
-      progress: progress.report,
-    });
+    upload = await receiveUpload(
+      app.blobs,
+      name,
+      (dest) => api.download(full, dest, app.config.limits.maxUploadBytes),
+      "slack",
+    );
+    const outcome = await runCommandLine(line, { ...ctx0, attachment: upload, progress: progress.report });
     await s.deliver(outcome, { ...target, progressTs: await progress.ts() }, { forcePublic: true });
   } catch (err) {
     await s.deliver(failureOutcome(err, app.log), { ...target, progressTs: await progress.ts() });
   } finally {
-    fs.rmSync(tmp, { force: true });
+    upload?.discard();
   }
 }

@@ -2,10 +2,11 @@
  * `/tune <command words>`: acknowledged first, within Slack's 3 seconds, whatever follows; the command then runs and
  * its answer arrives as a message (public cards, with a line saying who ran what) or privately (errors, help).
  * `/tune dataset upload` takes the .jsonl/.json file the user shared last in the channel (Slack sends slash
- * commands without their thread) and answers in that file's thread.
+ * commands without their thread) and answers in that file's thread. Its words are checked first (a host path such
+ * as --file PATH, in any spelling, is refused; so is a missing permission), so a refused command reads no file.
  */
 import type { App as BoltApp, RespondFn, SlashCommand } from "@slack/bolt";
-import { findCommand, runCommandLine } from "../../../../commands/dispatch.ts";
+import { findCommand, preflight, runCommandLine } from "../../../../commands/dispatch.ts";
 import { splitWords } from "../../../../commands/parse.ts";
 import { errorCard, text } from "../../../core/cards.ts";
 import { ErrorCode } from "../../../errors.ts";
@@ -42,6 +43,12 @@ export async function runSlashCommand(s: SlackContext, cmd: SlashCommand, respon
     }
     const found = findCommand(words);
     if (found?.def.attachment) {
+      const ctx0 = await s.commandContext({ id: cmd.user_id, name: cmd.user_name }, cmd.channel_id);
+      const refused = preflight(line, ctx0);
+      if (refused) {
+        await s.deliver(refused, target);
+        return;
+      }
       const shared = await sharedFileFor(s, cmd.channel_id, cmd.user_id);
       if (shared) {
         await ingestSharedFile(s, shared, line, {
@@ -99,7 +106,8 @@ async function sharedFileFor(s: SlackContext, channelId: string, userId: string)
   try {
     const files = await s.api.recentFiles(channelId, userId);
     const dayAgo = Date.now() / 1000 - 24 * 3600;
-    const f = files.find((x) => isDatasetFile(x) && (x.created ?? x.timestamp ?? 0) > dayAgo);
+    // Only a file this user uploaded: a command never reads someone else's file.
+    const f = files.find((x) => x.user === userId && isDatasetFile(x) && (x.created ?? x.timestamp ?? 0) > dayAgo);
     if (!f) return null;
     const share = f.shares?.public?.[channelId]?.[0] ?? f.shares?.private?.[channelId]?.[0];
     if (!share) return null;
