@@ -348,6 +348,9 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
           outcome = await runCommand(words, { ...ctx, attachment: upload });
         } catch (err) {
           outcome = failed(err);
+        } finally {
+          // The command has read it: removed before the answer goes out.
+          upload?.discard();
         }
       } else {
         const running = runCommand(words, ctx);

@@ -119,7 +119,11 @@ describe("discord bot against the fake Discord", () => {
     assert.deepEqual(labels, ["Confirm", "Cancel"]);
     runMessageId = card.id;
     runId = Number(/^Run (\d+)/.exec(card.embeds[0].title ?? "")?.[1]);
-    assert.equal(h.app.engine.runById(runId)?.messageId, card.id, "onPosted stored the card's message id");
+    // The bot stores the card's id (onPosted) once Discord has answered the reply: wait for it, not the fake's copy.
+    await fake.waitFor(
+      "onPosted to store the card's message id",
+      () => h.app.engine.runById(runId)?.messageId === card.id,
+    );
 
     // Bob may not confirm Alice's run: an ephemeral refusal, the run does not move.
     const refused = fake.press(bob, runMessageId, "Confirm");
@@ -206,7 +210,7 @@ describe("discord bot against the fake Discord", () => {
     assert.equal(card.flags & EPHEMERAL, 0);
     assert.match(card.embeds[0]?.title ?? "", /^Run \d+ · awaiting confirmation/);
     const newId = Number(/^Run (\d+)/.exec(card.embeds[0].title ?? "")?.[1]);
-    assert.equal(h.app.engine.runById(newId)?.messageId, card.id);
+    await fake.waitFor("onPosted to store the new card's id", () => h.app.engine.runById(newId)?.messageId === card.id);
 
     const dup = fake.slash(alice, "run start", { dataset: "task-train", experiment: "exp", seed: 7 });
     fake.redeliver(dup);

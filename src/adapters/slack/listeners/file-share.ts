@@ -99,6 +99,7 @@ export async function ingestSharedFile(
       "slack",
     );
     const outcome = await runCommandLine(line, { ...ctx0, attachment: upload, progress: progress.report });
+    upload.discard(); // the command has read it: removed before the answer goes out
     await s.deliver(outcome, { ...target, progressTs: await progress.ts() }, { forcePublic: true });
   } catch (err) {
     await s.deliver(failureOutcome(err, app.log), { ...target, progressTs: await progress.ts() });
