@@ -61,7 +61,7 @@ export function preflight(line: string | string[], ctx: CommandContext): Outcome
     if (words.length === 0) return null;
     const found = findCommand(words);
     if (!found) throw unknownCommand(words);
-    const host = { hostPaths: Boolean(ctx.host) };
+    const host = { hostPaths: Boolean(ctx.host), surface: ctx.surface };
     validateInput(found.def, wordsToInput(found.def, found.rest, host), host);
     const refusal = checkPermission(found.def.permission, ctx);
     if (refusal) throw new TuneError(ErrorCode.PermissionDenied, refusal);
@@ -91,7 +91,7 @@ export async function runCommand(wordsIn: string[], ctx: CommandContext): Promis
         rest = rest.slice(1);
       }
     }
-    const host = { hostPaths: Boolean(ctx.host) };
+    const host = { hostPaths: Boolean(ctx.host), surface: ctx.surface };
     const input = validateInput(def, wordsToInput(def, rest, host), host);
     if (def.attachment === "required" && !ctx.attachment) {
       throw new TuneError(

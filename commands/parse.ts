@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { ErrorCode, TuneError } from "../src/errors.ts";
-import type { CommandDef } from "./types.ts";
+import type { CommandDef, Surface } from "./types.ts";
 
 /** Splits a command line into words, honouring "double" and 'single' quotes and backslash escapes. */
 export function splitWords(line: string): string[] {
@@ -65,17 +65,23 @@ export function usage(def: CommandDef, opts: { hostPaths?: boolean } = {}): stri
   return parts.join(" ");
 }
 
-/** What chat does instead of `--file PATH`. */
-const UPLOAD_INSTEAD =
-  "Upload the file instead: on Discord attach it to /tune dataset upload (its file option) or drop it into a watched channel; on Slack drop it into the channel (or share it, then run /tune dataset upload).";
+/** What chat does instead of `--file PATH`, on the surface the member is on. */
+function uploadInstead(def: CommandDef, surface?: Surface): string {
+  const cmd = `/tune ${def.path.join(" ")}`;
+  if (surface === "slack")
+    return `Upload the file instead: drop it into this channel (I read files dropped where I am), or share it in a thread and run ${cmd} there.`;
+  if (surface === "discord")
+    return `Upload the file instead: attach it to ${cmd} (its file option), or drop it into a watched channel.`;
+  return `Upload the file instead: on Discord attach it to ${cmd} (its file option); on Slack drop it into the channel.`;
+}
 
 /**
  * The options of a command that name a path on the bot's host, with what chat does instead: the registry's
  * `hostPaths`, and `--file` for every command that takes a file.
  */
-export function hostPathOptions(def: CommandDef): Map<string, string> {
+export function hostPathOptions(def: CommandDef, surface?: Surface): Map<string, string> {
   const out = new Map<string, string>(Object.entries(def.hostPaths ?? {}) as Array<[string, string]>);
-  if (def.attachment) out.set("file", UPLOAD_INSTEAD);
+  if (def.attachment) out.set("file", uploadInstead(def, surface));
   return out;
 }
 
@@ -103,8 +109,8 @@ const hostPathRefused = (what: string, instead: string) =>
  * path where a command that takes a file expects a name (the CLI's `dataset upload FILE`). For contexts without
  * host access: every chat surface.
  */
-function refuseHostPaths(def: CommandDef, words: string[]) {
-  const options = hostPathOptions(def);
+function refuseHostPaths(def: CommandDef, words: string[], surface?: Surface) {
+  const options = hostPathOptions(def, surface);
   if (!options.size) return;
   for (const w of words) {
     const s = optionSpelling(w);
@@ -122,10 +128,10 @@ const looksLikePath = (v: unknown) => typeof v === "string" && /^~|[\\/]/.test(v
 export function wordsToInput(
   def: CommandDef,
   words: string[],
-  opts: { hostPaths?: boolean } = {},
+  opts: { hostPaths?: boolean; surface?: Surface } = {},
 ): Record<string, unknown> {
   // Without host access (chat), a host-path option is refused in any spelling, before anything else is read.
-  if (!opts.hostPaths) refuseHostPaths(def, words);
+  if (!opts.hostPaths) refuseHostPaths(def, words, opts.surface);
   const shape = def.options.shape as Record<string, z.ZodType>;
   const input: Record<string, unknown> = {};
   const positional: string[] = [];
@@ -196,7 +202,7 @@ export function wordsToInput(
   if (!opts.hostPaths && def.attachment && first && looksLikePath(input[first])) {
     throw new TuneError(
       ErrorCode.HostPathRefused,
-      `<${first}> "${String(input[first]).slice(0, 80)}" looks like a path on the bot's host, and chat cannot reach the bot's disk (paths are for the CLI and the console). The word after /tune ${def.path.join(" ")} is the ${first}, not a file. ${UPLOAD_INSTEAD}`,
+      `<${first}> "${String(input[first]).slice(0, 80)}" looks like a path on the bot's host, and chat cannot reach the bot's disk (paths are for the CLI and the console). The word after /tune ${def.path.join(" ")} is the ${first}, not a file. ${uploadInstead(def, opts.surface)}`,
     );
   }
   return input;
