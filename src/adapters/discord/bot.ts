@@ -303,6 +303,23 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
     }
   }
 
+  /** Downloads the upload, runs the command with it, and removes it once read (before the answer goes out). */
+  async function runWithUpload(
+    att: { url: string; name: string; size: number },
+    words: string[],
+    ctx: CommandContext,
+  ): Promise<Outcome> {
+    let upload: Attachment | null = null;
+    try {
+      upload = await download(att.url, att.name, att.size);
+      return await runCommand(words, { ...ctx, attachment: upload });
+    } catch (err) {
+      return failed(err);
+    } finally {
+      upload?.discard();
+    }
+  }
+
   const failed = (err: unknown): Outcome => {
     const te = err instanceof TuneError ? err : null;
     if (!te) log.error({ err: errInfo(err) }, "discord handler failed");
@@ -320,7 +337,6 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
 
   async function onSlash(i: ChatInputCommandInteraction) {
     const answer = new Answer(i);
-    let upload: Attachment | null = null;
     try {
       const { path, leaf } = interactionPath(i.options.data as readonly InteractionOption[]);
       const def = findDef(path);
@@ -343,15 +359,7 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
         outcome = refused; // refused before the handler: nothing to download
       } else if (att) {
         await answer.defer();
-        try {
-          upload = await download(att.url, att.name, att.size);
-          outcome = await runCommand(words, { ...ctx, attachment: upload });
-        } catch (err) {
-          outcome = failed(err);
-        } finally {
-          // The command has read it: removed before the answer goes out.
-          upload?.discard();
-        }
+        outcome = await runWithUpload(att, words, ctx);
       } else {
         const running = runCommand(words, ctx);
         const timer = setTimeout(() => {
@@ -368,8 +376,6 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
     } catch (err) {
       log.error({ err: errInfo(err) }, "slash command failed");
       if (!answer.done) await answer.final(failed(err).card).catch(() => {});
-    } finally {
-      upload?.discard();
     }
   }
 
@@ -509,16 +515,7 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
       last = now;
       void chat.update(m.channelId, messageId, { blocks: [{ type: "text", text: `📥 ${line}` }] }).catch(() => {});
     };
-    let upload: Attachment | null = null;
-    let outcome: Outcome;
-    try {
-      upload = await download(att.url, att.name, att.size);
-      outcome = await runCommand(words, { ...ctx, attachment: upload });
-    } catch (err) {
-      outcome = failed(err);
-    } finally {
-      upload?.discard();
-    }
+    const outcome = await runWithUpload(att, words, ctx);
     await chat.update(m.channelId, messageId, outcome.card);
     outcome.onPosted?.({ channelId: m.channelId, messageId });
     for (const t of outcome.card.thread ?? []) await chat.post(m.channelId, t, { threadId: messageId });
