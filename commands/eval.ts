@@ -94,9 +94,10 @@ export const evalCommand = defineCommand({
     }
     if (e.resumedFrom !== null) {
       const reused = ctx.app.engine.evalRows(e.resumedFrom).length;
+      const why = (ctx.app.engine.evalById(e.resumedFrom)?.error ?? "").replace(/;?\s*resumed as #\d+$/, "");
       blocks.push(
         text(
-          `Resumed: ${reused} answered rows reused from eval #${e.resumedFrom} (${ctx.app.engine.evalById(e.resumedFrom)?.error ?? "it did not finish"}); ${e.n - reused} asked now.`,
+          `Resumed: ${reused} answered rows reused from eval #${e.resumedFrom}, which did not finish (${why || "its process stopped"}); ${e.n - reused} asked now.`,
         ),
       );
     }

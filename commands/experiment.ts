@@ -112,7 +112,6 @@ export const experimentBudget = defineCommand({
     name: z.string().describe("experiment name"),
     usd: z
       .string()
-      .describe("the budget in USD, or none")
       .transform((s, c) => {
         if (/^none$/i.test(s.trim())) return null;
         const n = Number(s.trim().replace(/^\$/, ""));
@@ -121,7 +120,8 @@ export const experimentBudget = defineCommand({
           return z.NEVER;
         }
         return n;
-      }),
+      })
+      .describe("the budget in USD, or none"),
   }),
   positional: ["name", "usd"],
   permission: "admin",

@@ -270,7 +270,7 @@ export function engineRepo(db: Db): EngineRepo {
           }
           if (unfinished?.state === "failed")
             db.update(evals)
-              .set({ error: `${unfinished.error ?? "failed"}; resumed as #${created.id}` })
+              .set({ error: `${(unfinished.error ?? "failed").replace(/\.$/, "")}; resumed as #${created.id}` })
               .where(eq(evals.id, unfinished.id))
               .run();
           const holdId =

@@ -293,4 +293,36 @@ describe("schedules cannot fire too often", () => {
       /TUNELOOP_SCHEDULE_MIN_INTERVAL/,
     );
   });
+
+  test("a stored schedule that breaks the rules (added before them) is paused at start, and says so", async () => {
+    const { app } = await engineApp();
+    try {
+      const { chat, posted } = recordingChat();
+      app.chat = chat;
+      const s = app.iterations.createSchedule({
+        cron: "*/10 * * * * *",
+        tz: "UTC",
+        recipe: "digest",
+        state: "active",
+        channelId: "c1",
+        createdBy: "t",
+        createdAt: new Date(),
+        nextFireAt: null,
+        lastFireAt: null,
+        lastOutcome: null,
+        failures: 0,
+      });
+      app.scheduler = createScheduler(app);
+      await app.scheduler.start();
+      assert.equal(app.iterations.schedule(s.id)?.state, "paused");
+      assert.deepEqual(
+        app.iterations.fires(s.id).map((f) => f.outcome),
+        ["skipped"],
+      );
+      assert.match(JSON.stringify(posted.map((p) => p.card)), /cannot fire: .*6 fields.*five fields/);
+      await app.scheduler.stop();
+    } finally {
+      await app.close();
+    }
+  });
 });

@@ -9,7 +9,7 @@ import { after, describe, test } from "node:test";
 import { runCommand } from "../../commands/dispatch.ts";
 import { RunWorker } from "../../src/core/runs/worker.ts";
 import type { FakeReply } from "../fakes/openai-compatible.ts";
-import { ctxFor } from "./engine-helpers.ts";
+import { ctxFor, engineApp, seedExperiment } from "./engine-helpers.ts";
 import { actualUsd, billedUsd, finished, pricedExperiment, spawnCli, until } from "./money-helpers.ts";
 
 const near = (a: number, b: number) => Math.abs(a - b) < 1e-12;
@@ -191,5 +191,71 @@ test("two concurrent runs of one experiment evaluate its paid baseline once", as
     assert.ok(near(actualUsd(x.app.engine.ledger({ experimentId: eid })), billedUsd(x.fake, x.price)));
   } finally {
     await x.close();
+  }
+});
+
+test("claims: a live eval elsewhere is waited for; once its lease expires (or its process is gone) it is resumed", async () => {
+  const { app } = await engineApp();
+  try {
+    const { eval: evalRef, exp } = await seedExperiment(app);
+    const ds = app.datasets.get(evalRef);
+    const key = {
+      model: "big:m",
+      datasetVersionId: ds.id,
+      metric: "exact",
+      maxTokens: 16,
+      experimentId: exp.id,
+      runId: null,
+      role: "baseline" as const,
+    };
+    const t0 = Date.now();
+    const claim = (owner: string, at: number) =>
+      app.engine.claimEval({
+        key,
+        share: "experiment",
+        reuseSucceeded: true,
+        owner,
+        now: new Date(at),
+        leaseUntil: new Date(at + 30_000),
+        ownerAlive: (o) => !o.startsWith("gone"),
+        rows: ds.rows,
+        hold: null,
+      });
+    const a = claim("other-host:1:a", t0);
+    assert.equal(a.kind, "created");
+    if (a.kind !== "created") return;
+    const row = (i: number) => ({
+      evalId: a.eval.id,
+      rowIndex: i,
+      line: i + 1,
+      output: "red",
+      expected: "red",
+      score: 1,
+      pass: true,
+      detail: null,
+      latencyMs: 1,
+      inputTokens: 10,
+      outputTokens: 1,
+      cluster: null,
+    });
+    app.engine.addEvalRows([row(0), row(1), row(2)]);
+    const b = claim("other-host:2:b", t0 + 1000);
+    assert.equal(b.kind, "wait", "its lease is alive: wait for it rather than pay twice");
+    assert.equal(b.kind === "wait" && b.eval.id, a.eval.id);
+    const c = claim("other-host:2:b", t0 + 31_000);
+    assert.equal(c.kind, "created", "its lease expired: resume it");
+    if (c.kind !== "created") return;
+    assert.equal(c.adopted?.rows, 3);
+    assert.equal(app.engine.evalRows(c.eval.id).length, 3);
+    assert.equal(app.engine.evalById(a.eval.id)?.error, `resumed as #${c.eval.id}`);
+    // A process known to be gone leaves its eval resumable at once, lease or not.
+    const d = claim("gone:3:d", t0 + 32_000);
+    assert.equal(d.kind, "wait", "c is alive");
+    app.engine.updateEval(c.eval.id, { leaseOwner: "gone:2:b" });
+    const e = claim("other-host:4:e", t0 + 33_000);
+    assert.equal(e.kind, "created");
+    assert.equal(e.kind === "created" && e.adopted?.rows, 3);
+  } finally {
+    await app.close();
   }
 });

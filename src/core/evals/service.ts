@@ -246,10 +246,17 @@ export class EvalService {
       pending = [];
       this.repo.addEvalRows(batch);
     };
+    // The lease says this process is answering the eval. Lost (another process took the eval over after this one
+    // stalled past its lease), it stops asking: the other attempt goes on from the rows stored here.
+    const lease = new AbortController();
+    const signal = req.signal ? AbortSignal.any([req.signal, lease.signal]) : lease.signal;
     const heartbeat = setInterval(
       () => {
         const t = this.clock.now().getTime();
-        this.repo.renewEvalLease(ev.id, owner, new Date(t + this.leaseMs));
+        if (!this.repo.renewEvalLease(ev.id, owner, new Date(t + this.leaseMs)))
+          lease.abort(
+            new TuneError("eval_taken_over", `Eval #${ev.id} was taken over by another process; it goes on there.`),
+          );
       },
       Math.max(50, this.leaseMs / 3),
     );
@@ -259,10 +266,10 @@ export class EvalService {
         model: resolved.model,
         tasks,
         done: adopted,
-        grade: makeGrader(spec, { judge: this.judgeClient(meter, req.signal) }),
+        grade: makeGrader(spec, { judge: this.judgeClient(meter, signal) }),
         maxTokens,
         labelTask: isLabelTask(spec, tasks),
-        signal: req.signal,
+        signal,
         onProgress: req.onProgress,
         judgeUsd: (u) => priced(judgeModel?.pricing ?? null, u),
         meter,
@@ -285,11 +292,13 @@ export class EvalService {
       });
     } catch (err) {
       flush();
-      this.repo.updateEval(ev.id, {
-        state: "failed",
-        error: err instanceof Error ? err.message : String(err),
-        finishedAt: this.clock.now(),
-      });
+      // Taken over: the eval is the other process's now (it closed this attempt as resumed).
+      if (!lease.signal.aborted)
+        this.repo.updateEval(ev.id, {
+          state: "failed",
+          error: err instanceof Error ? err.message : String(err),
+          finishedAt: this.clock.now(),
+        });
       throw err;
     } finally {
       clearInterval(heartbeat);
