@@ -91,15 +91,17 @@ export function budgetStatements(db: Db) {
       .run();
   };
 
-  // Runs queued before reservations existed get their estimate reserved (once: the statement skips runs that have a
-  // hold, and runs under SQLite's write lock).
-  c.prepare(
-    `INSERT INTO budget_holds (experiment_id, run_id, eval_id, usd, state, created_at)
-     SELECT r.experiment_id, r.id, NULL, COALESCE(json_extract(r.estimate, '$.totalUsd'), 0), 'held', r.created_at
-     FROM runs r
+  // Runs queued before reservations existed get their estimate reserved (once: only runs without a hold, and the
+  // insert runs under SQLite's write lock; the look first keeps a plain read-only command from taking that lock).
+  const unheld = `FROM runs r
      WHERE r.state IN ('estimating', 'awaiting_confirmation', 'queued', 'running', 'stalled')
-       AND NOT EXISTS (SELECT 1 FROM budget_holds h WHERE h.run_id = r.id)`,
-  ).run();
+       AND NOT EXISTS (SELECT 1 FROM budget_holds h WHERE h.run_id = r.id)`;
+  if (c.prepare(`SELECT 1 ${unheld} LIMIT 1`).get())
+    c.prepare(
+      `INSERT INTO budget_holds (experiment_id, run_id, eval_id, usd, state, created_at)
+       SELECT r.experiment_id, r.id, NULL, COALESCE(json_extract(r.estimate, '$.totalUsd'), 0), 'held', r.created_at
+       ${unheld}`,
+    ).run();
 
   return {
     use,

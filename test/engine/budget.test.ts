@@ -85,6 +85,29 @@ describe("reservations", () => {
   });
 });
 
+test("a run queued before reservations existed gets its estimate reserved when tuneloop next opens the database", async () => {
+  const x = await pricedExperiment({ runUsd: 0.02, budget: 0.03 });
+  try {
+    assert.equal((await startRun(x.app, x.train, "legacy")).exitCode, 0);
+    x.app.db.$client.prepare("DELETE FROM budget_holds").run(); // as before the migration
+    const expId = x.app.experiments.get("exp").id;
+    assert.equal(x.app.engine.budgetUse(expId, new Date()).heldUsd, 0);
+    const again = await engineApp({
+      dataDir: x.dataDir,
+      endpoints: [fakeEndpoint("big", x.fake.baseUrl, { inputPer1M: x.price, outputPer1M: x.price })],
+    });
+    try {
+      assert.equal(again.app.engine.budgetUse(expId, new Date()).heldUsd, 0.02);
+      const refused = await startRun(again.app, x.train, "new");
+      assert.equal(refused.error?.code, "budget_exceeded");
+    } finally {
+      await again.app.close();
+    }
+  } finally {
+    await x.close();
+  }
+});
+
 describe("every spending path checks the budget", () => {
   test("eval --experiment and experiment reeval are refused before asking anything when their estimate does not fit", async () => {
     const x = await pricedExperiment({ runUsd: 0.02, budget: 0.03 });
