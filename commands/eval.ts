@@ -86,8 +86,31 @@ export const evalCommand = defineCommand({
     const blocks = [table(EVAL_COLUMNS, [evalRow(e)])];
     if (e.summary?.chance)
       blocks.push(text(`Chance baseline (always "${e.summary.chance.label}"): ${pct(e.summary.chance.accuracy)}.`));
-    const cost = summarizeLedger(ctx.app.engine.ledger({}).filter((l) => l.evalId === e.id));
-    blocks.push(fields([["Cost", `$${cost.totalUsd.toFixed(4)} · ${(e.summary?.wallMs ?? 0) / 1000} s`]]));
+    // A resumed eval's cost is its own bookings and those of the attempts whose answers it took over.
+    const chain = [e.id];
+    for (let from = e.resumedFrom; from !== null && chain.length < 100; ) {
+      chain.push(from);
+      from = ctx.app.engine.evalById(from)?.resumedFrom ?? null;
+    }
+    if (e.resumedFrom !== null) {
+      const reused = ctx.app.engine.evalRows(e.resumedFrom).length;
+      const why = (ctx.app.engine.evalById(e.resumedFrom)?.error ?? "").replace(/;?\s*resumed as #\d+$/, "");
+      blocks.push(
+        text(
+          `Resumed: ${reused} answered rows reused from eval #${e.resumedFrom}, which did not finish (${why || "its process stopped"}); ${e.n - reused} asked now.`,
+        ),
+      );
+    }
+    const cost = summarizeLedger(ctx.app.engine.ledger({ evalIds: chain }));
+    const earlier = summarizeLedger(ctx.app.engine.ledger({ evalIds: chain.slice(1) })).totalUsd;
+    blocks.push(
+      fields([
+        [
+          "Cost",
+          `$${cost.totalUsd.toFixed(4)}${chain.length > 1 ? ` (of which $${earlier.toFixed(4)} booked by the earlier attempt${chain.length > 2 ? "s" : ""})` : ""} · ${(e.summary?.wallMs ?? 0) / 1000} s`,
+        ],
+      ]),
+    );
     return {
       card: { title: `Eval of ${e.model} on ${ref} (${e.metric})`, blocks },
       data: { ...evalJson(e), dataset: ref },

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { fmt, table, text } from "../src/core/cards.ts";
-import { summarizeLedger } from "../src/core/costs/ledger.ts";
+import { budgetLine, committedUsd, leftUsd } from "../src/core/costs/budget.ts";
+import { round, summarizeLedger } from "../src/core/costs/ledger.ts";
 import { experimentCard } from "../src/core/runs/cards.ts";
 import { defineCommand } from "./types.ts";
 
@@ -60,6 +61,8 @@ export const experimentNew = defineCommand({
 function experimentJson(app: import("../src/app.ts").App, name: string) {
   const e = app.experiments.get(name);
   const spend = summarizeLedger(app.engine.ledger({ experimentId: e.id }));
+  const use = app.engine.budgetUse(e.id, app.clock.now());
+  const left = leftUsd(use);
   return {
     name: e.name,
     eval: app.datasets.refOf(e.evalVersionId),
@@ -69,6 +72,8 @@ function experimentJson(app: import("../src/app.ts").App, name: string) {
     budgetUsd: e.budgetUsd,
     alpha: e.alpha,
     spentUsd: spend.totalUsd,
+    heldUsd: round(use.heldUsd),
+    leftUsd: left === null ? null : round(left),
     createdAt: e.createdAt.toISOString(),
     runs: app.runs.list({ experimentId: e.id }).map((r) => ({ id: r.id, state: r.state })),
     hypotheses: app.experiments
@@ -93,9 +98,48 @@ export const experimentShow = defineCommand({
       runs: ctx.app.runs.list({ experimentId: e.id }),
       hypotheses: ctx.app.experiments.hypotheses(e.id),
       spend: summarizeLedger(ctx.app.engine.ledger({ experimentId: e.id })),
+      budget: ctx.app.engine.budgetUse(e.id, ctx.app.clock.now()),
       best,
     });
     return { card, data: experimentJson(ctx.app, e.name) };
+  },
+});
+
+export const experimentBudget = defineCommand({
+  path: ["experiment", "budget"],
+  summary: "Set an experiment's budget in USD (or none); shows what is spent and held against it.",
+  options: z.object({
+    name: z.string().describe("experiment name"),
+    usd: z
+      .string()
+      .transform((s, c) => {
+        if (/^none$/i.test(s.trim())) return null;
+        const n = Number(s.trim().replace(/^\$/, ""));
+        if (!Number.isFinite(n) || n < 0) {
+          c.addIssue({ code: "custom", message: `"${s}" is not an amount in USD (e.g. 50, or none)` });
+          return z.NEVER;
+        }
+        return n;
+      })
+      .describe("the budget in USD, or none"),
+  }),
+  positional: ["name", "usd"],
+  permission: "admin",
+  examples: ["/tune experiment budget support 50", "/tune experiment budget support none"],
+  async handler(ctx, input) {
+    const e = ctx.app.experiments.setBudget(input.name, input.usd);
+    const use = ctx.app.engine.budgetUse(e.id, ctx.app.clock.now());
+    const blocks = [text(`Budget of ${e.name}: ${budgetLine(use)}.`)];
+    if (e.budgetUsd !== null && committedUsd(use) > e.budgetUsd + 1e-9)
+      blocks.push(
+        text(
+          "More than that is already spent or reserved: work already queued keeps its reservation, new work is refused, and running evals stop at the budget.",
+        ),
+      );
+    return {
+      card: { title: `Budget of ${e.name} set`, tone: "success", blocks },
+      data: experimentJson(ctx.app, e.name),
+    };
   },
 });
 
@@ -182,4 +226,4 @@ export const hypothesis = defineCommand({
   },
 });
 
-export const experimentCommands = [experimentNew, experimentShow, experimentList, hypothesis];
+export const experimentCommands = [experimentNew, experimentShow, experimentList, experimentBudget, hypothesis];

@@ -6,6 +6,7 @@ import type { App } from "../src/app.ts";
 import { experimentChartFiles, spendChart } from "../src/charts/run-charts.ts";
 import { heatmapPng } from "../src/charts/sweep.ts";
 import { fields, fmt, table, text, type Card, type CardFile } from "../src/core/cards.ts";
+import { assertFits } from "../src/core/costs/budget.ts";
 import { buildDigest, digestText } from "../src/core/digest.ts";
 import type { ScheduleRecord, SweepRecord } from "../src/core/ports.ts";
 import { EVAL_COLUMNS, evalRow, pct } from "../src/core/runs/cards.ts";
@@ -314,6 +315,9 @@ export const experimentReeval = defineCommand({
         data: { skipped: "no model to evaluate" },
       };
     const evalSet = app.datasets.byId(exp.evalVersionId);
+    // All of it must fit before the first request (each eval then reserves its own part as it starts).
+    const total = models.reduce((a, m) => a + app.evals.estimateUsd(m.model, evalSet, exp.metric), 0);
+    assertFits(app.engine, app.clock, exp, total, `Re-evaluating ${models.map((m) => m.model).join(", ")}`);
     const done = [];
     for (const m of models) {
       done.push(

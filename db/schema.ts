@@ -151,8 +151,19 @@ export const evals = sqliteTable(
     summary: text("summary", { mode: "json" }),
     createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
     finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
+    /** The longest answer asked for (part of what makes two evals the same eval). */
+    maxTokens: integer("max_tokens"),
+    /** While running: the process answering it, renewed every few seconds; expired or dead: resumable. */
+    leaseOwner: text("lease_owner"),
+    leaseUntil: integer("lease_until", { mode: "timestamp_ms" }),
+    /** The earlier attempt (failed, or whose process died) whose answered rows this eval took over. */
+    resumedFrom: integer("resumed_from"),
   },
-  (t) => [index("evals_experiment").on(t.experimentId), index("evals_run").on(t.runId)],
+  (t) => [
+    index("evals_experiment").on(t.experimentId),
+    index("evals_run").on(t.runId),
+    index("evals_model").on(t.model, t.datasetVersionId),
+  ],
 );
 
 export const evalRows = sqliteTable(
@@ -195,7 +206,39 @@ export const ledger = sqliteTable(
     usd: real("usd").notNull().default(0),
     wallMs: integer("wall_ms").notNull().default(0),
   },
-  (t) => [index("ledger_experiment").on(t.experimentId), index("ledger_run").on(t.runId)],
+  (t) => [
+    index("ledger_experiment").on(t.experimentId),
+    index("ledger_run").on(t.runId),
+    index("ledger_eval").on(t.evalId),
+  ],
+);
+
+/**
+ * Budget reservations: what a queued, awaiting-confirmation or running run (or a running eval booked to an
+ * experiment) may still spend. Taken in the same transaction that checks the experiment's budget; released when the
+ * work ends. A hold's remaining amount is its `usd` less what is already booked under it (the run's or the eval's
+ * ledger rows); an eval's hold counts only while the eval's lease is alive.
+ */
+export const budgetHolds = sqliteTable(
+  "budget_holds",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    experimentId: integer("experiment_id")
+      .notNull()
+      .references(() => experiments.id),
+    /** The run it reserves for (its training and evals), or null for an eval's own hold. */
+    runId: integer("run_id"),
+    evalId: integer("eval_id"),
+    usd: real("usd").notNull(),
+    state: text("state").notNull(),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+    releasedAt: integer("released_at", { mode: "timestamp_ms" }),
+  },
+  (t) => [
+    index("budget_holds_experiment").on(t.experimentId, t.state),
+    index("budget_holds_run").on(t.runId),
+    index("budget_holds_eval").on(t.evalId),
+  ],
 );
 
 export const schedules = sqliteTable("schedules", {

@@ -11,6 +11,27 @@ import { endpointsFromSettings } from "./providers/settings.ts";
  */
 const intFrom = (def: number, min = 1) => z.coerce.number().int().min(min).default(def);
 
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as 1h, 30m, 90s or 1d, in milliseconds. */
+export function parseDuration(s: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)\s*$/i.exec(s);
+  return m ? Math.round(Number(m[1]) * UNIT_MS[m[2].toLowerCase()]) : null;
+}
+
+const duration = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((s, ctx) => {
+      const ms = parseDuration(s);
+      if (ms === null || ms <= 0) {
+        ctx.addIssue({ code: "custom", message: "write a duration with its unit, e.g. 1h, 30m, 90s or 1d" });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
 export const settingsSchema = z.object({
   TUNELOOP_DATA: z.string().min(1).default("./data"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -32,6 +53,7 @@ export const settingsSchema = z.object({
   TUNELOOP_NEAR_OVERLAP_MAX_SHARE: z.coerce.number().min(0).max(1).default(0.1),
   TUNELOOP_WEBHOOK_PORT: z.coerce.number().int().min(0).max(65535).default(8788),
   TUNELOOP_SCHEDULE_MAX_FAILURES: z.coerce.number().int().min(1).default(3),
+  TUNELOOP_SCHEDULE_MIN_INTERVAL: duration("1h"),
   TUNELOOP_TZ: z.string().default("UTC"),
   TUNELOOP_SPENDERS: z.string().default(""),
   TUNELOOP_ADMINS: z.string().default(""),
@@ -54,7 +76,8 @@ export interface Config {
   endpoints: EndpointConfig[];
   confirmAboveUsd: number;
   nearOverlapMaxShare: number;
-  schedules: { maxFailures: number; defaultTz: string };
+  /** minIntervalMs: no schedule may fire more often than this (TUNELOOP_SCHEDULE_MIN_INTERVAL). */
+  schedules: { maxFailures: number; defaultTz: string; minIntervalMs: number };
   /** Port of the provider webhook endpoint (POST /webhooks/openai), served when OPENAI_WEBHOOK_SECRET is set. */
   webhookPort: number;
   /** Who may do what on chat platforms (see commands/permissions.ts). */
@@ -111,7 +134,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     endpoints: endpointsFromSettings(env),
     confirmAboveUsd: s.TUNELOOP_CONFIRM_ABOVE_USD,
     nearOverlapMaxShare: s.TUNELOOP_NEAR_OVERLAP_MAX_SHARE,
-    schedules: { maxFailures: s.TUNELOOP_SCHEDULE_MAX_FAILURES, defaultTz: s.TUNELOOP_TZ },
+    schedules: {
+      maxFailures: s.TUNELOOP_SCHEDULE_MAX_FAILURES,
+      defaultTz: s.TUNELOOP_TZ,
+      minIntervalMs: s.TUNELOOP_SCHEDULE_MIN_INTERVAL,
+    },
     webhookPort: s.TUNELOOP_WEBHOOK_PORT,
     permissions: {
       spenders: list(s.TUNELOOP_SPENDERS),

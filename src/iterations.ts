@@ -37,6 +37,7 @@ export function createScheduler(app: App): Scheduler {
     repo: app.iterations,
     clock: app.clock,
     maxFailures: app.config.schedules.maxFailures,
+    minIntervalMs: app.config.schedules.minIntervalMs,
     checkRecipe: (recipe) => {
       const words = recipeWords(recipe);
       const exp = words[2];
@@ -55,6 +56,14 @@ export function createScheduler(app: App): Scheduler {
         progress: () => {},
       });
       const data = out.data as { skipped?: string } | null;
+      // A fire that would spend past its experiment's budget is not a failure to retry: it is skipped, and the
+      // schedule waits (paused) until someone raises the budget or the held work ends.
+      if (out.error?.code === "budget_exceeded")
+        return {
+          outcome: "skipped",
+          message: out.error.message,
+          pause: "The schedule is paused so that it does not try again at every fire.",
+        };
       if (out.exitCode !== 0) return { outcome: "failed", message: out.error?.message ?? "failed", card: undefined };
       if (data?.skipped) return { outcome: "skipped", message: data.skipped };
       const card = { ...out.card, title: `${out.card.title ?? ""} (schedule #${s.id}: ${s.recipe})` };

@@ -1,6 +1,8 @@
-import { and, asc, desc, eq, gte, inArray, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, isNull, lt, or, sql, type SQL } from "drizzle-orm";
+import { isFinal } from "../../src/core/runs/states.ts";
 import type {
   EngineRepo,
+  EvalClaimResult,
   EvalRecord,
   ExperimentRecord,
   HypothesisRecord,
@@ -10,6 +12,7 @@ import type {
 } from "../../src/core/ports.ts";
 import type { Db } from "../client.ts";
 import { evalRows, evals, experiments, hypotheses, ledger, runEvents, runs } from "../schema.ts";
+import { budgetStatements } from "./budget.ts";
 
 const asRun = (r: typeof runs.$inferSelect): RunRecord => ({
   ...r,
@@ -32,7 +35,30 @@ const asHypothesis = (r: typeof hypotheses.$inferSelect): HypothesisRecord => ({
   verdict: (r.verdict ?? null) as HypothesisRecord["verdict"],
 });
 
+const RESUMED = /resumed as #\d+/;
+
 export function engineRepo(db: Db): EngineRepo {
+  const budget = budgetStatements(db);
+  const bookLedger = db.$client.prepare(
+    "UPDATE ledger SET input_tokens = input_tokens + ?, output_tokens = output_tokens + ?, usd = usd + ?, wall_ms = wall_ms + ? WHERE id = ?",
+  );
+  const copyRows = db.$client.prepare(
+    `INSERT INTO eval_rows (eval_id, row_index, line, output, expected, score, pass, detail, latency_ms, input_tokens, output_tokens, cluster)
+     SELECT ?, row_index, line, output, expected, score, pass, detail, latency_ms, input_tokens, output_tokens, cluster
+     FROM eval_rows WHERE eval_id = ?`,
+  );
+  const rowCount = db.$client.prepare<[number], { n: number }>("SELECT COUNT(*) AS n FROM eval_rows WHERE eval_id = ?");
+  const closeEval = (id: number, patch: Partial<typeof evals.$inferInsert>, now: Date) => {
+    const r = db
+      .update(evals)
+      .set({ ...patch, leaseOwner: null, leaseUntil: null })
+      .where(eq(evals.id, id))
+      .returning()
+      .get();
+    budget.release({ evalId: id }, now);
+    return r;
+  };
+
   return {
     createExperiment(e) {
       return db.insert(experiments).values(e).returning().get() as ExperimentRecord;
@@ -67,12 +93,25 @@ export function engineRepo(db: Db): EngineRepo {
       db.update(hypotheses).set({ runId, verdict, decidedAt: at }).where(eq(hypotheses.id, id)).run();
     },
 
-    createRun(r) {
+    createRun(r, hold) {
       return db.transaction(
         (tx) => {
           const existing = tx.select().from(runs).where(eq(runs.idempotencyKey, r.idempotencyKey)).get();
           if (existing) return { run: asRun(existing), created: false };
-          return { run: asRun(tx.insert(runs).values(r).returning().get()), created: true };
+          if (hold) {
+            const use = budget.use(r.experimentId, r.createdAt);
+            if (!budget.fits(use, hold.usd)) return { refused: use };
+          }
+          const run = asRun(tx.insert(runs).values(r).returning().get());
+          if (hold)
+            budget.insertHold({
+              experimentId: r.experimentId,
+              runId: run.id,
+              evalId: null,
+              usd: hold.usd,
+              now: r.createdAt,
+            });
+          return { run, created: true };
         },
         { behavior: "immediate" },
       );
@@ -98,13 +137,17 @@ export function engineRepo(db: Db): EngineRepo {
       return asRun(db.update(runs).set(patch).where(eq(runs.id, id)).returning().get());
     },
     transitionRun(id, from, to, patch = {}) {
-      const r = db
-        .update(runs)
-        .set({ ...patch, state: to })
-        .where(and(eq(runs.id, id), inArray(runs.state, from)))
-        .returning()
-        .get();
-      return r ? asRun(r) : null;
+      return db.transaction(() => {
+        const r = db
+          .update(runs)
+          .set({ ...patch, state: to })
+          .where(and(eq(runs.id, id), inArray(runs.state, from)))
+          .returning()
+          .get();
+        // The run's reservation ends with it: what it booked stays spent, the rest is free again.
+        if (r && isFinal(to)) budget.release({ runId: id }, patch.finishedAt ?? new Date());
+        return r ? asRun(r) : null;
+      });
     },
     claimRun(owner, now, leaseUntil, runId) {
       // One UPDATE ... WHERE id = (SELECT ...) statement: SQLite runs it atomically, so two workers never get
@@ -146,11 +189,118 @@ export function engineRepo(db: Db): EngineRepo {
         .all();
     },
 
-    createEval(e) {
-      return asEval(db.insert(evals).values(e).returning().get());
-    },
     updateEval(id, patch) {
-      return asEval(db.update(evals).set(patch).where(eq(evals.id, id)).returning().get());
+      if (patch.state !== "succeeded" && patch.state !== "failed")
+        return asEval(db.update(evals).set(patch).where(eq(evals.id, id)).returning().get());
+      return db.transaction(() => asEval(closeEval(id, patch, patch.finishedAt ?? new Date())));
+    },
+    claimEval(c): EvalClaimResult {
+      return db.transaction(
+        (): EvalClaimResult => {
+          const k = c.key;
+          const same = db
+            .select()
+            .from(evals)
+            .where(
+              and(
+                eq(evals.model, k.model),
+                eq(evals.datasetVersionId, k.datasetVersionId),
+                eq(evals.metric, k.metric),
+                or(isNull(evals.maxTokens), eq(evals.maxTokens, k.maxTokens)),
+                k.experimentId === null ? isNull(evals.experimentId) : eq(evals.experimentId, k.experimentId),
+              ),
+            )
+            .orderBy(desc(evals.id))
+            .all()
+            .map(asEval);
+          const own = (e: EvalRecord) => c.share === "experiment" || (e.runId === k.runId && e.role === k.role);
+          const alive = (e: EvalRecord) =>
+            e.state === "running" &&
+            e.leaseOwner !== null &&
+            e.leaseUntil !== null &&
+            e.leaseUntil > c.now &&
+            c.ownerAlive(e.leaseOwner);
+          if (c.reuseSucceeded) {
+            const done = same.find((e) => e.state === "succeeded" && own(e));
+            if (done) return { kind: "reuse", eval: done };
+          }
+          if (c.share === "experiment") {
+            const live = same.find(alive);
+            if (live) return { kind: "wait", eval: live };
+          }
+          // Resume the key's last attempt when it did not finish: its process died, or it failed (a provider error,
+          // a budget stop, a cancel) without having been resumed already.
+          const last = same.find((e) => !alive(e));
+          const unfinished =
+            last && (last.state === "running" || (last.state === "failed" && !RESUMED.test(last.error ?? "")))
+              ? last
+              : null;
+          const adoptRows = unfinished ? (rowCount.get(unfinished.id)?.n ?? 0) : 0;
+          let holdUsd = 0;
+          if (c.hold && k.experimentId !== null) {
+            holdUsd = c.hold.usdFor(Math.max(0, c.rows - adoptRows));
+            const use = budget.use(k.experimentId, c.now);
+            if (!budget.fits(use, holdUsd)) return { kind: "refused", use, usd: holdUsd };
+          }
+          const created = asEval(
+            db
+              .insert(evals)
+              .values({
+                experimentId: k.experimentId,
+                runId: k.runId,
+                model: k.model,
+                role: k.role,
+                datasetVersionId: k.datasetVersionId,
+                metric: k.metric,
+                state: "running",
+                n: c.rows,
+                maxTokens: k.maxTokens,
+                leaseOwner: c.owner,
+                leaseUntil: c.leaseUntil,
+                resumedFrom: adoptRows ? (unfinished?.id ?? null) : null,
+                createdAt: c.now,
+              })
+              .returning()
+              .get(),
+          );
+          if (unfinished && adoptRows) copyRows.run(created.id, unfinished.id);
+          for (const e of same) {
+            if (e.state === "running" && !alive(e))
+              closeEval(e.id, { state: "failed", error: `resumed as #${created.id}`, finishedAt: c.now }, c.now);
+          }
+          if (unfinished?.state === "failed")
+            db.update(evals)
+              .set({ error: `${(unfinished.error ?? "failed").replace(/\.$/, "")}; resumed as #${created.id}` })
+              .where(eq(evals.id, unfinished.id))
+              .run();
+          const holdId =
+            c.hold && k.experimentId !== null
+              ? budget.insertHold({
+                  experimentId: k.experimentId,
+                  runId: null,
+                  evalId: created.id,
+                  usd: holdUsd,
+                  now: c.now,
+                })
+              : null;
+          return {
+            kind: "created",
+            eval: created,
+            adopted: unfinished && adoptRows ? { from: unfinished, rows: adoptRows } : null,
+            holdId,
+            holdUsd,
+          };
+        },
+        { behavior: "immediate" },
+      );
+    },
+    renewEvalLease(id, owner, leaseUntil) {
+      const r = db
+        .update(evals)
+        .set({ leaseUntil })
+        .where(and(eq(evals.id, id), eq(evals.leaseOwner, owner), eq(evals.state, "running")))
+        .run();
+      return r.changes > 0;
     },
     addEvalRows(rows) {
       if (!rows.length) return;
@@ -202,12 +352,16 @@ export function engineRepo(db: Db): EngineRepo {
     },
 
     addLedger(e) {
-      db.insert(ledger).values(e).run();
+      return db.insert(ledger).values(e).returning({ id: ledger.id }).get().id;
+    },
+    bookLedger(id, add) {
+      bookLedger.run(add.inputTokens, add.outputTokens, add.usd, add.wallMs ?? 0, id);
     },
     ledger(opts) {
       const where: SQL[] = [];
       if (opts.experimentId !== undefined) where.push(eq(ledger.experimentId, opts.experimentId));
       if (opts.runId !== undefined) where.push(eq(ledger.runId, opts.runId));
+      if (opts.evalIds !== undefined) where.push(inArray(ledger.evalId, opts.evalIds));
       if (opts.since !== undefined) where.push(gte(ledger.at, opts.since));
       return db
         .select()
@@ -217,5 +371,10 @@ export function engineRepo(db: Db): EngineRepo {
         .all()
         .map((r) => ({ ...r, kind: r.kind as LedgerEntry["kind"] }));
     },
+
+    budgetUse: (experimentId, now) => budget.use(experimentId, now),
+    runHold: (runId, usd, now) => budget.runHold(runId, usd, now),
+    growHold: (holdId, usd, now) => budget.growHold(holdId, usd, now),
+    setBudget: (experimentId, budgetUsd) => budget.setBudget(experimentId, budgetUsd) as ExperimentRecord,
   };
 }

@@ -29,6 +29,11 @@ export interface InferenceModel {
   provider: string;
   /** Prices per 1M tokens, or null when unknown (then cost is reported as unknown, never as $0). */
   pricing: Pricing | null;
+  /**
+   * How many requests it answers at once (an endpoint's limit). Set: the eval runner sends it one request per free
+   * slot, each admitted against the budget; unset and free (the local model): the whole batch at once.
+   */
+  concurrency?: number;
   /** Answers a batch of requests; `onResult` fires as each one finishes (for progress). Results keep input order. */
   completeAll(
     requests: CompletionRequest[],

@@ -147,6 +147,8 @@ export interface RunProgress {
   evalDone?: number;
   evalTotal?: number;
   evalModel?: string;
+  /** The eval (of the same model, by another run) this run waits for instead of paying for it twice. */
+  waitingFor?: number;
 }
 
 export interface RunRecord {
@@ -210,6 +212,13 @@ export interface EvalRecord {
   summary: EvalSummary | null;
   createdAt: Date;
   finishedAt: Date | null;
+  /** The longest answer asked for (null on evals from before it was recorded). */
+  maxTokens: number | null;
+  /** While running: the process answering it and until when (renewed); expired or dead means resumable. */
+  leaseOwner: string | null;
+  leaseUntil: Date | null;
+  /** The earlier attempt whose answered rows this eval took over. */
+  resumedFrom: number | null;
 }
 
 export interface EvalSummary {
@@ -255,6 +264,71 @@ export interface LedgerEntry {
   wallMs: number;
 }
 
+/** One reservation against an experiment's budget, with what is already booked under it. */
+export interface BudgetHold {
+  id: number;
+  experimentId: number;
+  runId: number | null;
+  evalId: number | null;
+  usd: number;
+  bookedUsd: number;
+  /** What it may still spend: usd less booked, never below 0. */
+  remainingUsd: number;
+}
+
+/** Where an experiment's budget stands: booked spend and live reservations (see src/core/costs/budget.ts). */
+export interface BudgetUse {
+  budgetUsd: number | null;
+  spentUsd: number;
+  heldUsd: number;
+  holds: BudgetHold[];
+}
+
+/** What makes two evals the same eval (their answered rows interchangeable). */
+export interface EvalKey {
+  model: string;
+  datasetVersionId: number;
+  metric: string;
+  maxTokens: number;
+  experimentId: number | null;
+  runId: number | null;
+  role: EvalRecord["role"];
+}
+
+export interface EvalClaim {
+  key: EvalKey;
+  /**
+   * "experiment": a succeeded eval of the same model in the same experiment (any run) is reused and a running one
+   * is waited for (base and baselines of runs); "none": only this key's own attempts count.
+   */
+  share: "experiment" | "none";
+  /** Return a matching succeeded eval instead of starting another. */
+  reuseSucceeded: boolean;
+  owner: string;
+  now: Date;
+  leaseUntil: Date;
+  /** Is the process that holds a lease alive? (false: its eval is an orphan, resumable now) */
+  ownerAlive: (owner: string) => boolean;
+  /** The eval's own reservation (an eval booked to an experiment outside a run), for the rows left to ask. */
+  hold: { usdFor: (rowsLeft: number) => number } | null;
+  /** Rows of the eval set (to size the hold after adopting rows). */
+  rows: number;
+}
+
+export type EvalClaimResult =
+  | { kind: "reuse"; eval: EvalRecord }
+  | { kind: "wait"; eval: EvalRecord }
+  | { kind: "refused"; use: BudgetUse; usd: number }
+  | {
+      kind: "created";
+      eval: EvalRecord;
+      /** The attempt whose answered rows were copied into this one. */
+      adopted: { from: EvalRecord; rows: number } | null;
+      /** This eval's own hold (null when a run's hold covers it, or outside an experiment), and its amount. */
+      holdId: number | null;
+      holdUsd: number;
+    };
+
 export interface EngineRepo {
   createExperiment(e: Omit<ExperimentRecord, "id">): ExperimentRecord;
   experimentByName(name: string): ExperimentRecord | null;
@@ -265,8 +339,15 @@ export interface EngineRepo {
   hypotheses(experimentId: number): HypothesisRecord[];
   decideHypothesis(id: number, runId: number, verdict: HypothesisVerdict, at: Date): void;
 
-  /** Inserts a run, or returns the run already created under the same idempotency key. */
-  createRun(r: NewRun): { run: RunRecord; created: boolean };
+  /**
+   * Inserts a run, or returns the run already created under the same idempotency key. With a hold, reserves it
+   * against the experiment's budget in the same immediate transaction: refused (nothing inserted) when the
+   * experiment's spend, its live holds and this one would pass its budget.
+   */
+  createRun(
+    r: NewRun,
+    hold?: { usd: number },
+  ): { run: RunRecord; created: boolean; refused?: undefined } | { refused: BudgetUse; run?: undefined };
   runById(id: number): RunRecord | null;
   listRuns(opts?: { experimentId?: number; states?: RunState[]; limit?: number }): RunRecord[];
   updateRun(id: number, patch: Partial<Omit<RunRecord, "id">>): RunRecord;
@@ -276,15 +357,23 @@ export interface EngineRepo {
     from: RunState[],
     to: RunState,
     patch?: Partial<Omit<RunRecord, "id" | "state">>,
-  ): RunRecord | null;
+  ): RunRecord | null; // a final state releases the run's hold in the same transaction
   /** Atomically leases the oldest queued run (or the given one), or a running one whose lease expired (a crashed worker's). */
   claimRun(owner: string, now: Date, leaseUntil: Date, runId?: number): RunRecord | null;
   renewLease(id: number, owner: string, leaseUntil: Date): boolean;
   addRunEvent(runId: number, at: Date, type: string, data: unknown): void;
   runEvents(runId: number, type?: string): Array<{ at: Date; type: string; data: unknown }>;
 
-  createEval(e: Omit<EvalRecord, "id">): EvalRecord;
+  /** A final state (succeeded, failed) clears the lease and releases the eval's hold in the same transaction. */
   updateEval(id: number, patch: Partial<Omit<EvalRecord, "id">>): EvalRecord;
+  /**
+   * In one immediate transaction: reuse a matching succeeded eval, or report a live one to wait for, or start a new
+   * attempt that takes over the answered rows of the key's last unfinished attempt (closing it as
+   * "resumed as #n") and reserves the eval's hold against the budget.
+   */
+  claimEval(c: EvalClaim): EvalClaimResult;
+  /** Extends a running eval's lease; false when another process has taken it over. */
+  renewEvalLease(id: number, owner: string, leaseUntil: Date): boolean;
   addEvalRows(rows: EvalRowRecord[]): void;
   evalRows(evalId: number): EvalRowRecord[];
   evalById(id: number): EvalRecord | null;
@@ -296,8 +385,22 @@ export interface EngineRepo {
     state?: EvalRecord["state"];
   }): EvalRecord[];
 
-  addLedger(e: LedgerEntry): void;
-  ledger(opts: { experimentId?: number; runId?: number; since?: Date }): LedgerEntry[];
+  /** Books an entry; returns its id (an eval's entry then grows with bookLedger as requests are answered). */
+  addLedger(e: LedgerEntry): number;
+  /** Adds tokens and dollars to a booked entry (one statement: durable as soon as it returns). */
+  bookLedger(id: number, add: { inputTokens: number; outputTokens: number; usd: number; wallMs?: number }): void;
+  ledger(opts: { experimentId?: number; runId?: number; evalIds?: number[]; since?: Date }): LedgerEntry[];
+
+  /** The experiment's booked spend and live holds (an eval's hold counts while its lease is alive). */
+  budgetUse(experimentId: number, now: Date): BudgetUse;
+  /** The run's live hold, created (at `usd`) when it has none (a run queued before holds existed). */
+  runHold(runId: number, usd: number, now: Date): BudgetHold;
+  /**
+   * Raises a hold to `usd` if the experiment's budget allows it (everything else committed plus this hold), in one
+   * immediate transaction. Returns the use seen.
+   */
+  growHold(holdId: number, usd: number, now: Date): { ok: boolean; use: BudgetUse };
+  setBudget(experimentId: number, budgetUsd: number | null): ExperimentRecord;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

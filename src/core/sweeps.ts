@@ -6,6 +6,7 @@
  * team tests "does adding these rows help".
  */
 import { TuneError } from "../errors.ts";
+import { assertFits } from "./costs/budget.ts";
 import { round, summarizeLedger } from "./costs/ledger.ts";
 import { formatRef } from "./datasets/names.ts";
 import type { DatasetService } from "./datasets/service.ts";
@@ -98,6 +99,7 @@ export class SweepService {
       .sort((a, b) => a.c.estimateUsd - b.c.estimateUsd || a.c.epochs - b.c.epochs || a.i - b.i);
     const cells = order.map((x) => x.c).slice(0, spec.maxRuns ?? all.length);
     const totalUsd = round(cells.reduce((a, c) => a + c.estimateUsd, 0));
+    if (spec.yes && cells.length) this.assertCheapestFits(exp.id, cells[0].estimateUsd);
     const sweep = this.repo.createSweep({
       experimentId: exp.id,
       cells,
@@ -123,6 +125,8 @@ export class SweepService {
         "sweep_state",
         `Sweep ${id} is ${s.state.replace("_", " ")}; only a sweep awaiting confirmation can be confirmed.`,
       );
+    const first = s.cells.find((c) => c.status === "pending");
+    if (first) this.assertCheapestFits(s.experimentId, first.estimateUsd);
     this.repo.updateSweep(id, { state: "running" });
     await this.pump(id);
     return this.get(id);
@@ -137,6 +141,20 @@ export class SweepService {
     );
     for (const c of cells) if (c.status === "started" && c.runId) this.runs.cancel(c.runId, user);
     return this.repo.updateSweep(id, { cells, state: "cancelled", finishedAt: this.clock.now() });
+  }
+
+  /** Each cell reserves its run's estimate when it starts; a sweep whose first cell cannot is refused outright. */
+  private assertCheapestFits(experimentId: number, usd: number) {
+    const exp = this.engine.experimentById(experimentId);
+    if (exp)
+      assertFits(
+        this.engine,
+        this.clock,
+        exp,
+        usd,
+        "Not even the cheapest cell of this sweep fits: it",
+        "drop cells or datasets",
+      );
   }
 
   /** Starts pending cells while slots and budget allow; finishes the sweep when every cell is final. */
@@ -174,7 +192,18 @@ export class SweepService {
         });
         cells[i] = { ...c, runId: out.run.id, status: "started" };
       } catch (err) {
-        cells[i] = { ...c, status: "failed", note: err instanceof Error ? err.message : String(err) };
+        const message = err instanceof Error ? err.message : String(err);
+        if ((err as { code?: string }).code !== "budget_exceeded") {
+          cells[i] = { ...c, status: "failed", note: message };
+          continue;
+        }
+        // Over the experiment's budget: this cell and every dearer one after it are skipped, with the reason.
+        cells[i] = { ...c, status: "skipped", note: message };
+        for (let j = i + 1; j < cells.length; j++) {
+          if (cells[j].status === "pending")
+            cells[j] = { ...cells[j], status: "skipped", note: "over the experiment's budget (see the cell before)" };
+        }
+        break;
       }
     }
     s = this.repo.updateSweep(id, { cells });

@@ -156,6 +156,7 @@ export function endpointModel(client: OpenAICompatibleClient, model: string): In
     ref: `${client.endpoint.name}:${model}`,
     provider: client.endpoint.name,
     pricing: client.pricing(model),
+    concurrency: client.endpoint.concurrency,
     async completeAll(requests, opts) {
       return Promise.all(
         requests.map(async (r, i) => {

@@ -685,6 +685,7 @@ export class OpenAIProvider implements TrainerProvider {
       ref,
       provider: "openai",
       pricing: this.pricingFor(modelId),
+      concurrency: this.opts.concurrency ?? 8,
       completeAll: (requests, opts) =>
         Promise.all(
           requests.map(async (r, i) => {

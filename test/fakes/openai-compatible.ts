@@ -19,6 +19,13 @@ export interface FakeOptions {
   latencyMs?: number;
   apiKey?: string;
   models?: string[];
+  /**
+   * Called with the 1-based ordinal of each chat request before it is answered: may hold it (return a promise that
+   * settles later) or return a reply to send instead (e.g. a 500 after the eighth request).
+   */
+  before?: (n: number) => FakeReply | undefined | Promise<FakeReply | undefined>;
+  /** Bills more than the text's size: usage is multiplied by this (a provider that bills more than estimated). */
+  usageScale?: number;
 }
 
 export interface FakeEndpoint {
@@ -31,6 +38,8 @@ export interface FakeEndpoint {
   }>;
   /** Replies to send before normal answers (e.g. a 429, then a 500). */
   script: FakeReply[];
+  /** The usage of every answer the client received in full (what a real provider would bill), in order. */
+  answered: Array<{ model: string; promptTokens: number; completionTokens: number }>;
   maxInFlight: number;
   close(): Promise<void>;
 }
@@ -38,7 +47,14 @@ export interface FakeEndpoint {
 const words = (s: string) => Math.max(1, Math.ceil(s.length / 4));
 
 export async function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeEndpoint> {
-  const fake: FakeEndpoint = { baseUrl: "", requests: [], script: [], maxInFlight: 0, close: async () => {} };
+  const fake: FakeEndpoint = {
+    baseUrl: "",
+    requests: [],
+    script: [],
+    answered: [],
+    maxInFlight: 0,
+    close: async () => {},
+  };
   let inFlight = 0;
   const server = http.createServer((req, res) => {
     let body = "";
@@ -71,11 +87,14 @@ export async function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeEndpo
         messages: parsed.messages,
         authorization: req.headers.authorization,
       });
+      const n = fake.requests.length;
       inFlight++;
       fake.maxInFlight = Math.max(fake.maxInFlight, inFlight);
       try {
         if (opts.latencyMs) await new Promise((r) => setTimeout(r, opts.latencyMs));
-        const scripted = fake.script.shift();
+        const instead = opts.before ? await opts.before(n) : undefined;
+        if (res.destroyed) return; // the client went away while the request was held
+        const scripted = instead ?? fake.script.shift();
         if (scripted)
           return send(
             scripted.status,
@@ -93,7 +112,12 @@ export async function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeEndpo
         }
         const lastUser = [...parsed.messages].reverse().find((m) => m.role === "user")?.content ?? "";
         const content = opts.answer ? opts.answer(parsed.messages, parsed.model) : lastUser;
-        const prompt = parsed.messages.reduce((n, m) => n + 4 + words(m.content ?? ""), 3);
+        const scale = opts.usageScale ?? 1;
+        const prompt = Math.round(parsed.messages.reduce((t, m) => t + 4 + words(m.content ?? ""), 3) * scale);
+        const completion = Math.round(words(content) * scale);
+        res.on("finish", () =>
+          fake.answered.push({ model: parsed.model, promptTokens: prompt, completionTokens: completion }),
+        );
         send(200, {
           id: `chatcmpl-${fake.requests.length}`,
           object: "chat.completion",
@@ -102,7 +126,7 @@ export async function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeEndpo
           choices: [
             { index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: "stop" },
           ],
-          usage: { prompt_tokens: prompt, completion_tokens: words(content), total_tokens: prompt + words(content) },
+          usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
         });
       } finally {
         inFlight--;

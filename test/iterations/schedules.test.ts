@@ -111,6 +111,7 @@ describe("schedules", () => {
         repo: app.iterations,
         clock: app.clock,
         maxFailures: 3,
+        minIntervalMs: 60_000, // these tests fire every five minutes
         checkRecipe: () => {},
         run: (s) => run(s),
         notify: async (_s, card) => {

@@ -1,5 +1,5 @@
 /** The cost ledger: every token that costs money is booked, and the wall time of free (local) work. */
-import type { EngineRepo, LedgerEntry } from "../ports.ts";
+import type { LedgerEntry } from "../ports.ts";
 
 export interface CostSummary {
   trainingUsd: number;
@@ -30,11 +30,6 @@ export function summarizeLedger(entries: LedgerEntry[]): CostSummary {
 }
 
 export const round = (usd: number) => Math.round(usd * 1e6) / 1e6;
-
-/** Spend of an experiment so far (actual bookings), for its budget. */
-export function experimentSpend(repo: EngineRepo, experimentId: number): number {
-  return summarizeLedger(repo.ledger({ experimentId })).totalUsd;
-}
 
 /** Cost of 1,000 requests at an eval's average tokens per request. */
 export function costPer1k(usd: number | null, n: number): number | null {

@@ -4,7 +4,7 @@
  */
 import { ErrorCode, TuneError } from "../../errors.ts";
 import type { ChatMessage, LocatedRow } from "../datasets/types.ts";
-import type { CompletionRequest, InferenceModel } from "../inference.ts";
+import type { CompletionRequest, CompletionResult, InferenceModel } from "../inference.ts";
 import type { EvalRowRecord, EvalSummary } from "../ports.ts";
 import { majorityLabelBaseline, type Grade, type GradeInput } from "./graders.ts";
 import { meanInterval } from "../stats.ts";
@@ -59,9 +59,28 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
 
+/** What the runner needs of a meter (src/core/costs/budget.ts): book answers, and bound paid requests one by one. */
+export interface EvalMeter {
+  acquire(kind: "answer", signal?: AbortSignal): Promise<{ kind: "answer" | "judge"; expect: number }>;
+  settle(t: { kind: "answer" | "judge"; expect: number }, usage: CompletionResult | null): void;
+  book(kind: "answer", usage: CompletionResult): void;
+}
+
+type Row = Omit<EvalRowRecord, "evalId">;
+
+/**
+ * Asks the model every task not answered yet (`done`: rows an earlier attempt answered), grades the answers as they
+ * arrive and hands each graded row to `onRow` (to be stored); summarises over all rows.
+ *
+ * A model that answers one request at a time (an endpoint: it has a concurrency, or a price) is fed through the
+ * meter, one request per free slot: nothing is sent that the meter does not admit, and after a failure, a budget
+ * stop or a grader error no new request is sent while those in flight finish and are booked. A local model answers
+ * its whole batch at once and is only booked.
+ */
 export async function runEval(opts: {
   model: InferenceModel;
   tasks: EvalTask[];
+  done?: Row[];
   grade: (input: GradeInput) => Promise<Grade>;
   maxTokens?: number;
   labelTask?: boolean;
@@ -69,54 +88,105 @@ export async function runEval(opts: {
   onProgress?: (done: number, total: number) => void;
   /** Prices of the judge model, to book grading cost (null: no judge or unknown price). */
   judgeUsd?: (usage: { inputTokens: number; outputTokens: number }) => number;
+  meter?: EvalMeter;
+  onRow?: (row: Row) => void;
 }): Promise<EvalRun> {
   const started = performance.now();
   const maxTokens = opts.maxTokens ?? defaultMaxTokens(opts.tasks);
-  const requests: CompletionRequest[] = opts.tasks.map((t) => ({
-    messages: t.messages,
-    maxTokens,
-    temperature: 0,
-    seed: 0,
-  }));
-  const grades: Array<Promise<Grade>> = new Array(opts.tasks.length);
-  let done = 0;
-  const results = await opts.model.completeAll(requests, {
-    signal: opts.signal,
-    onResult: (i, r) => {
-      // Grade as answers arrive (a judge grader then overlaps with inference).
-      grades[i] = opts.grade({ output: r.text, expected: opts.tasks[i].expected, row: opts.tasks[i] });
-      done++;
-      opts.onProgress?.(done, opts.tasks.length);
-    },
-  });
-  for (let i = 0; i < results.length; i++) {
-    grades[i] ??= opts.grade({ output: results[i].text, expected: opts.tasks[i].expected, row: opts.tasks[i] });
-  }
-  const graded = await Promise.all(grades);
+  const prior = opts.done ?? [];
+  const answered = new Set(prior.map((r) => r.rowIndex));
+  const todo = opts.tasks.filter((t) => !answered.has(t.rowIndex));
+  const request = (t: EvalTask): CompletionRequest => ({ messages: t.messages, maxTokens, temperature: 0, seed: 0 });
+  const rows: Row[] = [...prior];
+  const grading: Array<Promise<void>> = [];
+  let failure: unknown = null;
   let judgeUsd = 0;
-  const rows = opts.tasks.map((t, i) => {
-    const r = results[i];
-    const g = graded[i];
-    if (g.usage && opts.judgeUsd) judgeUsd += opts.judgeUsd(g.usage);
-    return {
-      rowIndex: t.rowIndex,
-      line: t.line,
-      output: r.text,
-      expected: t.expected,
-      score: g.score,
-      pass: g.pass,
-      detail: g.detail ?? null,
-      latencyMs: r.latencyMs,
-      inputTokens: r.inputTokens,
-      outputTokens: r.outputTokens,
-      cluster: t.cluster,
+  let count = prior.length;
+  const answer = (t: EvalTask, r: CompletionResult) => {
+    count++;
+    opts.onProgress?.(count, opts.tasks.length);
+    // Grade as answers arrive (a judge grader then overlaps with inference).
+    grading.push(
+      opts.grade({ output: r.text, expected: t.expected, row: t }).then(
+        (g) => {
+          if (g.usage && opts.judgeUsd) judgeUsd += opts.judgeUsd(g.usage);
+          const row: Row = {
+            rowIndex: t.rowIndex,
+            line: t.line,
+            output: r.text,
+            expected: t.expected,
+            score: g.score,
+            pass: g.pass,
+            detail: g.detail ?? null,
+            latencyMs: r.latencyMs,
+            inputTokens: r.inputTokens,
+            outputTokens: r.outputTokens,
+            cluster: t.cluster,
+          };
+          rows.push(row);
+          opts.onRow?.(row);
+        },
+        (err) => {
+          failure ??= err;
+        },
+      ),
+    );
+  };
+
+  const p = opts.model.pricing;
+  const paid = opts.model.concurrency !== undefined || (p !== null && (p.inputPer1M > 0 || p.outputPer1M > 0));
+  if (paid && opts.meter) {
+    const meter = opts.meter;
+    let next = 0;
+    const feed = async () => {
+      while (failure === null && next < todo.length) {
+        let ticket: Awaited<ReturnType<EvalMeter["acquire"]>>;
+        try {
+          ticket = await meter.acquire("answer", opts.signal);
+        } catch (err) {
+          failure ??= err;
+          return;
+        }
+        if (failure !== null || next >= todo.length) {
+          meter.settle(ticket, null);
+          return;
+        }
+        const t = todo[next++];
+        try {
+          const [r] = await opts.model.completeAll([request(t)], { signal: opts.signal });
+          meter.settle(ticket, r);
+          answer(t, r);
+        } catch (err) {
+          meter.settle(ticket, null);
+          failure ??= err;
+        }
+      }
     };
-  });
+    const slots = Math.max(1, Math.min(opts.model.concurrency ?? 8, todo.length));
+    await Promise.all(Array.from({ length: slots }, feed));
+  } else if (todo.length) {
+    const seen = new Set<number>();
+    const take = (i: number, r: CompletionResult) => {
+      if (seen.has(i)) return;
+      seen.add(i);
+      opts.meter?.book("answer", r);
+      answer(todo[i], r);
+    };
+    try {
+      const results = await opts.model.completeAll(todo.map(request), { signal: opts.signal, onResult: take });
+      for (let i = 0; i < results.length; i++) take(i, results[i]);
+    } catch (err) {
+      failure = err;
+    }
+  }
+  await Promise.all(grading);
+  if (failure !== null) throw failure;
+
+  rows.sort((a, b) => a.rowIndex - b.rowIndex);
   const interval = meanInterval(rows.map((r) => r.score));
   const inputTokens = rows.reduce((a, r) => a + r.inputTokens, 0);
   const outputTokens = rows.reduce((a, r) => a + r.outputTokens, 0);
-  const latencies = results.map((r) => r.latencyMs);
-  const p = opts.model.pricing;
+  const latencies = rows.map((r) => r.latencyMs);
   const summary: EvalSummary = {
     method: interval.method,
     se: interval.se,

@@ -1,12 +1,32 @@
-/** Evals of models on eval sets, paired comparisons, and leaderboards. */
+/**
+ * Evals of models on eval sets, paired comparisons, and leaderboards.
+ *
+ * An eval is claimed in one database transaction (see EngineRepo.claimEval): a run's base and baselines reuse the
+ * experiment's finished eval of the same model or wait for the one another run is doing; a new attempt takes over
+ * the answered rows of the key's last unfinished attempt (a killed process, a provider failure, a budget stop) and
+ * reserves its cost. Its requests are booked as they are answered (SpendMeter), its graded rows stored as they
+ * come, and its lease renewed while it runs, so a crash loses no booking and no stored answer.
+ */
 import { TuneError } from "../../errors.ts";
+import { sleep } from "../../lib/limit.ts";
+import { budgetRefusal, leaseOwner, ownerAlive, priced, SpendMeter, usd } from "../costs/budget.ts";
 import { formatRef } from "../datasets/names.ts";
 import type { DatasetService } from "../datasets/service.ts";
-import type { DatasetVersionRecord, EngineRepo, EvalRecord, ExperimentRecord, Clock } from "../ports.ts";
+import type { Pricing } from "../inference.ts";
+import type {
+  BudgetUse,
+  Clock,
+  DatasetVersionRecord,
+  EngineRepo,
+  EvalClaimResult,
+  EvalRecord,
+  EvalRowRecord,
+  ExperimentRecord,
+} from "../ports.ts";
 import { resolveModel, type ProviderSet } from "../models.ts";
 import { pairedComparison } from "../stats.ts";
 import { makeGrader, parseGraderSpec, type GraderSpec, type JudgeClient } from "./graders.ts";
-import { evalTasks, runEval, type EvalTask } from "./runner.ts";
+import { defaultMaxTokens, evalTasks, runEval, type EvalTask } from "./runner.ts";
 
 export interface Comparison {
   metric: string;
@@ -41,6 +61,50 @@ export interface EvalRequest {
   maxTokens?: number;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * "experiment": the experiment's succeeded eval of the same model (any run) is reused, and one another process
+   * is running is waited for (a run's base and baselines). Default "none": only this key's own attempts.
+   */
+  share?: "experiment" | "none";
+  /** Return a succeeded eval of the same key instead of asking again (runs; default false: evaluate anew). */
+  reuse?: boolean;
+  /** The run whose reservation covers this eval; without it an eval booked to an experiment reserves its own. */
+  holdRunId?: number;
+  /** Told when the eval waits for the same eval another run (or process) is doing. */
+  onWaiting?: (other: EvalRecord) => void;
+  /** Told when an attempt starts asking (not when a finished eval is reused), with the rows it took over. */
+  onStart?: (ev: EvalRecord, reusedRows: number) => void;
+}
+
+export interface EvalServiceOptions {
+  /** A running eval's lease (renewed a few times per lease); a process that stops leaves it resumable after it. */
+  leaseMs?: number;
+  /** How often a waiting eval looks again. */
+  pollMs?: number;
+}
+
+/** Tokens of the judge's instructions around a row (system prompt, rubric, tags), and of its short JSON reply. */
+const JUDGE_TEMPLATE_TOKENS = 250;
+const JUDGE_REPLY_TOKENS = 40;
+
+/**
+ * The estimated cost of one eval request (and of one judge call) on an eval set: its mean row as the prompt and its
+ * mean assistant message as the answer, at the model's price.
+ */
+export function evalRequestUsd(
+  evalSet: DatasetVersionRecord,
+  pricing: Pricing | null,
+  judge: Pricing | null = null,
+): { answer: number; judge: number } {
+  const perIn = evalSet.stats.tokens.mean;
+  const perOut = evalSet.rows ? evalSet.stats.assistantTokens / evalSet.rows : 0;
+  return {
+    answer: priced(pricing, { inputTokens: perIn, outputTokens: perOut }),
+    judge: priced(judge, {
+      inputTokens: JUDGE_TEMPLATE_TOKENS + perIn + 2 * perOut,
+      outputTokens: JUDGE_REPLY_TOKENS,
+    }),
+  };
 }
 
 export function isLabelTask(spec: GraderSpec, tasks: EvalTask[]): boolean {
@@ -55,7 +119,21 @@ export class EvalService {
     private readonly datasets: DatasetService,
     private readonly providers: ProviderSet,
     private readonly clock: Clock,
+    private readonly opts: EvalServiceOptions = {},
   ) {}
+
+  private get leaseMs() {
+    return this.opts.leaseMs ?? 30_000;
+  }
+
+  /** The estimated cost of evaluating a model on an eval set with a metric (a judge's calls included). */
+  estimateUsd(modelRef: string, evalSet: DatasetVersionRecord, metric: string): number {
+    const spec = this.checkMetric(metric);
+    const model = resolveModel(modelRef, this.providers, this.repo).model;
+    const judge = spec.kind === "judge" ? resolveModel(spec.model, this.providers, this.repo).model.pricing : null;
+    const per = evalRequestUsd(evalSet, model.pricing, judge);
+    return evalSet.rows * (per.answer + per.judge);
+  }
 
   /** Parses a metric (grader spec) now, so a bad one is refused before anything runs. */
   checkMetric(metric: string): GraderSpec {
@@ -66,84 +144,143 @@ export class EvalService {
     }
   }
 
-  private judgeClient(): JudgeClient {
-    return async (req) => {
-      const { model } = resolveModel(req.model, this.providers, this.repo);
-      const [r] = await model.completeAll([{ messages: req.messages, maxTokens: 300, temperature: 0 }], {});
-      return { text: r.text, usage: { inputTokens: r.inputTokens, outputTokens: r.outputTokens } };
-    };
-  }
-
   async evaluate(req: EvalRequest): Promise<EvalRecord> {
     const spec = this.checkMetric(req.metric);
     const resolved = resolveModel(req.modelRef, this.providers, this.repo);
     const dsRef = formatRef(req.dataset.name, req.dataset.version);
     const tasks = evalTasks(await this.datasets.allRows(req.dataset), dsRef);
     const judgeModel = spec.kind === "judge" ? resolveModel(spec.model, this.providers, this.repo).model : null;
-    const grade = makeGrader(spec, { judge: this.judgeClient() });
-    const ev = this.repo.createEval({
-      experimentId: req.experimentId ?? null,
+    const maxTokens = req.maxTokens ?? defaultMaxTokens(tasks);
+    const experimentId = req.experimentId ?? null;
+    const exp = experimentId !== null ? this.repo.experimentById(experimentId) : null;
+    const prior = evalRequestUsd(req.dataset, resolved.model.pricing, judgeModel?.pricing ?? null);
+    const owner = leaseOwner();
+
+    // Claim: reuse, wait for the same eval elsewhere, or start an attempt (resuming the last unfinished one).
+    let claim: EvalClaimResult;
+    let waitedFor = 0;
+    for (;;) {
+      const now = this.clock.now();
+      claim = this.repo.claimEval({
+        key: {
+          model: resolved.ref,
+          datasetVersionId: req.dataset.id,
+          metric: req.metric,
+          maxTokens,
+          experimentId,
+          runId: req.runId ?? null,
+          role: req.role,
+        },
+        share: req.share ?? "none",
+        reuseSucceeded: req.reuse ?? false,
+        owner,
+        now,
+        leaseUntil: new Date(now.getTime() + this.leaseMs),
+        ownerAlive,
+        rows: tasks.length,
+        hold: exp && req.holdRunId === undefined ? { usdFor: (left) => left * (prior.answer + prior.judge) } : null,
+      });
+      if (claim.kind === "reuse") return claim.eval;
+      if (claim.kind === "refused")
+        throw budgetRefusal(this.repo, exp as ExperimentRecord, claim.use, `This eval of ${resolved.ref}`, claim.usd);
+      if (claim.kind === "created") break;
+      if (claim.kind === "wait" && claim.eval.id !== waitedFor) {
+        waitedFor = claim.eval.id;
+        req.onWaiting?.(claim.eval);
+      }
+      await sleep(this.opts.pollMs ?? 250, req.signal);
+    }
+    const ev = claim.eval;
+    const adopted = claim.adopted ? this.repo.evalRows(ev.id) : [];
+    req.onStart?.(ev, adopted.length);
+
+    const now = this.clock.now();
+    const entry = {
+      at: now,
+      estimated: false,
+      experimentId,
       runId: req.runId ?? null,
-      model: resolved.ref,
-      role: req.role,
-      datasetVersionId: req.dataset.id,
-      metric: req.metric,
-      state: "running",
-      error: null,
-      n: tasks.length,
-      mean: null,
-      ciLow: null,
-      ciHigh: null,
-      summary: null,
-      createdAt: this.clock.now(),
-      finishedAt: null,
+      evalId: ev.id,
+      trainingTokens: 0,
+      inputTokens: 0,
+      outputTokens: 0,
+      usd: 0,
+      wallMs: 0,
+    };
+    const ledger = {
+      answer: this.repo.addLedger({ ...entry, kind: "eval", provider: resolved.model.provider, model: resolved.ref }),
+      judge: judgeModel
+        ? this.repo.addLedger({ ...entry, kind: "judge", provider: judgeModel.provider, model: judgeModel.ref })
+        : null,
+    };
+    let hold: { id: number; usd: number; bookedUsd: number } | null = null;
+    if (req.holdRunId !== undefined) {
+      const h = this.repo.runHold(req.holdRunId, 0, now);
+      hold = { id: h.id, usd: h.usd, bookedUsd: h.bookedUsd };
+    } else if (claim.holdId !== null) hold = { id: claim.holdId, usd: claim.holdUsd, bookedUsd: 0 };
+    const meter = new SpendMeter({
+      repo: this.repo,
+      clock: this.clock,
+      ledger,
+      pricing: { answer: resolved.model.pricing, judge: judgeModel?.pricing ?? null },
+      prior,
+      hold,
+      budgeted: exp?.budgetUsd !== null && exp?.budgetUsd !== undefined,
+      stopMessage: (use, m) =>
+        this.stopMessage(exp, use, m, {
+          model: resolved.ref,
+          dataset: dsRef,
+          rows: tasks.length,
+          adopted: adopted.length,
+          prior: prior.answer,
+        }),
     });
+
+    // Graded rows are stored in small batches (the bookings above are immediate).
+    let pending: EvalRowRecord[] = [];
+    let flushTimer: NodeJS.Timeout | null = null;
+    const flush = () => {
+      if (flushTimer) clearTimeout(flushTimer);
+      flushTimer = null;
+      const batch = pending;
+      pending = [];
+      this.repo.addEvalRows(batch);
+    };
+    // The lease says this process is answering the eval. Lost (another process took the eval over after this one
+    // stalled past its lease), it stops asking: the other attempt goes on from the rows stored here.
+    const lease = new AbortController();
+    const signal = req.signal ? AbortSignal.any([req.signal, lease.signal]) : lease.signal;
+    const heartbeat = setInterval(
+      () => {
+        const t = this.clock.now().getTime();
+        if (!this.repo.renewEvalLease(ev.id, owner, new Date(t + this.leaseMs)))
+          lease.abort(
+            new TuneError("eval_taken_over", `Eval #${ev.id} was taken over by another process; it goes on there.`),
+          );
+      },
+      Math.max(50, this.leaseMs / 3),
+    );
+    heartbeat.unref();
     try {
       const out = await runEval({
         model: resolved.model,
         tasks,
-        grade,
-        maxTokens: req.maxTokens,
+        done: adopted,
+        grade: makeGrader(spec, { judge: this.judgeClient(meter, signal) }),
+        maxTokens,
         labelTask: isLabelTask(spec, tasks),
-        signal: req.signal,
+        signal,
         onProgress: req.onProgress,
-        judgeUsd: (u) => {
-          const p = judgeModel?.pricing;
-          return p ? (u.inputTokens * p.inputPer1M + u.outputTokens * p.outputPer1M) / 1e6 : 0;
+        judgeUsd: (u) => priced(judgeModel?.pricing ?? null, u),
+        meter,
+        onRow: (row) => {
+          pending.push({ ...row, evalId: ev.id });
+          if (pending.length >= 25) flush();
+          else flushTimer ??= setTimeout(flush, 100);
         },
       });
-      this.repo.addEvalRows(out.rows.map((r) => ({ ...r, evalId: ev.id })));
-      const now = this.clock.now();
-      const base = {
-        at: now,
-        estimated: false,
-        experimentId: req.experimentId ?? null,
-        runId: req.runId ?? null,
-        evalId: ev.id,
-        trainingTokens: 0,
-      };
-      this.repo.addLedger({
-        ...base,
-        kind: "eval",
-        provider: resolved.model.provider,
-        model: resolved.ref,
-        inputTokens: out.summary.inputTokens,
-        outputTokens: out.summary.outputTokens,
-        usd: out.summary.usd ?? 0,
-        wallMs: out.summary.wallMs,
-      });
-      if (judgeModel) {
-        this.repo.addLedger({
-          ...base,
-          kind: "judge",
-          provider: judgeModel.provider,
-          model: judgeModel.ref,
-          inputTokens: 0,
-          outputTokens: 0,
-          usd: out.summary.judgeUsd,
-          wallMs: 0,
-        });
-      }
+      flush();
+      this.repo.bookLedger(ledger.answer, { inputTokens: 0, outputTokens: 0, usd: 0, wallMs: out.summary.wallMs });
       return this.repo.updateEval(ev.id, {
         state: "succeeded",
         n: out.rows.length,
@@ -151,16 +288,56 @@ export class EvalService {
         ciLow: out.ci[0],
         ciHigh: out.ci[1],
         summary: out.summary,
-        finishedAt: now,
-      });
-    } catch (err) {
-      this.repo.updateEval(ev.id, {
-        state: "failed",
-        error: err instanceof Error ? err.message : String(err),
         finishedAt: this.clock.now(),
       });
+    } catch (err) {
+      flush();
+      // Taken over: the eval is the other process's now (it closed this attempt as resumed).
+      if (!lease.signal.aborted)
+        this.repo.updateEval(ev.id, {
+          state: "failed",
+          error: err instanceof Error ? err.message : String(err),
+          finishedAt: this.clock.now(),
+        });
       throw err;
+    } finally {
+      clearInterval(heartbeat);
+      if (flushTimer) clearTimeout(flushTimer);
     }
+  }
+
+  /** Judge calls of one eval: each admitted by its meter (the budget) and booked as it is answered. */
+  private judgeClient(meter: SpendMeter, signal?: AbortSignal): JudgeClient {
+    return async (req) => {
+      const { model } = resolveModel(req.model, this.providers, this.repo);
+      const ticket = await meter.acquire("judge", signal);
+      let r: Awaited<ReturnType<typeof model.completeAll>>[number];
+      try {
+        [r] = await model.completeAll([{ messages: req.messages, maxTokens: 300, temperature: 0 }], { signal });
+      } catch (err) {
+        meter.settle(ticket, null);
+        throw err;
+      }
+      meter.settle(ticket, r);
+      return { text: r.text, usage: { inputTokens: r.inputTokens, outputTokens: r.outputTokens } };
+    };
+  }
+
+  private stopMessage(
+    exp: ExperimentRecord | null,
+    use: BudgetUse,
+    m: SpendMeter,
+    ctx: { model: string; dataset: string; rows: number; adopted: number; prior: number },
+  ): string {
+    const done = ctx.adopted + m.answered;
+    const name = exp?.name ?? "the experiment";
+    const why =
+      m.dearest.answer > ctx.prior * 1.001
+        ? `, and ${ctx.model} bills more than estimated (up to ${usd(m.dearest.answer)} a request against ${usd(ctx.prior)} estimated)`
+        : m.dearest.judge > 0
+          ? `, and the judge's calls cost up to ${usd(m.dearest.judge)} each`
+          : "";
+    return `stopped at the budget: ${name} has ${usd(use.spentUsd)} spent${use.heldUsd > 1e-9 ? ` and ${usd(use.heldUsd)} held by other work` : ""} of its ${usd(use.budgetUsd ?? 0)} budget${why}. ${Math.min(done, ctx.rows)} of ${ctx.rows} rows answered; their answers and cost are kept. Raise the budget (/tune experiment budget ${name} <usd>), then evaluate again: /tune eval ${ctx.model} ${ctx.dataset}${exp ? ` --experiment ${exp.name}` : ""} (the answered rows are reused).`;
   }
 
   /** The experiment's best tuned model so far: its highest-scoring run eval on the experiment's metric. */

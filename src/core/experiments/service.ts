@@ -81,6 +81,12 @@ export class ExperimentService {
     return this.repo.listExperiments();
   }
 
+  /** Sets (null: removes) the budget; what is reserved already stays reserved, new work is checked against it. */
+  setBudget(name: string, budgetUsd: number | null): ExperimentRecord {
+    const exp = this.get(name);
+    return this.repo.setBudget(exp.id, budgetUsd);
+  }
+
   addHypothesis(input: {
     experiment: string;
     text: string;

@@ -1,9 +1,10 @@
 /** Cards for runs, evals, comparisons, leaderboards and experiments (platform-neutral). */
 import { fields, fmt, list, table, text, type Block, type Card, type CardAction } from "../cards.ts";
+import { budgetLine } from "../costs/budget.ts";
 import { costPer1k, type CostSummary } from "../costs/ledger.ts";
 import type { Comparison } from "../evals/service.ts";
 import { pValueText } from "../evals/service.ts";
-import type { EvalRecord, ExperimentRecord, HypothesisRecord, RunRecord } from "../ports.ts";
+import type { BudgetUse, EvalRecord, ExperimentRecord, HypothesisRecord, RunRecord } from "../ports.ts";
 import type { RunEstimate } from "./service.ts";
 import { STATE_LABEL } from "./states.ts";
 import type { RunVerdict } from "./events.ts";
@@ -38,6 +39,8 @@ export function progressLine(r: RunRecord): string | null {
     const bar = `${p.step}/${p.totalSteps} steps (${Math.round(((p.step ?? 0) / p.totalSteps) * 100)}%)`;
     return `training: ${bar} · loss ${p.loss?.toFixed(3)} · ${fmt.int(p.tokensPerSec ?? 0)} tokens/s · ${secs(p.elapsedMs ?? 0)}`;
   }
+  if (p.phase === "evaluating" && p.waitingFor)
+    return `evaluating ${p.evalModel}: waiting for eval #${p.waitingFor} of the same model (another run is doing it)`;
   if (p.phase === "evaluating") return `evaluating ${p.evalModel}: ${p.evalDone ?? 0}/${p.evalTotal ?? "?"} rows`;
   return null;
 }
@@ -67,7 +70,10 @@ export function runCard(r: RunRecord, ctx: { experiment: string; dataset: string
       `${fmt.usd(q.usd)}${q.trainTokens !== null ? ` (${fmt.int(q.trainTokens)} training tokens)` : ""}`,
     ]);
   if (e?.budgetUsd !== null && e?.budgetUsd !== undefined)
-    f.push(["Budget", `${fmt.usd(e.spentUsd)} spent of ${fmt.usd(e.budgetUsd)} before this run`]);
+    f.push([
+      "Budget",
+      `${fmt.usd(e.spentUsd)} spent${e.heldUsd ? ` + ${fmt.usd(e.heldUsd)} held by other work` : ""} of ${fmt.usd(e.budgetUsd)} before this run; this run reserves its estimate until it ends`,
+    ]);
   const prog = progressLine(r);
   if (prog && (r.state === "running" || r.state === "queued")) f.push(["Progress", prog]);
   if (ctx.cost && (r.state === "succeeded" || r.state === "failed" || r.state === "cancelled")) {
@@ -217,7 +223,15 @@ export function leaderboardCard(exp: ExperimentRecord, evalRef: string, evals: E
 
 export function experimentCard(
   exp: ExperimentRecord,
-  ctx: { evalRef: string; runs: RunRecord[]; hypotheses: HypothesisRecord[]; spend: CostSummary; best?: EvalRecord },
+  ctx: {
+    evalRef: string;
+    runs: RunRecord[];
+    hypotheses: HypothesisRecord[];
+    spend: CostSummary;
+    /** Spend and reservations against the budget (shown instead of the spend alone). */
+    budget?: BudgetUse;
+    best?: EvalRecord;
+  },
 ): Card {
   const f: Array<[string, string]> = [
     ["Eval set", `${ctx.evalRef} (frozen, sha256 ${exp.evalSha256.slice(0, 12)})`],
@@ -225,9 +239,11 @@ export function experimentCard(
     ["Baselines", exp.baselines.length ? exp.baselines.join(", ") : "none"],
     [
       "Budget",
-      exp.budgetUsd === null
-        ? `no budget · ${fmt.usd(ctx.spend.totalUsd)} spent`
-        : `${fmt.usd(ctx.spend.totalUsd)} spent of ${fmt.usd(exp.budgetUsd)}`,
+      ctx.budget
+        ? budgetLine(ctx.budget)
+        : exp.budgetUsd === null
+          ? `no budget · ${fmt.usd(ctx.spend.totalUsd)} spent`
+          : `${fmt.usd(ctx.spend.totalUsd)} spent of ${fmt.usd(exp.budgetUsd)}`,
     ],
     [
       "Runs",

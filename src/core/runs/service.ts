@@ -5,7 +5,10 @@
 import crypto from "node:crypto";
 import { ErrorCode, TuneError } from "../../errors.ts";
 import { defaultEpochs, estimateTraining } from "../costs/estimate.ts";
-import { experimentSpend, round } from "../costs/ledger.ts";
+import { budgetRefusal, leftUsd } from "../costs/budget.ts";
+import { round } from "../costs/ledger.ts";
+import { evalRequestUsd } from "../evals/service.ts";
+import { parseGraderSpec } from "../evals/graders.ts";
 import { findOverlap } from "../datasets/dedupe.ts";
 import { experimentNamed } from "../experiments/service.ts";
 import { formatRef } from "../datasets/names.ts";
@@ -57,7 +60,11 @@ export interface RunEstimate {
   totalUsd: number;
   wallSeconds: number | null;
   budgetUsd: number | null;
+  /** Booked spend of the experiment before this run. */
   spentUsd: number;
+  /** Reserved by the experiment's other unfinished work (queued, awaiting confirmation, running) before this run. */
+  heldUsd?: number;
+  /** What is left for this run: budget - spent - held. */
   remainingUsd: number | null;
   /** The provider's own estimate (Together's estimate-price), shown beside tuneloop's. */
   providerQuote?: ProviderQuote | null;
@@ -168,28 +175,28 @@ export class RunService {
         warnings.push(`${providerName}'s own estimate is unavailable: ${(err as Error).message}`);
       }
     }
-    if (estimate.remainingUsd !== null && estimate.totalUsd > estimate.remainingUsd) {
-      throw new TuneError(
-        "budget_exceeded",
-        `This run is estimated at $${estimate.totalUsd.toFixed(2)}, over what is left of ${exp.name}'s budget ($${estimate.remainingUsd.toFixed(2)} of $${(estimate.budgetUsd ?? 0).toFixed(2)}). Use a smaller dataset or a cheaper model, or raise the budget.`,
-        { estimate },
-      );
-    }
     const needsConfirmation = !input.yes && estimate.totalUsd > this.settings.confirmAboveUsd;
-    const { run, created } = this.repo.createRun({
-      idempotencyKey: input.idempotencyKey ?? crypto.randomUUID(),
-      experimentId: exp.id,
-      datasetVersionId: train.id,
-      provider: providerName,
-      baseModel,
-      hyper,
-      state: "estimating",
-      estimate,
-      channelId: input.channelId,
-      createdBy: input.user,
-      createdById: input.userId ?? null,
-      createdAt: this.clock.now(),
-    });
+    // The reservation is taken with the run in one immediate transaction (after the idempotency check, so a retried
+    // request finds its run): concurrent starts, in this process or another, cannot both fit.
+    const made = this.repo.createRun(
+      {
+        idempotencyKey: input.idempotencyKey ?? crypto.randomUUID(),
+        experimentId: exp.id,
+        datasetVersionId: train.id,
+        provider: providerName,
+        baseModel,
+        hyper,
+        state: "estimating",
+        estimate,
+        channelId: input.channelId,
+        createdBy: input.user,
+        createdById: input.userId ?? null,
+        createdAt: this.clock.now(),
+      },
+      { usd: estimate.totalUsd },
+    );
+    if (made.refused) throw budgetRefusal(this.repo, exp, made.refused, "This run", estimate.totalUsd);
+    const { run, created } = made;
     if (!created)
       return {
         run,
@@ -268,20 +275,27 @@ export class RunService {
   ): RunEstimate {
     const [t] = estimateTraining(tokens, { epochs, models: [`${provider}:${baseModel}`] });
     const trainer = this.providers.trainer(provider);
-    // Eval: the base, the tuned model and every baseline answer each eval row once.
+    // Eval: the base, the tuned model and every baseline answer each eval row once; a judge metric grades each
+    // answer with one more call (the tuned model's answers included).
     const models = [`${provider}:${baseModel}`, ...exp.baselines];
-    const perRowIn = evalSet.stats.tokens.mean;
-    const perRowOut = evalSet.rows ? evalSet.stats.assistantTokens / evalSet.rows : 0;
-    let evalUsd = 0;
+    const spec = parseGraderSpec(exp.metric);
+    let judge = null;
+    try {
+      judge = spec.kind === "judge" ? resolveModel(spec.model, this.providers, this.repo).model.pricing : null;
+    } catch {
+      // an unknown judge is reported when the eval runs
+    }
+    let evalUsd = evalSet.rows * evalRequestUsd(evalSet, null, judge).judge;
     for (const ref of models) {
       try {
-        const p = resolveModel(ref, this.providers, this.repo).model.pricing;
-        if (p) evalUsd += (evalSet.rows * (perRowIn * p.inputPer1M + perRowOut * p.outputPer1M)) / 1e6;
+        const per = evalRequestUsd(evalSet, resolveModel(ref, this.providers, this.repo).model.pricing, judge);
+        evalUsd += evalSet.rows * (per.answer + per.judge);
       } catch {
         // an unknown baseline is reported when the eval runs
       }
     }
-    const spent = experimentSpend(this.repo, exp.id);
+    const use = this.repo.budgetUse(exp.id, this.clock.now());
+    const left = leftUsd(use);
     const totalUsd = round(t.usd + evalUsd);
     return {
       provider,
@@ -297,9 +311,10 @@ export class RunService {
         trainer?.estimateWallMs(t.billedTokens) != null
           ? Math.round((trainer.estimateWallMs(t.billedTokens) ?? 0) / 1000)
           : null,
-      budgetUsd: exp.budgetUsd,
-      spentUsd: spent,
-      remainingUsd: exp.budgetUsd === null ? null : round(exp.budgetUsd - spent),
+      budgetUsd: use.budgetUsd,
+      spentUsd: round(use.spentUsd),
+      heldUsd: round(use.heldUsd),
+      remainingUsd: left === null ? null : round(left),
     };
   }
 
@@ -370,6 +385,12 @@ export class RunService {
         `Run ${id} is ${STATE_LABEL[run.state]}; only a run awaiting confirmation can be confirmed.`,
       );
     }
+    // Its reservation was taken at start; a budget lowered since then under what is committed stops it here.
+    const exp = this.repo.experimentById(run.experimentId);
+    const use = this.repo.budgetUse(run.experimentId, this.clock.now());
+    const left = leftUsd(use);
+    if (exp && left !== null && left < -1e-9)
+      throw budgetRefusal(this.repo, exp, use, `Run ${id}`, 0, `cancel run ${id} or other work`);
     return this.setState(run, ["awaiting_confirmation"], "queued", user);
   }
 

@@ -267,19 +267,9 @@ export class RunWorker {
     const report = this.progressThrottle(run);
     const done: EvalRecord[] = [];
     for (const step of plan) {
-      // Reuse: this run's own finished eval (after a restart), or, for base and baselines, the experiment's
-      // latest eval of that model on the same frozen eval set and metric (deterministic, and it saves money).
-      const existing = this.repo
-        .evals({ model: step.model, datasetVersionId: evalSet.id, state: "succeeded" })
-        .find(
-          (e) =>
-            e.metric === exp.metric && (e.runId === run.id || (step.role !== "tuned" && e.experimentId === exp.id)),
-        );
-      if (existing) {
-        done.push(existing);
-        continue;
-      }
-      report({ phase: "evaluating", evalModel: step.model, evalDone: 0, evalTotal: evalSet.rows }, true);
+      // Reuse: this run's own finished eval (after a restart), or, for base and baselines, the experiment's eval of
+      // that model on the same frozen eval set and metric (deterministic, and it saves money), waiting for it when
+      // another run is doing it now. The run's reservation covers the spend, request by request.
       const ev = await this.evals.evaluate({
         modelRef: step.model,
         dataset: evalSet,
@@ -287,9 +277,19 @@ export class RunWorker {
         role: step.role,
         experimentId: exp.id,
         runId: run.id,
+        share: step.role === "tuned" ? "none" : "experiment",
+        reuse: true,
+        holdRunId: run.id,
         signal,
+        onStart: (_ev, reused) =>
+          report({ phase: "evaluating", evalModel: step.model, evalDone: reused, evalTotal: evalSet.rows }, true),
         onProgress: (d, t) =>
           report({ phase: "evaluating", evalModel: step.model, evalDone: d, evalTotal: t }, d === t),
+        onWaiting: (other) =>
+          report(
+            { phase: "evaluating", evalModel: step.model, evalDone: 0, evalTotal: evalSet.rows, waitingFor: other.id },
+            true,
+          ),
       });
       done.push(ev);
     }

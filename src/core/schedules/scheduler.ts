@@ -16,12 +16,16 @@ export interface RecipeOutcome {
   card?: Card;
   /** Told where the card was posted (a run's card is then kept up to date). */
   onPosted?: (ref: { channelId: string; messageId: string }) => void;
+  /** Pause the schedule after this fire, and say why and what to do (e.g. a fire that would pass a budget). */
+  pause?: string;
 }
 
 export interface SchedulerDeps {
   repo: IterationRepo;
   clock: Clock;
   maxFailures: number;
+  /** No schedule may fire more often than this (TUNELOOP_SCHEDULE_MIN_INTERVAL). */
+  minIntervalMs: number;
   /** Checks a recipe's words now (so a bad one is refused when the schedule is added). */
   checkRecipe: (recipe: string) => void;
   run: (schedule: ScheduleRecord, reason: ScheduleFire["reason"]) => Promise<RecipeOutcome>;
@@ -43,6 +47,13 @@ export function checkTimeZone(tz: string): string {
 }
 
 export function checkCron(expr: string): string {
+  const fields = expr.trim().split(/\s+/).filter(Boolean);
+  if (fields.length !== 5) {
+    throw new TuneError(
+      "schedule_invalid_cron",
+      `"${expr}" has ${fields.length} field${fields.length === 1 ? "" : "s"}${fields.length === 6 ? " (a seconds field)" : ""}: use five fields: minute hour day-of-month month day-of-week, e.g. "0 9 * * MON" for Mondays at 9:00.`,
+    );
+  }
   const v = cron.validateDetailed(expr);
   if (!v.valid) {
     const why = v.errors
@@ -54,6 +65,37 @@ export function checkCron(expr: string): string {
     );
   }
   return expr;
+}
+
+const human = (ms: number) =>
+  ms % 86_400_000 === 0
+    ? `${ms / 86_400_000} d`
+    : ms % 3_600_000 === 0
+      ? `${ms / 3_600_000} h`
+      : ms % 60_000 === 0
+        ? `${ms / 60_000} min`
+        : `${Math.round(ms / 1000)} s`;
+
+/**
+ * Refuses an expression whose closest two fires (over its next 400, which cover every pattern of minutes, hours and
+ * weekdays) are less than `minMs` apart.
+ */
+export function checkInterval(expr: string, tz: string, minMs: number): void {
+  const fires = nextRuns(expr, tz, 400);
+  let gap = Number.POSITIVE_INFINITY;
+  let at = 0;
+  for (let i = 1; i < fires.length; i++) {
+    const d = fires[i].getTime() - fires[i - 1].getTime();
+    if (d < gap) {
+      gap = d;
+      at = i;
+    }
+  }
+  if (gap >= minMs) return;
+  throw new TuneError(
+    "schedule_too_often",
+    `"${expr}" fires every ${human(gap)} at its closest (${fires[at - 1].toISOString().slice(0, 16).replace("T", " ")} and ${fires[at].toISOString().slice(11, 16)} UTC); a schedule may fire at most once every ${human(minMs)} (TUNELOOP_SCHEDULE_MIN_INTERVAL). Use a sparser expression, e.g. "0 * * * *" for every hour or "0 9 * * MON" for Mondays at 9:00.`,
+  );
 }
 
 /** The next `n` fire times of an expression in a zone. */
@@ -77,6 +119,7 @@ export class Scheduler {
   add(input: { cron: string; tz: string; recipe: string; channelId: string | null; user: string }): ScheduleRecord {
     checkCron(input.cron);
     checkTimeZone(input.tz);
+    checkInterval(input.cron, input.tz, this.deps.minIntervalMs);
     this.deps.checkRecipe(input.recipe);
     const [next] = nextRuns(input.cron, input.tz, 1);
     const s = this.deps.repo.createSchedule({
@@ -114,6 +157,8 @@ export class Scheduler {
 
   resume(id: number): ScheduleRecord {
     const s = this.get(id);
+    checkCron(s.cron);
+    checkInterval(s.cron, s.tz, this.deps.minIntervalMs);
     const [next] = nextRuns(s.cron, s.tz, 1);
     const r = this.deps.repo.updateSchedule(id, { state: "active", failures: 0, nextFireAt: next ?? null });
     if (this.started) this.arm(r);
@@ -133,6 +178,30 @@ export class Scheduler {
     const missed: ScheduleRecord[] = [];
     for (const s of this.deps.repo.schedules()) {
       if (s.state !== "active") continue;
+      // A schedule added before the five-field rule or under a smaller minimum interval does not fire: it pauses.
+      try {
+        checkCron(s.cron);
+        checkInterval(s.cron, s.tz, this.deps.minIntervalMs);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        this.deps.repo.addFire({ scheduleId: s.id, at: now, reason: "scheduled", outcome: "skipped", message });
+        const paused = this.deps.repo.updateSchedule(s.id, {
+          state: "paused",
+          lastOutcome: `skipped: ${message}`.slice(0, 500),
+        });
+        await this.deps
+          .notify(paused, {
+            title: `Schedule ${s.id} paused`,
+            tone: "warning",
+            blocks: [
+              text(
+                `"${s.recipe}" (${s.cron}, ${s.tz}) cannot fire: ${message}\nRemove it and add it again with another expression.`,
+              ),
+            ],
+          })
+          .catch((e) => this.deps.onError(e));
+        continue;
+      }
       this.arm(s);
       if (s.nextFireAt && s.nextFireAt.getTime() <= now.getTime()) missed.push(s);
     }
@@ -209,7 +278,19 @@ export class Scheduler {
         const where = await this.deps.notify(updated, out.card);
         if (where) out.onPosted?.(where);
       }
-      if (out.outcome === "failed") {
+      if (out.pause) {
+        this.disarm(id);
+        updated = this.deps.repo.updateSchedule(id, { state: "paused" });
+        await this.deps.notify(updated, {
+          title: `Schedule ${id} skipped and paused`,
+          tone: "warning",
+          blocks: [
+            text(
+              `"${s.recipe}" (${s.cron}, ${s.tz}) was skipped: ${out.message}\n${out.pause}\nThen resume it: /tune schedule resume ${id}.`,
+            ),
+          ],
+        });
+      } else if (out.outcome === "failed") {
         const pause = failures >= this.deps.maxFailures;
         if (pause) {
           this.disarm(id);
