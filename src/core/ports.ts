@@ -222,6 +222,18 @@ export interface EvalSummary {
   judgeUsd: number;
   wallMs: number;
   chance?: { label: string; accuracy: number };
+  /** Rows that were not answered or graded normally (absent when none); the eval's card says so. */
+  flags?: EvalFlags;
+}
+
+/** Counts of rows of an eval that were not answered or graded normally. */
+export interface EvalFlags {
+  /** Answers whose grading ran past the grader's deadline (a user-typed pattern): scored as fails. */
+  gradeTimeouts?: number;
+  /** Answers whose provider-reported usage was missing or implausible: booked at tuneloop's own token count. */
+  usageEstimated?: number;
+  /** Answers cut at the size limit (TUNELOOP_MAX_ANSWER_BYTES). */
+  truncated?: number;
 }
 
 export interface EvalRowRecord {

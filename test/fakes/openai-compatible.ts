@@ -19,6 +19,8 @@ export interface FakeOptions {
   latencyMs?: number;
   apiKey?: string;
   models?: string[];
+  /** Called once an answer has been written to the socket (the bot has it, or will on its next read). */
+  onAnswered?: () => void;
 }
 
 export interface FakeEndpoint {
@@ -46,7 +48,7 @@ export async function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeEndpo
     req.on("end", async () => {
       const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
         res.writeHead(status, { "content-type": "application/json", ...headers });
-        res.end(JSON.stringify(payload));
+        res.end(JSON.stringify(payload), () => opts.onAnswered?.());
       };
       if (opts.apiKey && req.headers.authorization !== `Bearer ${opts.apiKey}`) {
         return send(401, {

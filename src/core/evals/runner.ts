@@ -4,8 +4,8 @@
  */
 import { ErrorCode, TuneError } from "../../errors.ts";
 import type { ChatMessage, LocatedRow } from "../datasets/types.ts";
-import type { CompletionRequest, InferenceModel } from "../inference.ts";
-import type { EvalRowRecord, EvalSummary } from "../ports.ts";
+import type { CompletionRequest, CompletionResult, InferenceModel } from "../inference.ts";
+import type { EvalFlags, EvalRowRecord, EvalSummary } from "../ports.ts";
 import { majorityLabelBaseline, type Grade, type GradeInput } from "./graders.ts";
 import { meanInterval } from "../stats.ts";
 
@@ -57,6 +57,20 @@ function percentile(xs: number[], p: number): number {
   if (!xs.length) return 0;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+}
+
+/** What went abnormally in an eval's rows (null when nothing did). */
+export function evalFlags(
+  results: ReadonlyArray<Pick<CompletionResult, "flags">>,
+  grades: ReadonlyArray<Pick<Grade, "timedOut">>,
+): EvalFlags | null {
+  const flags: EvalFlags = {};
+  const count = (n: number) => (n > 0 ? n : undefined);
+  flags.gradeTimeouts = count(grades.filter((g) => g.timedOut).length);
+  flags.usageEstimated = count(results.filter((r) => r.flags?.usageEstimated).length);
+  flags.truncated = count(results.filter((r) => r.flags?.truncated).length);
+  for (const k of Object.keys(flags) as Array<keyof EvalFlags>) if (flags[k] === undefined) delete flags[k];
+  return Object.keys(flags).length ? flags : null;
 }
 
 export async function runEval(opts: {
@@ -128,5 +142,7 @@ export async function runEval(opts: {
     wallMs: Math.round(performance.now() - started),
   };
   if (opts.labelTask) summary.chance = majorityLabelBaseline(opts.tasks.map((t) => t.expected));
+  const flags = evalFlags(results, graded);
+  if (flags) summary.flags = flags;
   return { rows, summary, mean: interval.mean, ci: interval.ci };
 }

@@ -5,7 +5,8 @@ import type { DatasetService } from "../datasets/service.ts";
 import type { DatasetVersionRecord, EngineRepo, EvalRecord, ExperimentRecord, Clock } from "../ports.ts";
 import { resolveModel, type ProviderSet } from "../models.ts";
 import { pairedComparison } from "../stats.ts";
-import { makeGrader, parseGraderSpec, type GraderSpec, type JudgeClient } from "./graders.ts";
+import { GradePool } from "./grade-pool.ts";
+import { makeGrader, parseGraderSpec, type Grader, type GraderSpec, type JudgeClient } from "./graders.ts";
 import { evalTasks, runEval, type EvalTask } from "./runner.ts";
 
 export interface Comparison {
@@ -49,13 +50,33 @@ export function isLabelTask(spec: GraderSpec, tasks: EvalTask[]): boolean {
   return tasks.length >= 20 && distinct.size <= Math.min(10, tasks.length / 5);
 }
 
+export interface EvalSettings {
+  /** Deadline of grading one answer with a user-typed pattern (TUNELOOP_GRADER_TIMEOUT_MS). */
+  graderTimeoutMs?: number;
+}
+
 export class EvalService {
+  /** Threads that grade user-typed patterns with a deadline (started on the first such grade). */
+  private patterns: GradePool | null = null;
+
   constructor(
     private readonly repo: EngineRepo,
     private readonly datasets: DatasetService,
     private readonly providers: ProviderSet,
     private readonly clock: Clock,
+    private readonly settings: EvalSettings = {},
   ) {}
+
+  /** The grader of a spec; one with a user-typed pattern runs on the grade pool, never on the bot's thread. */
+  grader(spec: GraderSpec): Grader {
+    this.patterns ??= new GradePool({ timeoutMs: this.settings.graderTimeoutMs });
+    return makeGrader(spec, { judge: this.judgeClient(), patterns: this.patterns });
+  }
+
+  async close(): Promise<void> {
+    await this.patterns?.close();
+    this.patterns = null;
+  }
 
   /** Parses a metric (grader spec) now, so a bad one is refused before anything runs. */
   checkMetric(metric: string): GraderSpec {
@@ -80,7 +101,7 @@ export class EvalService {
     const dsRef = formatRef(req.dataset.name, req.dataset.version);
     const tasks = evalTasks(await this.datasets.allRows(req.dataset), dsRef);
     const judgeModel = spec.kind === "judge" ? resolveModel(spec.model, this.providers, this.repo).model : null;
-    const grade = makeGrader(spec, { judge: this.judgeClient() });
+    const grade = this.grader(spec);
     const ev = this.repo.createEval({
       experimentId: req.experimentId ?? null,
       runId: req.runId ?? null,

@@ -12,7 +12,7 @@ import type { Logger } from "../../log.ts";
 import { round } from "../costs/ledger.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { EvalService } from "../evals/service.ts";
-import { makeGrader, parseGraderSpec } from "../evals/graders.ts";
+import { parseGraderSpec } from "../evals/graders.ts";
 import { runRef, type ProviderSet } from "../models.ts";
 import type { Clock, EngineRepo, EvalRecord, HypothesisVerdict, RunProgress, RunRecord } from "../ports.ts";
 import type { RunListener, RunVerdict } from "./events.ts";
@@ -324,7 +324,7 @@ export class RunWorker {
         // cost money on every decision, so such a hypothesis is decided only when it is the experiment's metric.
         const spec = parseGraderSpec(h.metric);
         if (spec.kind === "judge") continue;
-        const grade = makeGrader(spec);
+        const grade = this.evals.grader(spec);
         const scores = (rows: Array<{ output: string; expected: string }>) =>
           Promise.all(rows.map((r) => grade({ output: r.output, expected: r.expected }).then((g) => g.score)));
         a = await scores(paired);
