@@ -6,6 +6,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { chatCompletionText, type Misbehaviour, writeBody } from "./misbehave.ts";
 
 export interface FakeReply {
   status: number;
@@ -29,10 +30,14 @@ export interface FakeEndpoint {
     at: number;
     model: string;
     messages: Array<{ role: string; content: string }>;
+    /** The request's max_tokens (undefined when it was not sent). */
+    maxTokens?: number;
     authorization?: string;
   }>;
   /** Replies to send before normal answers (e.g. a 429, then a 500). */
   script: FakeReply[];
+  /** Misbehaviours of the next answers, one per answer (see misbehave.ts). */
+  misbehave: Misbehaviour[];
   maxInFlight: number;
   close(): Promise<void>;
 }
@@ -40,7 +45,14 @@ export interface FakeEndpoint {
 const words = (s: string) => Math.max(1, Math.ceil(s.length / 4));
 
 export async function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeEndpoint> {
-  const fake: FakeEndpoint = { baseUrl: "", requests: [], script: [], maxInFlight: 0, close: async () => {} };
+  const fake: FakeEndpoint = {
+    baseUrl: "",
+    requests: [],
+    script: [],
+    misbehave: [],
+    maxInFlight: 0,
+    close: async () => {},
+  };
   let inFlight = 0;
   const server = http.createServer((req, res) => {
     let body = "";
@@ -66,11 +78,16 @@ export async function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeEndpo
           error: { message: `Unknown request URL: ${req.method} ${req.url}`, type: "invalid_request_error" },
         });
       }
-      const parsed = JSON.parse(body) as { model: string; messages: Array<{ role: string; content: string }> };
+      const parsed = JSON.parse(body) as {
+        model: string;
+        messages: Array<{ role: string; content: string }>;
+        max_tokens?: number;
+      };
       fake.requests.push({
         at: Date.now(),
         model: parsed.model,
         messages: parsed.messages,
+        maxTokens: parsed.max_tokens,
         authorization: req.headers.authorization,
       });
       inFlight++;
@@ -96,16 +113,22 @@ export async function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeEndpo
         const lastUser = [...parsed.messages].reverse().find((m) => m.role === "user")?.content ?? "";
         const content = opts.answer ? opts.answer(parsed.messages, parsed.model) : lastUser;
         const prompt = parsed.messages.reduce((n, m) => n + 4 + words(m.content ?? ""), 3);
-        send(200, {
-          id: `chatcmpl-${fake.requests.length}`,
-          object: "chat.completion",
-          created: Math.floor(Date.now() / 1000),
-          model: parsed.model,
-          choices: [
-            { index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: "stop" },
-          ],
-          usage: { prompt_tokens: prompt, completion_tokens: words(content), total_tokens: prompt + words(content) },
-        });
+        const m = fake.misbehave.shift() ?? {};
+        res.on("finish", () => opts.onAnswered?.());
+        writeBody(
+          res,
+          chatCompletionText(
+            {
+              id: `chatcmpl-${fake.requests.length}`,
+              model: parsed.model,
+              content,
+              promptTokens: prompt,
+              completionTokens: words(content),
+            },
+            m,
+          ),
+          m,
+        );
       } finally {
         inFlight--;
       }
