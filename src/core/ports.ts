@@ -292,6 +292,8 @@ export interface EngineRepo {
   /** Atomically leases the oldest queued run (or the given one), or a running one whose lease expired (a crashed worker's). */
   claimRun(owner: string, now: Date, leaseUntil: Date, runId?: number): RunRecord | null;
   renewLease(id: number, owner: string, leaseUntil: Date): boolean;
+  /** Ends a run's lease now, if `owner` still holds it (its process is gone). True when it did. */
+  releaseLease(id: number, owner: string): boolean;
   addRunEvent(runId: number, at: Date, type: string, data: unknown): void;
   runEvents(runId: number, type?: string): Array<{ at: Date; type: string; data: unknown }>;
 

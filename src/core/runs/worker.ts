@@ -22,6 +22,17 @@ import type { RunService } from "./service.ts";
 
 export type { RunListener, RunVerdict };
 
+/** True when no process has this id (on this machine). */
+function processGone(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
+
 export interface WorkerOptions {
   dataDir: string;
   leaseMs?: number;
@@ -81,11 +92,28 @@ export class RunWorker {
     this.busy = true;
     try {
       const now = this.clock.now();
+      this.releaseDeadLeases(now);
       const run = this.repo.claimRun(this.owner, now, new Date(now.getTime() + this.leaseMs), runId);
       if (!run) return null;
       return await this.execute(run);
     } finally {
       this.busy = false;
+    }
+  }
+
+  /**
+   * A lease held by a process of this machine that no longer exists (killed, crashed) is ended now, so its run
+   * resumes at once instead of when the lease runs out. A lease of another machine, or of a live process, stands.
+   */
+  private releaseDeadLeases(now: Date): void {
+    for (const r of this.repo.listRuns({ states: ["running", "stalled"] })) {
+      const owner = r.leaseOwner;
+      if (!owner || owner === this.owner || !r.leaseUntil || r.leaseUntil < now) continue;
+      const [host, pid] = owner.split(":");
+      if (host === os.hostname() && processGone(Number(pid))) {
+        this.repo.releaseLease(r.id, owner);
+        this.log.info({ runId: r.id, owner }, "released the lease of a process that is gone");
+      }
     }
   }
 
