@@ -105,11 +105,15 @@ export class GradePool implements PatternGraderRunner {
       this.pump();
     });
     const fail = (err: Error) => {
+      if (!this.slots.includes(slot)) return; // already ended (expired, or 'exit' after 'error')
       this.drop(slot);
       const job = slot.job;
       slot.job = null;
       job?.reject(err);
-      if (!this.closed) this.pump();
+      // a thread that dies before it is ready would die again: fail what waits instead of starting threads forever
+      if (!slot.ready)
+        for (const j of this.queue.splice(0)) j.reject(new Error(`grade worker failed to start: ${err.message}`));
+      else if (!this.closed) this.pump();
     };
     worker.on("error", fail);
     worker.on("exit", (code) => fail(new Error(`grade worker exited with code ${code}`)));
