@@ -21,7 +21,7 @@ import { startFakeOpenAI } from "../fakes/openai.ts";
 import { startFakeTogether } from "../fakes/together.ts";
 import { tmpDir } from "../helpers.ts";
 import { localModelDir } from "../local/helpers.ts";
-import { fast } from "./hosted-helpers.ts";
+import { fast, TOGETHER_DEFAULTS } from "./hosted-helpers.ts";
 
 const KEY = "sk-answer-limits-0000";
 const LIMIT = 100_000;
@@ -51,14 +51,7 @@ async function subjects(): Promise<Subject[]> {
   const together = await startFakeTogether({ apiKey: KEY, answer: () => ANSWER });
   const tp = new TogetherProvider({
     ...fast(together.baseUrl, KEY, { timeoutMs: TIMEOUT, maxRetries: 0, maxAnswerBytes: LIMIT }),
-    defaults: {
-      trainingType: "lora",
-      loraDropout: 0,
-      warmupRatio: 0,
-      nCheckpoints: 1,
-      nEvals: 0,
-      trainOnInputs: "auto",
-    },
+    defaults: TOGETHER_DEFAULTS,
   });
   const openai = await startFakeOpenAI({ apiKey: KEY, answer: () => ANSWER });
   const op = new OpenAIProvider(
