@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchEvalRunner } from "./eval-runner.ts";
+import { benchGradePool } from "./grade-pool.ts";
 import { benchSlackAck } from "./slack-ack.ts";
 import { writeChatDataset } from "./generate.ts";
 import { benchTrainer } from "./trainer.ts";
@@ -106,6 +107,7 @@ const only = process.argv[2];
 console.log(`tuneloop bench · node ${process.version} · ${os.cpus().length} cores · ${new Date().toISOString()}`);
 if (!only || only === "ingest") benchIngest();
 if (!only || only === "eval") await benchEvalRunner(RUNS, median);
+if (!only || only === "grade") await benchGradePool(RUNS, median);
 if (!only || only === "slack") await benchSlackAck();
 if (!only || only === "trainer") {
   // The model files: TUNELOOP_LOCAL_MODEL_DIR, else the shared copy beside the checkout.

@@ -1,10 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import type { App } from "../src/app.ts";
 import { fields, text, type Card } from "../src/core/cards.ts";
 import { summarizeLedger } from "../src/core/costs/ledger.ts";
 import { formatRef } from "../src/core/datasets/names.ts";
+import type { ExperimentRecord } from "../src/core/ports.ts";
 import { compareCard, pct } from "../src/core/runs/cards.ts";
+import { isFinal, STATE_LABEL } from "../src/core/runs/states.ts";
 import { comparisonJson } from "./eval.ts";
 import { runCardFor, runVerdict, runVerdictCard, waitForRun } from "./run.ts";
 import { defineCommand } from "./types.ts";
@@ -50,35 +53,61 @@ export const demo = defineCommand({
     const trainRef = formatRef(split.train.name, split.train.version);
     const evalRef = formatRef(split.eval.name, split.eval.version);
 
-    let name = "demo";
-    for (let i = 2; app.engine.experimentByName(name); i++) name = `demo-${i}`;
-    ctx.progress(`3/6 experiment ${name}: eval set ${evalRef}, metric exact`);
-    const exp = app.experiments.create({
-      name,
-      evalDataset: evalRef,
-      metric: "exact",
-      baselines: [],
-      user: ctx.user.name,
-      channelId: ctx.channelId,
-    });
-    app.experiments.addHypothesis({
-      experiment: name,
-      text: "a LoRA fine-tune learns the task from a few hundred rows",
-      expectPts: 50,
-      user: ctx.user.name,
-    });
+    // A demo started again (after a kill, or to see it once more) finds the same upload and split (identical
+    // content), so it reuses the experiment made on that eval set and that experiment's run of this recipe: a run
+    // cut off resumes, a finished one is shown. Only another task (seed, rows) gets a new experiment (demo-2...).
+    let exp = demoExperiment(app, split.eval.id);
+    let name = exp?.name ?? "demo";
+    if (exp) ctx.progress(`3/6 reusing experiment ${name}: eval set ${evalRef}, metric exact`);
+    else {
+      for (let i = 2; app.engine.experimentByName(name); i++) name = `demo-${i}`;
+      ctx.progress(`3/6 experiment ${name}: eval set ${evalRef}, metric exact`);
+      exp = app.experiments.create({
+        name,
+        evalDataset: evalRef,
+        metric: "exact",
+        baselines: [],
+        user: ctx.user.name,
+        channelId: ctx.channelId,
+      });
+      app.experiments.addHypothesis({
+        experiment: name,
+        text: "a LoRA fine-tune learns the task from a few hundred rows",
+        expectPts: 50,
+        user: ctx.user.name,
+      });
+    }
 
-    ctx.progress(`4/6 run: LoRA fine-tune of local:stories260K on ${trainRef}`);
-    const started = await app.runs.start({
-      dataset: trainRef,
-      experiment: name,
-      seed: input.seed,
-      yes: true,
-      user: ctx.user.name,
-      channelId: ctx.surface === "cli" ? null : ctx.channelId,
-    });
+    const prior = app.engine
+      .listRuns({ experimentId: exp.id })
+      .find(
+        (r) =>
+          r.datasetVersionId === split.train.id &&
+          r.provider === "local" &&
+          r.hyper.seed === input.seed &&
+          r.state !== "failed" &&
+          r.state !== "cancelled",
+      );
+    let runId: number;
+    if (prior) {
+      runId = prior.id;
+      ctx.progress(
+        `4/6 ${isFinal(prior.state) ? "showing" : "resuming"} run ${prior.id} (${STATE_LABEL[prior.state]}) of local:stories260K on ${trainRef}`,
+      );
+    } else {
+      ctx.progress(`4/6 run: LoRA fine-tune of local:stories260K on ${trainRef}`);
+      const started = await app.runs.start({
+        dataset: trainRef,
+        experiment: name,
+        seed: input.seed,
+        yes: true,
+        user: ctx.user.name,
+        channelId: ctx.surface === "cli" ? null : ctx.channelId,
+      });
+      runId = started.run.id;
+    }
     ctx.progress("5/6 training, then evals of the base and the tuned model on the held-out rows");
-    const run = await waitForRun(ctx, started.run.id);
+    const run = await waitForRun(ctx, runId);
     if (run.state !== "succeeded") {
       return {
         card: runCardFor(app, run),
@@ -134,5 +163,14 @@ export const demo = defineCommand({
     };
   },
 });
+
+/** The demo experiment (demo, demo-2, ...) made on this eval set version, if an earlier demo made one. */
+function demoExperiment(app: App, evalVersionId: number): ExperimentRecord | null {
+  return (
+    app.engine
+      .listExperiments()
+      .find((e) => /^demo(-\d+)?$/.test(e.name) && e.evalVersionId === evalVersionId && e.metric === "exact") ?? null
+  );
+}
 
 export const demoCommands = [demo];

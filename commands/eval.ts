@@ -1,9 +1,9 @@
 import { z } from "zod";
-import { fields, table, text } from "../src/core/cards.ts";
+import { fields, list, table, text } from "../src/core/cards.ts";
 import { summarizeLedger } from "../src/core/costs/ledger.ts";
 import type { Comparison } from "../src/core/evals/service.ts";
 import type { EvalRecord } from "../src/core/ports.ts";
-import { compareCard, EVAL_COLUMNS, evalRow, leaderboardCard, pct } from "../src/core/runs/cards.ts";
+import { compareCard, EVAL_COLUMNS, evalFlagNotes, evalRow, leaderboardCard, pct } from "../src/core/runs/cards.ts";
 import { experimentChartFiles } from "../src/charts/run-charts.ts";
 import { parseRunRef, resolveModel } from "../src/core/models.ts";
 import { TuneError } from "../src/errors.ts";
@@ -22,6 +22,7 @@ export function evalJson(e: EvalRecord) {
     tokens: { input: e.summary?.inputTokens ?? 0, output: e.summary?.outputTokens ?? 0 },
     usd: e.summary?.usd ?? null,
     chance: e.summary?.chance ?? null,
+    flags: e.summary?.flags ?? null,
   };
 }
 
@@ -86,6 +87,8 @@ export const evalCommand = defineCommand({
     const blocks = [table(EVAL_COLUMNS, [evalRow(e)])];
     if (e.summary?.chance)
       blocks.push(text(`Chance baseline (always "${e.summary.chance.label}"): ${pct(e.summary.chance.accuracy)}.`));
+    const notes = evalFlagNotes(e);
+    if (notes.length) blocks.push(list(notes, "Flagged"));
     // A resumed eval's cost is its own bookings and those of the attempts whose answers it took over.
     const chain = [e.id];
     for (let from = e.resumedFrom; from !== null && chain.length < 100; ) {

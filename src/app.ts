@@ -71,7 +71,7 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
     },
     ingest,
   );
-  const evals = new EvalService(engine, datasets, providers, clock);
+  const evals = new EvalService(engine, datasets, providers, clock, { graderTimeoutMs: config.graderTimeoutMs });
   const experiments = new ExperimentService(engine, datasets, evals, providers, clock);
   const runs = new RunService(
     engine,
@@ -108,6 +108,7 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
       await this.scheduler?.stop();
       await worker.stop();
       await ingest.close();
+      await evals.close();
       await providers.close();
       db.$client.close();
     },

@@ -58,6 +58,7 @@ export const settingsSchema = z.object({
   TUNELOOP_SPENDERS: z.string().default(""),
   TUNELOOP_ADMINS: z.string().default(""),
   TUNELOOP_RUN_CHANNELS: z.string().default(""),
+  TUNELOOP_GRADER_TIMEOUT_MS: intFrom(1000, 10),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -82,6 +83,8 @@ export interface Config {
   webhookPort: number;
   /** Who may do what on chat platforms (see commands/permissions.ts). */
   permissions: { spenders: string[]; admins: string[]; runChannels: string[] };
+  /** Deadline of grading one answer with a user-typed pattern (regex, JSON-schema pattern). */
+  graderTimeoutMs: number;
   /** Values that must never be printed (tokens, keys, secrets); the logger and renderers scrub them. */
   secrets: string[];
 }
@@ -145,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       admins: list(s.TUNELOOP_ADMINS),
       runChannels: list(s.TUNELOOP_RUN_CHANNELS),
     },
+    graderTimeoutMs: s.TUNELOOP_GRADER_TIMEOUT_MS,
     secrets: Object.entries(env)
       .filter(([k, v]) => SECRET_NAME.test(k) && typeof v === "string" && v.length >= 8)
       .map(([, v]) => v as string),

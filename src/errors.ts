@@ -29,6 +29,7 @@ export const ErrorCode = {
   DatasetNoValidRows: "dataset_no_valid_rows",
   DatasetSplitTooSmall: "dataset_split_too_small",
   DatasetExportUnsupported: "dataset_export_unsupported",
+  DatasetRowTooDeep: "dataset_row_too_deep",
   // costs
   UnknownModel: "unknown_model",
 } as const;

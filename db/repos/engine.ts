@@ -177,6 +177,14 @@ export function engineRepo(db: Db): EngineRepo {
         .run();
       return r.changes > 0;
     },
+    releaseLease(id, owner) {
+      const r = db
+        .update(runs)
+        .set({ leaseUntil: null })
+        .where(and(eq(runs.id, id), eq(runs.leaseOwner, owner)))
+        .run();
+      return r.changes > 0;
+    },
     addRunEvent(runId, at, type, data) {
       db.insert(runEvents).values({ runId, at, type, data }).run();
     },

@@ -4,7 +4,9 @@ import path from "node:path";
 import type { App } from "../app.ts";
 import type { CardFile } from "../core/cards.ts";
 import type { EvalRecord, ExperimentRecord, RunRecord } from "../core/ports.ts";
-import { lossCurvePng, scoresPng, spendPng, type LossPoint, type ModelScore, type SpendPoint } from "./index.ts";
+import type { TopLevelSpec } from "vega-lite";
+import { lossCurveSpec, scoresPng, spendPng, type LossPoint, type ModelScore, type SpendPoint } from "./index.ts";
+import { renderPng } from "./render.ts";
 
 /** Writes a chart into `<data>/charts/` (kept, so a chart can be found again) and returns it as a card file. */
 function keep(app: App, name: string, png: Buffer, title: string): CardFile {
@@ -15,24 +17,34 @@ function keep(app: App, name: string, png: Buffer, title: string): CardFile {
   return { name, content: png, mime: "image/png", title, path: file };
 }
 
+/**
+ * The loss curve of a run's latest training attempt. A run resumed after a restart trains (or a hosted job reports)
+ * from step 1 again: a step at or below the last one recorded starts the curve over from there, so every step
+ * appears once and the chart of a 100-step run has 100 points.
+ */
 export function lossPoints(app: App, runId: number): LossPoint[] {
   const pts: LossPoint[] = [];
   for (const e of app.engine.runEvents(runId, "loss")) {
-    for (const [step, loss] of e.data as Array<[number, number]>) pts.push({ step, loss });
+    for (const [step, loss] of e.data as Array<[number, number]>) {
+      while (pts.length && (pts.at(-1) as LossPoint).step >= step) pts.pop();
+      pts.push({ step, loss });
+    }
   }
   return pts;
 }
 
-export async function runLossChart(app: App, run: RunRecord): Promise<CardFile | null> {
+/** The loss chart of a run (null with fewer than two points). */
+export function runLossSpec(app: App, run: RunRecord): TopLevelSpec | null {
   const pts = lossPoints(app, run.id);
   if (pts.length < 2) return null;
   const sub = `${run.provider}:${run.baseModel} + LoRA r${run.hyper.loraRank} · ${app.datasets.refOf(run.datasetVersionId)} · ${pts.length} steps · lr ${run.hyper.learningRate}`;
-  return keep(
-    app,
-    `run-${run.id}-loss.png`,
-    await lossCurvePng(`Run ${run.id} · training loss`, pts, sub),
-    `Run ${run.id} loss curve`,
-  );
+  return lossCurveSpec(`Run ${run.id} · training loss`, pts, sub);
+}
+
+export async function runLossChart(app: App, run: RunRecord): Promise<CardFile | null> {
+  const spec = runLossSpec(app, run);
+  if (!spec) return null;
+  return keep(app, `run-${run.id}-loss.png`, await renderPng(spec), `Run ${run.id} loss curve`);
 }
 
 export function latestEvals(app: App, exp: ExperimentRecord): EvalRecord[] {

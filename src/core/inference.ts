@@ -13,9 +13,19 @@ export interface CompletionRequest {
 
 export interface CompletionResult {
   text: string;
+  /** Always finite and >= 0: a provider's missing or implausible usage is replaced by tuneloop's own count. */
   inputTokens: number;
   outputTokens: number;
   latencyMs: number;
+  /** Set when the answer is not what the provider sent as such (see src/providers/answer-limits.ts). */
+  flags?: CompletionFlags;
+}
+
+export interface CompletionFlags {
+  /** The provider's usage was missing, negative, not finite or absurd: the tokens are tuneloop's own count. */
+  usageEstimated?: string;
+  /** The answer was cut at the size limit. */
+  truncated?: boolean;
 }
 
 export interface Pricing {

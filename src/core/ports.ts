@@ -231,6 +231,18 @@ export interface EvalSummary {
   judgeUsd: number;
   wallMs: number;
   chance?: { label: string; accuracy: number };
+  /** Rows that were not answered or graded normally (absent when none); the eval's card says so. */
+  flags?: EvalFlags;
+}
+
+/** Counts of rows of an eval that were not answered or graded normally. */
+export interface EvalFlags {
+  /** Answers whose grading ran past the grader's deadline (a user-typed pattern): scored as fails. */
+  gradeTimeouts?: number;
+  /** Answers whose provider-reported usage was missing or implausible: booked at tuneloop's own token count. */
+  usageEstimated?: number;
+  /** Answers cut at the size limit (TUNELOOP_MAX_ANSWER_BYTES). */
+  truncated?: number;
 }
 
 export interface EvalRowRecord {
@@ -361,6 +373,8 @@ export interface EngineRepo {
   /** Atomically leases the oldest queued run (or the given one), or a running one whose lease expired (a crashed worker's). */
   claimRun(owner: string, now: Date, leaseUntil: Date, runId?: number): RunRecord | null;
   renewLease(id: number, owner: string, leaseUntil: Date): boolean;
+  /** Ends a run's lease now, if `owner` still holds it (its process is gone). True when it did. */
+  releaseLease(id: number, owner: string): boolean;
   addRunEvent(runId: number, at: Date, type: string, data: unknown): void;
   runEvents(runId: number, type?: string): Array<{ at: Date; type: string; data: unknown }>;
 

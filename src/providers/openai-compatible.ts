@@ -2,13 +2,15 @@
  * Any OpenAI-compatible `/v1/chat/completions` endpoint (vLLM, Ollama, LM Studio, Together, OpenAI, Fireworks...)
  * as an eval baseline or judge. Endpoints are named in TUNELOOP_ENDPOINTS; a model is written `<endpoint>:<model>`.
  * node:http with keep-alive: a concurrency limit per endpoint, retries with backoff on 429/5xx/network errors honouring
- * Retry-After, a timeout per request, token usage from the response for the cost ledger.
+ * Retry-After, a total deadline per request (headers and body), answers capped and their usage checked
+ * (answer-limits.ts) before it reaches the cost ledger.
  * API reference: https://platform.openai.com/docs/api-reference/chat/create
  */
 import { z } from "zod";
 import type { CompletionRequest, CompletionResult, InferenceModel, Pricing } from "../core/inference.ts";
 import { TuneError } from "../errors.ts";
 import { request, type HttpResponse } from "../lib/http.ts";
+import { answerFlags, chatAnswer, DEFAULT_MAX_ANSWER_BYTES, maxTokensOf, plausibleUsage } from "./answer-limits.ts";
 import { Limiter, retryDelayMs, sleep } from "../lib/limit.ts";
 
 export const endpointSchema = z.object({
@@ -16,7 +18,10 @@ export const endpointSchema = z.object({
   /** The name of the environment variable holding the key (the key itself never goes in settings files). */
   apiKeyEnv: z.string().optional(),
   concurrency: z.number().int().min(1).max(1024).default(8),
+  /** Total deadline of one request, headers and body (ms). */
   timeoutMs: z.number().int().min(100).default(120_000),
+  /** Longest answer body read (bytes); longer ones are cut and flagged. Default: TUNELOOP_MAX_ANSWER_BYTES (1 MiB). */
+  maxAnswerBytes: z.number().int().min(1024).optional(),
   maxRetries: z.number().int().min(0).max(20).default(5),
   /** Per-model prices in USD per 1M tokens; `*` applies to every model of the endpoint. */
   prices: z.record(z.string(), z.object({ inputPer1M: z.number().min(0), outputPer1M: z.number().min(0) })).default({}),
@@ -38,15 +43,10 @@ export interface ClientDeps {
   /** The HTTP transport (default: node:http/https with keep-alive). */
   post?: (
     url: string,
-    opts: { headers: Record<string, string>; body: string; signal?: AbortSignal; timeoutMs: number },
+    opts: { headers: Record<string, string>; body: string; signal?: AbortSignal; timeoutMs: number; maxBytes: number },
   ) => Promise<HttpResponse>;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   onRetry?: (info: { attempt: number; status: number | null; delayMs: number }) => void;
-}
-
-interface ChatResponse {
-  choices?: Array<{ message?: { content?: string | null } }>;
-  usage?: { prompt_tokens?: number; completion_tokens?: number };
 }
 
 export class OpenAICompatibleClient {
@@ -80,7 +80,7 @@ export class OpenAICompatibleClient {
         content: m.content ?? "",
         ...(m.name ? { name: m.name } : {}),
       })),
-      max_tokens: req.maxTokens,
+      max_tokens: maxTokensOf(req),
       temperature: req.temperature ?? 0,
       ...(req.seed !== undefined ? { seed: req.seed } : {}),
     });
@@ -92,16 +92,25 @@ export class OpenAICompatibleClient {
       let retryAfter: string | null = null;
       let failure: string;
       try {
-        const res = await this.post(url, { headers, body, signal, timeoutMs: this.endpoint.timeoutMs });
+        const res = await this.post(url, {
+          headers,
+          body,
+          signal,
+          timeoutMs: this.endpoint.timeoutMs,
+          maxBytes: this.endpoint.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES,
+        });
         status = res.status;
         if (res.status >= 200 && res.status < 300) {
-          const json = JSON.parse(res.text) as ChatResponse;
-          const text = json.choices?.[0]?.message?.content ?? "";
+          const answer = chatAnswer(res.text, res.truncated === true);
+          if (!answer) throw new Error(`the answer is not a chat completion: ${res.text.slice(0, 100)}`);
+          const usage = await plausibleUsage(req, answer.text, answer.usage);
+          const flags = answerFlags(usage.flags, res.truncated ? { truncated: true } : undefined);
           return {
-            text,
-            inputTokens: json.usage?.prompt_tokens ?? 0,
-            outputTokens: json.usage?.completion_tokens ?? 0,
+            text: answer.text,
+            inputTokens: usage.inputTokens,
+            outputTokens: usage.outputTokens,
             latencyMs: performance.now() - started,
+            ...(flags ? { flags } : {}),
           };
         }
         const ra = res.headers["retry-after"];

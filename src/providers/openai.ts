@@ -48,6 +48,14 @@ import {
   withCancel,
 } from "./hosted.ts";
 import type { HttpSettings } from "./settings.ts";
+import {
+  answerFlags,
+  chatAnswer,
+  DEFAULT_MAX_ANSWER_BYTES,
+  maxTokensOf,
+  plausibleUsage,
+  readBody,
+} from "./answer-limits.ts";
 import { refusal } from "./together.ts";
 
 export const OPENAI_CLOSURE =
@@ -632,29 +640,44 @@ export class OpenAIProvider implements TrainerProvider {
   chat(model: string, req: CompletionRequest, signal?: AbortSignal): Promise<CompletionResult> {
     return this.limiter.run(async () => {
       const started = performance.now();
-      let res: OpenAI.Chat.Completions.ChatCompletion;
+      const timeoutMs = Math.max(this.opts.timeoutMs, 1000);
+      let res: { text: string; truncated: boolean };
       try {
         res = await this.call(
           "POST /chat/completions",
-          (ro) =>
-            this.client.chat.completions.create(
-              {
-                model,
-                messages: req.messages.map(
-                  (m) =>
-                    ({
-                      role: m.role,
-                      content: m.content ?? "",
-                      ...(m.name ? { name: m.name } : {}),
-                    }) as OpenAI.Chat.Completions.ChatCompletionMessageParam,
-                ),
-                max_tokens: req.maxTokens,
-                temperature: req.temperature ?? 0,
-                ...(req.seed !== undefined ? { seed: req.seed } : {}),
-              },
-              ro,
-            ),
-          { signal, timeoutMs: Math.max(this.opts.timeoutMs, 1000), retryBaseMs: 500 },
+          async (ro) => {
+            // The SDK's timeout ends with the headers: the body is read here, capped, within what is left of it.
+            const attempt = performance.now();
+            const response = await this.client.chat.completions
+              .create(
+                {
+                  model,
+                  messages: req.messages.map(
+                    (m) =>
+                      ({
+                        role: m.role,
+                        content: m.content ?? "",
+                        ...(m.name ? { name: m.name } : {}),
+                      }) as OpenAI.Chat.Completions.ChatCompletionMessageParam,
+                  ),
+                  max_tokens: maxTokensOf(req),
+                  temperature: req.temperature ?? 0,
+                  ...(req.seed !== undefined ? { seed: req.seed } : {}),
+                },
+                ro,
+              )
+              .asResponse();
+            try {
+              return await readBody(response.body, {
+                maxBytes: this.opts.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES,
+                ms: timeoutMs - (performance.now() - attempt),
+              });
+            } catch (err) {
+              if ((err as Error).name === "TimeoutError") throw new APIConnectionTimeoutError();
+              throw err;
+            }
+          },
+          { signal, timeoutMs, retryBaseMs: 500 },
         );
       } catch (err) {
         if (err instanceof ProviderHttpError) {
@@ -671,11 +694,21 @@ export class OpenAIProvider implements TrainerProvider {
         }
         throw err;
       }
+      const answer = chatAnswer(res.text, res.truncated);
+      if (!answer) {
+        throw new TuneError(
+          "endpoint_unavailable",
+          `openai sent an answer for ${model} that is not a chat completion: ${this.scrub(res.text.slice(0, 100))}. Try again later.`,
+        );
+      }
+      const usage = await plausibleUsage(req, answer.text, answer.usage);
+      const flags = answerFlags(usage.flags, res.truncated ? { truncated: true } : undefined);
       return {
-        text: res.choices?.[0]?.message?.content ?? "",
-        inputTokens: res.usage?.prompt_tokens ?? 0,
-        outputTokens: res.usage?.completion_tokens ?? 0,
+        text: answer.text,
+        inputTokens: usage.inputTokens,
+        outputTokens: usage.outputTokens,
         latencyMs: performance.now() - started,
+        ...(flags ? { flags } : {}),
       };
     });
   }

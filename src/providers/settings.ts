@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { TuneError } from "../errors.ts";
+import { DEFAULT_MAX_ANSWER_BYTES } from "./answer-limits.ts";
 import { endpointsSchema, parseEndpoints, type EndpointConfig } from "./openai-compatible.ts";
 
 const blankIsUnset = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
@@ -23,6 +24,7 @@ export const providerSettingsSchema = z.object({
   TUNELOOP_POLL_MAX_MS: withDefault(z.coerce.number().int().min(1).max(3_600_000), 60_000),
   TUNELOOP_PROVIDER_TIMEOUT_MS: withDefault(z.coerce.number().int().min(100), 60_000),
   TUNELOOP_PROVIDER_RETRIES: withDefault(z.coerce.number().int().min(0).max(20), 5),
+  TUNELOOP_MAX_ANSWER_BYTES: withDefault(z.coerce.number().int().min(1024), DEFAULT_MAX_ANSWER_BYTES),
   TOGETHER_TRAINING_TYPE: withDefault(z.enum(["lora", "full"]), "lora"),
   TOGETHER_LORA_DROPOUT: withDefault(z.coerce.number().min(0).max(1), 0),
   TOGETHER_WARMUP_RATIO: withDefault(z.coerce.number().min(0).max(1), 0),
@@ -37,7 +39,10 @@ export type ProviderEnv = z.infer<typeof providerSettingsSchema>;
 export interface HttpSettings {
   baseUrl: string;
   apiKey: string;
+  /** Total deadline of one request, headers and body. */
   timeoutMs: number;
+  /** Longest answer body read (chat completions); longer ones are cut and flagged. Default 1 MiB. */
+  maxAnswerBytes?: number;
   maxRetries: number;
   /** First retry backoff step; never more than the poll interval (so tiny test intervals make tiny retries). */
   retryBaseMs: number;
@@ -82,6 +87,7 @@ export function loadProviderSettings(env: NodeJS.ProcessEnv = process.env): Prov
     baseUrl,
     apiKey,
     timeoutMs: s.TUNELOOP_PROVIDER_TIMEOUT_MS,
+    maxAnswerBytes: s.TUNELOOP_MAX_ANSWER_BYTES,
     maxRetries: s.TUNELOOP_PROVIDER_RETRIES,
     retryBaseMs: Math.min(500, s.TUNELOOP_POLL_INTERVAL_MS),
     pollIntervalMs: s.TUNELOOP_POLL_INTERVAL_MS,
@@ -177,5 +183,8 @@ export function endpointsFromSettings(env: NodeJS.ProcessEnv = process.env): End
       `Endpoint "${clash.name}" is named in both TUNELOOP_ENDPOINTS and TUNELOOP_ENDPOINTS_FILE; keep one.`,
     );
   }
-  return [...inline, ...fromFile];
+  // an endpoint without its own maxAnswerBytes reads up to TUNELOOP_MAX_ANSWER_BYTES
+  const limit = providerSettingsSchema.shape.TUNELOOP_MAX_ANSWER_BYTES.safeParse(env.TUNELOOP_MAX_ANSWER_BYTES);
+  const maxAnswerBytes = limit.success ? limit.data : DEFAULT_MAX_ANSWER_BYTES;
+  return [...inline, ...fromFile].map((e) => ({ ...e, maxAnswerBytes: e.maxAnswerBytes ?? maxAnswerBytes }));
 }

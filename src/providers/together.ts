@@ -188,6 +188,7 @@ export class TogetherProvider implements TrainerProvider {
         apiKey: opts.apiKey,
         concurrency: opts.concurrency ?? 8,
         timeoutMs: Math.max(opts.timeoutMs, 1000),
+        maxAnswerBytes: opts.maxAnswerBytes,
         maxRetries: opts.maxRetries,
         prices: {},
       },

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { encode } from "gpt-tokenizer/encoding/o200k_base";
 import { nearestRank, summarize } from "../../src/core/datasets/summary.ts";
+import { mulberry32 } from "../../src/lib/rng.ts";
 import {
   countAssistantTokens,
   countRowTokenDetail,
@@ -19,6 +20,16 @@ describe("countTextTokens (o200k_base)", () => {
     }
     assert.equal(t("hello world"), 2);
     assert.equal(t(""), 0);
+  });
+
+  it("a piece longer than 256 characters (no word) is counted in 256-character slices, so its work is bounded", () => {
+    // Byte-pair merging one 200,000-letter piece whole takes minutes; sliced it is milliseconds.
+    const rand = mulberry32(7);
+    const blob = Array.from({ length: 200_000 }, () => String.fromCharCode(97 + Math.floor(rand() * 26))).join("");
+    let sliced = 0;
+    for (let i = 0; i < blob.length; i += 256) sliced += encode(blob.slice(i, i + 256)).length;
+    assert.equal(t(blob), sliced);
+    assert.equal(t("a".repeat(100_000)), encode("a".repeat(256)).length * 390 + encode("a".repeat(160)).length);
   });
 
   it("counts special-token strings in data as plain text instead of throwing", () => {

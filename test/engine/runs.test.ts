@@ -1,6 +1,7 @@
 /** The run engine with a fake trainer behind the real provider port, real SQLite, real datasets and evals. */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
 import { runCommand } from "../../commands/dispatch.ts";
@@ -165,6 +166,30 @@ describe("runs", () => {
 });
 
 describe("resume after a restart", () => {
+  test("a lease held by a process of this machine that is gone is taken over at once; a live or remote one stands", async () => {
+    const { app } = await engineApp();
+    try {
+      const { train } = await seedExperiment(app);
+      const r = await app.runs.start({ dataset: train, experiment: "exp", yes: true, user: "tester", channelId: null });
+      const hold = (owner: string) =>
+        app.engine.updateRun(r.run.id, {
+          state: "running",
+          leaseOwner: owner,
+          leaseUntil: new Date(Date.now() + 3_600_000),
+        });
+      hold(`${os.hostname()}:${process.pid}:alive`);
+      assert.equal(await app.worker.runNext(), null, "a live process keeps its lease");
+      hold(`another-host:1:remote`);
+      assert.equal(await app.worker.runNext(), null, "a process of another machine keeps its lease");
+      hold(`${os.hostname()}:2147483647:gone`);
+      const done = await app.worker.runNext();
+      assert.equal(done?.id, r.run.id, "a gone process's lease is taken over");
+      assert.equal(done?.state, "succeeded");
+    } finally {
+      await app.close();
+    }
+  });
+
   const children: Array<ReturnType<typeof spawn>> = [];
   after(() => {
     for (const c of children) c.kill("SIGKILL");
@@ -192,14 +217,15 @@ describe("resume after a restart", () => {
       child.on("exit", (code) => reject(new Error(`child exited early (${code}): ${out}`)));
     });
     child.kill("SIGKILL");
+    await new Promise((resolve) => child.once("exit", resolve));
 
     const trainer = new FakeTrainer({ steps: 5, stepMs: 5 });
     const second = await engineApp({ dataDir, trainer });
     try {
       const mid = second.app.engine.runById(r.run.id);
       assert.equal(mid?.state, "running", "left running by the killed process");
-      assert.equal(await second.app.worker.runNext(), null, "nothing claimable while the old lease holds");
-      await new Promise((res) => setTimeout(res, 1600)); // the child's lease (1 s) expires
+      assert.ok(mid?.leaseUntil && mid.leaseUntil > new Date(), "its lease has not run out");
+      // the lease's owner is a process of this machine that is gone: the run is taken up at once
       const done = await second.app.worker.runNext();
       assert.equal(done?.id, r.run.id);
       assert.equal(done?.state, "succeeded");

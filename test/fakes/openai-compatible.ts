@@ -6,6 +6,7 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { chatCompletionText, type Misbehaviour, writeBody } from "./misbehave.ts";
 
 export interface FakeReply {
   status: number;
@@ -26,6 +27,8 @@ export interface FakeOptions {
   before?: (n: number) => FakeReply | undefined | Promise<FakeReply | undefined>;
   /** Bills more than the text's size: usage is multiplied by this (a provider that bills more than estimated). */
   usageScale?: number;
+  /** Called once an answer has been written to the socket (the bot has it, or will on its next read). */
+  onAnswered?: () => void;
 }
 
 export interface FakeEndpoint {
@@ -34,12 +37,16 @@ export interface FakeEndpoint {
     at: number;
     model: string;
     messages: Array<{ role: string; content: string }>;
+    /** The request's max_tokens (undefined when it was not sent). */
+    maxTokens?: number;
     authorization?: string;
   }>;
   /** Replies to send before normal answers (e.g. a 429, then a 500). */
   script: FakeReply[];
   /** The usage of every answer the client received in full (what a real provider would bill), in order. */
   answered: Array<{ model: string; promptTokens: number; completionTokens: number }>;
+  /** Misbehaviours of the next answers, one per answer (see misbehave.ts). */
+  misbehave: Misbehaviour[];
   maxInFlight: number;
   close(): Promise<void>;
 }
@@ -52,6 +59,7 @@ export async function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeEndpo
     requests: [],
     script: [],
     answered: [],
+    misbehave: [],
     maxInFlight: 0,
     close: async () => {},
   };
@@ -62,7 +70,7 @@ export async function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeEndpo
     req.on("end", async () => {
       const send = (status: number, payload: unknown, headers: Record<string, string> = {}) => {
         res.writeHead(status, { "content-type": "application/json", ...headers });
-        res.end(JSON.stringify(payload));
+        res.end(JSON.stringify(payload), () => opts.onAnswered?.());
       };
       if (opts.apiKey && req.headers.authorization !== `Bearer ${opts.apiKey}`) {
         return send(401, {
@@ -80,11 +88,16 @@ export async function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeEndpo
           error: { message: `Unknown request URL: ${req.method} ${req.url}`, type: "invalid_request_error" },
         });
       }
-      const parsed = JSON.parse(body) as { model: string; messages: Array<{ role: string; content: string }> };
+      const parsed = JSON.parse(body) as {
+        model: string;
+        messages: Array<{ role: string; content: string }>;
+        max_tokens?: number;
+      };
       fake.requests.push({
         at: Date.now(),
         model: parsed.model,
         messages: parsed.messages,
+        maxTokens: parsed.max_tokens,
         authorization: req.headers.authorization,
       });
       const n = fake.requests.length;
@@ -115,19 +128,25 @@ export async function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeEndpo
         const scale = opts.usageScale ?? 1;
         const prompt = Math.round(parsed.messages.reduce((t, m) => t + 4 + words(m.content ?? ""), 3) * scale);
         const completion = Math.round(words(content) * scale);
-        res.on("finish", () =>
-          fake.answered.push({ model: parsed.model, promptTokens: prompt, completionTokens: completion }),
-        );
-        send(200, {
-          id: `chatcmpl-${fake.requests.length}`,
-          object: "chat.completion",
-          created: Math.floor(Date.now() / 1000),
-          model: parsed.model,
-          choices: [
-            { index: 0, message: { role: "assistant", content, refusal: null }, logprobs: null, finish_reason: "stop" },
-          ],
-          usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+        const m = fake.misbehave.shift() ?? {};
+        res.on("finish", () => {
+          fake.answered.push({ model: parsed.model, promptTokens: prompt, completionTokens: completion });
+          opts.onAnswered?.();
         });
+        writeBody(
+          res,
+          chatCompletionText(
+            {
+              id: `chatcmpl-${fake.requests.length}`,
+              model: parsed.model,
+              content,
+              promptTokens: prompt,
+              completionTokens: completion,
+            },
+            m,
+          ),
+          m,
+        );
       } finally {
         inFlight--;
       }

@@ -43,6 +43,7 @@
  * epoch) -> succeeded.
  */
 import crypto from "node:crypto";
+import type { Misbehaviour } from "./misbehave.ts";
 import {
   chatReply,
   errorBody,
@@ -119,6 +120,8 @@ export interface FakeOpenAI {
   baseUrl: string;
   requests: Logged[];
   faults: Fault[];
+  /** Misbehaviours of the next chat answers, one per answer (see misbehave.ts). */
+  misbehave: Misbehaviour[];
   jobs: Map<string, JobState>;
   files: Map<string, { id: string; purpose: string; filename: string; content: string }>;
   plans: OpenAIPlan[];
@@ -137,6 +140,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions): Promise<FakeOpen
   const steps = opts.steps ?? 4;
   const requests: Logged[] = [];
   const faults: Fault[] = [];
+  const misbehave: Misbehaviour[] = [];
   const jobs = new Map<string, JobState>();
   const files = new Map<string, { id: string; purpose: string; filename: string; content: string }>();
   const plans: OpenAIPlan[] = [];
@@ -463,7 +467,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions): Promise<FakeOpen
           ),
         };
       const answer = opts.answer ?? ((msgs) => [...msgs].reverse().find((x) => x.role === "user")?.content ?? "");
-      return chatReply(b, answer, ++n);
+      return chatReply(b, answer, ++n, misbehave.shift());
     }
     return { status: 404, body: errorBody(`Invalid URL (${req.method} /v1${p})`) };
   };
@@ -478,6 +482,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions): Promise<FakeOpen
     baseUrl: srv.baseUrl,
     requests,
     faults,
+    misbehave,
     jobs,
     files,
     plans,

@@ -43,6 +43,7 @@
 import crypto from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { chatCompletionText, type Misbehaviour, writeBody } from "./misbehave.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Shared fake plumbing (also used by the OpenAI fake)
@@ -70,6 +71,8 @@ export interface Reply {
   status: number;
   body: unknown;
   headers?: Record<string, string>;
+  /** Writes the reply itself (a misbehaving chat answer) instead of status + JSON body. */
+  write?: (res: http.ServerResponse) => void;
 }
 
 export type Handler = (req: Logged, raw: { contentType: string; text: string }) => Reply | Promise<Reply>;
@@ -108,6 +111,7 @@ export async function serve(
     req.on("data", (d: Buffer) => chunks.push(d));
     req.on("end", async () => {
       const send = (r: Reply) => {
+        if (r.write) return r.write(res);
         res.writeHead(r.status, { "content-type": "application/json", ...r.headers });
         res.end(JSON.stringify(r.body));
       };
@@ -152,6 +156,8 @@ export async function serve(
       }
     });
   });
+  // longer than any pause between a test's requests: a kept-alive socket is never closed under a request
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return {
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
@@ -169,10 +175,18 @@ export function chatReply(
   body: { model: string; messages: Array<{ role: string; content: string }> },
   answer: (messages: Array<{ role: string; content: string }>, model: string) => string,
   n: number,
+  misbehave?: Misbehaviour,
 ): Reply {
   const content = answer(body.messages, body.model);
   const prompt = body.messages.reduce((s, m) => s + 4 + tokensOf(m.content ?? ""), 3);
   const completion = tokensOf(content);
+  if (misbehave) {
+    const text = chatCompletionText(
+      { id: `chatcmpl-${n}`, model: body.model, content, promptTokens: prompt, completionTokens: completion },
+      misbehave,
+    );
+    return { status: 200, body: null, write: (res) => writeBody(res, text, misbehave) };
+  }
   return {
     status: 200,
     body: {
@@ -263,6 +277,8 @@ export interface FakeTogether {
   baseUrl: string;
   requests: Logged[];
   faults: Fault[];
+  /** Misbehaviours of the next chat answers, one per answer (see misbehave.ts). */
+  misbehave: Misbehaviour[];
   files: Map<string, FakeFile>;
   jobs: Map<string, FakeTogetherJob>;
   /** Plans for the next created jobs, in order. */
@@ -312,6 +328,7 @@ export async function startFakeTogether(opts: FakeTogetherOptions): Promise<Fake
   const stepsPerJob = opts.steps ?? 4;
   const requests: Logged[] = [];
   const faults: Fault[] = [];
+  const misbehave: Misbehaviour[] = [];
   const files = new Map<string, FakeFile>();
   const jobs = new Map<string, FakeTogetherJob>();
   const plans: TogetherPlan[] = [];
@@ -605,7 +622,7 @@ export async function startFakeTogether(opts: FakeTogetherOptions): Promise<Fake
           body: errorBody(`Unable to access model ${b.model}.`, "invalid_request_error", "model_not_available"),
         };
       const answer = opts.answer ?? ((msgs) => [...msgs].reverse().find((x) => x.role === "user")?.content ?? "");
-      return chatReply(b, answer, ++chats);
+      return chatReply(b, answer, ++chats, misbehave.shift());
     }
     return { status: 404, body: errorBody(`Unknown request URL: ${req.method} ${p}`) };
   };
@@ -620,6 +637,7 @@ export async function startFakeTogether(opts: FakeTogetherOptions): Promise<Fake
     baseUrl: s.baseUrl,
     requests,
     faults,
+    misbehave,
     files,
     jobs,
     plans,

@@ -3,7 +3,7 @@ import type { LocatedRow } from "../../src/core/datasets/types.ts";
 import type { Hyper, RunRecord } from "../../src/core/ports.ts";
 import type { TrainProgressEvent } from "../../src/core/trainer.ts";
 import type { HostedTrainJob } from "../../src/providers/hosted.ts";
-import type { HttpSettings } from "../../src/providers/settings.ts";
+import type { HttpSettings, TogetherDefaults } from "../../src/providers/settings.ts";
 
 export const COLOURS = ["red", "green", "blue", "yellow"];
 
@@ -29,6 +29,16 @@ export const fast = (baseUrl: string, apiKey: string, over: Partial<HttpSettings
   pollMaxMs: 4,
   ...over,
 });
+
+/** Together's settings as .env.example leaves them. */
+export const TOGETHER_DEFAULTS: TogetherDefaults = {
+  trainingType: "lora",
+  loraDropout: 0,
+  warmupRatio: 0,
+  nCheckpoints: 1,
+  nEvals: 0,
+  trainOnInputs: "auto",
+};
 
 export const HYPER: Hyper = { epochs: 2, learningRate: 1e-4, batchSize: 8, loraRank: 8, loraAlpha: 16, seed: 7 };
 

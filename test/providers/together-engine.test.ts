@@ -19,7 +19,7 @@ import { answerFor, ctxFor, seedExperiment } from "../engine/engine-helpers.ts";
 import { startFakeOpenAI } from "../fakes/openai.ts";
 import { startFakeTogether } from "../fakes/together.ts";
 import { tmpDir } from "../helpers.ts";
-import { fast } from "./hosted-helpers.ts";
+import { fast, TOGETHER_DEFAULTS } from "./hosted-helpers.ts";
 
 const KEY = "engine-test-key-0123456789";
 
@@ -81,14 +81,7 @@ describe("hosted providers through the engine", () => {
     try {
       const together = new TogetherProvider({
         ...fast(fake.baseUrl, KEY),
-        defaults: {
-          trainingType: "lora",
-          loraDropout: 0,
-          warmupRatio: 0,
-          nCheckpoints: 1,
-          nEvals: 0,
-          trainOnInputs: "auto",
-        },
+        defaults: TOGETHER_DEFAULTS,
       });
       const base = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference";
       const { data, ledger, events } = await runThrough(providerSet("together", together), "together", base);

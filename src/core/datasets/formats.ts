@@ -7,6 +7,7 @@
  * few more checks on top. Every problem of a row is reported, not only the first, each with a field path such as
  * `messages[2].role` and a message that says what is wrong and what to do.
  */
+import { MAX_JSON_DEPTH, tooDeep } from "./depth.ts";
 import type { ChatMessage, DatasetFormat, IssueKind, NormalizedRow, Role, RowIssue } from "./types.ts";
 
 type JsonObject = Record<string, unknown>;
@@ -117,6 +118,15 @@ export function normalizeRecord(
       "data_type",
       undefined,
       `The record is ${describe(value)}, not a JSON object. Each record must be an object such as ${FORMAT_EXAMPLE[format]}.`,
+    );
+    return { issues: p.issues };
+  }
+  const deep = tooDeep(value);
+  if (deep) {
+    p.add(
+      "too_deep",
+      deep.field,
+      `${deep.field} is nested more than ${MAX_JSON_DEPTH} levels deep (arrays and objects inside each other); no training row needs that. Flatten it, or remove the row.`,
     );
     return { issues: p.issues };
   }

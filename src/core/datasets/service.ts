@@ -7,6 +7,7 @@ import readline from "node:readline";
 import { ErrorCode, TuneError } from "../../errors.ts";
 import { estimateTraining, findModel, type TrainingEstimate } from "../costs/estimate.ts";
 import type { BlobStore, Clock, DatasetRepo, DatasetStats, DatasetVersionRecord } from "../ports.ts";
+import { MAX_JSON_DEPTH, tooDeep } from "./depth.ts";
 import { DuplicateFinder, findOverlap, groupNearPrompts, promptKey } from "./dedupe.ts";
 import { IngestRefusal, type IngestProgress, type IngestResult } from "./ingest.ts";
 import { formatRef, nameFromFilename, parseDatasetRef, assertDatasetName } from "./names.ts";
@@ -181,9 +182,27 @@ export class DatasetService {
     return readTokenFile(this.blobs.path(v.tokensSha256));
   }
 
+  /**
+   * The stored rows of a version. A row nested deeper than MAX_JSON_DEPTH (stored before uploads refused them) is
+   * a coded error naming it: what reads rows recurses and would overflow the stack on it.
+   */
   async *rows(v: DatasetVersionRecord): AsyncGenerator<LocatedRow> {
     const rl = readline.createInterface({ input: this.blobs.read(v.normSha256), crlfDelay: Number.POSITIVE_INFINITY });
-    for await (const line of rl) if (line) yield JSON.parse(line) as LocatedRow;
+    for await (const line of rl) {
+      if (!line) continue;
+      const row = JSON.parse(line) as LocatedRow;
+      // a row needs at least two characters per level to be that deep
+      const deep = line.length > 2 * MAX_JSON_DEPTH ? tooDeep(row) : null;
+      if (deep) {
+        rl.close();
+        throw new TuneError(
+          ErrorCode.DatasetRowTooDeep,
+          `${formatRef(v.name, v.version)} line ${row.line} (${deep.field}) is nested more than ${MAX_JSON_DEPTH} levels deep: this version was stored before tuneloop refused such rows, and cannot be read safely. Flatten or remove that row and upload the file again as a new version (--drop-bad-rows drops it).`,
+          { line: row.line, field: deep.field },
+        );
+      }
+      yield row;
+    }
   }
 
   async allRows(v: DatasetVersionRecord): Promise<LocatedRow[]> {

@@ -38,6 +38,8 @@ interface EncoderCore {
 
 /** Pieces of at most this many characters are remembered (V8 copies them: a memo never pins a row's text). */
 const MEMO_PIECE_CHARS = 12;
+/** Pieces longer than this are counted in slices of this length (see pieceTokens). */
+const LONG_PIECE_CHARS = 256;
 /** Remembered pieces at most (~5 MB); the memo starts again when full. */
 const MEMO_SIZE = 1 << 16;
 
@@ -62,6 +64,13 @@ function memoCounter(): ((s: string) => number) | null {
   const encode = core.bytePairEncode.bind(core);
   let memo = new Map<string, number>();
   const pieceTokens = (piece: string): number => {
+    if (piece.length > LONG_PIECE_CHARS) {
+      // Byte-pair merging is quadratic in a piece's length (100,000 "a"s: over a minute): a piece this long is no
+      // word (a run of one letter, a blob) and is counted in slices, which bounds the work at ~2 µs a character.
+      let n = 0;
+      for (let i = 0; i < piece.length; i += LONG_PIECE_CHARS) n += pieceTokens(piece.slice(i, i + LONG_PIECE_CHARS));
+      return n;
+    }
     if (piece.length > MEMO_PIECE_CHARS) {
       // A long piece is a slice of the text, and the encoder keeps what it merges in its own cache: hand it a
       // copy, or that cache would hold on to every text it has seen a long piece of.

@@ -68,6 +68,7 @@ export type IssueKind =
   | "missing_field"
   | "empty_field"
   | "format_mismatch"
+  | "too_deep"
   // size
   | "over_context_limit";
 

@@ -48,6 +48,13 @@ export interface Grade {
   detail?: string;
   /** Tokens spent grading (judge only), so the cost can be booked. */
   usage?: { inputTokens: number; outputTokens: number };
+  /** The grader ran past its deadline on this answer (a user-typed pattern backtracking): scored as a fail. */
+  timedOut?: boolean;
+}
+
+/** Runs graders with user-typed patterns off the bot's thread, with a deadline (GradePool in grade-pool.ts). */
+export interface PatternGraderRunner {
+  grade(spec: GraderSpec, input: GradeInput): Promise<Grade>;
 }
 
 export type GraderSpec =
@@ -911,15 +918,41 @@ export function checkGraderSpec(spec: GraderSpec): void {
   }
 }
 
+/**
+ * The pattern(s) a user typed into a spec (a regex grader's, a JSON schema's `pattern`s), for messages; null when
+ * the spec has none. Graders with one run on a PatternGraderRunner when makeGrader is given one.
+ */
+export function userPattern(spec: GraderSpec): string | null {
+  if (spec.kind === "regex") return `/${spec.pattern}/${spec.flags ?? ""}`;
+  if (spec.kind !== "json-schema") return null;
+  const found: string[] = [];
+  const walk = (s: unknown) => {
+    if (s === null || typeof s !== "object") return;
+    if (Array.isArray(s)) return s.forEach(walk);
+    for (const [k, v] of Object.entries(s)) {
+      if (k === "pattern" && typeof v === "string") found.push(`/${v}/`);
+      else walk(v);
+    }
+  };
+  walk(spec.schema);
+  return found.length ? found.join(", ") : null;
+}
+
 const pass = (ok: boolean, detail?: string): Grade =>
   detail === undefined ? { score: ok ? 1 : 0, pass: ok } : { score: ok ? 1 : 0, pass: ok, detail };
 
 /**
  * The grader for a spec. The spec is checked first (TuneError 'invalid_grader' on a bad one, including a
- * judge spec without `deps.judge`), so errors surface before any row is graded.
+ * judge spec without `deps.judge`), so errors surface before any row is graded. With `deps.patterns`, a spec
+ * with a user-typed pattern is graded there (off this thread, with a deadline).
  */
-export function makeGrader(spec: GraderSpec, deps: { judge?: JudgeClient } = {}): Grader {
+export function makeGrader(
+  spec: GraderSpec,
+  deps: { judge?: JudgeClient; patterns?: PatternGraderRunner } = {},
+): Grader {
   checkGraderSpec(spec);
+  const runner = deps.patterns;
+  if (runner && userPattern(spec) !== null) return (input) => runner.grade(spec, input);
   switch (spec.kind) {
     case "exact":
       return async ({ output, expected }) => {

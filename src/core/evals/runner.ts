@@ -5,7 +5,7 @@
 import { ErrorCode, TuneError } from "../../errors.ts";
 import type { ChatMessage, LocatedRow } from "../datasets/types.ts";
 import type { CompletionRequest, CompletionResult, InferenceModel } from "../inference.ts";
-import type { EvalRowRecord, EvalSummary } from "../ports.ts";
+import type { EvalFlags, EvalRowRecord, EvalSummary } from "../ports.ts";
 import { majorityLabelBaseline, type Grade, type GradeInput } from "./graders.ts";
 import { meanInterval } from "../stats.ts";
 
@@ -59,6 +59,20 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
 }
 
+/** What went abnormally in an eval's rows (null when nothing did). */
+export function evalFlags(
+  results: ReadonlyArray<Pick<CompletionResult, "flags">>,
+  grades: ReadonlyArray<Pick<Grade, "timedOut">>,
+): EvalFlags | null {
+  const flags: EvalFlags = {};
+  const count = (n: number) => (n > 0 ? n : undefined);
+  flags.gradeTimeouts = count(grades.filter((g) => g.timedOut).length);
+  flags.usageEstimated = count(results.filter((r) => r.flags?.usageEstimated).length);
+  flags.truncated = count(results.filter((r) => r.flags?.truncated).length);
+  for (const k of Object.keys(flags) as Array<keyof EvalFlags>) if (flags[k] === undefined) delete flags[k];
+  return Object.keys(flags).length ? flags : null;
+}
+
 /** What the runner needs of a meter (src/core/costs/budget.ts): book answers, and bound paid requests one by one. */
 export interface EvalMeter {
   acquire(kind: "answer", signal?: AbortSignal): Promise<{ kind: "answer" | "judge"; expect: number }>;
@@ -102,13 +116,18 @@ export async function runEval(opts: {
   let failure: unknown = null;
   let judgeUsd = 0;
   let count = prior.length;
+  // What went abnormally in this attempt's answers and grades (rows taken over from an earlier attempt keep none).
+  const results: CompletionResult[] = [];
+  const grades: Grade[] = [];
   const answer = (t: EvalTask, r: CompletionResult) => {
     count++;
+    results.push(r);
     opts.onProgress?.(count, opts.tasks.length);
     // Grade as answers arrive (a judge grader then overlaps with inference).
     grading.push(
       opts.grade({ output: r.text, expected: t.expected, row: t }).then(
         (g) => {
+          grades.push(g);
           if (g.usage && opts.judgeUsd) judgeUsd += opts.judgeUsd(g.usage);
           const row: Row = {
             rowIndex: t.rowIndex,
@@ -198,5 +217,7 @@ export async function runEval(opts: {
     wallMs: Math.round(performance.now() - started),
   };
   if (opts.labelTask) summary.chance = majorityLabelBaseline(opts.tasks.map((t) => t.expected));
+  const flags = evalFlags(results, grades);
+  if (flags) summary.flags = flags;
   return { rows, summary, mean: interval.mean, ci: interval.ci };
 }

@@ -25,7 +25,8 @@ import type {
 } from "../ports.ts";
 import { resolveModel, type ProviderSet } from "../models.ts";
 import { pairedComparison } from "../stats.ts";
-import { makeGrader, parseGraderSpec, type GraderSpec, type JudgeClient } from "./graders.ts";
+import { GradePool } from "./grade-pool.ts";
+import { makeGrader, parseGraderSpec, type Grader, type GraderSpec, type JudgeClient } from "./graders.ts";
 import { defaultMaxTokens, evalTasks, runEval, type EvalTask } from "./runner.ts";
 
 export interface Comparison {
@@ -81,6 +82,8 @@ export interface EvalServiceOptions {
   leaseMs?: number;
   /** How often a waiting eval looks again. */
   pollMs?: number;
+  /** Deadline of grading one answer with a user-typed pattern (TUNELOOP_GRADER_TIMEOUT_MS). */
+  graderTimeoutMs?: number;
 }
 
 /** Tokens of the judge's instructions around a row (system prompt, rubric, tags), and of its short JSON reply. */
@@ -114,6 +117,9 @@ export function isLabelTask(spec: GraderSpec, tasks: EvalTask[]): boolean {
 }
 
 export class EvalService {
+  /** Threads that grade user-typed patterns with a deadline (started on the first such grade). */
+  private patterns: GradePool | null = null;
+
   constructor(
     private readonly repo: EngineRepo,
     private readonly datasets: DatasetService,
@@ -121,6 +127,17 @@ export class EvalService {
     private readonly clock: Clock,
     private readonly opts: EvalServiceOptions = {},
   ) {}
+
+  /** The grader of a spec; one with a user-typed pattern runs on the grade pool, never on the bot's thread. */
+  grader(spec: GraderSpec, judge?: JudgeClient): Grader {
+    this.patterns ??= new GradePool({ timeoutMs: this.opts.graderTimeoutMs });
+    return makeGrader(spec, { judge, patterns: this.patterns });
+  }
+
+  async close(): Promise<void> {
+    await this.patterns?.close();
+    this.patterns = null;
+  }
 
   private get leaseMs() {
     return this.opts.leaseMs ?? 30_000;
@@ -266,7 +283,7 @@ export class EvalService {
         model: resolved.model,
         tasks,
         done: adopted,
-        grade: makeGrader(spec, { judge: this.judgeClient(meter, signal) }),
+        grade: this.grader(spec, this.judgeClient(meter, signal)),
         maxTokens,
         labelTask: isLabelTask(spec, tasks),
         signal,

@@ -127,6 +127,26 @@ export function evalRow(e: EvalRecord): string[] {
   ];
 }
 
+/** What an eval's card says about rows that were not answered or graded normally (empty when none). */
+export function evalFlagNotes(e: EvalRecord): string[] {
+  const f = e.summary?.flags;
+  if (!f) return [];
+  const notes: string[] = [];
+  if (f.gradeTimeouts)
+    notes.push(
+      `${e.model}: ${f.gradeTimeouts} of ${e.n} answer(s) could not be graded within the grader's time limit (its pattern backtracks too much) and count as fails; see their rows, and simplify the pattern.`,
+    );
+  if (f.usageEstimated)
+    notes.push(
+      `${e.model}: the provider reported missing or implausible token usage for ${f.usageEstimated} request(s); tuneloop booked its own token count for them instead.`,
+    );
+  if (f.truncated)
+    notes.push(
+      `${e.model}: ${f.truncated} answer(s) were longer than the size limit (TUNELOOP_MAX_ANSWER_BYTES) and were cut.`,
+    );
+  return notes;
+}
+
 export const EVAL_COLUMNS = ["model", "role", "score [95% CI]", "n", "latency p50/p95", "$ per 1k requests"];
 
 export function comparisonBlocks(c: Comparison): Block[] {
@@ -174,6 +194,8 @@ export function verdictCard(r: RunRecord, v: RunVerdict, cost: CostSummary): Car
       ),
     );
   }
+  const notes = v.evals.flatMap(evalFlagNotes);
+  if (notes.length) blocks.push(list(notes, "Flagged"));
   for (const c of v.comparisons) blocks.push(text(c.verdict));
   const main = v.comparisons[0];
   if (main?.regressions.length) {

@@ -16,6 +16,7 @@ import type { DatasetService } from "../datasets/service.ts";
 import type { Clock, DatasetVersionRecord, EngineRepo, ExperimentRecord, Hyper, RunRecord } from "../ports.ts";
 import { resolveModel, type ProviderSet } from "../models.ts";
 import { RunEvents } from "./events.ts";
+import { checkHyperLimits } from "./hyper.ts";
 import { ACTIVE_STATES, STATE_LABEL } from "./states.ts";
 import type { ProviderQuote } from "../trainer.ts";
 
@@ -127,6 +128,7 @@ export class RunService {
   }
 
   async start(input: StartRunInput): Promise<StartOutcome> {
+    checkHyperLimits(input);
     const exp = this.experiment(input.experiment);
     const train = this.datasets.get(input.dataset);
     const evalSet = this.datasets.byId(exp.evalVersionId);

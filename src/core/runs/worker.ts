@@ -12,7 +12,7 @@ import type { Logger } from "../../log.ts";
 import { round } from "../costs/ledger.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { EvalService } from "../evals/service.ts";
-import { makeGrader, parseGraderSpec } from "../evals/graders.ts";
+import { parseGraderSpec } from "../evals/graders.ts";
 import { runRef, type ProviderSet } from "../models.ts";
 import type { Clock, EngineRepo, EvalRecord, HypothesisVerdict, RunProgress, RunRecord } from "../ports.ts";
 import type { RunListener, RunVerdict } from "./events.ts";
@@ -21,6 +21,17 @@ import { CancelledError, type TrainProgressEvent } from "../trainer.ts";
 import type { RunService } from "./service.ts";
 
 export type { RunListener, RunVerdict };
+
+/** True when no process has this id (on this machine). */
+function processGone(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
 
 export interface WorkerOptions {
   dataDir: string;
@@ -81,11 +92,28 @@ export class RunWorker {
     this.busy = true;
     try {
       const now = this.clock.now();
+      this.releaseDeadLeases(now);
       const run = this.repo.claimRun(this.owner, now, new Date(now.getTime() + this.leaseMs), runId);
       if (!run) return null;
       return await this.execute(run);
     } finally {
       this.busy = false;
+    }
+  }
+
+  /**
+   * A lease held by a process of this machine that no longer exists (killed, crashed) is ended now, so its run
+   * resumes at once instead of when the lease runs out. A lease of another machine, or of a live process, stands.
+   */
+  private releaseDeadLeases(now: Date): void {
+    for (const r of this.repo.listRuns({ states: ["running", "stalled"] })) {
+      const owner = r.leaseOwner;
+      if (!owner || owner === this.owner || !r.leaseUntil || r.leaseUntil < now) continue;
+      const [host, pid] = owner.split(":");
+      if (host === os.hostname() && processGone(Number(pid))) {
+        this.repo.releaseLease(r.id, owner);
+        this.log.info({ runId: r.id, owner }, "released the lease of a process that is gone");
+      }
     }
   }
 
@@ -324,7 +352,7 @@ export class RunWorker {
         // cost money on every decision, so such a hypothesis is decided only when it is the experiment's metric.
         const spec = parseGraderSpec(h.metric);
         if (spec.kind === "judge") continue;
-        const grade = makeGrader(spec);
+        const grade = this.evals.grader(spec);
         const scores = (rows: Array<{ output: string; expected: string }>) =>
           Promise.all(rows.map((r) => grade({ output: r.output, expected: r.expected }).then((g) => g.score)));
         a = await scores(paired);

@@ -8,6 +8,7 @@ import type { ChatMessage, LocatedRow } from "../../core/datasets/types.ts";
 import type { InferenceModel } from "../../core/inference.ts";
 import { CancelledError, type TrainerProvider } from "../../core/trainer.ts";
 import { TuneError } from "../../errors.ts";
+import { maxTokensOf } from "../answer-limits.ts";
 // tfjs and the model code load on first use (a bot that never trains never pays for them).
 import type { LocalTrainerClient } from "./client.ts";
 const lib = () => Promise.all([import("./client.ts"), import("./model-files.ts"), import("./template.ts")]);
@@ -99,7 +100,8 @@ export class LocalProvider implements TrainerProvider {
       completeAll: async (requests, opts) => {
         const client = await this.getClient();
         const [, , { promptFromMessages }] = await lib();
-        const maxTokens = Math.max(...requests.map((r) => r.maxTokens), 1);
+        // the longest asked for (a request that did not say gets the shared default); never unbounded
+        const maxTokens = Math.max(...requests.map((r) => maxTokensOf(r)), 1);
         const results = await client.generate(
           requests.map((r) => promptFromMessages(r.messages as ChatMessage[])),
           { adapterDir, maxTokens, temperature: 0 },

@@ -234,6 +234,17 @@ function validateHyper(h: TrainHyper): void {
   for (const t of h.targets ?? []) if (!LORA_TARGETS.includes(t)) throw new Error(`unknown LoRA target ${t}`);
 }
 
+/**
+ * Why a step's loss means the run has diverged, or null: a loss that is not a finite number, or one more than 10x
+ * the first step's (a cross-entropy that high above where it started never comes back down into a useful model).
+ */
+export function divergence(loss: number, first: number | undefined): string | null {
+  if (!Number.isFinite(loss)) return `loss ${loss}`;
+  if (first !== undefined && first > 0 && loss > 10 * first)
+    return `loss ${loss.toFixed(2)}, more than 10x the first step's ${first.toFixed(2)}`;
+  return null;
+}
+
 async function trainLoop(model: LlamaModel, tokenizer: Tokenizer, opts: TrainOptions): Promise<TrainResult> {
   const h = opts.hyper;
   const cfg = model.config;
@@ -269,8 +280,13 @@ async function trainLoop(model: LlamaModel, tokenizer: Tokenizer, opts: TrainOpt
       }
       const batch = order.slice(s * h.batchSize, (s + 1) * h.batchSize).map((i) => encoded[i]);
       const { loss, grads, tokens: n } = lossAndGrads(model, lora, batch);
-      if (!Number.isFinite(loss))
-        throw new Error(`training diverged at step ${step + 1} (loss ${loss}); lower the learning rate`);
+      const diverged = divergence(loss, losses[0]);
+      if (diverged) {
+        throw Object.assign(
+          new Error(`training diverged at step ${step + 1} (${diverged}); lower the learning rate (or the LoRA alpha)`),
+          { code: "training_diverged" },
+        );
+      }
       step++;
       tokens += n;
       losses.push(loss);

@@ -1,0 +1,50 @@
+/** The grade pool: user-typed patterns graded on worker threads with a deadline, the same grades as inline. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { GradePool } from "../../src/core/evals/grade-pool.ts";
+import { makeGrader, parseGraderSpec, userPattern } from "../../src/core/evals/graders.ts";
+
+test("pooled regex and json-schema graders give the inline grades; other kinds stay inline", async () => {
+  const pool = new GradePool({ timeoutMs: 5000 });
+  try {
+    const cases: Array<[string, string, string]> = [
+      ["regex:^A\\d+$", "A12", ""],
+      ["regex:^A\\d+$", "B12", ""],
+      ["regex:/^yes$/i", "  YES ", ""],
+      ['json-schema:{"type":"object","properties":{"id":{"type":"string","pattern":"^[a-z]+$"}}}', '{"id":"abc"}', ""],
+      ['json-schema:{"type":"object","properties":{"id":{"type":"string","pattern":"^[a-z]+$"}}}', '{"id":"ab1"}', ""],
+    ];
+    for (const [text, output, expected] of cases) {
+      const spec = parseGraderSpec(text);
+      assert.ok(userPattern(spec), text);
+      const pooled = await makeGrader(spec, { patterns: pool })({ output, expected });
+      const inline = await makeGrader(spec)({ output, expected });
+      assert.deepEqual(pooled, inline, text);
+    }
+    assert.equal(userPattern(parseGraderSpec('json-schema:{"type":"object"}')), null);
+    assert.equal(userPattern(parseGraderSpec("exact")), null);
+  } finally {
+    await pool.close();
+  }
+});
+
+test("a row past the deadline fails with timedOut; the rows around it are graded on a fresh thread", async () => {
+  const pool = new GradePool({ size: 1, timeoutMs: 300 });
+  try {
+    const grade = makeGrader(parseGraderSpec("regex:^(a+)+$"), { patterns: pool });
+    const outputs = ["aaaa", `${"a".repeat(40)}b`, "aaaaaaaa", "b"];
+    const grades = await Promise.all(outputs.map((output) => grade({ output, expected: "" })));
+    assert.deepEqual(
+      grades.map((g) => [g.pass, g.timedOut ?? false]),
+      [
+        [true, false],
+        [false, true],
+        [true, false],
+        [false, false],
+      ],
+    );
+    assert.match(grades[1].detail ?? "", /grading timed out after 300 ms: \/\^\(a\+\)\+\$\/ backtracks too much/);
+  } finally {
+    await pool.close();
+  }
+});
