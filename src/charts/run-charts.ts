@@ -3,8 +3,20 @@ import fs from "node:fs";
 import path from "node:path";
 import type { App } from "../app.ts";
 import type { CardFile } from "../core/cards.ts";
+import type { ScorePoint } from "../core/digest.ts";
+import { type Comparison, pValueText } from "../core/evals/service.ts";
 import type { EvalRecord, ExperimentRecord, RunRecord } from "../core/ports.ts";
-import { lossCurvePng, scoresPng, spendPng, type LossPoint, type ModelScore, type SpendPoint } from "./index.ts";
+import {
+  type DifferenceRow,
+  differencePng,
+  historyPng,
+  type LossPoint,
+  lossCurvePng,
+  type ModelScore,
+  scoresPng,
+  type SpendPoint,
+  spendPng,
+} from "./index.ts";
 
 /** Writes a chart into `<data>/charts/` (kept, so a chart can be found again) and returns it as a card file. */
 function keep(app: App, name: string, png: Buffer, title: string): CardFile {
@@ -15,22 +27,55 @@ function keep(app: App, name: string, png: Buffer, title: string): CardFile {
   return { name, content: png, mime: "image/png", title, path: file };
 }
 
+/**
+ * The run's loss points: training loss by step (a step reported twice, as after a resumed job, keeps its last
+ * value) and validation loss when its trainer reported any.
+ */
 export function lossPoints(app: App, runId: number): LossPoint[] {
-  const pts: LossPoint[] = [];
-  for (const e of app.engine.runEvents(runId, "loss")) {
-    for (const [step, loss] of e.data as Array<[number, number]>) pts.push({ step, loss });
-  }
-  return pts;
+  const read = (type: string, series: "train" | "validation") => {
+    const byStep = new Map<number, number>();
+    for (const e of app.engine.runEvents(runId, type)) {
+      for (const [step, loss] of e.data as Array<[number, number]>) {
+        if (Number.isFinite(step) && Number.isFinite(loss)) byStep.set(step, loss);
+      }
+    }
+    return [...byStep.entries()].sort((a, b) => a[0] - b[0]).map(([step, loss]) => ({ step, loss, series }));
+  };
+  return [...read("loss", "train"), ...read("valid_loss", "validation")];
+}
+
+/** The last step of each epoch but the final one: epoch k ends at step round(k · totalSteps / epochs). */
+export function epochEnds(totalSteps: number, epochs: number): Array<{ step: number; epoch: number }> {
+  if (!(totalSteps > 0) || !(epochs > 1)) return [];
+  return Array.from({ length: epochs - 1 }, (_, i) => ({
+    step: Math.round(((i + 1) * totalSteps) / epochs),
+    epoch: i + 1,
+  }));
 }
 
 export async function runLossChart(app: App, run: RunRecord): Promise<CardFile | null> {
   const pts = lossPoints(app, run.id);
-  if (pts.length < 2) return null;
-  const sub = `${run.provider}:${run.baseModel} + LoRA r${run.hyper.loraRank} · ${app.datasets.refOf(run.datasetVersionId)} · ${pts.length} steps · lr ${run.hyper.learningRate}`;
+  const train = pts.filter((p) => p.series === "train");
+  if (train.length < 2) return null;
+  const valid = pts.filter((p) => p.series === "validation");
+  const lastStep = train[train.length - 1].step;
+  const totalSteps = Math.max(run.progress?.totalSteps ?? 0, lastStep);
+  const ends = epochEnds(totalSteps, run.hyper.epochs).filter((e) => e.step < lastStep);
+  const sub = [
+    `${run.provider}:${run.baseModel} + LoRA r${run.hyper.loraRank}`,
+    app.datasets.refOf(run.datasetVersionId),
+    `${lastStep} steps, ${run.hyper.epochs} ${run.hyper.epochs === 1 ? "epoch" : "epochs"}`,
+    `lr ${run.hyper.learningRate}`,
+    valid.length
+      ? `validation loss (red) on ${run.validVersionId !== null ? app.datasets.refOf(run.validVersionId) : "the validation set"}`
+      : "no validation set",
+  ].join(" · ");
   return keep(
     app,
     `run-${run.id}-loss.png`,
-    await lossCurvePng(`Run ${run.id} · training loss`, pts, sub),
+    await lossCurvePng(`Run ${run.id} · ${valid.length ? "training and validation loss" : "training loss"}`, pts, sub, {
+      epochEnds: ends,
+    }),
     `Run ${run.id} loss curve`,
   );
 }
@@ -71,12 +116,66 @@ export async function scoresChart(
   return keep(app, name, png, `${exp.name} scores with 95% intervals`);
 }
 
-/** The loss curve of the run and the comparison of its evals with intervals. */
-export async function runChartFiles(app: App, run: RunRecord, evals: EvalRecord[]): Promise<CardFile[]> {
+/** The paired difference of each of the verdict's comparisons, with its interval and the detectable effect. */
+export async function differenceChart(app: App, run: RunRecord, comparisons: Comparison[]): Promise<CardFile | null> {
+  if (!comparisons.length) return null;
+  const rows: DifferenceRow[] = comparisons.map((c) => ({
+    label: `${c.b.model} − ${c.a.model}`,
+    diff: c.diff,
+    lo: c.ci[0],
+    hi: c.ci[1],
+    mde: c.mde,
+    significant: c.significant,
+    pText: pValueText(c.pValue),
+  }));
+  const first = comparisons[0];
+  const methods = [...new Set(comparisons.map((c) => CI_METHOD_SHORT[c.ciMethod]))].join(", ");
+  const png = await differencePng(
+    `Run ${run.id} · ${first.metric} on ${first.dataset}: paired difference (n = ${first.n})`,
+    first.metric,
+    rows,
+    { method: methods },
+  );
+  return keep(app, `run-${run.id}-difference.png`, png, `Run ${run.id} paired differences with 95% intervals`);
+}
+
+const CI_METHOD_SHORT: Record<Comparison["ciMethod"], string> = {
+  newcombe: "Newcombe",
+  tango: "Tango",
+  bootstrap: "paired bootstrap",
+  t: "paired t",
+  "clustered-t": "cluster-robust t",
+  "clustered-newcombe": "cluster-robust t / Newcombe",
+  "no-spread": "no spread: ± 0-of-n bound",
+};
+
+/** The loss curve of the run, the comparison of its evals with intervals, and the paired differences. */
+export async function runChartFiles(
+  app: App,
+  run: RunRecord,
+  evals: EvalRecord[],
+  comparisons: Comparison[] = [],
+): Promise<CardFile[]> {
   const exp = app.engine.experimentById(run.experimentId);
   const files = [await runLossChart(app, run)];
   if (exp) files.push(await scoresChart(app, exp, evals, `run-${run.id}-scores.png`));
+  files.push(await differenceChart(app, run, comparisons));
   return files.filter((f): f is CardFile => f !== null);
+}
+
+/** The experiment's tuned scores over its runs (for digests); null before its first tuned eval. */
+export async function historyChart(app: App, exp: ExperimentRecord, history: ScorePoint[]): Promise<CardFile | null> {
+  if (!history.length) return null;
+  const refs = latestEvals(app, exp)
+    .filter((e) => (e.role === "base" || e.role === "baseline") && e.mean !== null)
+    .map((e) => ({ model: e.model, mean: e.mean as number }));
+  const png = await historyPng(
+    `${exp.name} · ${exp.metric} on ${app.datasets.refOf(exp.evalVersionId)} over its runs`,
+    exp.metric,
+    history,
+    refs,
+  );
+  return keep(app, `experiment-${exp.name}-history.png`, png, `${exp.name} scores over its runs`);
 }
 
 export async function experimentChartFiles(app: App, exp: ExperimentRecord): Promise<CardFile[]> {
