@@ -80,6 +80,68 @@ export interface ModelScore {
 const pct1 = (x: number) => (x * 100).toFixed(1);
 
 /**
+ * An interval drawn the same way in every chart: a line from the `lo` field to the `hi` field with end caps, along x
+ * (one interval per row of `band`) or along y (one per column), coloured by `color` (an encoding or { value }).
+ */
+function intervalLayers(o: {
+  along: "x" | "y";
+  band: object;
+  lo: string;
+  hi: string;
+  /** Extra properties of the quantitative channel (title, scale, axis). */
+  channel?: object;
+  color: object;
+  width: number;
+  cap: number;
+}): unknown[] {
+  const across = o.along === "x" ? "y" : "x";
+  const at = (field: string) => ({ field, type: "quantitative", ...(o.channel ?? {}) });
+  return [
+    {
+      mark: { type: "rule", strokeWidth: o.width },
+      encoding: { [across]: o.band, [o.along]: at(o.lo), [`${o.along}2`]: { field: o.hi }, color: o.color },
+    },
+    ...[o.lo, o.hi].map((field) => ({
+      mark: { type: "tick", orient: o.along === "x" ? "vertical" : "horizontal", thickness: o.width, size: o.cap },
+      encoding: { [across]: o.band, [o.along]: at(field), color: o.color },
+    })),
+  ];
+}
+
+/** One row per `model`, in data order, labelled on the left. */
+const rowAxis = (labelLimit: number) => ({
+  field: "model",
+  type: "nominal",
+  sort: null,
+  title: null,
+  axis: { labelFontSize: 14, labelLimit, labelPadding: 14 },
+});
+
+/** A colour per category of `field`, in this order, with a legend without a title. */
+const categoryColor = (field: string, domain: string[], range: string[]) => ({
+  field,
+  type: "nominal",
+  title: null,
+  scale: { domain, range },
+});
+
+/** The estimate of a horizontal interval: a diamond with a dark outline, visible even on the axis at 0. */
+function estimateDiamond(y: object, x: object, color: object, size: number): unknown {
+  return {
+    mark: { type: "point", shape: "diamond", filled: true, size, stroke: "black", strokeWidth: 1.5, opacity: 1 },
+    encoding: { y, x, color },
+  };
+}
+
+/** Each row's numbers (the `label` field) in a column right of the plot, never at a place on the axis. */
+function labelColumn(y: object): unknown {
+  return {
+    mark: { type: "text", align: "left", dx: 14, fontSize: 13, fontWeight: "bold" },
+    encoding: { y, x: { value: "width" }, text: { field: "label" } },
+  };
+}
+
+/**
  * Each model's score with its 95% interval, best first; a dashed rule marks the chance baseline when given.
  * Every model gets a bar from 0 to its score AND a dot at the score, so a score of 0% still shows (a dot on the
  * axis); the interval is a black line with end caps; the numbers ("0.0% [0.0–17.6]") sit in a column to the right
@@ -96,19 +158,12 @@ export function scoresSpec(
     .map((s) => ({ ...s, label: `${pct1(s.mean)}%  [${pct1(s.lo)}–${pct1(s.hi)}]` }));
   const palette: Record<string, string> = { tuned: "#2ca02c", base: "#7f7f7f", baseline: "#1f77b4", adhoc: "#9467bd" };
   const roles = Object.keys(palette).filter((r) => rows.some((x) => x.role === r));
-  const y = {
-    field: "model",
-    type: "nominal",
-    sort: null,
-    title: null,
-    axis: { labelFontSize: 14, labelLimit: 260, labelPadding: 14 },
-  };
-  const color = {
-    field: "role",
-    type: "nominal",
-    title: null,
-    scale: { domain: roles, range: roles.map((r) => palette[r]) },
-  };
+  const y = rowAxis(260);
+  const color = categoryColor(
+    "role",
+    roles,
+    roles.map((r) => palette[r]),
+  );
   const x = {
     field: "mean",
     type: "quantitative",
@@ -121,26 +176,9 @@ export function scoresSpec(
       mark: { type: "bar", height: { band: 0.6 }, cornerRadiusEnd: 3, opacity: 0.85 },
       encoding: { y, x, color },
     },
-    {
-      mark: { type: "rule", strokeWidth: 2, color: "black" },
-      encoding: { y, x: { field: "lo", type: "quantitative" }, x2: { field: "hi" } },
-    },
-    {
-      mark: { type: "tick", orient: "vertical", thickness: 2, size: 14, color: "black" },
-      encoding: { y, x: { field: "lo", type: "quantitative" } },
-    },
-    {
-      mark: { type: "tick", orient: "vertical", thickness: 2, size: 14, color: "black" },
-      encoding: { y, x: { field: "hi", type: "quantitative" } },
-    },
-    {
-      mark: { type: "point", shape: "diamond", filled: true, size: 220, stroke: "black", strokeWidth: 1.5, opacity: 1 },
-      encoding: { y, x: { field: "mean", type: "quantitative" }, color },
-    },
-    {
-      mark: { type: "text", align: "left", dx: 14, fontSize: 13, fontWeight: "bold" },
-      encoding: { y, x: { value: "width" }, text: { field: "label" } },
-    },
+    ...intervalLayers({ along: "x", band: y, lo: "lo", hi: "hi", color: { value: "black" }, width: 2, cap: 14 }),
+    estimateDiamond(y, { field: "mean", type: "quantitative" }, color, 220),
+    labelColumn(y),
   ];
   if (opts.chance !== undefined) {
     layers.push({
@@ -252,19 +290,12 @@ export function differenceSpec(
       label: `${signedPts(r.diff)} pts  [${signedPts(r.lo)}, ${signedPts(r.hi)}]  ${r.pText}`,
     };
   });
-  const y = {
-    field: "model",
-    type: "nominal",
-    sort: null,
-    title: null,
-    axis: { labelFontSize: 14, labelLimit: 360, labelPadding: 14 },
-  };
-  const verdictColor = {
-    field: "verdict",
-    type: "nominal",
-    title: null,
-    scale: { domain: ["better", "worse", "not significant"], range: ["#2ca02c", "#d62728", "#7f7f7f"] },
-  };
+  const y = rowAxis(360);
+  const verdictColor = categoryColor(
+    "verdict",
+    ["better", "worse", "not significant"],
+    ["#2ca02c", "#d62728", "#7f7f7f"],
+  );
   const x = { type: "quantitative", title: `difference in ${metric} (percentage points), 95% interval` };
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
@@ -288,44 +319,21 @@ export function differenceSpec(
         mark: { type: "rule", strokeDash: [6, 4], color: "black", strokeWidth: 1.5 },
         encoding: { x: { field: "zero", type: "quantitative" } },
       },
-      {
-        mark: { type: "rule", strokeWidth: 3 },
-        encoding: { y, x: { field: "loPts", ...x }, x2: { field: "hiPts" }, color: verdictColor },
-      },
-      {
-        mark: { type: "tick", orient: "vertical", thickness: 3, size: 18 },
-        encoding: { y, x: { field: "loPts", ...x }, color: verdictColor },
-      },
-      {
-        mark: { type: "tick", orient: "vertical", thickness: 3, size: 18 },
-        encoding: { y, x: { field: "hiPts", ...x }, color: verdictColor },
-      },
-      {
-        mark: {
-          type: "point",
-          shape: "diamond",
-          filled: true,
-          size: 240,
-          stroke: "black",
-          strokeWidth: 1.5,
-          opacity: 1,
-        },
-        encoding: { y, x: { field: "diffPts", ...x }, color: verdictColor },
-      },
-      {
-        mark: { type: "text", align: "left", dx: 14, fontSize: 13, fontWeight: "bold" },
-        encoding: { y, x: { value: "width" }, text: { field: "label" } },
-      },
+      ...intervalLayers({
+        along: "x",
+        band: y,
+        lo: "loPts",
+        hi: "hiPts",
+        channel: x,
+        color: verdictColor,
+        width: 3,
+        cap: 18,
+      }),
+      estimateDiamond(y, { field: "diffPts", ...x }, verdictColor, 240),
+      labelColumn(y),
     ],
   } as TopLevelSpec;
 }
-
-export const differencePng = (
-  title: string,
-  metric: string,
-  rows: DifferenceRow[],
-  opts?: { subtitle?: string; method?: string },
-) => renderPng(differenceSpec(title, metric, rows, opts));
 
 export interface HistoryPoint {
   /** "run:3" */
@@ -381,18 +389,16 @@ export function historySpec(
       mark: { type: "line", color: "#2ca02c", strokeWidth: 2, opacity: 0.5 },
       encoding: { x, y: { field: "mean", ...y } },
     },
-    {
-      mark: { type: "rule", strokeWidth: 2, color: "black" },
-      encoding: { x, y: { field: "lo", ...y }, y2: { field: "hi" } },
-    },
-    {
-      mark: { type: "tick", orient: "horizontal", thickness: 2, size: 14, color: "black" },
-      encoding: { x, y: { field: "lo", ...y } },
-    },
-    {
-      mark: { type: "tick", orient: "horizontal", thickness: 2, size: 14, color: "black" },
-      encoding: { x, y: { field: "hi", ...y } },
-    },
+    ...intervalLayers({
+      along: "y",
+      band: x,
+      lo: "lo",
+      hi: "hi",
+      channel: y,
+      color: { value: "black" },
+      width: 2,
+      cap: 14,
+    }),
     {
       mark: { type: "point", filled: true, size: 130, color: "#2ca02c", stroke: "black", strokeWidth: 1, opacity: 1 },
       encoding: { x, y: { field: "mean", ...y } },
@@ -429,11 +435,3 @@ export function historySpec(
     layer: layers,
   } as TopLevelSpec;
 }
-
-export const historyPng = (
-  title: string,
-  metric: string,
-  points: HistoryPoint[],
-  references?: Array<{ model: string; mean: number }>,
-  subtitle?: string,
-) => renderPng(historySpec(title, metric, points, references, subtitle));

@@ -8,8 +8,8 @@ import { type Comparison, pValueText } from "../core/evals/service.ts";
 import type { EvalRecord, ExperimentRecord, RunRecord } from "../core/ports.ts";
 import {
   type DifferenceRow,
-  differencePng,
-  historyPng,
+  differenceSpec,
+  historySpec,
   type LossPoint,
   lossCurvePng,
   type ModelScore,
@@ -17,6 +17,7 @@ import {
   type SpendPoint,
   spendPng,
 } from "./index.ts";
+import { renderPng } from "./render.ts";
 
 /** Writes a chart into `<data>/charts/` (kept, so a chart can be found again) and returns it as a card file. */
 function keep(app: App, name: string, png: Buffer, title: string): CardFile {
@@ -130,11 +131,13 @@ export async function differenceChart(app: App, run: RunRecord, comparisons: Com
   }));
   const first = comparisons[0];
   const methods = [...new Set(comparisons.map((c) => CI_METHOD_SHORT[c.ciMethod]))].join(", ");
-  const png = await differencePng(
-    `Run ${run.id} · ${first.metric} on ${first.dataset}: paired difference (n = ${first.n})`,
-    first.metric,
-    rows,
-    { method: methods },
+  const png = await renderPng(
+    differenceSpec(
+      `Run ${run.id} · ${first.metric} on ${first.dataset}: paired difference (n = ${first.n})`,
+      first.metric,
+      rows,
+      { method: methods },
+    ),
   );
   return keep(app, `run-${run.id}-difference.png`, png, `Run ${run.id} paired differences with 95% intervals`);
 }
@@ -169,11 +172,13 @@ export async function historyChart(app: App, exp: ExperimentRecord, history: Sco
   const refs = latestEvals(app, exp)
     .filter((e) => (e.role === "base" || e.role === "baseline") && e.mean !== null)
     .map((e) => ({ model: e.model, mean: e.mean as number }));
-  const png = await historyPng(
-    `${exp.name} · ${exp.metric} on ${app.datasets.refOf(exp.evalVersionId)} over its runs`,
-    exp.metric,
-    history,
-    refs,
+  const png = await renderPng(
+    historySpec(
+      `${exp.name} · ${exp.metric} on ${app.datasets.refOf(exp.evalVersionId)} over its runs`,
+      exp.metric,
+      history,
+      refs,
+    ),
   );
   return keep(app, `experiment-${exp.name}-history.png`, png, `${exp.name} scores over its runs`);
 }
