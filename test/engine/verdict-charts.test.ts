@@ -50,12 +50,18 @@ describe("verdict intervals and charts", () => {
     });
     try {
       const { train } = await seedExperiment(app, { baselines: ["big:model"] });
+      app.experiments.addHypothesis({ experiment: "exp", text: "tuning helps", expectPts: 50, user: "tester" });
       const out = await runCommand(["run", "start", train, "--experiment", "exp", "--yes", "--wait"], ctxFor(app));
       assert.equal(out.exitCode, 0, JSON.stringify(out.data));
       const data = out.data as {
         run: { id: number };
         comparison: { ci: number[]; ciMethod: string; mde: number; diff: number; n: number; verdict: string };
+        hypotheses: Array<{ verdict: { outcome: string; ci: number[]; summary: string } }>;
       };
+      // the hypothesis is decided on the same interval, not on +100.0 to +100.0
+      assert.deepEqual(data.hypotheses[0].verdict.ci, [77.2, 100]);
+      assert.equal(data.hypotheses[0].verdict.outcome, "supported");
+      assert.match(data.hypotheses[0].verdict.summary, /95% CI 77\.2 to 100\.0/);
       // tuned 20/20 against base 0/20: every row discordant. Newcombe: [1 - √2·z²/(20 + z²), 1] = [0.772135, 1]
       const c = data.comparison;
       assert.equal(c.n, 20);
