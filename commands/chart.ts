@@ -1,13 +1,16 @@
 import { z } from "zod";
-import { experimentChartFiles, runChartFiles } from "../src/charts/run-charts.ts";
+import { experimentChartFiles, historyChart, runChartFiles } from "../src/charts/run-charts.ts";
+import { scoreHistory } from "../src/core/digest.ts";
 import { text } from "../src/core/cards.ts";
 import { parseRunRef } from "../src/core/models.ts";
 import { TuneError } from "../src/errors.ts";
+import { runVerdict } from "./run.ts";
 import { defineCommand } from "./types.ts";
 
 export const chart = defineCommand({
   path: ["chart"],
-  summary: "PNG charts: a run's loss curve and scores with 95% intervals, or an experiment's leaderboard.",
+  summary:
+    "PNG charts: a run's loss curve, scores and paired differences with 95% intervals, or an experiment's leaderboard and scores over its runs.",
   options: z.object({ target: z.string().describe("run:N (or N) or an experiment name") }),
   positional: ["target"],
   permission: "read",
@@ -19,12 +22,19 @@ export const chart = defineCommand({
     let title: string;
     if (id !== null) {
       const run = app.runs.get(id);
-      files = await runChartFiles(app, run, app.engine.evals({ runId: run.id, state: "succeeded" }));
+      files = await runChartFiles(
+        app,
+        run,
+        app.engine.evals({ runId: run.id, state: "succeeded" }),
+        runVerdict(app, run)?.comparisons ?? [],
+      );
       title = `Charts of run ${run.id}`;
     } else {
       const exp = app.experiments.get(input.target);
       files = await experimentChartFiles(app, exp);
-      title = `Leaderboard chart of ${exp.name}`;
+      const history = await historyChart(app, exp, scoreHistory(app.engine, exp));
+      if (history) files.push(history);
+      title = `Charts of ${exp.name}`;
     }
     if (!files.length) {
       throw new TuneError(

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { App } from "../src/app.ts";
-import { experimentChartFiles, spendChart } from "../src/charts/run-charts.ts";
+import { experimentChartFiles, historyChart, spendChart } from "../src/charts/run-charts.ts";
 import { heatmapPng } from "../src/charts/sweep.ts";
 import { fields, fmt, table, text, type Card, type CardFile } from "../src/core/cards.ts";
 import { assertFits } from "../src/core/costs/budget.ts";
@@ -221,7 +221,11 @@ export const digestNow = defineCommand({
       { since, until, experiment: exp },
     );
     const charts: CardFile[] = [];
-    for (const e of d.experiments) charts.push(...(await experimentChartFiles(app, e)));
+    for (const e of d.experiments) {
+      charts.push(...(await experimentChartFiles(app, e)));
+      const history = await historyChart(app, e, d.data.experiments.find((x) => x.name === e.name)?.history ?? []);
+      if (history) charts.push(history);
+    }
     const spend = await spendChart(app, since, until, exp?.id);
     if (spend) charts.push(spend);
     d.card.files = charts;

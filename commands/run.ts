@@ -24,11 +24,14 @@ export function runCardFor(app: App, r: RunRecord): Card {
   });
 }
 
-/** The verdict card of a run with its charts (loss curve, scores with intervals) attached as PNG files. */
+/**
+ * The verdict card of a run with its charts (loss curve, scores with intervals, the paired differences with their
+ * intervals) attached as PNG files.
+ */
 export async function runVerdictCard(app: App, r: RunRecord, v: RunVerdict): Promise<Card> {
   const card = verdictCard(r, v, summarizeLedger(app.engine.ledger({ runId: r.id })));
   try {
-    card.files = [...(card.files ?? []), ...(await runChartFiles(app, r, v.evals))];
+    card.files = [...(card.files ?? []), ...(await runChartFiles(app, r, v.evals, v.comparisons))];
   } catch (err) {
     app.log.warn({ err, runId: r.id }, "charts failed"); // a chart is never worth losing the verdict for
   }
@@ -71,6 +74,7 @@ export function runJson(app: App, r: RunRecord) {
       tunedModel: r.tunedModel,
       jobId: r.jobId,
       dataset: app.datasets.refOf(r.datasetVersionId),
+      validation: r.validVersionId !== null ? app.datasets.refOf(r.validVersionId) : null,
       experiment: app.engine.experimentById(r.experimentId)?.name ?? null,
       hyper: r.hyper,
       estimate: r.estimate,
@@ -136,6 +140,10 @@ export const runStart = defineCommand({
   options: z.object({
     dataset: z.string().describe("training dataset, name[@vN]"),
     experiment: z.string().describe("experiment name"),
+    valid: z
+      .string()
+      .optional()
+      .describe("validation dataset, name[@vN]: its loss is drawn beside the training loss (local trainer)"),
     provider: z.string().optional().describe("trainer: local (default)"),
     model: z.string().optional().describe("base model (default: the provider's)"),
     epochs: z.coerce.number().int().min(1).max(100).optional().describe("epochs (default: the cookbook rule)"),
@@ -151,12 +159,14 @@ export const runStart = defineCommand({
   permission: "spend",
   examples: [
     "/tune run start support-train --experiment support --epochs 3",
+    "/tune run start support-train --experiment support --valid support-valid",
     "tuneloop run start demo-train --experiment demo --yes --wait --json",
   ],
   async handler(ctx, input) {
     const out = await ctx.app.runs.start({
       dataset: input.dataset,
       experiment: input.experiment,
+      valid: input.valid,
       provider: input.provider,
       model: input.model,
       epochs: input.epochs,

@@ -88,6 +88,8 @@ export const runs = sqliteTable(
     datasetVersionId: integer("dataset_version_id")
       .notNull()
       .references(() => datasetVersions.id),
+    /** The held-out rows its trainer reports validation loss on (`run start --valid`), when it has them. */
+    validVersionId: integer("valid_version_id").references(() => datasetVersions.id),
     provider: text("provider").notNull(),
     baseModel: text("base_model").notNull(),
     tunedModel: text("tuned_model"),

@@ -11,6 +11,7 @@ import {
   mcnemarExact,
   meanInterval,
   minimumDetectableEffect,
+  newcombePairedInterval,
   normalCdf,
   normalQuantile,
   pairedBootstrap,
@@ -19,6 +20,7 @@ import {
   studentTCdf,
   studentTQuantile,
   studentTTwoSidedP,
+  tangoPairedInterval,
   wilsonInterval,
 } from "../src/core/stats.ts";
 
@@ -372,15 +374,156 @@ describe("clusteredStandardError", () => {
   });
 });
 
-describe("minimumDetectableEffect", () => {
-  it("hand example: n=1000, α=.05, power=.8, p=.5", () => {
-    // (1.959964 + 0.841621) · √(2 · .25 / 1000) = 2.801585 · 0.0223607 = 0.0626454
-    near(minimumDetectableEffect(1000), 0.0626454, 1e-6);
-    // ρ = 0.5 halves the variance: 2.801585 · √(0.25/1000) = 0.0442970
-    near(minimumDetectableEffect(1000, { pairedCorrelation: 0.5 }), 0.044297, 1e-6);
-    // p = 0.9, n = 400, α = .01, power = .9: (2.575829 + 1.281552) · √(2·.09/400) = 3.857381 · 0.0212132
-    near(minimumDetectableEffect(400, { alpha: 0.01, power: 0.9, pBase: 0.9 }), 3.857381 * Math.sqrt(0.18 / 400), 1e-6);
+describe("paired proportions: Newcombe's hybrid score interval (method 10)", () => {
+  // Newcombe RG, "Improved confidence intervals for the difference between binomial proportions based on paired
+  // data", Statistics in Medicine 17:2635-2650 (1998), Table III (pp. 2641-2642), the method 10 column: cells
+  // e (both +), f (first + only), g (second + only), h (both -), θ = (f - g)/n, 95% limits printed to 4 decimals.
+  // The row (20, 12, 2, 16) -> 0.0562, 0.3292 is also asserted "against Newcombe's method 10 result" in the test
+  // suite of the R package ratesci (github.com/petelaud/ratesci, tests/testthat/test3.R, method_RD = "MOVER_newc").
+  // Tolerance 1e-4: the paper's z is 1.96 (ours 1.959964) and (1, 97, 1, 1) prints 0.8736 for 0.87367.
+  const TABLE_III_METHOD_10: Array<[number, number, number, number, number, number]> = [
+    [36, 12, 2, 0, 0.0569, 0.3404],
+    [20, 12, 2, 16, 0.0562, 0.3292],
+    [18, 12, 2, 18, 0.0562, 0.329],
+    [36, 14, 0, 0, 0.1528, 0.4167],
+    [35, 14, 0, 1, 0.1461, 0.4175],
+    [18, 14, 0, 18, 0.1441, 0.3963],
+    [2, 97, 1, 0, 0.8721, 0.9854],
+    [1, 97, 1, 1, 0.8736, 0.985],
+    [0, 29, 1, 0, 0.6666, 0.9882],
+    [2, 98, 0, 0, 0.9178, 0.9945],
+    [1, 98, 0, 1, 0.9171, 0.9916],
+    [0, 30, 0, 0, 0.8395, 1],
+    [54, 0, 0, 0, -0.0664, 0.0664],
+    [53, 0, 0, 1, -0.0729, 0.0729],
+    [30, 0, 0, 24, -0.0358, 0.0358],
+    [29, 0, 0, 25, -0.0354, 0.0354],
+    [28, 0, 0, 26, -0.0352, 0.0352],
+    [27, 0, 0, 27, -0.0351, 0.0351],
+  ];
+
+  it("reproduces Newcombe (1998) Table III, method 10", () => {
+    for (const [e, f, g, h, lo, hi] of TABLE_III_METHOD_10) {
+      const [l, u] = newcombePairedInterval({ e, f, g, h });
+      near(l, lo, 1e-4, `(${e}, ${f}, ${g}, ${h}) lower`);
+      near(u, hi, 1e-4, `(${e}, ${f}, ${g}, ${h}) upper`);
+    }
+  });
+
+  it("reproduces later published examples of method 10", () => {
+    // Fagerland, Lydersen & Laake, Statistics in Medicine 33:2850-2875 (2014), Bentur et al. data, and Tang et al.
+    // (2010) as asserted in ratesci's tests/testthat/test3.R (3 and 4 decimals as printed there).
+    const [l1, u1] = newcombePairedInterval({ e: 1, f: 1, g: 7, h: 12 });
+    near(l1, -0.507, 5e-4, "Bentur lower");
+    near(u1, -0.026, 5e-4, "Bentur upper");
+    const [l2, u2] = newcombePairedInterval({ e: 8, f: 3, g: 1, h: 2 });
+    near(l2, -0.1574, 5e-5, "Tang lower");
+    near(u2, 0.4136, 5e-5, "Tang upper");
+  });
+
+  it("never collapses: all rows agree, or every row is discordant one way (hand computed)", () => {
+    const z2 = 1.959963984540054 ** 2;
+    // 0 of 200 against 0 of 200: ±(the Wilson upper limit of 0/200) = ±z²/(200 + z²) = ±0.0188453
+    const [l0, u0] = newcombePairedInterval({ e: 0, f: 0, g: 0, h: 200 });
+    near(u0, z2 / (200 + z2), 1e-12);
+    near(l0, -z2 / (200 + z2), 1e-12);
+    near(u0, 0.0188453, 1e-7);
+    // 150 of 150 discordant towards the first (the demo): [1 - √2·z²/(150 + z²), 1] = [0.964687, 1]
+    const [l1, u1] = newcombePairedInterval({ e: 0, f: 150, g: 0, h: 0 });
+    near(l1, 1 - (Math.SQRT2 * z2) / (150 + z2), 1e-12);
+    near(l1, 0.964687, 1e-6);
+    assert.equal(u1, 1);
+    // and its mirror
+    assert.deepEqual(
+      newcombePairedInterval({ e: 0, f: 0, g: 150, h: 0 }).map((x) => Math.round(x * 1e9) / 1e9),
+      [-1, -0.964686742],
+    );
+  });
+
+  it("rejects bad tables", () => {
+    assert.throws(() => newcombePairedInterval({ e: 0, f: 0, g: 0, h: 0 }), RangeError);
+    assert.throws(() => newcombePairedInterval({ e: 1.5, f: 0, g: 0, h: 0 }), RangeError);
+    assert.throws(() => newcombePairedInterval({ e: -1, f: 2, g: 0, h: 0 }), RangeError);
+  });
+});
+
+describe("paired proportions: Tango's score interval", () => {
+  it("reproduces published examples", () => {
+    // As asserted in ratesci's tests/testthat/test3.R (pairbinci, method_RD = "Score", no skewness correction):
+    // Tango (1998) 43/0/1/0 at 90%; Agresti & Min (2005) 53/16/8/9; Fagerland et al. (2014) 1/1/7/12;
+    // Tang et al. (2010) 8/3/1/2.
+    const cases: Array<[number, number, number, number, number, number, number, number]> = [
+      [43, 0, 1, 0, 0.9, -0.096, 0.037, 5e-4],
+      [53, 16, 8, 9, 0.95, -0.02, 0.207, 5e-4],
+      [1, 1, 7, 12, 0.95, -0.517, -0.026, 5e-4],
+      [8, 3, 1, 2, 0.95, -0.167, 0.4327, 5e-5],
+    ];
+    for (const [e, f, g, h, conf, lo, hi, tol] of cases) {
+      const [l, u] = tangoPairedInterval({ e, f, g, h }, conf);
+      near(l, lo, tol, `(${e}, ${f}, ${g}, ${h}) lower`);
+      near(u, hi, tol, `(${e}, ${f}, ${g}, ${h}) upper`);
+    }
+  });
+
+  it("at θ = 0 its statistic is McNemar's (f - g)/√(f + g): the interval excludes 0 exactly when |that| > z", () => {
+    // 12 vs 2: 10/√14 = 2.67 > 1.96; 7 vs 2: 5/3 = 1.67 < 1.96
+    assert.ok(tangoPairedInterval({ e: 20, f: 12, g: 2, h: 16 })[0] > 0);
+    assert.ok(tangoPairedInterval({ e: 20, f: 7, g: 2, h: 16 })[0] < 0);
+    // and it does not collapse either
+    const [l, u] = tangoPairedInterval({ e: 0, f: 0, g: 0, h: 200 });
+    near(u, 0.0188453, 1e-7);
+    near(l, -0.0188453, 1e-7);
+    assert.equal(tangoPairedInterval({ e: 0, f: 150, g: 0, h: 0 })[1], 1);
+    assert.ok(tangoPairedInterval({ e: 0, f: 150, g: 0, h: 0 })[0] < 0.99);
+  });
+});
+
+describe("minimumDetectableEffect (Connor 1987)", () => {
+  const za = 1.959963984540054;
+  const zb = 0.8416212335729143;
+
+  it("hand examples", () => {
+    // Two models at 0/200 agreeing on every row: ψ = δ, so √(200δ) = z_.975 + z_.8·√(1 - δ); by fixed-point
+    // iteration δ = (z_.975 + z_.8·√(1 - δ))²/200 -> 0.0387840 (3.9 points), never 0.
+    near(minimumDetectableEffect(200, { pBase: 0, discordance: 0 }), 0.038784, 1e-6);
+    // With no discordance given, the independence design at p = 0 is the same ψ = δ.
+    near(minimumDetectableEffect(200, { pBase: 0 }), 0.038784, 1e-6);
+    // n = 1000, p = 0.5, independent: ψ = 0.5, √1000·δ = z_.975·√0.5 + z_.8·√(0.5 - δ²) -> 0.0625715
+    near(minimumDetectableEffect(1000), 0.0625715, 1e-6);
+    // Every row discordant (the demo's 150 of 150): ψ = 1, √150·δ = z_.975 + z_.8·√(1 - δ²) -> 0.2269553
+    near(minimumDetectableEffect(150, { pBase: 0, discordance: 1 }), 0.2269553, 1e-6);
+    // The base rate is read from the nearer bound: p = 0.9 is the mirror of p = 0.1.
+    near(minimumDetectableEffect(300, { pBase: 0.9 }), minimumDetectableEffect(300, { pBase: 0.1 }), 1e-12);
+  });
+
+  it("inverts Connor's sample-size formula n = (z_α·√ψ + z_β·√(ψ - δ²))² / δ²", () => {
+    for (const [n, psi] of [
+      [100, 0.3],
+      [500, 0.1],
+      [2000, 0.6],
+    ]) {
+      const d = minimumDetectableEffect(n, { pBase: 0.4, discordance: psi });
+      near((za * Math.sqrt(psi) + zb * Math.sqrt(psi - d * d)) ** 2 / (d * d), n, 1e-6, `n = ${n}`);
+    }
+  });
+
+  it("is close to the exact power of the exact McNemar test where the normal approximation is weakest", () => {
+    // 0/200 vs 0/200: at δ = MDE with every discordant row one way, the exact test (p = 2·0.5^k < 0.05 needs
+    // k >= 6 discordant rows) has power P(Bin(200, δ) >= 6).
+    const d = minimumDetectableEffect(200, { pBase: 0, discordance: 0 });
+    assert.ok(mcnemarExact(0, 6) < 0.05 && mcnemarExact(0, 5) > 0.05);
+    const exactPower = 1 - binomialCdf(5, 200, d);
+    assert.ok(exactPower > 0.7 && exactPower < 0.85, `exact power ${exactPower}`);
+  });
+
+  it("is positive for every n, Infinity when nothing is detectable, and validates input", () => {
+    for (const n of [2, 5, 10, 50, 200, 25_000]) {
+      const m = minimumDetectableEffect(n, { pBase: 0, discordance: 0 });
+      assert.ok(m > 0, `n = ${n}: ${m}`);
+    }
+    assert.equal(minimumDetectableEffect(1, { pBase: 0 }), Number.POSITIVE_INFINITY);
     assert.throws(() => minimumDetectableEffect(0), RangeError);
+    assert.throws(() => minimumDetectableEffect(10, { discordance: 1.5 }), RangeError);
   });
 });
 
@@ -398,10 +541,18 @@ describe("pairedComparison", () => {
     assert.equal(r.meanA, 0.53);
     assert.equal(r.meanB, 0.62);
     near(r.diff, 0.09, 1e-15);
-    assert.equal(r.ciMethod, "bootstrap");
-    assert.ok(r.ci[0] < 0.09 && r.ci[1] > 0.09);
+    // Newcombe's interval on the table with B first: e = 50 both, f = 12 only B, g = 3 only A, h = 35 neither
+    assert.equal(r.ciMethod, "newcombe");
+    assert.deepEqual(r.ci, newcombePairedInterval({ e: 50, f: 12, g: 3, h: 35 }));
+    assert.ok(r.ci[0] > 0 && r.ci[0] < 0.09 && r.ci[1] > 0.09);
     assert.ok(r.correlation !== null && r.correlation > 0.5);
-    assert.ok(r.mde > 0 && r.mde < 0.2);
+    // MDE from the design: n = 100, A's rate 0.53, 15% discordant pairs
+    assert.equal(r.mde, minimumDetectableEffect(100, { pBase: 0.53, discordance: 0.15 }));
+    assert.deepEqual(r.mdeBasis, { method: "connor", pBase: 0.53, discordance: 0.15 });
+    assert.ok(r.mde > 0.05 && r.mde < 0.2);
+    const tango = pairedComparison(a, b, { ci: "tango" });
+    assert.equal(tango.ciMethod, "tango");
+    assert.deepEqual(tango.ci, tangoPairedInterval({ e: 50, f: 12, g: 3, h: 35 }));
     // se of the paired diff: d has 12 ones, 3 minus-ones, 85 zeros
     const m = 0.09;
     const s2 = (12 * (1 - m) ** 2 + 3 * (-1 - m) ** 2 + 85 * m ** 2) / 99;
@@ -437,22 +588,70 @@ describe("pairedComparison", () => {
         ids.push(c);
       }
     }
-    const plain = pairedComparison(a, b, { ci: "t" });
+    const plain = pairedComparison(a, b, { binary: false, ci: "t" });
     const clustered = pairedComparison(a, b, { clusterIds: ids });
     assert.equal(clustered.test, "clustered-t");
-    assert.equal(clustered.ciMethod, "clustered-t");
+    assert.equal(clustered.ciMethod, "clustered-newcombe");
+    const newcombe = pairedComparison(a, b).ci;
+    assert.ok(clustered.ci[0] <= newcombe[0] && clustered.ci[1] >= newcombe[1], "never narrower than Newcombe's");
+    const continuous = pairedComparison(
+      a.map((x) => x * 0.9),
+      b.map((x) => x * 0.9),
+      { clusterIds: ids },
+    );
+    assert.equal(continuous.ciMethod, "clustered-t");
     assert.equal(clustered.clusters, 40);
     assert.ok(clustered.clusteredSe! > plain.se, "clustering inflates the SE");
     assert.ok(clustered.ci[1] - clustered.ci[0] > plain.ci[1] - plain.ci[0]);
-    assert.ok(clustered.mde > plain.mde);
-    assert.deepEqual(clustered.discordant, plain.discordant);
+    const unclustered = pairedComparison(a, b);
+    assert.ok(clustered.mde > unclustered.mde, "the design effect inflates the MDE");
+    assert.deepEqual(clustered.discordant, unclustered.discordant);
+  });
+
+  it("two models at 0/200: an interval and a detectable effect, not +0.0 to +0.0", () => {
+    const zeros = new Array(200).fill(0);
+    const r = pairedComparison(zeros, zeros);
+    assert.equal(r.diff, 0);
+    assert.equal(r.pValue, 1);
+    assert.equal(r.ciMethod, "newcombe");
+    near(r.ci[0], -0.0188453, 1e-7); // ±z²/(200 + z²), hand computed above
+    near(r.ci[1], 0.0188453, 1e-7);
+    near(r.mde, 0.038784, 1e-6); // 3.9 points, hand computed above
+    assert.deepEqual(r.mdeBasis, { method: "connor", pBase: 0, discordance: 0 });
+    // clustered, every cluster agreeing: the cluster-robust SE is 0, the interval still is not a point
+    const c = pairedComparison(zeros, zeros, { clusterIds: zeros.map((_, i) => i % 20) });
+    assert.equal(c.ciMethod, "clustered-newcombe");
+    near(c.ci[1], 0.0188453, 1e-7);
+    assert.ok(c.mde > 0.03);
+  });
+
+  it("the demo: 150 of 150 discordant gives [+96.5, +100], not +100 to +100", () => {
+    const r = pairedComparison(new Array(150).fill(0), new Array(150).fill(1));
+    assert.equal(r.diff, 1);
+    near(r.ci[0], 0.964687, 1e-6);
+    assert.equal(r.ci[1], 1);
+    assert.ok(r.significant);
+  });
+
+  it("continuous scores whose differences have no spread: c ± the Wilson limit of 0/n, and a positive MDE", () => {
+    const a = Array.from({ length: 50 }, (_, i) => (i % 5) / 5 + 0.1);
+    const r = pairedComparison(a, a);
+    assert.equal(r.test, "paired-t");
+    assert.equal(r.ciMethod, "no-spread");
+    const w = 1.959963984540054 ** 2 / (50 + 1.959963984540054 ** 2);
+    near(r.ci[0], -w, 1e-12);
+    near(r.ci[1], w, 1e-12);
+    assert.ok(r.mde > 0);
+    // with spread, the bootstrap as before
+    const b = a.map((x, i) => Math.min(1, x + (i % 3) * 0.05));
+    assert.equal(pairedComparison(a, b, { iterations: 500 }).ciMethod, "bootstrap");
   });
 
   it("identical systems and validation", () => {
     const r = pairedComparison([1, 0, 1, 1], [1, 0, 1, 1], { iterations: 100 });
     assert.equal(r.pValue, 1);
     assert.equal(r.diff, 0);
-    assert.deepEqual(r.ci, [0, 0]);
+    assert.ok(r.ci[0] < 0 && r.ci[1] > 0, `interval ${r.ci}`);
     assert.equal(r.significant, false);
     assert.throws(() => pairedComparison([1, 0], [1]), RangeError);
     assert.throws(() => pairedComparison([0.5, 1], [1, 1], { binary: true }), RangeError);

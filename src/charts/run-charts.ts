@@ -3,9 +3,21 @@ import fs from "node:fs";
 import path from "node:path";
 import type { App } from "../app.ts";
 import type { CardFile } from "../core/cards.ts";
+import type { ScorePoint } from "../core/digest.ts";
+import { type Comparison, pValueText } from "../core/evals/service.ts";
 import type { EvalRecord, ExperimentRecord, RunRecord } from "../core/ports.ts";
 import type { TopLevelSpec } from "vega-lite";
-import { lossCurveSpec, scoresPng, spendPng, type LossPoint, type ModelScore, type SpendPoint } from "./index.ts";
+import {
+  type DifferenceRow,
+  differenceSpec,
+  historySpec,
+  type LossPoint,
+  lossCurveSpec,
+  type ModelScore,
+  scoresPng,
+  type SpendPoint,
+  spendPng,
+} from "./index.ts";
 import { renderPng } from "./render.ts";
 
 /** Writes a chart into `<data>/charts/` (kept, so a chart can be found again) and returns it as a card file. */
@@ -18,27 +30,56 @@ function keep(app: App, name: string, png: Buffer, title: string): CardFile {
 }
 
 /**
- * The loss curve of a run's latest training attempt. A run resumed after a restart trains (or a hosted job reports)
- * from step 1 again: a step at or below the last one recorded starts the curve over from there, so every step
- * appears once and the chart of a 100-step run has 100 points.
+ * The run's loss points: training loss by step, and validation loss when its trainer reported any, each of the
+ * run's latest training attempt. A run resumed after a restart trains (or a hosted job reports) from step 1 again: a
+ * step at or below the last one recorded starts that series over from there, so every step appears once and the
+ * chart of a 100-step run has 100 training points.
  */
 export function lossPoints(app: App, runId: number): LossPoint[] {
-  const pts: LossPoint[] = [];
-  for (const e of app.engine.runEvents(runId, "loss")) {
-    for (const [step, loss] of e.data as Array<[number, number]>) {
-      while (pts.length && (pts.at(-1) as LossPoint).step >= step) pts.pop();
-      pts.push({ step, loss });
+  const read = (type: string, series: "train" | "validation") => {
+    const pts: LossPoint[] = [];
+    for (const e of app.engine.runEvents(runId, type)) {
+      for (const [step, loss] of e.data as Array<[number, number]>) {
+        if (!Number.isFinite(step) || !Number.isFinite(loss)) continue;
+        while (pts.length && (pts.at(-1) as LossPoint).step >= step) pts.pop();
+        pts.push({ step, loss, series });
+      }
     }
-  }
-  return pts;
+    return pts;
+  };
+  return [...read("loss", "train"), ...read("valid_loss", "validation")];
+}
+
+/** The last step of each epoch but the final one: epoch k ends at step round(k · totalSteps / epochs). */
+export function epochEnds(totalSteps: number, epochs: number): Array<{ step: number; epoch: number }> {
+  if (!(totalSteps > 0) || !(epochs > 1)) return [];
+  return Array.from({ length: epochs - 1 }, (_, i) => ({
+    step: Math.round(((i + 1) * totalSteps) / epochs),
+    epoch: i + 1,
+  }));
 }
 
 /** The loss chart of a run (null with fewer than two points). */
 export function runLossSpec(app: App, run: RunRecord): TopLevelSpec | null {
   const pts = lossPoints(app, run.id);
-  if (pts.length < 2) return null;
-  const sub = `${run.provider}:${run.baseModel} + LoRA r${run.hyper.loraRank} · ${app.datasets.refOf(run.datasetVersionId)} · ${pts.length} steps · lr ${run.hyper.learningRate}`;
-  return lossCurveSpec(`Run ${run.id} · training loss`, pts, sub);
+  const train = pts.filter((p) => p.series === "train");
+  if (train.length < 2) return null;
+  const valid = pts.filter((p) => p.series === "validation");
+  const lastStep = train[train.length - 1].step;
+  const totalSteps = Math.max(run.progress?.totalSteps ?? 0, lastStep);
+  const ends = epochEnds(totalSteps, run.hyper.epochs).filter((e) => e.step < lastStep);
+  const sub = [
+    `${run.provider}:${run.baseModel} + LoRA r${run.hyper.loraRank}`,
+    app.datasets.refOf(run.datasetVersionId),
+    `${lastStep} steps, ${run.hyper.epochs} ${run.hyper.epochs === 1 ? "epoch" : "epochs"}`,
+    `lr ${run.hyper.learningRate}`,
+    valid.length
+      ? `validation loss (red) on ${run.validVersionId !== null ? app.datasets.refOf(run.validVersionId) : "the validation set"}`
+      : "no validation set",
+  ].join(" · ");
+  return lossCurveSpec(`Run ${run.id} · ${valid.length ? "training and validation loss" : "training loss"}`, pts, sub, {
+    epochEnds: ends,
+  });
 }
 
 export async function runLossChart(app: App, run: RunRecord): Promise<CardFile | null> {
@@ -83,12 +124,70 @@ export async function scoresChart(
   return keep(app, name, png, `${exp.name} scores with 95% intervals`);
 }
 
-/** The loss curve of the run and the comparison of its evals with intervals. */
-export async function runChartFiles(app: App, run: RunRecord, evals: EvalRecord[]): Promise<CardFile[]> {
+/** The paired difference of each of the verdict's comparisons, with its interval and the detectable effect. */
+export async function differenceChart(app: App, run: RunRecord, comparisons: Comparison[]): Promise<CardFile | null> {
+  if (!comparisons.length) return null;
+  const rows: DifferenceRow[] = comparisons.map((c) => ({
+    label: `${c.b.model} − ${c.a.model}`,
+    diff: c.diff,
+    lo: c.ci[0],
+    hi: c.ci[1],
+    mde: c.mde,
+    significant: c.significant,
+    pText: pValueText(c.pValue),
+  }));
+  const first = comparisons[0];
+  const methods = [...new Set(comparisons.map((c) => CI_METHOD_SHORT[c.ciMethod]))].join(", ");
+  const png = await renderPng(
+    differenceSpec(
+      `Run ${run.id} · ${first.metric} on ${first.dataset}: paired difference (n = ${first.n})`,
+      first.metric,
+      rows,
+      { method: methods },
+    ),
+  );
+  return keep(app, `run-${run.id}-difference.png`, png, `Run ${run.id} paired differences with 95% intervals`);
+}
+
+const CI_METHOD_SHORT: Record<Comparison["ciMethod"], string> = {
+  newcombe: "Newcombe",
+  tango: "Tango",
+  bootstrap: "paired bootstrap",
+  t: "paired t",
+  "clustered-t": "cluster-robust t",
+  "clustered-newcombe": "cluster-robust t / Newcombe",
+  "no-spread": "no spread: ± 0-of-n bound",
+};
+
+/** The loss curve of the run, the comparison of its evals with intervals, and the paired differences. */
+export async function runChartFiles(
+  app: App,
+  run: RunRecord,
+  evals: EvalRecord[],
+  comparisons: Comparison[] = [],
+): Promise<CardFile[]> {
   const exp = app.engine.experimentById(run.experimentId);
   const files = [await runLossChart(app, run)];
   if (exp) files.push(await scoresChart(app, exp, evals, `run-${run.id}-scores.png`));
+  files.push(await differenceChart(app, run, comparisons));
   return files.filter((f): f is CardFile => f !== null);
+}
+
+/** The experiment's tuned scores over its runs (for digests); null before its first tuned eval. */
+export async function historyChart(app: App, exp: ExperimentRecord, history: ScorePoint[]): Promise<CardFile | null> {
+  if (!history.length) return null;
+  const refs = latestEvals(app, exp)
+    .filter((e) => (e.role === "base" || e.role === "baseline") && e.mean !== null)
+    .map((e) => ({ model: e.model, mean: e.mean as number }));
+  const png = await renderPng(
+    historySpec(
+      `${exp.name} · ${exp.metric} on ${app.datasets.refOf(exp.evalVersionId)} over its runs`,
+      exp.metric,
+      history,
+      refs,
+    ),
+  );
+  return keep(app, `experiment-${exp.name}-history.png`, png, `${exp.name} scores over its runs`);
 }
 
 export async function experimentChartFiles(app: App, exp: ExperimentRecord): Promise<CardFile[]> {

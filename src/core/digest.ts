@@ -23,6 +23,8 @@ export interface DigestData {
     baselines: Array<{ model: string; mean: number | null }>;
     spentUsd: number;
     budgetUsd: number | null;
+    /** The tuned model of each of this experiment's runs, oldest first, with its 95% interval. */
+    history: ScorePoint[];
   }>;
   hypotheses: Array<{ experiment: string; text: string; outcome: string; summary: string }>;
   spend: Array<{ provider: string; usd: number }>;
@@ -35,6 +37,44 @@ function latestByModel(engine: EngineRepo, exp: ExperimentRecord): EvalRecord[] 
     if (e.metric === exp.metric && !latest.has(e.model)) latest.set(e.model, e);
   }
   return [...latest.values()];
+}
+
+export interface ScorePoint {
+  run: string;
+  runId: number;
+  /** ISO time the eval finished. */
+  at: string;
+  mean: number;
+  lo: number;
+  hi: number;
+  n: number;
+}
+
+/**
+ * The experiment's tuned scores over its runs (oldest first): for each of ITS runs, the latest succeeded eval of the
+ * tuned model on the experiment's eval set and metric, with the eval's 95% interval. Runs of other experiments that
+ * share the eval set are left out.
+ */
+export function scoreHistory(engine: EngineRepo, exp: ExperimentRecord): ScorePoint[] {
+  const own = new Set(engine.listRuns({ experimentId: exp.id, limit: 100_000 }).map((r) => r.id));
+  const latest = new Map<number, EvalRecord>();
+  for (const e of engine.evals({ datasetVersionId: exp.evalVersionId, state: "succeeded" })) {
+    if (e.role !== "tuned" || e.metric !== exp.metric || e.runId === null || !own.has(e.runId) || e.mean === null)
+      continue;
+    const prev = latest.get(e.runId);
+    if (!prev || (e.finishedAt ?? e.createdAt) > (prev.finishedAt ?? prev.createdAt)) latest.set(e.runId, e);
+  }
+  return [...latest.values()]
+    .map((e) => ({
+      run: `run:${e.runId}`,
+      runId: e.runId as number,
+      at: (e.finishedAt ?? e.createdAt).toISOString(),
+      mean: e.mean as number,
+      lo: e.ciLow ?? (e.mean as number),
+      hi: e.ciHigh ?? (e.mean as number),
+      n: e.n,
+    }))
+    .sort((a, b) => a.at.localeCompare(b.at) || a.runId - b.runId);
 }
 
 export function buildDigest(
@@ -70,6 +110,7 @@ export function buildDigest(
       baselines: exp.baselines.map((m) => ({ model: m, mean: evals.find((e) => e.model === m)?.mean ?? null })),
       spentUsd: spend.totalUsd,
       budgetUsd: exp.budgetUsd,
+      history: scoreHistory(engine, exp),
     });
     for (const h of engine.hypotheses(exp.id)) {
       if (h.verdict && inPeriod(h.decidedAt))

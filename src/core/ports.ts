@@ -156,6 +156,8 @@ export interface RunRecord {
   idempotencyKey: string;
   experimentId: number;
   datasetVersionId: number;
+  /** Held-out rows the trainer reports validation loss on, when the run has a validation set. */
+  validVersionId: number | null;
   provider: string;
   baseModel: string;
   tunedModel: string | null;
@@ -193,7 +195,8 @@ export type NewRun = Pick<
   | "createdBy"
   | "createdById"
   | "createdAt"
->;
+> &
+  Partial<Pick<RunRecord, "validVersionId">>;
 
 export interface EvalRecord {
   id: number;

@@ -17,6 +17,10 @@
  *  - normalCdf: erfc by W. J. Cody's rational Chebyshev approximations (Math. Comp. 23, 1969), as in R's pnorm.
  *  - incomplete beta: continued fraction with the modified Lentz method (Numerical Recipes, 6.4).
  *  - Wilson interval: Wilson (1927); Newcombe, Statistics in Medicine 17:857-872 (1998), method 3.
+ *  - paired proportions: Newcombe, "Improved confidence intervals for the difference between binomial proportions
+ *    based on paired data", Statistics in Medicine 17:2635-2650 (1998), method 10 (the default for pass/fail
+ *    metrics); Tango, Statistics in Medicine 17:891-908 (1998), the score interval (an option).
+ *  - minimum detectable effect of a paired pass/fail comparison: Connor, Biometrics 43:207-211 (1987).
  *  - cluster-robust SE: Cameron & Miller, "A Practitioner's Guide to Cluster-Robust Inference", J. Human
  *    Resources 50(2), 2015, CR1 correction c = G/(G-1) * (N-1)/(N-K); here K = 1 so c = G/(G-1).
  */
@@ -542,6 +546,103 @@ export function meanInterval(
   return { mean: m, se, ci: [m - q * se, m + q * se], n, method };
 }
 
+/**
+ * The 2×2 table of two pass/fail systems scored on the same rows, in Newcombe's (1998) notation, with the FIRST
+ * system's pass rate p1 = (e + f)/n and the SECOND's p2 = (e + g)/n:
+ *   e = both pass, f = only the first passes, g = only the second passes, h = both fail.
+ */
+export interface PairedTable {
+  e: number;
+  f: number;
+  g: number;
+  h: number;
+}
+
+function checkTable({ e, f, g, h }: PairedTable, what: string): number {
+  for (const [k, v] of Object.entries({ e, f, g, h })) {
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`${what}: ${k} must be a non-negative integer, got ${v}`);
+  }
+  const n = e + f + g + h;
+  if (n === 0) throw new RangeError(`${what}: the table is empty`);
+  return n;
+}
+
+/**
+ * Newcombe's hybrid score interval for the difference of two paired proportions, θ = p1 - p2 = (f - g)/n
+ * (Newcombe, "Improved confidence intervals for the difference between binomial proportions based on paired
+ * data", Statistics in Medicine 17:2635-2650, 1998, method 10): the Wilson intervals [l1, u1] and [l2, u2] of the
+ * two margins combined with a correction for their correlation,
+ *   L = θ - sqrt((p1 - l1)² - 2φ(p1 - l1)(u2 - p2) + (u2 - p2)²)
+ *   U = θ + sqrt((p2 - l2)² - 2φ(p2 - l2)(u1 - p1) + (u1 - p1)²)
+ * with φ = C / sqrt((e+f)(g+h)(e+g)(f+h)), where C = eh - fg - n/2 when eh - fg > n/2, 0 when 0 <= eh - fg <= n/2,
+ * and eh - fg when it is negative (the continuity-corrected φ of method 10; φ = 0 when the denominator is 0).
+ * It never collapses to a point: 0 of n against 0 of n gives ±z²/(n + z²) (the Wilson upper limit of 0 of n),
+ * and all n rows only-first gives [1 - √2·z²/(n + z²), 1] (30 of 30: [0.8395, 1]; 150 of 150: [0.9647, 1]).
+ * Both limits stay inside [-1, 1].
+ */
+export function newcombePairedInterval(table: PairedTable, confidence = 0.95): [number, number] {
+  checkConfidence(confidence);
+  const n = checkTable(table, "newcombePairedInterval");
+  const { e, f, g, h } = table;
+  const p1 = (e + f) / n;
+  const p2 = (e + g) / n;
+  const [l1, u1] = wilsonInterval(e + f, n, confidence);
+  const [l2, u2] = wilsonInterval(e + g, n, confidence);
+  const denom = (e + f) * (g + h) * (e + g) * (f + h);
+  let phi = 0;
+  if (denom > 0) {
+    const b = e * h - f * g;
+    const c = b > n / 2 ? b - n / 2 : Math.min(b, 0); // eh - fg - n/2 above n/2, 0 from 0 to n/2, itself below 0
+    phi = c / Math.sqrt(denom);
+  }
+  const theta = p1 - p2;
+  const dl1 = p1 - l1;
+  const du1 = u1 - p1;
+  const dl2 = p2 - l2;
+  const du2 = u2 - p2;
+  const lower = theta - Math.sqrt(Math.max(0, dl1 * dl1 - 2 * phi * dl1 * du2 + du2 * du2));
+  const upper = theta + Math.sqrt(Math.max(0, dl2 * dl2 - 2 * phi * dl2 * du1 + du1 * du1));
+  return [Math.max(-1, lower), Math.min(1, upper)];
+}
+
+/**
+ * Tango's score interval for the difference of two paired proportions, θ = (f - g)/n (Tango, "Equivalence test and
+ * confidence interval for the difference in proportions for the paired-sample design", Statistics in Medicine
+ * 17:891-908, 1998): the θ for which the score statistic
+ *   Z(θ) = (f - g - nθ) / sqrt(n · (2·q̂ + θ(1 - θ)))
+ * stays within ±z, where q̂ is the maximum-likelihood estimate of the "only second" cell probability under θ:
+ *   q̂ = (sqrt(W² + 8n·g·θ(1 - θ)) - W) / (4n),  W = -f - g + (2n - f + g)θ.
+ * At θ = 0 the statistic is McNemar's (f - g)/sqrt(f + g). Each limit is found by bisection to 1e-12.
+ */
+export function tangoPairedInterval(table: PairedTable, confidence = 0.95): [number, number] {
+  checkConfidence(confidence);
+  const n = checkTable(table, "tangoPairedInterval");
+  const { f, g } = table;
+  const z = normalQuantile(1 - (1 - confidence) / 2);
+  const theta = (f - g) / n;
+  /** Score numerator minus or plus z times its standard error under θ. */
+  const score = (t: number, sign: 1 | -1) => {
+    const w = -f - g + (2 * n - f + g) * t;
+    const q = (Math.sqrt(Math.max(0, w * w + 8 * n * g * t * (1 - t))) - w) / (4 * n);
+    const v = n * (2 * q + t * (1 - t));
+    return f - g - n * t + sign * z * Math.sqrt(Math.max(0, v));
+  };
+  /** The boundary of {t in [lo, hi] : keep(t)}, where keep holds at `lo` side (keepLow) or at the `hi` side. */
+  const boundary = (lo: number, hi: number, keep: (t: number) => boolean, keepLow: boolean): number => {
+    for (let i = 0; i < 200 && hi - lo > 1e-12; i++) {
+      const mid = (lo + hi) / 2;
+      if (keep(mid) === keepLow) lo = mid;
+      else hi = mid;
+    }
+    return (lo + hi) / 2;
+  };
+  // upper limit: the largest θ >= θ̂ with Z(θ) >= -z, i.e. score(θ, +1) >= 0 (true at θ̂, falling with θ)
+  const upper = score(1, 1) >= 0 ? 1 : boundary(theta, 1, (t) => score(t, 1) >= 0, true);
+  // lower limit: the smallest θ <= θ̂ with Z(θ) <= z, i.e. score(θ, -1) <= 0 (true at θ̂)
+  const lower = score(-1, -1) <= 0 ? -1 : boundary(-1, theta, (t) => score(t, -1) <= 0, false);
+  return [lower, upper];
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Tests and resampling
 // ---------------------------------------------------------------------------------------------------------
@@ -665,32 +766,63 @@ function countClusters(clusterIds: ArrayLike<string | number>): number {
 export interface MdeOptions {
   alpha?: number;
   power?: number;
+  /** The baseline's pass rate (default 0.5). */
   pBase?: number;
-  /** Correlation between the two systems' per-row scores (0 when unknown; positive correlation shrinks the MDE). */
-  pairedCorrelation?: number;
+  /**
+   * The expected share of discordant pairs (rows where exactly one of the two systems passes), e.g. the share seen
+   * in this eval. Left out, the two systems are assumed independent: ψ(δ) = p(1 - p - δ) + (p + δ)(1 - p), the most
+   * discordance pass rates p and p + δ allow without correlation (a conservative design).
+   */
+  discordance?: number;
 }
 
 /**
- * Minimum detectable effect (in absolute proportion points, e.g. 0.05 = 5 points) of a paired comparison of
- * two pass rates on n rows, for a two-sided test at level α with the given power:
- *   MDE = (z_{1-α/2} + z_{power}) · sqrt(2 · p(1-p) · (1-ρ) / n)
- * where p is the base pass rate and ρ the correlation of the two systems' per-row outcomes: Var(b_i - a_i) =
- * 2p(1-p)(1-ρ) when both pass rates are near p. With ρ = 0 this is the unpaired two-proportion formula.
- * Hand example: n = 1000, α = .05, power = .8, p = .5, ρ = 0:
- *   (1.959964 + 0.841621) · sqrt(0.5/1000) = 2.801585 · 0.02236068 = 0.0626454.
+ * Minimum detectable effect (in absolute proportion points, 0.05 = 5 points) of a paired comparison of two pass
+ * rates on n rows: the smallest true difference δ that McNemar's test at two-sided level α finds with the given
+ * power. Power follows Connor (1987), "Sample size for testing differences in proportions for the paired-sample
+ * design", Biometrics 43:207-211:
+ *   power(δ) = Φ( (√n·δ - z_{1-α/2}·√ψ) / √(ψ - δ²) )
+ * where ψ is the share of discordant pairs under the alternative. A true difference δ needs at least δ of the
+ * rows to be discordant, so ψ = max(discordance, δ); with no discordance given, ψ comes from the base rate (see
+ * MdeOptions.discordance). δ is searched in the direction with more room (up from p when p <= 0.5, else down).
+ *
+ * It is never 0: even when every row agrees (0 of 200 against 0 of 200), ψ = δ gives
+ * √(nδ) = z_{1-α/2} + z_power·√(1 - δ), δ ≈ (1.96 + 0.84)²/n (3.9 points at n = 200): about eight rows must flip
+ * for the test to see a change. Returns Infinity when no possible difference reaches the power at this n.
+ * Hand example: n = 1000, p = 0.5, independent (ψ = 0.5): √1000·δ = 1.959964·√0.5 + 0.841621·√(0.5 - δ²),
+ * δ = 0.0625719.
  */
 export function minimumDetectableEffect(
   n: number,
-  { alpha = 0.05, power = 0.8, pBase = 0.5, pairedCorrelation = 0 }: MdeOptions = {},
+  { alpha = 0.05, power = 0.8, pBase = 0.5, discordance }: MdeOptions = {},
 ): number {
   if (!(n > 0)) throw new RangeError(`minimumDetectableEffect: n must be > 0, got ${n}`);
   if (!(alpha > 0 && alpha < 1)) throw new RangeError(`minimumDetectableEffect: alpha must be in (0, 1)`);
   if (!(power > 0 && power < 1)) throw new RangeError(`minimumDetectableEffect: power must be in (0, 1)`);
   if (!(pBase >= 0 && pBase <= 1)) throw new RangeError(`minimumDetectableEffect: pBase must be in [0, 1]`);
-  if (!(pairedCorrelation >= -1 && pairedCorrelation <= 1))
-    throw new RangeError(`minimumDetectableEffect: pairedCorrelation must be in [-1, 1]`);
-  const z = normalQuantile(1 - alpha / 2) + normalQuantile(power);
-  return z * Math.sqrt((2 * pBase * (1 - pBase) * (1 - pairedCorrelation)) / n);
+  if (discordance !== undefined && !(discordance >= 0 && discordance <= 1))
+    throw new RangeError(`minimumDetectableEffect: discordance must be in [0, 1]`);
+  const za = normalQuantile(1 - alpha / 2);
+  const p = Math.min(pBase, 1 - pBase); // by symmetry, move away from the nearer bound
+  const room = 1 - p;
+  const psi = (d: number) =>
+    discordance !== undefined ? Math.max(discordance, d) : Math.min(1, p * (1 - p - d) + (p + d) * (1 - p));
+  const powerAt = (d: number) => {
+    const s = psi(d);
+    const num = Math.sqrt(n) * d - za * Math.sqrt(s);
+    const v = s - d * d;
+    if (v <= 1e-15) return num > 0 ? 1 : 0;
+    return normalCdf(num / Math.sqrt(v));
+  };
+  if (powerAt(room) < power) return Number.POSITIVE_INFINITY;
+  let lo = 0;
+  let hi = room;
+  for (let i = 0; i < 200 && hi - lo > 1e-13; i++) {
+    const mid = (lo + hi) / 2;
+    if (powerAt(mid) >= power) hi = mid;
+    else lo = mid;
+  }
+  return hi;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -698,7 +830,21 @@ export function minimumDetectableEffect(
 // ---------------------------------------------------------------------------------------------------------
 
 export type PairedTest = "mcnemar-exact" | "paired-t" | "clustered-t";
-export type PairedCiMethod = "bootstrap" | "t" | "clustered-t";
+/**
+ * 'newcombe' / 'tango': score intervals for paired proportions (pass/fail metrics); 'bootstrap' / 't': continuous
+ * metrics; 'clustered-t': cluster-robust t (continuous metrics with cluster keys); 'clustered-newcombe': pass/fail
+ * with cluster keys, the wider of the cluster-robust t and Newcombe's interval at each end; 'no-spread': a
+ * continuous [0, 1] metric whose paired differences are all the same value c, shown as c ± the Wilson upper
+ * limit of 0 of n rows (the same width Newcombe's interval gives to two pass/fail systems that agree on every row).
+ */
+export type PairedCiMethod =
+  | "newcombe"
+  | "tango"
+  | "bootstrap"
+  | "t"
+  | "clustered-t"
+  | "clustered-newcombe"
+  | "no-spread";
 
 export interface PairedComparisonOptions {
   /** Significance level (default 0.05); the CI is at 1 - alpha. */
@@ -711,8 +857,12 @@ export interface PairedComparisonOptions {
   seed?: number;
   /** Bootstrap iterations (default 10 000). */
   iterations?: number;
-  /** How to compute the CI when there are no clusters: 'bootstrap' (default) or 't' (no resampling). */
-  ci?: "bootstrap" | "t";
+  /**
+   * How to compute the CI when there are no clusters. Pass/fail metrics: 'newcombe' (default) or 'tango';
+   * continuous metrics: 'bootstrap' (default) or 't' (no resampling). A method that does not fit the metric
+   * falls back to that metric's default.
+   */
+  ci?: "newcombe" | "tango" | "bootstrap" | "t";
   /** Power for the MDE (default 0.8). */
   power?: number;
 }
@@ -739,11 +889,15 @@ export interface PairedComparison {
   /** Pearson correlation of the per-row scores; null when undefined (a constant side). */
   correlation: number | null;
   /**
-   * Minimum detectable effect at this n (power `power`, level alpha). Binary: the minimumDetectableEffect
-   * formula with p = the pooled pass rate and ρ = max(0, correlation), inflated by the cluster design effect
-   * (clusteredSe / se) when clustered. Non-binary: (z_{1-α/2} + z_power) · SE of the differences.
+   * Minimum detectable effect at this n (power `power`, level alpha), never 0. Binary: minimumDetectableEffect
+   * (Connor 1987) with the baseline's pass rate and the observed share of discordant pairs, inflated by the
+   * cluster design effect (clusteredSe / se) when clustered. Non-binary: (z_{1-α/2} + z_power) · SE of the
+   * differences; when the differences have no spread at all (SE 0) and the scores lie in [0, 1], the pass/fail
+   * bound for no observed discordance instead.
    */
   mde: number;
+  /** What the MDE was computed from (shown to users beside it). */
+  mdeBasis: { method: "connor" | "t"; pBase: number; discordance: number | null };
   /** pValue < alpha. */
   significant: boolean;
   /** Ordinary SE of diff: sd(b - a)/√n (NaN when n < 2). */
@@ -754,11 +908,19 @@ export interface PairedComparison {
   clusters?: number;
 }
 
+/** True when every value lies in [0, 1] (a score a grader gives). */
+function isUnitScore(values: ArrayLike<number>): boolean {
+  for (let i = 0; i < values.length; i++) if (!(values[i] >= 0 && values[i] <= 1)) return false;
+  return true;
+}
+
 /**
  * Compare two systems scored on the same rows (a[i] and b[i] are the scores of row i).
  * Sign: diff = mean(b) - mean(a), positive = b better. Significance comes from the test (`test`), not from
- * the CI, so at the boundary the two can disagree (e.g. the bootstrap CI just excludes 0 while the exact
+ * the CI, so at the boundary the two can disagree (e.g. Newcombe's interval just excludes 0 while the exact
  * McNemar p is 0.051); the exact test is the one to trust for binary metrics.
+ * The interval never collapses to a point for pass/fail metrics (a bootstrap of rows that all agree would give
+ * [0, 0]: it cannot see uncertainty the sample does not show); see PairedCiMethod.
  */
 export function pairedComparison(
   a: ArrayLike<number>,
@@ -789,17 +951,27 @@ export function pairedComparison(
   const r = pearson(a, b);
   const correlation = Number.isNaN(r) ? null : r;
   const zPower = normalQuantile(1 - alpha / 2) + normalQuantile(power);
+  const confidence = 1 - alpha;
 
+  // The 2×2 table with B first (θ = pB - pA = diff): e both pass, f only B, g only A, h both fail.
+  let table: PairedTable | undefined;
   let discordant: { aOnly: number; bOnly: number } | undefined;
   if (binary) {
-    let aOnly = 0;
-    let bOnly = 0;
+    const t = { e: 0, f: 0, g: 0, h: 0 };
     for (let i = 0; i < n; i++) {
-      if (a[i] === 1 && b[i] === 0) aOnly++;
-      else if (a[i] === 0 && b[i] === 1) bOnly++;
+      if (a[i] === 1) {
+        if (b[i] === 1) t.e++;
+        else t.g++;
+      } else if (b[i] === 1) t.f++;
+      else t.h++;
     }
-    discordant = { aOnly, bOnly };
+    table = t;
+    discordant = { aOnly: t.g, bOnly: t.f };
   }
+  const proportionCi = (): { ci: [number, number]; method: "newcombe" | "tango" } =>
+    opts.ci === "tango"
+      ? { ci: tangoPairedInterval(table!, confidence), method: "tango" }
+      : { ci: newcombePairedInterval(table!, confidence), method: "newcombe" };
 
   let test: PairedTest;
   let pValue: number;
@@ -825,35 +997,53 @@ export function pairedComparison(
       const q = studentTQuantile(1 - alpha / 2, df);
       ci = [diff - q * clusteredSe, diff + q * clusteredSe];
     }
-  } else {
-    if (binary && discordant) {
-      test = "mcnemar-exact";
-      pValue = mcnemarExact(discordant.aOnly, discordant.bOnly);
-    } else {
-      test = "paired-t";
-      pValue = pairedTP(diff, se, n);
+    if (table) {
+      // Cluster-robust t can collapse (every cluster agrees) or leave [-1, 1]; Newcombe's interval does neither
+      // but assumes independent rows. Each end takes the wider of the two, within [-1, 1].
+      const nc = newcombePairedInterval(table, confidence);
+      ci = [Math.max(-1, Math.min(ci[0], nc[0])), Math.min(1, Math.max(ci[1], nc[1]))];
+      ciMethod = "clustered-newcombe";
     }
-    if ((opts.ci ?? "bootstrap") === "bootstrap") {
-      ciMethod = "bootstrap";
-      ci = pairedBootstrap(a, b, { iterations, seed, confidence: 1 - alpha }).ci;
-    } else {
+  } else if (table && discordant) {
+    test = "mcnemar-exact";
+    pValue = mcnemarExact(discordant.aOnly, discordant.bOnly);
+    ({ ci, method: ciMethod } = proportionCi());
+  } else {
+    test = "paired-t";
+    pValue = pairedTP(diff, se, n);
+    if (opts.ci === "t") {
       ciMethod = "t";
       if (!Number.isFinite(se)) ci = [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY];
       else {
         const q = studentTQuantile(1 - alpha / 2, n - 1);
         ci = [diff - q * se, diff + q * se];
       }
+    } else {
+      ciMethod = "bootstrap";
+      ci = pairedBootstrap(a, b, { iterations, seed, confidence }).ci;
     }
+  }
+  const noSpread = !binary && !clusterIds && n >= 2 && se === 0 && isUnitScore(a) && isUnitScore(b);
+  if (noSpread) {
+    const w = wilsonInterval(0, n, confidence)[1];
+    ci = [Math.max(-1, diff - w), Math.min(1, diff + w)];
+    ciMethod = "no-spread";
   }
 
   let mde: number;
-  if (binary) {
-    const pooled = (meanA + meanB) / 2;
-    mde = minimumDetectableEffect(n, { alpha, power, pBase: pooled, pairedCorrelation: Math.max(0, correlation ?? 0) });
+  let mdeBasis: PairedComparison["mdeBasis"];
+  if (table) {
+    const disc = (table.f + table.g) / n;
+    mde = minimumDetectableEffect(n, { alpha, power, pBase: meanA, discordance: disc });
     if (clusteredSe !== undefined && se > 0 && Number.isFinite(clusteredSe)) mde *= clusteredSe / se;
+    mdeBasis = { method: "connor", pBase: meanA, discordance: disc };
+  } else if (noSpread) {
+    mde = minimumDetectableEffect(n, { alpha, power, pBase: meanA, discordance: 0 });
+    mdeBasis = { method: "connor", pBase: meanA, discordance: 0 };
   } else {
     const s = clusteredSe ?? se;
     mde = Number.isFinite(s) ? zPower * s : Number.NaN;
+    mdeBasis = { method: "t", pBase: meanA, discordance: null };
   }
 
   const result: PairedComparison = {
@@ -867,6 +1057,7 @@ export function pairedComparison(
     test,
     correlation,
     mde,
+    mdeBasis,
     significant: pValue < alpha,
     se: Number.isFinite(se) ? se : Number.NaN,
   };

@@ -5,6 +5,7 @@ import type { Hyper, RunRecord } from "./ports.ts";
 export interface TrainProgressEvent {
   step: number;
   totalSteps: number;
+  /** The epoch of this step (the local trainer: 1-based index; hosted trainers: epochs done, fractional). */
   epoch: number;
   loss: number;
   tokensPerSec: number;
@@ -22,6 +23,11 @@ export interface TrainJob {
   workDir: string;
   signal: AbortSignal;
   onProgress: (p: TrainProgressEvent) => void;
+  /**
+   * The validation loss (mean per answer token over `validRows`) after `step` training steps (0 = before training),
+   * from trainers that report one. The local trainer does, before training and at the end of every epoch.
+   */
+  onValidLoss?: (p: { step: number; loss: number }) => void;
   /**
    * A hosted provider's job id, when this run already created one (after a restart): resume tracking it instead of
    * creating another job.
@@ -74,6 +80,11 @@ export interface TrainerProvider {
   models(): string[];
   /** Rough wall time of a job, for the estimate (null when unknown). */
   estimateWallMs(trainingTokens: number): number | null;
+  /**
+   * It computes validation loss on a run's validation set (`validRows`, reported through `onValidLoss`) at no cost
+   * beyond what the estimate already counts. Runs with a validation set are refused by trainers without it.
+   */
+  validationLoss?: boolean;
   train(job: TrainJob): Promise<TrainOutcome>;
   /** The provider's own estimate of a job (Together's estimate-price), when it offers one. */
   quote?(input: {

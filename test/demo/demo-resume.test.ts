@@ -103,7 +103,7 @@ test("a 100-step run resumed after 12 steps: its loss chart has 100 points and s
       pts.every((p) => p.loss <= 2),
       "the second attempt's losses",
     );
-    assert.match(JSON.stringify(runLossSpec(app, run)?.title), /· 100 steps ·/);
+    assert.match(JSON.stringify(runLossSpec(app, run)?.title), /· 100 steps[ ,]/);
   } finally {
     await app.close();
   }

@@ -92,8 +92,9 @@ test("digest now: runs, standings with intervals, hypotheses, spend, what is nex
     assert.match(d.text, /exp: run:1 100\.0% \[\d+\.\d%, 100\.0%\] vs base 0\.0%/);
     assert.match(d.text, /"tuning helps": supported/);
     assert.match(d.text, /Next: #1 digest at /);
-    assert.equal(d.charts.length, 1);
+    assert.equal(d.charts.length, 2);
     assert.match(d.charts[0], /experiment-exp-leaderboard\.png$/);
+    assert.match(d.charts[1], /experiment-exp-history\.png$/, "the experiment's scores over its runs");
     assert.ok(d.text.split("\n").length <= 12, "short enough for a phone");
   } finally {
     await app.close();

@@ -9,7 +9,9 @@ import type { LlamaModel } from "../../src/providers/local/model.ts";
 import { chatToExample, promptFromMessages } from "../../src/providers/local/template.ts";
 import { BOS, EOS, type Tokenizer } from "../../src/providers/local/tokenizer.ts";
 import {
+  datasetLoss,
   encodeExample,
+  evalLoss,
   loadModel,
   type TrainExample,
   type TrainResult,
@@ -60,6 +62,37 @@ test("a 30-step LoRA run: the loss falls", async () => {
   const last = mean(trained.losses.slice(-5));
   assert.ok(last < first * 0.5, `loss ${first.toFixed(3)} -> ${last.toFixed(3)}`);
   assert.ok(trained.tokens > 0 && trained.wallMs > 0);
+});
+
+test("validation loss: before training and at the end of each epoch, token-weighted over the held-out rows, falling", async () => {
+  const few = examples.slice(0, 32);
+  const held = task.eval.map((r) => chatToExample(r.messages) as TrainExample);
+  const valid: Array<{ step: number; loss: number; epoch: number }> = [];
+  const steps: number[] = [];
+  await trainLora({
+    model,
+    tokenizer,
+    examples: few,
+    validation: held,
+    hyper: { ...hyper, epochs: 2, batchSize: 8 },
+    onProgress: (p) => {
+      steps.push(p.step);
+      if (p.validLoss !== undefined) valid.push({ step: p.step, loss: p.validLoss, epoch: p.epoch });
+    },
+  });
+  // 32 rows in batches of 8: 4 steps an epoch; validation at step 0 (before any step), 4 and 8
+  assert.deepEqual(
+    valid.map((v) => v.step),
+    [0, 4, 8],
+  );
+  assert.deepEqual(steps, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  // before training it is the base model's loss on those rows: one batch over all of them gives the same
+  // token-weighted mean as the trainer's batches of 8
+  const encoded = held.map((ex) => encodeExample(tokenizer, ex, 512));
+  const whole = evalLoss(model, null, encoded);
+  assert.ok(Math.abs(valid[0].loss - whole) < 1e-4, `${valid[0].loss} vs ${whole}`);
+  assert.ok(Math.abs(datasetLoss(model, null, encoded, 5) - whole) < 1e-4);
+  assert.ok(valid[2].loss < valid[0].loss * 0.8, `validation loss ${valid.map((v) => v.loss.toFixed(3)).join(" -> ")}`);
 });
 
 test("same seed, same run; another seed, another run", async () => {

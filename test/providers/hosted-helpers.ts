@@ -48,6 +48,7 @@ export function runRecord(over: Partial<RunRecord> = {}): RunRecord {
     idempotencyKey: "key-1",
     experimentId: 1,
     datasetVersionId: 1,
+    validVersionId: null,
     provider: "together",
     baseModel: "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference",
     tunedModel: null,

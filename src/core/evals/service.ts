@@ -24,7 +24,7 @@ import type {
   ExperimentRecord,
 } from "../ports.ts";
 import { resolveModel, type ProviderSet } from "../models.ts";
-import { pairedComparison } from "../stats.ts";
+import { pairedComparison, type PairedCiMethod, type PairedComparison } from "../stats.ts";
 import { GradePool } from "./grade-pool.ts";
 import { makeGrader, parseGraderSpec, type Grader, type GraderSpec, type JudgeClient } from "./graders.ts";
 import { defaultMaxTokens, evalTasks, runEval, type EvalTask } from "./runner.ts";
@@ -38,10 +38,15 @@ export interface Comparison {
   /** mean(b) - mean(a): positive means b is better. */
   diff: number;
   ci: [number, number];
+  /** How `ci` was computed (Newcombe's score interval for pass/fail metrics, the bootstrap for continuous ones). */
+  ciMethod: PairedCiMethod;
   pValue: number;
   test: string;
   discordant: { aOnly: number; bOnly: number } | null;
+  /** Minimum detectable effect at 80% power (never 0; Infinity when no difference is detectable at this n). */
   mde: number;
+  /** What the MDE was computed from. */
+  mdeBasis: PairedComparison["mdeBasis"];
   correlation: number | null;
   clusteredSe: number | null;
   alpha: number;
@@ -432,10 +437,12 @@ export class EvalService {
       b: { model: eb.model, evalId: eb.id, mean: pc.meanB },
       diff: pc.diff,
       ci: pc.ci,
+      ciMethod: pc.ciMethod,
       pValue: pc.pValue,
       test: pc.test,
       discordant: pc.discordant ?? null,
       mde: pc.mde,
+      mdeBasis: pc.mdeBasis,
       correlation: pc.correlation,
       clusteredSe: pc.clusteredSe ?? null,
       alpha,
@@ -452,12 +459,40 @@ export class EvalService {
 const pts = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)} pts`;
 export const pValueText = (p: number) => (p < 0.001 ? "p < 0.001" : `p = ${p.toFixed(3)}`);
 
+/** The interval's method, as shown beside it. */
+export const CI_METHOD_TEXT: Record<PairedCiMethod, string> = {
+  newcombe: "Newcombe's hybrid score interval for paired proportions",
+  tango: "Tango's score interval for paired proportions",
+  bootstrap: "paired bootstrap, 10,000 resamples",
+  t: "paired t",
+  "clustered-t": "cluster-robust t",
+  "clustered-newcombe": "the wider of the cluster-robust t and Newcombe's interval",
+  "no-spread": "every paired difference is the same: ± the 95% bound for 0 of n rows differing",
+};
+
+/** "3.9 pts", or a sentence when no difference is detectable at this n. */
+export function mdePoints(mde: number): string {
+  return Number.isFinite(mde) ? `${(mde * 100).toFixed(1)} pts` : "no difference (too few rows)";
+}
+
+/** The detectable effect and how it was computed, for the comparison's fields. */
+export function mdeText(c: Pick<Comparison, "mde" | "mdeBasis" | "n" | "a">): string {
+  const basis =
+    c.mdeBasis.method === "connor"
+      ? `n = ${c.n}, ${c.a.model} at ${(c.mdeBasis.pBase * 100).toFixed(1)}%, ${((c.mdeBasis.discordance ?? 0) * 100).toFixed(1)}% of rows discordant; McNemar, Connor 1987`
+      : `n = ${c.n}, from the spread of the paired differences`;
+  return `${mdePoints(c.mde)} at 80% power (${basis})`;
+}
+
 export function verdictText(c: Comparison): string {
   const dir = c.diff > 0 ? "better than" : c.diff < 0 ? "worse than" : "level with";
   const head = `${c.b.model} is ${dir} ${c.a.model} by ${pts(c.diff)} (95% CI ${pts(c.ci[0])} to ${pts(c.ci[1])}, ${c.test} ${pValueText(c.pValue)}, n = ${c.n})`;
   if (c.significant) return `${head}: significant at α = ${c.alpha}.`;
+  const detect = Number.isFinite(c.mde)
+    ? `this eval can detect differences of about ${mdePoints(c.mde)} (80% power)`
+    : `this eval has too few rows to detect any difference at 80% power`;
   if (c.discordant && c.discordant.aOnly + c.discordant.bOnly === 0) {
-    return `${head}: the two models pass and fail the same rows; this eval cannot tell them apart.`;
+    return `${head}: the two models pass and fail the same rows; ${detect}.`;
   }
-  return `${head}: not significant at α = ${c.alpha}; this eval can detect differences of about ${pts(c.mde).replace("+", "")} (80% power).`;
+  return `${head}: not significant at α = ${c.alpha}; ${detect}.`;
 }

@@ -3,7 +3,7 @@ import { fields, fmt, list, table, text, type Block, type Card, type CardAction 
 import { budgetLine } from "../costs/budget.ts";
 import { costPer1k, type CostSummary } from "../costs/ledger.ts";
 import type { Comparison } from "../evals/service.ts";
-import { pValueText } from "../evals/service.ts";
+import { CI_METHOD_TEXT, mdeText, pValueText } from "../evals/service.ts";
 import type { BudgetUse, EvalRecord, ExperimentRecord, HypothesisRecord, RunRecord } from "../ports.ts";
 import type { RunEstimate } from "./service.ts";
 import { STATE_LABEL } from "./states.ts";
@@ -153,13 +153,13 @@ export function comparisonBlocks(c: Comparison): Block[] {
   const blocks: Block[] = [text(c.verdict)];
   const f: Array<[string, string]> = [
     ["Difference", `${(c.diff * 100).toFixed(1)} pts (${c.b.model} ${pct(c.b.mean)} vs ${c.a.model} ${pct(c.a.mean)})`],
-    ["95% CI", `${(c.ci[0] * 100).toFixed(1)} to ${(c.ci[1] * 100).toFixed(1)} pts`],
+    ["95% CI", `${(c.ci[0] * 100).toFixed(1)} to ${(c.ci[1] * 100).toFixed(1)} pts (${CI_METHOD_TEXT[c.ciMethod]})`],
     [
       "Test",
       `${c.test}, ${pValueText(c.pValue)}${c.discordant ? ` (discordant: ${c.discordant.aOnly} only ${c.a.model}, ${c.discordant.bOnly} only ${c.b.model})` : ""}`,
     ],
     ["Paired correlation", c.correlation === null ? "-" : c.correlation.toFixed(2)],
-    ["Detectable effect", `${(c.mde * 100).toFixed(1)} pts at 80% power with n = ${c.n}`],
+    ["Detectable effect", mdeText(c)],
   ];
   if (c.clusteredSe !== null) f.push(["Clustered SE", `${(c.clusteredSe * 100).toFixed(2)} pts`]);
   blocks.push(fields(f));

@@ -18,7 +18,7 @@ import { resolveModel, type ProviderSet } from "../models.ts";
 import { RunEvents } from "./events.ts";
 import { checkHyperLimits } from "./hyper.ts";
 import { ACTIVE_STATES, STATE_LABEL } from "./states.ts";
-import type { ProviderQuote } from "../trainer.ts";
+import type { ProviderQuote, TrainerProvider } from "../trainer.ts";
 
 export interface RunSettings {
   /** Runs estimated above this need a confirmation (USD). */
@@ -31,6 +31,8 @@ export interface RunSettings {
 export interface StartRunInput {
   dataset: string;
   experiment: string;
+  /** A held-out dataset (name[@vN]) the trainer reports validation loss on during training. */
+  valid?: string;
   provider?: string;
   model?: string;
   epochs?: number;
@@ -148,6 +150,11 @@ export class RunService {
       );
     }
     const warnings = await this.checkOverlap(train, evalSet);
+    const valid = input.valid ? this.validationSet(input.valid, train, trainer, providerName) : null;
+    if (valid && valid.id === evalSet.id)
+      warnings.push(
+        `${input.valid} is also the experiment's eval set: its loss is fine to watch, but pick the next run by the eval, not by this curve.`,
+      );
 
     const tokens = this.datasets.tokenCounts(train);
     const epochs = input.epochs ?? defaultEpochs(train.rows);
@@ -185,6 +192,7 @@ export class RunService {
         idempotencyKey: input.idempotencyKey ?? crypto.randomUUID(),
         experimentId: exp.id,
         datasetVersionId: train.id,
+        validVersionId: valid?.id ?? null,
         provider: providerName,
         baseModel,
         hyper,
@@ -264,6 +272,33 @@ export class RunService {
       );
     }
     return [`${msg}. Allowed (under ${(this.settings.nearOverlapMaxShare * 100).toFixed(0)}%), but check them.`];
+  }
+
+  /** The validation set of a new run: a dataset the trainer can report validation loss on, not the training set. */
+  private validationSet(
+    ref: string,
+    train: DatasetVersionRecord,
+    trainer: TrainerProvider,
+    providerName: string,
+  ): DatasetVersionRecord {
+    if (!trainer.validationLoss) {
+      const able = this.providers
+        .trainerNames()
+        .filter((n) => this.providers.trainer(n)?.validationLoss)
+        .join(", ");
+      throw new TuneError(
+        "validation_unsupported",
+        `The ${providerName} trainer does not report validation loss here (hosted trainers bill validation tokens that tuneloop's estimate does not count yet). Leave out --valid, or train with ${able || "the local trainer"}.`,
+      );
+    }
+    const valid = this.datasets.get(ref);
+    if (valid.id === train.id) {
+      throw new TuneError(
+        "validation_is_training",
+        `--valid ${ref} is the training set itself: its loss would only repeat the training loss. Hold rows out instead (/tune dataset split ${ref}) and pass the other side.`,
+      );
+    }
+    return valid;
   }
 
   estimate(
@@ -363,6 +398,7 @@ export class RunService {
     return this.start({
       dataset: this.datasets.refOf(r.datasetVersionId),
       experiment: exp.name,
+      valid: r.validVersionId !== null ? this.datasets.refOf(r.validVersionId) : undefined,
       provider: r.provider,
       model: r.baseModel,
       epochs: r.hyper.epochs,

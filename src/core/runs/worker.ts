@@ -214,12 +214,17 @@ export class RunWorker {
     if (!trainer) throw new TuneError("provider_unavailable", `The trainer "${run.provider}" is not configured here.`);
     const version = this.datasets.byId(run.datasetVersionId);
     const rows = await this.datasets.allRows(version);
+    const validRows =
+      run.validVersionId !== null ? await this.datasets.allRows(this.datasets.byId(run.validVersionId)) : undefined;
     const report = this.progressThrottle(run);
     const losses: Array<[number, number]> = [];
     let lossFlush = Date.now();
     const flushLosses = () => {
       if (losses.length) this.repo.addRunEvent(run.id, this.clock.now(), "loss", losses.splice(0));
     };
+    // validation points are few (one per epoch): each is stored at once
+    const onValidLoss = (p: { step: number; loss: number }) =>
+      this.repo.addRunEvent(run.id, this.clock.now(), "valid_loss", [[p.step, p.loss]]);
     const onProgress = (p: TrainProgressEvent) => {
       losses.push([p.step, p.loss]);
       if (Date.now() - lossFlush > 1000) {
@@ -232,6 +237,8 @@ export class RunWorker {
     const out = await trainer.train({
       run,
       trainRows: rows,
+      validRows,
+      onValidLoss,
       hyper: run.hyper,
       workDir: path.join(this.opts.dataDir, "runs", String(run.id)),
       signal,

@@ -11,6 +11,8 @@ import type { TrainExample, TrainHyper, TrainProgress } from "./train.ts";
 
 export interface LocalTrainSpec {
   examples: TrainExample[];
+  /** Held-out examples: validation loss before training and at the end of each epoch. */
+  validation?: TrainExample[];
   hyper: TrainHyper;
   /** Where the adapter is written (adapter.json + weights.bin). */
   adapterDir: string;

@@ -28,6 +28,8 @@ export interface LocalProviderOptions {
 export class LocalProvider implements TrainerProvider {
   readonly name = "local";
   readonly defaultModel = LOCAL_MODEL;
+  /** Validation loss on a run's validation set, before training and at the end of each epoch (free, local). */
+  readonly validationLoss = true;
   private client: LocalTrainerClient | null = null;
   private clientReady: Promise<LocalTrainerClient> | null = null;
 
@@ -60,20 +62,31 @@ export class LocalProvider implements TrainerProvider {
   async train(job: Parameters<TrainerProvider["train"]>[0]) {
     const client = await this.getClient();
     const [, , { chatToExample }] = await lib();
-    const examples = job.trainRows.map((r: LocatedRow) => {
-      const ex = chatToExample(r.messages ?? [], r.text);
-      if (!ex) {
-        throw new TuneError(
-          "local_bad_row",
-          `line ${r.line} has no assistant answer to learn; the local trainer needs chat rows ending in an assistant message.`,
-        );
-      }
-      return ex;
-    });
+    const toExamples = (rows: readonly LocatedRow[], what: string) =>
+      rows.map((r) => {
+        const ex = chatToExample(r.messages ?? [], r.text);
+        if (!ex) {
+          throw new TuneError(
+            "local_bad_row",
+            `${what} line ${r.line} has no assistant answer to learn; the local trainer needs chat rows ending in an assistant message.`,
+          );
+        }
+        return ex;
+      });
+    const examples = toExamples(job.trainRows, "training set");
+    const validation = job.validRows?.length ? toExamples(job.validRows, "validation set") : undefined;
     const adapterDir = path.join(job.workDir, "adapter");
     fs.mkdirSync(job.workDir, { recursive: true });
     try {
-      const out = await client.train({ examples, hyper: job.hyper, adapterDir }, (p) => job.onProgress(p), job.signal);
+      const out = await client.train(
+        { examples, validation, hyper: job.hyper, adapterDir },
+        (p) => {
+          if (p.validLoss !== undefined && Number.isFinite(p.validLoss))
+            job.onValidLoss?.({ step: p.step, loss: p.validLoss });
+          if (p.step > 0) job.onProgress(p);
+        },
+        job.signal,
+      );
       return {
         tunedModelId: out.adapterDir,
         steps: out.steps,

@@ -55,6 +55,11 @@ export interface TrainProgress {
   /** Tokens processed so far. */
   tokens: number;
   elapsedMs: number;
+  /**
+   * Mean loss (nats per scored token) over the validation examples, on the progress of the last step of each epoch,
+   * and on a step-0 progress before training (loss NaN there: no training step yet). Only with validation examples.
+   */
+  validLoss?: number;
 }
 
 export interface TrainOptions {
@@ -64,6 +69,8 @@ export interface TrainOptions {
   tokenizer?: Tokenizer;
   backend?: LocalBackend;
   examples: readonly TrainExample[];
+  /** Held-out examples for validation loss (the first VALIDATION_MAX_EXAMPLES are used). */
+  validation?: readonly TrainExample[];
   hyper: TrainHyper;
   onProgress?: (p: TrainProgress) => void;
   /** Polled before every step; true stops the run (the result then has stopped: true). */
@@ -190,6 +197,27 @@ export function evalLoss(model: LlamaModel, lora: LoraWeights | null, batch: rea
   });
 }
 
+/** Validation loss is computed on at most this many held-out examples (in batches of the training batch size). */
+export const VALIDATION_MAX_EXAMPLES = 256;
+
+/** Token-weighted mean loss of the completions of `examples` (no gradients), in batches of `batchSize`. */
+export function datasetLoss(
+  model: LlamaModel,
+  lora: LoraWeights | null,
+  examples: readonly EncodedExample[],
+  batchSize: number,
+): number {
+  let sum = 0;
+  let weight = 0;
+  for (let i = 0; i < examples.length; i += batchSize) {
+    const batch = examples.slice(i, i + batchSize);
+    const scored = batch.reduce((a, e) => a + (e.ids.length - 1 - e.firstScored), 0);
+    sum += evalLoss(model, lora, batch) * scored;
+    weight += scored;
+  }
+  return weight ? sum / weight : Number.NaN;
+}
+
 /** Mean loss of the last few steps (default 5): a steadier "final loss" than one batch's. NaN without steps. */
 export function finalLoss(losses: readonly number[], window = 5): number {
   if (losses.length === 0) return Number.NaN;
@@ -271,6 +299,23 @@ async function trainLoop(model: LlamaModel, tokenizer: Tokenizer, opts: TrainOpt
   let step = 0;
   let stopped = false;
   const t0 = performance.now();
+  const validation = (opts.validation ?? [])
+    .slice(0, VALIDATION_MAX_EXAMPLES)
+    .map((ex) => encodeExample(tokenizer, ex, maxSeqLen));
+  const validLoss = () => (validation.length ? datasetLoss(model, lora, validation, h.batchSize) : undefined);
+  if (validation.length) {
+    // before the first step: the base model's loss on the held-out rows, where the validation curve starts
+    opts.onProgress?.({
+      step: 0,
+      totalSteps,
+      epoch: 0,
+      loss: Number.NaN,
+      tokensPerSec: 0,
+      tokens: 0,
+      elapsedMs: 0,
+      validLoss: validLoss(),
+    });
+  }
   outer: for (let epoch = 1; epoch <= h.epochs; epoch++) {
     const order = shuffleInPlace(Array.from(encoded.keys()), shuffleRand);
     for (let s = 0; s < stepsPerEpoch; s++) {
@@ -311,6 +356,7 @@ async function trainLoop(model: LlamaModel, tokenizer: Tokenizer, opts: TrainOpt
         }
       }
       const elapsedMs = performance.now() - t0;
+      const endOfEpoch = s === stepsPerEpoch - 1;
       opts.onProgress?.({
         step,
         totalSteps,
@@ -319,6 +365,7 @@ async function trainLoop(model: LlamaModel, tokenizer: Tokenizer, opts: TrainOpt
         tokensPerSec: tokens / (elapsedMs / 1000),
         tokens,
         elapsedMs,
+        ...(endOfEpoch && validation.length ? { validLoss: validLoss() } : {}),
       });
       // Let the event loop breathe (timers, messages) between steps.
       await new Promise<void>((resolve) => setImmediate(resolve));

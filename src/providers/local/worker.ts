@@ -34,7 +34,7 @@ const getModel = () => {
 interface TrainMessage {
   type: "train";
   id: number;
-  spec: { examples: TrainExample[]; hyper: TrainHyper; adapterDir: string };
+  spec: { examples: TrainExample[]; validation?: TrainExample[]; hyper: TrainHyper; adapterDir: string };
   stop: SharedArrayBuffer;
 }
 interface GenerateMessage {
@@ -49,11 +49,12 @@ async function runTrain(msg: TrainMessage): Promise<void> {
   const stop = new Int32Array(msg.stop);
   if (Atomics.load(stop, 0) !== 0) throw Object.assign(new Error("cancelled"), { code: "cancelled" });
   const { model, tokenizer } = await getModel();
-  const { examples, hyper, adapterDir } = msg.spec;
+  const { examples, validation, hyper, adapterDir } = msg.spec;
   const res = await trainLora({
     model,
     tokenizer,
     examples,
+    validation,
     hyper,
     onProgress: (progress) => port?.postMessage({ type: "progress", id: msg.id, progress }),
     shouldStop: () => Atomics.load(stop, 0) !== 0,

@@ -1,0 +1,1 @@
+ALTER TABLE `runs` ADD `valid_version_id` integer REFERENCES dataset_versions(id);
