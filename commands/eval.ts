@@ -5,6 +5,7 @@ import type { Comparison } from "../src/core/evals/service.ts";
 import type { EvalRecord } from "../src/core/ports.ts";
 import { compareCard, EVAL_COLUMNS, evalRow, leaderboardCard, pct } from "../src/core/runs/cards.ts";
 import { experimentChartFiles } from "../src/charts/run-charts.ts";
+import { experimentEvals, latestEvalsByModel } from "../src/core/experiments/evals.ts";
 import { parseRunRef, resolveModel } from "../src/core/models.ts";
 import { TuneError } from "../src/errors.ts";
 import { defineCommand } from "./types.ts";
@@ -127,9 +128,8 @@ export const compareCommand = defineCommand({
           "best needs an experiment: add --experiment <name>, or compare against a run (run:N).",
         );
       const otherRef = resolveModel(other, ctx.app.providers, ctx.app.engine).ref;
-      const best = ctx.app.engine
-        .evals({ datasetVersionId: exp.evalVersionId, state: "succeeded" })
-        .filter((e) => e.metric === exp?.metric && e.model !== otherRef)
+      const best = experimentEvals(ctx.app.engine, exp)
+        .filter((e) => e.model !== otherRef)
         .sort((x, y) => (y.mean ?? -1) - (x.mean ?? -1) || y.id - x.id)[0];
       if (!best)
         throw new TuneError(
@@ -153,11 +153,7 @@ export const leaderboardCommand = defineCommand({
   examples: ["/tune leaderboard support"],
   async handler(ctx, input) {
     const exp = ctx.app.experiments.get(input.experiment);
-    const latest = new Map<string, EvalRecord>();
-    for (const e of ctx.app.engine.evals({ datasetVersionId: exp.evalVersionId, state: "succeeded" })) {
-      if (e.metric === exp.metric && !latest.has(e.model)) latest.set(e.model, e);
-    }
-    const evals = [...latest.values()].sort((a, b) => (b.mean ?? -1) - (a.mean ?? -1));
+    const evals = latestEvalsByModel(ctx.app.engine, exp);
     const spend = summarizeLedger(ctx.app.engine.ledger({ experimentId: exp.id }));
     const card = leaderboardCard(exp, ctx.app.datasets.refOf(exp.evalVersionId), evals, spend);
     if (evals.length) card.files = await experimentChartFiles(ctx.app, exp);

@@ -8,6 +8,7 @@ import { progressLine, runCard, verdictCard } from "../src/core/runs/cards.ts";
 import { isFinal, STATE_LABEL } from "../src/core/runs/states.ts";
 import type { RunVerdict } from "../src/core/runs/events.ts";
 import { runChartFiles } from "../src/charts/run-charts.ts";
+import { latestEvalOf } from "../src/core/experiments/evals.ts";
 import { comparisonJson, evalJson } from "./eval.ts";
 import { TuneError } from "../src/errors.ts";
 import { isAdmin } from "./permissions.ts";
@@ -42,11 +43,9 @@ export function runVerdict(app: App, r: RunRecord): RunVerdict | null {
   const evals = app.engine.evals({ runId: r.id, state: "succeeded" });
   const tuned = evals.find((e) => e.role === "tuned");
   if (!tuned) return null;
-  const others = ["base", "baseline"].flatMap((role) =>
-    role === "base"
-      ? [app.evals.latestEval(`${r.provider}:${r.baseModel}`, exp.evalVersionId, exp.metric)].filter((x) => x !== null)
-      : exp.baselines.map((b) => app.evals.latestEval(b, exp.evalVersionId, exp.metric)).filter((x) => x !== null),
-  );
+  const others = [`${r.provider}:${r.baseModel}`, ...exp.baselines]
+    .map((m) => latestEvalOf(app.engine, exp, m))
+    .filter((x) => x !== null);
   return {
     evals: [tuned, ...others],
     comparisons: others.map((o) => app.evals.compareEvals(o, tuned, exp.alpha)),

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { App } from "../app.ts";
 import type { CardFile } from "../core/cards.ts";
+import { latestEvalsByModel } from "../core/experiments/evals.ts";
 import type { EvalRecord, ExperimentRecord, RunRecord } from "../core/ports.ts";
 import { lossCurvePng, scoresPng, spendPng, type LossPoint, type ModelScore, type SpendPoint } from "./index.ts";
 
@@ -35,12 +36,9 @@ export async function runLossChart(app: App, run: RunRecord): Promise<CardFile |
   );
 }
 
+/** The latest eval of each model of the experiment (its own evals only). */
 export function latestEvals(app: App, exp: ExperimentRecord): EvalRecord[] {
-  const latest = new Map<string, EvalRecord>();
-  for (const e of app.engine.evals({ datasetVersionId: exp.evalVersionId, state: "succeeded" })) {
-    if (e.metric === exp.metric && !latest.has(e.model)) latest.set(e.model, e);
-  }
-  return [...latest.values()];
+  return latestEvalsByModel(app.engine, exp);
 }
 
 export async function scoresChart(

@@ -1,6 +1,7 @@
 /** Evals of models on eval sets, paired comparisons, and leaderboards. */
 import { TuneError } from "../../errors.ts";
 import { formatRef } from "../datasets/names.ts";
+import { bestTunedEval } from "../experiments/evals.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { DatasetVersionRecord, EngineRepo, EvalRecord, ExperimentRecord, Clock } from "../ports.ts";
 import { resolveModel, type ProviderSet } from "../models.ts";
@@ -163,14 +164,9 @@ export class EvalService {
     }
   }
 
-  /** The experiment's best tuned model so far: its highest-scoring run eval on the experiment's metric. */
+  /** The experiment's best tuned model so far: its highest-scoring eval of one of its own runs. */
   bestTuned(exp: ExperimentRecord): EvalRecord | null {
-    return (
-      this.repo
-        .evals({ experimentId: exp.id, state: "succeeded" })
-        .filter((e) => e.role === "tuned" && e.runId !== null && e.metric === exp.metric)
-        .sort((a, b) => (b.mean ?? -1) - (a.mean ?? -1))[0] ?? null
-    );
+    return bestTunedEval(this.repo, exp);
   }
 
   /** The latest succeeded eval of a model on a dataset version with a metric. */
