@@ -9,7 +9,17 @@ import type {
   RunState,
 } from "../../src/core/ports.ts";
 import type { Db } from "../client.ts";
-import { evalRows, evals, experiments, hypotheses, ledger, runEvents, runs } from "../schema.ts";
+import {
+  evalRows,
+  evals,
+  experiments,
+  hypotheses,
+  ledger,
+  runEvents,
+  runs,
+  throughputSamples,
+  workers,
+} from "../schema.ts";
 
 const asRun = (r: typeof runs.$inferSelect): RunRecord => ({
   ...r,
@@ -216,6 +226,41 @@ export function engineRepo(db: Db): EngineRepo {
         .orderBy(asc(ledger.id))
         .all()
         .map((r) => ({ ...r, kind: r.kind as LedgerEntry["kind"] }));
+    },
+
+    addThroughputSample(s) {
+      db.insert(throughputSamples)
+        .values(s)
+        .onConflictDoUpdate({ target: throughputSamples.runId, set: { ...s, runId: undefined } })
+        .run();
+    },
+    throughputSamples(key, limit) {
+      return db
+        .select()
+        .from(throughputSamples)
+        .where(
+          and(
+            eq(throughputSamples.provider, key.provider),
+            eq(throughputSamples.baseModel, key.baseModel),
+            eq(throughputSamples.seqBucket, key.seqBucket),
+          ),
+        )
+        .orderBy(desc(throughputSamples.at), desc(throughputSamples.runId))
+        .limit(limit)
+        .all();
+    },
+
+    beatWorker(w) {
+      db.insert(workers)
+        .values(w)
+        .onConflictDoUpdate({ target: workers.id, set: { seenAt: w.seenAt, label: w.label } })
+        .run();
+    },
+    removeWorker(id) {
+      db.delete(workers).where(eq(workers.id, id)).run();
+    },
+    liveWorkers(since) {
+      return db.select().from(workers).where(gte(workers.seenAt, since)).orderBy(desc(workers.seenAt)).all();
     },
   };
 }

@@ -72,8 +72,6 @@ export interface TrainerProvider {
   defaultModel: string;
   /** Base models it can tune. */
   models(): string[];
-  /** Rough wall time of a job, for the estimate (null when unknown). */
-  estimateWallMs(trainingTokens: number): number | null;
   train(job: TrainJob): Promise<TrainOutcome>;
   /** The provider's own estimate of a job (Together's estimate-price), when it offers one. */
   quote?(input: {

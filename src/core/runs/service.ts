@@ -6,11 +6,20 @@ import crypto from "node:crypto";
 import { ErrorCode, TuneError } from "../../errors.ts";
 import { defaultEpochs, estimateTraining } from "../costs/estimate.ts";
 import { experimentSpend, round } from "../costs/ledger.ts";
+import { estimateWall, SAMPLE_WINDOW, seqBucket } from "../costs/throughput.ts";
 import { findOverlap } from "../datasets/dedupe.ts";
 import { experimentNamed } from "../experiments/service.ts";
 import { formatRef } from "../datasets/names.ts";
 import type { DatasetService } from "../datasets/service.ts";
-import type { Clock, DatasetVersionRecord, EngineRepo, ExperimentRecord, Hyper, RunRecord } from "../ports.ts";
+import type {
+  Clock,
+  DatasetVersionRecord,
+  EngineRepo,
+  ExperimentRecord,
+  Hyper,
+  RunRecord,
+  WorkerBeat,
+} from "../ports.ts";
 import { resolveModel, type ProviderSet } from "../models.ts";
 import { RunEvents } from "./events.ts";
 import { ACTIVE_STATES, STATE_LABEL } from "./states.ts";
@@ -55,7 +64,11 @@ export interface RunEstimate {
   evalRequests: number;
   evalUsd: number;
   totalUsd: number;
+  /** Training wall time (null when neither this machine's runs nor the default table know the provider). */
   wallSeconds: number | null;
+  /** Where wallSeconds comes from: "from 3 earlier runs of stories260K at ~128 tokens/row: 4,900 tokens/s". */
+  wallSource?: string | null;
+  wallBasis?: "measured" | "table" | null;
   budgetUsd: number | null;
   spentUsd: number;
   remainingUsd: number | null;
@@ -70,6 +83,10 @@ export interface StartOutcome {
   warnings: string[];
   needsConfirmation: boolean;
 }
+
+/** A polling worker refreshes its heartbeat row this often; a row older than WORKER_STALE_MS is a dead process. */
+export const WORKER_HEARTBEAT_MS = 10_000;
+export const WORKER_STALE_MS = 3 * WORKER_HEARTBEAT_MS;
 
 const DEFAULT_HYPER: Record<string, Omit<Hyper, "epochs">> = {
   local: { learningRate: 3e-3, batchSize: 16, loraRank: 8, loraAlpha: 16, seed: 1 },
@@ -103,6 +120,11 @@ export class RunService {
         `No trainer "${name}". Trainers here: ${this.providers.trainerNames().join(", ")}.`,
       );
     return t;
+  }
+
+  /** The processes that run queued runs now (a fresh heartbeat row), most recently seen first. */
+  runners(): WorkerBeat[] {
+    return this.repo.liveWorkers(new Date(this.clock.now().getTime() - WORKER_STALE_MS));
   }
 
   get(id: number): RunRecord {
@@ -267,7 +289,17 @@ export class RunService {
     epochs: number,
   ): RunEstimate {
     const [t] = estimateTraining(tokens, { epochs, models: [`${provider}:${baseModel}`] });
-    const trainer = this.providers.trainer(provider);
+    const wall = estimateWall({
+      provider,
+      model: baseModel,
+      tokens: t.billedTokens,
+      rows: train.rows,
+      epochs,
+      samples: this.repo.throughputSamples(
+        { provider, baseModel, seqBucket: seqBucket(train.rows ? t.billedTokens / epochs / train.rows : 0) },
+        SAMPLE_WINDOW,
+      ),
+    });
     // Eval: the base, the tuned model and every baseline answer each eval row once.
     const models = [`${provider}:${baseModel}`, ...exp.baselines];
     const perRowIn = evalSet.stats.tokens.mean;
@@ -293,10 +325,9 @@ export class RunService {
       evalRequests: evalSet.rows * (models.length + 1),
       evalUsd: round(evalUsd),
       totalUsd,
-      wallSeconds:
-        trainer?.estimateWallMs(t.billedTokens) != null
-          ? Math.round((trainer.estimateWallMs(t.billedTokens) ?? 0) / 1000)
-          : null,
+      wallSeconds: wall ? Math.round(wall.seconds * 10) / 10 : null,
+      wallSource: wall?.source ?? null,
+      wallBasis: wall?.basis ?? null,
       budgetUsd: exp.budgetUsd,
       spentUsd: spent,
       remainingUsd: exp.budgetUsd === null ? null : round(exp.budgetUsd - spent),

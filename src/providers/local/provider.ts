@@ -13,11 +13,6 @@ import type { LocalTrainerClient } from "./client.ts";
 const lib = () => Promise.all([import("./client.ts"), import("./model-files.ts"), import("./template.ts")]);
 
 export const LOCAL_MODEL = "stories260K";
-/**
- * Training throughput on the 2-core reference machine (`npm run bench`), in the o200k tokens the estimate counts
- * (the model's own 512-token vocabulary needs about twice as many): used only for the wall-time estimate.
- */
-const TOKENS_PER_SEC = 2500;
 
 export interface LocalProviderOptions {
   modelDir?: string;
@@ -34,10 +29,6 @@ export class LocalProvider implements TrainerProvider {
 
   models(): string[] {
     return [LOCAL_MODEL];
-  }
-
-  estimateWallMs(trainingTokens: number): number {
-    return Math.round((trainingTokens / TOKENS_PER_SEC) * 1000);
   }
 
   private async getClient(): Promise<LocalTrainerClient> {
