@@ -9,7 +9,8 @@ import { isFinal, STATE_LABEL } from "../src/core/runs/states.ts";
 import type { RunVerdict } from "../src/core/runs/events.ts";
 import { runChartFiles } from "../src/charts/run-charts.ts";
 import { latestEvalOf } from "../src/core/experiments/evals.ts";
-import { comparisonJson, evalJson } from "./eval.ts";
+import { answerRows, answersFile, verdictExampleBlocks } from "../src/core/evals/answers.ts";
+import { comparisonJson, evalJson, keepEvalFile } from "./eval.ts";
 import { TuneError } from "../src/errors.ts";
 import { isAdmin } from "./permissions.ts";
 import { defineCommand, type CommandContext, type CommandResult } from "./types.ts";
@@ -25,9 +26,19 @@ export function runCardFor(app: App, r: RunRecord): Card {
   });
 }
 
-/** The verdict card of a run with its charts (loss curve, scores with intervals) attached as PNG files. */
+/**
+ * The verdict card of a run: a few of the tuned model's wrong answers (those right before tuning first), every row
+ * as a JSONL file, and its charts (loss curve, scores with intervals) as PNG files.
+ */
 export async function runVerdictCard(app: App, r: RunRecord, v: RunVerdict): Promise<Card> {
   const card = verdictCard(r, v, summarizeLedger(app.engine.ledger({ runId: r.id })));
+  const tuned = v.evals[0];
+  if (tuned) {
+    const base = v.evals.find((e) => e.role === "base") ?? null;
+    const rows = await answerRows({ repo: app.engine, datasets: app.datasets }, { eval: tuned, base });
+    card.blocks.push(...verdictExampleBlocks(tuned.model, rows, r.id));
+    card.files = [...(card.files ?? []), keepEvalFile(app, answersFile(tuned, rows))];
+  }
   try {
     card.files = [...(card.files ?? []), ...(await runChartFiles(app, r, v.evals))];
   } catch (err) {
