@@ -5,6 +5,7 @@ import type { App } from "../src/app.ts";
 import { type Block, type CardFile, fields, table, text } from "../src/core/cards.ts";
 import {
   answerBlock,
+  answerJson,
   answerRows,
   answersFile,
   DEFAULT_SHOWN_ROWS,
@@ -253,16 +254,7 @@ export const evalShow = defineCommand({
         total: rows.length,
         passed,
         matching: picked.length,
-        rows: shown.map((r) => ({
-          line: r.line,
-          messages: r.messages,
-          expected: r.expected,
-          answer: r.answer,
-          pass: r.pass,
-          score: r.score,
-          reason: r.reason,
-          base: r.base,
-        })),
+        rows: shown.map(answerJson),
       },
     };
   },

@@ -67,12 +67,26 @@ export interface ProviderQuote {
   fileId?: string;
 }
 
+/** How much a training processes, in the units its speed is measured in (see TrainerProvider.trainingWork). */
+export interface TrainingWork {
+  tokens: number;
+  /** The typical sequence length of its steps (what its speed per token depends on). */
+  tokensPerRow: number;
+  /** What the tokens are, for people: "stories260K tokens, padding included". */
+  unit: string;
+}
+
 export interface TrainerProvider {
   name: string;
   defaultModel: string;
   /** Base models it can tune. */
   models(): string[];
   train(job: TrainJob): Promise<TrainOutcome>;
+  /**
+   * What a training processes, when billed tokens are a poor guide to its time (the local trainer pads each batch
+   * to its longest row and counts its own small vocabulary). Without it, time estimates use the billed tokens.
+   */
+  trainingWork?(input: { trainRows: LocatedRow[]; hyper: Hyper }): TrainingWork;
   /** The provider's own estimate of a job (Together's estimate-price), when it offers one. */
   quote?(input: {
     trainRows: LocatedRow[];

@@ -27,6 +27,12 @@ const ENTRIES = [
   entry({ tokensPerRow: 256, tokensPerSec: 250 }),
   entry({ provider: "hosted", model: "*", tokensPerSec: 2000, overheadSeconds: 600, note: "a guess" }),
 ];
+const wall = (
+  work: { tokens: number; tokensPerRow: number; unit?: string },
+  samples: ThroughputSample[] = [],
+  provider = "local",
+  model = "m",
+) => estimateWall({ provider, model, work, samples, entries: ENTRIES });
 const sample = (tokens: number, wallMs: number, seqBucket = 128): ThroughputSample => ({
   runId: tokens,
   provider: "local",
@@ -53,78 +59,45 @@ describe("training-time estimates", () => {
   });
 
   test("without earlier runs: the table, and the estimate says so", () => {
-    const w = estimateWall({
-      provider: "local",
-      model: "m",
-      tokens: 12_800,
-      rows: 100,
-      epochs: 1,
-      samples: [],
-      entries: ENTRIES,
-    });
+    const w = wall({ tokens: 12_800, tokensPerRow: 128 });
     assert.ok(w);
     assert.equal(w.basis, "table");
     assert.equal(Math.round(w.seconds * 10) / 10, 26.6); // 1 s + 12,800 / 500
     assert.equal(w.source, "from the default table, measured here: 500 tokens/s at ~128 tokens/row");
-    const hosted = estimateWall({
-      provider: "hosted",
-      model: "big",
-      tokens: 1_200_000,
-      rows: 1000,
-      epochs: 3,
-      samples: [],
-      entries: ENTRIES,
-    });
+    const hosted = wall({ tokens: 1_200_000, tokensPerRow: 400 }, [], "hosted", "big");
     assert.equal(hosted?.seconds, 1200); // 10 min + 1.2M / 2,000
     assert.match(
       hosted?.source ?? "",
       /^from the default table, a guess: 2,000 tokens\/s at ~512 tokens\/row plus 10 min of queue and setup$/,
     );
-    assert.equal(estimateWall({ provider: "nobody", model: "m", tokens: 1, rows: 1, epochs: 1, samples: [] }), null);
+    assert.equal(
+      estimateWall({ provider: "nobody", model: "m", work: { tokens: 1, tokensPerRow: 1 }, samples: [] }),
+      null,
+    );
   });
 
   test("with earlier runs of the same shape: their median correction of the table, and their tokens/s", () => {
     // The table predicts 1 + tokens / 500 s at ~128 tokens/row. These runs took 2x, 1x and ~3x that.
     const samples = [sample(12_800, 53_200), sample(6_400, 13_800), sample(25_600, 157_800)];
-    const w = estimateWall({
-      provider: "local",
-      model: "m",
-      tokens: 12_800,
-      rows: 100,
-      epochs: 1,
-      samples,
-      entries: ENTRIES,
-    });
+    const w = wall({ tokens: 12_800, tokensPerRow: 128 }, samples);
     assert.ok(w);
     assert.equal(w.basis, "measured");
     assert.equal(w.runs, 3);
     assert.equal(Math.round(w.seconds * 10) / 10, 53.2); // the median factor (2) times 26.6 s
     // median of 12,800/53.2 = 240.6, 6,400/13.8 = 463.8, 25,600/157.8 = 162.2 tokens/s
     assert.equal(w.source, "from 3 earlier runs of m at ~128 tokens/row: 241 tokens/s");
-    const one = estimateWall({
-      provider: "local",
-      model: "m",
-      tokens: 12_800,
-      rows: 100,
-      epochs: 1,
-      samples: [sample(12_800, 40_000)],
-      entries: ENTRIES,
-    });
+    const one = wall({ tokens: 12_800, tokensPerRow: 128 }, [sample(12_800, 40_000)]);
     assert.equal(one?.seconds, 40, "the same training again is estimated at what it took");
     assert.equal(one?.source, "from 1 earlier run of m at ~128 tokens/row: 320 tokens/s");
+    const own = wall({ tokens: 12_800, tokensPerRow: 128, unit: "m tokens, padding included" }, [
+      sample(12_800, 40_000),
+    ]);
+    assert.equal(own?.source, "from 1 earlier run of m at ~128 tokens/row: 320 tokens/s (m tokens, padding included)");
   });
 
   test("a provider the table does not know learns from its runs alone", () => {
     const samples = [{ ...sample(1000, 10_000), provider: "nobody" }];
-    const w = estimateWall({
-      provider: "nobody",
-      model: "m",
-      tokens: 2000,
-      rows: 10,
-      epochs: 1,
-      samples,
-      entries: ENTRIES,
-    });
+    const w = wall({ tokens: 2000, tokensPerRow: 200 }, samples, "nobody", "m");
     assert.equal(w?.seconds, 20);
   });
 

@@ -118,14 +118,15 @@ export function tableThroughput(
 export function estimateWall(input: {
   provider: string;
   model: string;
-  tokens: number;
-  rows: number;
-  epochs: number;
+  /** The training's size: billed tokens, or the trainer's own (TrainerProvider.trainingWork). */
+  work: { tokens: number; tokensPerRow: number; unit?: string };
   samples: readonly ThroughputSample[];
   entries?: readonly ThroughputEntry[];
 }): WallEstimate | null {
-  const perRow = input.rows > 0 ? input.tokens / input.epochs / input.rows : 0;
+  const perRow = input.work.tokensPerRow;
+  const tokens = input.work.tokens;
   const bucket = seqBucket(perRow);
+  const unit = input.work.unit && input.work.unit !== "billed tokens" ? ` (${input.work.unit})` : "";
   const t = tableThroughput(input.provider, input.model, perRow, input.entries);
   const overhead = t?.overheadSeconds ?? 0;
   const rate = (r: number) => `${fmt.int(r)} tokens/s`;
@@ -139,24 +140,24 @@ export function estimateWall(input: {
     const seen = median(input.samples.map((s) => s.tokens / Math.max(0.001, s.wallMs / 1000)));
     const n = input.samples.length;
     return {
-      seconds: factor * predict(input.tokens, bucket),
+      seconds: factor * predict(tokens, bucket),
       tokensPerSec: seen,
       overheadSeconds: overhead * factor,
       basis: "measured",
       runs: n,
       bucket,
-      source: `from ${fmt.count(n, "earlier run")} of ${input.model} at ~${bucket} tokens/row: ${rate(seen)}`,
+      source: `from ${fmt.count(n, "earlier run")} of ${input.model} at ~${bucket} tokens/row: ${rate(seen)}${unit}`,
     };
   }
   if (!t) return null;
   return {
-    seconds: overhead + input.tokens / t.tokensPerSec,
+    seconds: overhead + tokens / t.tokensPerSec,
     tokensPerSec: t.tokensPerSec,
     overheadSeconds: overhead,
     basis: "table",
     runs: 0,
     bucket,
-    source: `from the default table, ${t.note}: ${rate(t.tokensPerSec)} at ~${bucket} tokens/row${overhead >= 60 ? ` plus ${Math.round(overhead / 60)} min of queue and setup` : ""}`,
+    source: `from the default table, ${t.note}: ${rate(t.tokensPerSec)} at ~${bucket} tokens/row${unit}${overhead >= 60 ? ` plus ${Math.round(overhead / 60)} min of queue and setup` : ""}`,
   };
 }
 

@@ -118,26 +118,27 @@ export async function answerRows(
 /** Rows the base model got right and this model got wrong (or scored lower on). */
 export const regressed = (r: AnswerRow) => r.base !== null && r.score < r.base.score;
 
+/** One row as JSON (the `--json` rows of `eval show` and the lines of its file). */
+export function answerJson(r: AnswerRow) {
+  return {
+    line: r.line,
+    messages: r.messages,
+    expected: r.expected,
+    answer: r.answer,
+    pass: r.pass,
+    score: r.score,
+    reason: r.reason,
+    ...(r.base ? { base: r.base, regressed: regressed(r) } : {}),
+    latencyMs: Math.round(r.latencyMs * 10) / 10,
+    inputTokens: r.inputTokens,
+    outputTokens: r.outputTokens,
+    ...(r.cluster !== null ? { cluster: r.cluster } : {}),
+  };
+}
+
 /** The JSONL file of every row (one JSON object a line), as a card file kept in the data folder. */
 export function answersFile(ev: EvalRecord, rows: AnswerRow[]): CardFile {
-  const lines = rows.map((r) =>
-    JSON.stringify({
-      eval: ev.id,
-      model: ev.model,
-      line: r.line,
-      messages: r.messages,
-      expected: r.expected,
-      answer: r.answer,
-      pass: r.pass,
-      score: r.score,
-      reason: r.reason,
-      ...(r.base ? { base: r.base, regressed: regressed(r) } : {}),
-      latencyMs: Math.round(r.latencyMs * 10) / 10,
-      inputTokens: r.inputTokens,
-      outputTokens: r.outputTokens,
-      ...(r.cluster !== null ? { cluster: r.cluster } : {}),
-    }),
-  );
+  const lines = rows.map((r) => JSON.stringify({ eval: ev.id, model: ev.model, ...answerJson(r) }));
   return {
     name: `eval-${ev.id}-rows.jsonl`,
     content: `${lines.join("\n")}\n`,

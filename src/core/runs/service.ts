@@ -23,7 +23,7 @@ import type {
 import { resolveModel, type ProviderSet } from "../models.ts";
 import { RunEvents } from "./events.ts";
 import { ACTIVE_STATES, STATE_LABEL } from "./states.ts";
-import type { ProviderQuote } from "../trainer.ts";
+import type { ProviderQuote, TrainingWork } from "../trainer.ts";
 
 export interface RunSettings {
   /** Runs estimated above this need a confirmation (USD). */
@@ -69,6 +69,8 @@ export interface RunEstimate {
   /** Where wallSeconds comes from: "from 3 earlier runs of stories260K at ~128 tokens/row: 4,900 tokens/s". */
   wallSource?: string | null;
   wallBasis?: "measured" | "table" | null;
+  /** What the time estimate was made of (the trainer's own tokens, or the billed ones); the run's measured time is kept in the same units. */
+  wallWork?: TrainingWork | null;
   budgetUsd: number | null;
   spentUsd: number;
   remainingUsd: number | null;
@@ -173,7 +175,8 @@ export class RunService {
       loraAlpha: input.loraAlpha ?? (input.loraRank ? input.loraRank * 2 : d.loraAlpha),
       seed: input.seed ?? d.seed,
     };
-    const estimate = this.estimate(exp, train, evalSet, tokens, providerName, baseModel, epochs);
+    const work = trainer.trainingWork?.({ trainRows: await this.datasets.allRows(train), hyper }) ?? null;
+    const estimate = this.estimate(exp, train, evalSet, tokens, providerName, baseModel, epochs, work);
     if (trainer.quote) {
       try {
         estimate.providerQuote = await trainer.quote({
@@ -287,19 +290,31 @@ export class RunService {
     provider: string,
     baseModel: string,
     epochs: number,
+    /** The trainer's own measure of the training (TrainerProvider.trainingWork), when it has one. */
+    work: TrainingWork | null = null,
   ): RunEstimate {
     const [t] = estimateTraining(tokens, { epochs, models: [`${provider}:${baseModel}`] });
-    const wall = estimateWall({
-      provider,
-      model: baseModel,
-      tokens: t.billedTokens,
-      rows: train.rows,
-      epochs,
-      samples: this.repo.throughputSamples(
-        { provider, baseModel, seqBucket: seqBucket(train.rows ? t.billedTokens / epochs / train.rows : 0) },
-        SAMPLE_WINDOW,
-      ),
-    });
+    // Time follows the trainer's own measure when it has one; a trainer that has one but was not asked gets none.
+    const wallWork: TrainingWork | null =
+      work ??
+      (this.providers.trainer(provider)?.trainingWork
+        ? null
+        : {
+            tokens: t.billedTokens,
+            tokensPerRow: train.rows ? t.billedTokens / epochs / train.rows : 0,
+            unit: "billed tokens",
+          });
+    const wall = wallWork
+      ? estimateWall({
+          provider,
+          model: baseModel,
+          work: wallWork,
+          samples: this.repo.throughputSamples(
+            { provider, baseModel, seqBucket: seqBucket(wallWork.tokensPerRow) },
+            SAMPLE_WINDOW,
+          ),
+        })
+      : null;
     // Eval: the base, the tuned model and every baseline answer each eval row once.
     const models = [`${provider}:${baseModel}`, ...exp.baselines];
     const perRowIn = evalSet.stats.tokens.mean;
@@ -328,6 +343,7 @@ export class RunService {
       wallSeconds: wall ? Math.round(wall.seconds * 10) / 10 : null,
       wallSource: wall?.source ?? null,
       wallBasis: wall?.basis ?? null,
+      wallWork: wall ? wallWork : null,
       budgetUsd: exp.budgetUsd,
       spentUsd: spent,
       remainingUsd: exp.budgetUsd === null ? null : round(exp.budgetUsd - spent),

@@ -297,14 +297,15 @@ export class RunWorker {
   /** Keeps the training's throughput, in the tokens the estimate counts, for the estimates of later runs. */
   private recordThroughput(run: RunRecord, wallMs: number) {
     const e = run.estimate as Partial<RunEstimate> | null;
-    if (!e?.trainingTokens || !e.trainRows || !e.epochs) return;
+    const work = e?.wallWork;
+    if (!work?.tokens || !e?.trainRows) return;
     this.repo.addThroughputSample({
       runId: run.id,
       provider: run.provider,
       baseModel: run.baseModel,
-      seqBucket: seqBucket(e.trainingTokens / e.epochs / e.trainRows),
+      seqBucket: seqBucket(work.tokensPerRow),
       rows: e.trainRows,
-      tokens: e.trainingTokens,
+      tokens: work.tokens,
       wallMs,
       at: this.clock.now(),
     });

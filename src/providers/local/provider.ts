@@ -6,9 +6,11 @@ import fs from "node:fs";
 import path from "node:path";
 import type { ChatMessage, LocatedRow } from "../../core/datasets/types.ts";
 import type { InferenceModel } from "../../core/inference.ts";
-import { CancelledError, type TrainerProvider } from "../../core/trainer.ts";
+import type { Hyper } from "../../core/ports.ts";
+import { CancelledError, type TrainerProvider, type TrainingWork } from "../../core/trainer.ts";
 import { TuneError } from "../../errors.ts";
 // tfjs and the model code load on first use (a bot that never trains never pays for them).
+import { paddedWork } from "./batches.ts";
 import type { LocalTrainerClient } from "./client.ts";
 const lib = () => Promise.all([import("./client.ts"), import("./model-files.ts"), import("./template.ts")]);
 
@@ -29,6 +31,11 @@ export class LocalProvider implements TrainerProvider {
 
   models(): string[] {
     return [LOCAL_MODEL];
+  }
+
+  /** Padded model tokens: the local trainer's time follows them, not the billed (o200k) tokens. */
+  trainingWork(input: { trainRows: LocatedRow[]; hyper: Hyper }): TrainingWork {
+    return { ...paddedWork(input.trainRows, input.hyper), unit: `${LOCAL_MODEL} tokens, padding included` };
   }
 
   private async getClient(): Promise<LocalTrainerClient> {
