@@ -72,7 +72,7 @@ export interface TrainingWork {
   tokens: number;
   /** The typical sequence length of its steps (what its speed per token depends on). */
   tokensPerRow: number;
-  /** What the tokens are, for people: "stories260K tokens, padding included". */
+  /** What the tokens are, for people: "stories260K tokens with padding". */
   unit: string;
 }
 

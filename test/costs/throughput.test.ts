@@ -68,7 +68,7 @@ describe("training-time estimates", () => {
     assert.equal(hosted?.seconds, 1200); // 10 min + 1.2M / 2,000
     assert.match(
       hosted?.source ?? "",
-      /^from the default table, a guess: 2,000 tokens\/s at ~512 tokens\/row plus 10 min of queue and setup$/,
+      /^from the default table, a guess: 2,000 tokens\/s plus 10 min of queue and setup$/,
     );
     assert.equal(
       estimateWall({ provider: "nobody", model: "m", work: { tokens: 1, tokensPerRow: 1 }, samples: [] }),
@@ -89,10 +89,11 @@ describe("training-time estimates", () => {
     const one = wall({ tokens: 12_800, tokensPerRow: 128 }, [sample(12_800, 40_000)]);
     assert.equal(one?.seconds, 40, "the same training again is estimated at what it took");
     assert.equal(one?.source, "from 1 earlier run of m at ~128 tokens/row: 320 tokens/s");
-    const own = wall({ tokens: 12_800, tokensPerRow: 128, unit: "m tokens, padding included" }, [
-      sample(12_800, 40_000),
-    ]);
-    assert.equal(own?.source, "from 1 earlier run of m at ~128 tokens/row: 320 tokens/s (m tokens, padding included)");
+    const own = wall({ tokens: 12_800, tokensPerRow: 128, unit: "m tokens with padding" }, [sample(12_800, 40_000)]);
+    assert.equal(
+      own?.source,
+      "from 1 earlier run of m at ~128 tokens/row: 320 tokens/s, counting m tokens with padding",
+    );
   });
 
   test("a provider the table does not know learns from its runs alone", () => {

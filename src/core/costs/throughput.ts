@@ -87,7 +87,7 @@ export function tableThroughput(
   model: string,
   tokensPerRow: number,
   entries: readonly ThroughputEntry[] = throughputTable(),
-): { tokensPerSec: number; overheadSeconds: number; note: string } | null {
+): { tokensPerSec: number; overheadSeconds: number; note: string; byRowLength: boolean } | null {
   const mine = entries.filter((e) => e.provider === provider && e.model === model);
   const pool = mine.length ? mine : entries.filter((e) => e.provider === provider && e.model === "*");
   if (!pool.length) return null;
@@ -95,11 +95,12 @@ export function tableThroughput(
   const sized = pool
     .filter((e) => e.tokensPerRow !== null)
     .sort((a, b) => (a.tokensPerRow ?? 0) - (b.tokensPerRow ?? 0));
-  if (!sized.length) return any ? { ...any } : null;
+  if (!sized.length) return any ? { ...any, byRowLength: false } : null;
   const x = Math.max(1, tokensPerRow);
   const lo = [...sized].reverse().find((e) => (e.tokensPerRow ?? 0) <= x) ?? sized[0];
   const hi = sized.find((e) => (e.tokensPerRow ?? 0) >= x) ?? sized[sized.length - 1];
-  if (lo === hi) return { tokensPerSec: lo.tokensPerSec, overheadSeconds: lo.overheadSeconds, note: lo.note };
+  if (lo === hi)
+    return { tokensPerSec: lo.tokensPerSec, overheadSeconds: lo.overheadSeconds, note: lo.note, byRowLength: true };
   // Interpolate log(rate) on log(tokens per row) between the two neighbouring entries.
   const t = Math.log(x / (lo.tokensPerRow ?? 1)) / Math.log((hi.tokensPerRow ?? 1) / (lo.tokensPerRow ?? 1));
   const rate = Math.exp(Math.log(lo.tokensPerSec) + t * (Math.log(hi.tokensPerSec) - Math.log(lo.tokensPerSec)));
@@ -107,6 +108,7 @@ export function tableThroughput(
     tokensPerSec: rate,
     overheadSeconds: lo.overheadSeconds + t * (hi.overheadSeconds - lo.overheadSeconds),
     note: lo.note,
+    byRowLength: true,
   };
 }
 
@@ -126,7 +128,7 @@ export function estimateWall(input: {
   const perRow = input.work.tokensPerRow;
   const tokens = input.work.tokens;
   const bucket = seqBucket(perRow);
-  const unit = input.work.unit && input.work.unit !== "billed tokens" ? ` (${input.work.unit})` : "";
+  const unit = input.work.unit && input.work.unit !== "billed tokens" ? `, counting ${input.work.unit}` : "";
   const t = tableThroughput(input.provider, input.model, perRow, input.entries);
   const overhead = t?.overheadSeconds ?? 0;
   const rate = (r: number) => `${fmt.int(r)} tokens/s`;
@@ -157,7 +159,7 @@ export function estimateWall(input: {
     basis: "table",
     runs: 0,
     bucket,
-    source: `from the default table, ${t.note}: ${rate(t.tokensPerSec)} at ~${bucket} tokens/row${unit}${overhead >= 60 ? ` plus ${Math.round(overhead / 60)} min of queue and setup` : ""}`,
+    source: `from the default table, ${t.note}: ${rate(t.tokensPerSec)}${t.byRowLength ? ` at ~${bucket} tokens/row` : ""}${unit}${overhead >= 60 ? ` plus ${Math.round(overhead / 60)} min of queue and setup` : ""}`,
   };
 }
 

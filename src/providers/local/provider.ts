@@ -35,7 +35,7 @@ export class LocalProvider implements TrainerProvider {
 
   /** Padded model tokens: the local trainer's time follows them, not the billed (o200k) tokens. */
   trainingWork(input: { trainRows: LocatedRow[]; hyper: Hyper }): TrainingWork {
-    return { ...paddedWork(input.trainRows, input.hyper), unit: `${LOCAL_MODEL} tokens, padding included` };
+    return { ...paddedWork(input.trainRows, input.hyper), unit: `${LOCAL_MODEL} tokens with padding` };
   }
 
   private async getClient(): Promise<LocalTrainerClient> {
