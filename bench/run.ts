@@ -7,6 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { benchEstimates } from "./estimates.ts";
 import { benchEvalRunner } from "./eval-runner.ts";
 import { benchGradePool } from "./grade-pool.ts";
 import { benchSlackAck } from "./slack-ack.ts";
@@ -109,9 +110,8 @@ if (!only || only === "ingest") benchIngest();
 if (!only || only === "eval") await benchEvalRunner(RUNS, median);
 if (!only || only === "grade") await benchGradePool(RUNS, median);
 if (!only || only === "slack") await benchSlackAck();
-if (!only || only === "trainer") {
-  // The model files: TUNELOOP_LOCAL_MODEL_DIR, else the shared copy beside the checkout.
-  const modelDir =
-    process.env.TUNELOOP_LOCAL_MODEL_DIR ?? path.resolve(here, "..", "..", "shared", "models", "stories260K");
-  await benchTrainer(modelDir);
-}
+// The model files: TUNELOOP_LOCAL_MODEL_DIR, else the shared copy beside the checkout (TUNELOOP_SHARED names it).
+const sharedDir = path.resolve(process.env.TUNELOOP_SHARED ?? path.join(here, "..", "..", "shared"));
+const modelDir = process.env.TUNELOOP_LOCAL_MODEL_DIR ?? path.join(sharedDir, "models", "stories260K");
+if (!only || only === "trainer") await benchTrainer(modelDir);
+if (!only || only === "estimates") await benchEstimates(modelDir, sharedDir);

@@ -1,10 +1,23 @@
+import fs from "node:fs";
+import path from "node:path";
 import { z } from "zod";
-import { fields, list, table, text } from "../src/core/cards.ts";
+import type { App } from "../src/app.ts";
+import { type Block, type CardFile, fields, list, table, text } from "../src/core/cards.ts";
+import {
+  answerBlock,
+  answerJson,
+  answerRows,
+  answersFile,
+  DEFAULT_SHOWN_ROWS,
+  regressed,
+  resolveEval,
+} from "../src/core/evals/answers.ts";
 import { summarizeLedger } from "../src/core/costs/ledger.ts";
 import type { Comparison } from "../src/core/evals/service.ts";
 import type { EvalRecord } from "../src/core/ports.ts";
 import { compareCard, EVAL_COLUMNS, evalFlagNotes, evalRow, leaderboardCard, pct } from "../src/core/runs/cards.ts";
 import { experimentChartFiles } from "../src/charts/run-charts.ts";
+import { experimentEvals, latestEvalsByModel } from "../src/core/experiments/evals.ts";
 import { parseRunRef, resolveModel } from "../src/core/models.ts";
 import { TuneError } from "../src/errors.ts";
 import { defineCommand } from "./types.ts";
@@ -155,9 +168,8 @@ export const compareCommand = defineCommand({
           "best needs an experiment: add --experiment <name>, or compare against a run (run:N).",
         );
       const otherRef = resolveModel(other, ctx.app.providers, ctx.app.engine).ref;
-      const best = ctx.app.engine
-        .evals({ datasetVersionId: exp.evalVersionId, state: "succeeded" })
-        .filter((e) => e.metric === exp?.metric && e.model !== otherRef)
+      const best = experimentEvals(ctx.app.engine, exp)
+        .filter((e) => e.model !== otherRef)
         .sort((x, y) => (y.mean ?? -1) - (x.mean ?? -1) || y.id - x.id)[0];
       if (!best)
         throw new TuneError(
@@ -181,11 +193,7 @@ export const leaderboardCommand = defineCommand({
   examples: ["/tune leaderboard support"],
   async handler(ctx, input) {
     const exp = ctx.app.experiments.get(input.experiment);
-    const latest = new Map<string, EvalRecord>();
-    for (const e of ctx.app.engine.evals({ datasetVersionId: exp.evalVersionId, state: "succeeded" })) {
-      if (e.metric === exp.metric && !latest.has(e.model)) latest.set(e.model, e);
-    }
-    const evals = [...latest.values()].sort((a, b) => (b.mean ?? -1) - (a.mean ?? -1));
+    const evals = latestEvalsByModel(ctx.app.engine, exp);
     const spend = summarizeLedger(ctx.app.engine.ledger({ experimentId: exp.id }));
     const card = leaderboardCard(exp, ctx.app.datasets.refOf(exp.evalVersionId), evals, spend);
     if (evals.length) card.files = await experimentChartFiles(ctx.app, exp);
@@ -203,4 +211,81 @@ export const leaderboardCommand = defineCommand({
   },
 });
 
-export const evalCommands = [evalCommand, compareCommand, leaderboardCommand];
+/** Keeps a card's file in `<data>/evals/` (so it can be found again) and returns it with its path. */
+export function keepEvalFile(app: App, f: CardFile): CardFile {
+  const dir = path.join(app.config.dataDir, "evals");
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, f.name);
+  fs.writeFileSync(file, f.content);
+  return { ...f, path: file };
+}
+
+export const evalShow = defineCommand({
+  path: ["eval", "show"],
+  summary: "Show what a model answered: prompt, expected, answer and the grader's reason per row, all rows as JSONL.",
+  options: z.object({
+    eval: z.string().describe("eval id (see /tune leaderboard --json) or run:N for that run's tuned model"),
+    failed: z.boolean().default(false).describe("only the rows it got wrong"),
+    regressed: z.boolean().default(false).describe("only the rows the base model got right and it got wrong"),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(50)
+      .default(DEFAULT_SHOWN_ROWS)
+      .describe("rows to show (every row is in the attached file)"),
+  }),
+  positional: ["eval"],
+  permission: "read",
+  examples: ["/tune eval show run:3 --failed", "/tune eval show run:3 --regressed", "/tune eval show 12 --limit 20"],
+  async handler(ctx, input) {
+    const app = ctx.app;
+    const resolved = resolveEval(app.engine, input.eval);
+    const ev = resolved.eval;
+    if (input.regressed && !resolved.base)
+      throw new TuneError(
+        "invalid_options",
+        ev.role === "tuned"
+          ? `Eval ${ev.id} has no eval of its base model on the same rows to compare with.`
+          : `--regressed compares a tuned model with its base model: give run:N (eval ${ev.id} is of ${ev.model}, a ${ev.role} model).`,
+      );
+    const rows = await answerRows({ repo: app.engine, datasets: app.datasets }, resolved);
+    const picked = rows.filter((r) => (!input.failed || !r.pass) && (!input.regressed || regressed(r)));
+    const shown = picked.slice(0, input.limit);
+    const passed = rows.filter((r) => r.pass).length;
+    const which = input.regressed
+      ? `rows the base model (${resolved.base?.model}) got right and ${ev.model} got wrong`
+      : input.failed
+        ? "rows it got wrong"
+        : "rows";
+    const blocks: Block[] = [
+      text(
+        `${ev.model} on ${app.datasets.refOf(ev.datasetVersionId)} (${ev.metric}): ${passed} of ${rows.length} right (${pct(rows.length ? passed / rows.length : 0)}).`,
+      ),
+      text(
+        picked.length
+          ? `Showing ${shown.length} of ${picked.length} ${which}${picked.length > shown.length ? ` (--limit ${Math.min(50, picked.length)} shows more)` : ""}. Long texts are cut here; every row is whole in the attached file.`
+          : `No ${which}.`,
+      ),
+      ...shown.map(answerBlock),
+    ];
+    return {
+      card: {
+        title: `Eval ${ev.id} · ${ev.model}${input.regressed ? " · regressed" : input.failed ? " · wrong answers" : ""}`,
+        blocks,
+        files: [keepEvalFile(app, answersFile(ev, rows))],
+      },
+      data: {
+        eval: evalJson(ev),
+        dataset: app.datasets.refOf(ev.datasetVersionId),
+        base: resolved.base ? { id: resolved.base.id, model: resolved.base.model } : null,
+        total: rows.length,
+        passed,
+        matching: picked.length,
+        rows: shown.map(answerJson),
+      },
+    };
+  },
+});
+
+export const evalCommands = [evalCommand, evalShow, compareCommand, leaderboardCommand];

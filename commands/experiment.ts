@@ -2,6 +2,7 @@ import { z } from "zod";
 import { fmt, table, text } from "../src/core/cards.ts";
 import { budgetLine, committedUsd, leftUsd } from "../src/core/costs/budget.ts";
 import { round, summarizeLedger } from "../src/core/costs/ledger.ts";
+import { latestEvalsByModel } from "../src/core/experiments/evals.ts";
 import { experimentCard } from "../src/core/runs/cards.ts";
 import { defineCommand } from "./types.ts";
 
@@ -91,8 +92,7 @@ export const experimentShow = defineCommand({
   examples: ["/tune experiment show support"],
   async handler(ctx, input) {
     const e = ctx.app.experiments.get(input.name);
-    const evals = ctx.app.engine.evals({ experimentId: e.id, state: "succeeded" });
-    const best = [...evals].sort((a, b) => (b.mean ?? -1) - (a.mean ?? -1))[0];
+    const best = latestEvalsByModel(ctx.app.engine, e)[0];
     const card = experimentCard(e, {
       evalRef: ctx.app.datasets.refOf(e.evalVersionId),
       runs: ctx.app.runs.list({ experimentId: e.id }),

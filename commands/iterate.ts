@@ -13,7 +13,7 @@ import { EVAL_COLUMNS, evalRow, pct } from "../src/core/runs/cards.ts";
 import { nextRuns } from "../src/core/schedules/scheduler.ts";
 import type { SweepSummary } from "../src/core/sweeps.ts";
 import { TuneError } from "../src/errors.ts";
-import { runCardFor } from "./run.ts";
+import { addRunnerNote, runCardFor } from "./run.ts";
 import { defineCommand } from "./types.ts";
 
 const id = z.coerce.number().int().positive();
@@ -281,12 +281,14 @@ export const experimentRerun = defineCommand({
         `Best recipe of ${exp.name} (run ${run.id}, ${pct(best.mean)}) on the newest data, ${newest.name}@v${newest.version}.`,
       ),
     );
+    const runner = addRunnerNote(ctx, card, out.run, false);
     return {
       card,
       data: {
         run: { id: out.run.id, state: out.run.state },
         from: run.id,
         dataset: `${newest.name}@v${newest.version}`,
+        ...runner,
       },
       onPosted: ({ channelId, messageId }) => {
         app.engine.updateRun(out.run.id, { channelId, messageId });

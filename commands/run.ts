@@ -8,10 +8,12 @@ import { progressLine, runCard, verdictCard } from "../src/core/runs/cards.ts";
 import { isFinal, STATE_LABEL } from "../src/core/runs/states.ts";
 import type { RunVerdict } from "../src/core/runs/events.ts";
 import { runChartFiles } from "../src/charts/run-charts.ts";
-import { comparisonJson, evalJson } from "./eval.ts";
+import { latestEvalOf } from "../src/core/experiments/evals.ts";
+import { answerRows, answersFile, verdictExampleBlocks } from "../src/core/evals/answers.ts";
+import { comparisonJson, evalJson, keepEvalFile } from "./eval.ts";
 import { TuneError } from "../src/errors.ts";
 import { isAdmin } from "./permissions.ts";
-import { defineCommand, type CommandContext } from "./types.ts";
+import { defineCommand, type CommandContext, type CommandResult } from "./types.ts";
 
 const runId = z.coerce.number().int().positive();
 
@@ -25,11 +27,19 @@ export function runCardFor(app: App, r: RunRecord): Card {
 }
 
 /**
- * The verdict card of a run with its charts (loss curve, scores with intervals, the paired differences with their
- * intervals) attached as PNG files.
+ * The verdict card of a run: a few of the tuned model's wrong answers (those right before tuning first), every row
+ * as a JSONL file, and its charts (loss curve, scores with intervals, the paired differences with their intervals)
+ * as PNG files.
  */
 export async function runVerdictCard(app: App, r: RunRecord, v: RunVerdict): Promise<Card> {
   const card = verdictCard(r, v, summarizeLedger(app.engine.ledger({ runId: r.id })));
+  const tuned = v.evals[0];
+  if (tuned) {
+    const base = v.evals.find((e) => e.role === "base") ?? null;
+    const rows = await answerRows({ repo: app.engine, datasets: app.datasets }, { eval: tuned, base });
+    card.blocks.push(...verdictExampleBlocks(tuned.model, rows, r.id));
+    card.files = [...(card.files ?? []), keepEvalFile(app, answersFile(tuned, rows))];
+  }
   try {
     card.files = [...(card.files ?? []), ...(await runChartFiles(app, r, v.evals, v.comparisons))];
   } catch (err) {
@@ -45,11 +55,9 @@ export function runVerdict(app: App, r: RunRecord): RunVerdict | null {
   const evals = app.engine.evals({ runId: r.id, state: "succeeded" });
   const tuned = evals.find((e) => e.role === "tuned");
   if (!tuned) return null;
-  const others = ["base", "baseline"].flatMap((role) =>
-    role === "base"
-      ? [app.evals.latestEval(`${r.provider}:${r.baseModel}`, exp.evalVersionId, exp.metric)].filter((x) => x !== null)
-      : exp.baselines.map((b) => app.evals.latestEval(b, exp.evalVersionId, exp.metric)).filter((x) => x !== null),
-  );
+  const others = [`${r.provider}:${r.baseModel}`, ...exp.baselines]
+    .map((m) => latestEvalOf(app.engine, exp, m))
+    .filter((x) => x !== null);
   return {
     evals: [tuned, ...others],
     comparisons: others.map((o) => app.evals.compareEvals(o, tuned, exp.alpha)),
@@ -181,27 +189,85 @@ export const runStart = defineCommand({
       channelId: ctx.surface === "cli" ? null : ctx.channelId,
       idempotencyKey: ctx.requestId,
     });
-    let run = out.run;
-    if (input.wait && run.state !== "awaiting_confirmation") run = await waitForRun(ctx, run.id);
-    const card = runCardFor(ctx.app, run);
-    if (!out.created) card.blocks.unshift(text("This request was already received: here is the run it started."));
-    if (out.warnings.length) card.blocks.push(list(out.warnings, "Warnings"));
-    const v = isFinal(run.state) ? runVerdict(ctx.app, run) : null;
-    if (v) card.thread = [await runVerdictCard(ctx.app, run, v)];
-    return {
-      card,
-      data: {
-        ...runJson(ctx.app, run),
-        warnings: out.warnings,
-        needsConfirmation: run.state === "awaiting_confirmation",
-      },
-      failed: run.state === "failed",
-      onPosted: ({ channelId, messageId }) => {
-        ctx.app.engine.updateRun(run.id, { channelId, messageId });
-      },
-    };
+    return runReply(ctx, out.run, {
+      wait: input.wait,
+      warnings: out.warnings,
+      lead: out.created ? undefined : "This request was already received: here is the run it started.",
+    });
   },
 });
+
+/**
+ * Who will run a queued run, as the reply says it: the live workers (bots whose heartbeat row is fresh), or nobody,
+ * and then what to do. Null for a run that is not queued.
+ */
+export function runnerNote(
+  app: App,
+  run: RunRecord,
+  waitHint: boolean,
+): { text: string; runners: Array<{ label: string; host: string; pid: number; seenAt: string }> } | null {
+  if (run.state !== "queued") return null;
+  const live = app.runs.runners();
+  const runners = live.map((w) => ({ label: w.label, host: w.host, pid: w.pid, seenAt: w.seenAt.toISOString() }));
+  if (!live.length) {
+    return {
+      text: `Nobody is running runs right now, so run ${run.id} waits in the queue: start the bot (\`npm start\`) and it runs it${waitHint ? ", or pass --wait to run it in this process" : ""}.`,
+      runners,
+    };
+  }
+  const now = app.clock.now().getTime();
+  const who = live.map(
+    (w) =>
+      `${w.label} (${w.host}, pid ${w.pid}, seen ${Math.max(0, Math.round((now - w.seenAt.getTime()) / 1000))} s ago)`,
+  );
+  return {
+    text: `Run ${run.id} is queued: ${who.join(" or ")} will run it${live.length > 1 ? ", whichever is free first" : ""}.`,
+    runners,
+  };
+}
+
+/**
+ * Adds who will run a queued run to its reply (always in the CLI; in chat, where the bot itself runs it, only when
+ * nobody would) and returns the `runner` field of its JSON.
+ */
+export function addRunnerNote(ctx: CommandContext, card: Card, run: RunRecord, waitHint: boolean) {
+  const note = runnerNote(ctx.app, run, waitHint);
+  if (!note) return {};
+  if (ctx.surface === "cli" || !note.runners.length) card.blocks.push(text(note.text));
+  return { runner: { live: note.runners.length > 0, runners: note.runners, note: note.text } };
+}
+
+/** The reply to a command that queued (or, with --wait, ran) a run: its card, who runs it, its verdict when done. */
+async function runReply(
+  ctx: CommandContext,
+  queued: RunRecord,
+  opts: { wait: boolean; warnings?: string[]; lead?: string; keepMessage?: boolean },
+): Promise<CommandResult> {
+  let run = queued;
+  if (opts.wait && run.state !== "awaiting_confirmation") run = await waitForRun(ctx, run.id);
+  const card = runCardFor(ctx.app, run);
+  if (opts.lead) card.blocks.unshift(text(opts.lead));
+  if (opts.warnings?.length) card.blocks.push(list(opts.warnings, "Warnings"));
+  const runner = addRunnerNote(ctx, card, run, true);
+  const v = isFinal(run.state) ? runVerdict(ctx.app, run) : null;
+  if (v) card.thread = [await runVerdictCard(ctx.app, run, v)];
+  return {
+    card,
+    data: {
+      ...runJson(ctx.app, run),
+      warnings: opts.warnings ?? [],
+      needsConfirmation: run.state === "awaiting_confirmation",
+      ...runner,
+    },
+    failed: run.state === "failed",
+    // The run's card (kept current in chat) is the message that started it; a confirmation leaves it there.
+    onPosted: opts.keepMessage
+      ? undefined
+      : ({ channelId, messageId }) => {
+          ctx.app.engine.updateRun(run.id, { channelId, messageId });
+        },
+  };
+}
 
 export const runRerun = defineCommand({
   path: ["run", "rerun"],
@@ -210,6 +276,7 @@ export const runRerun = defineCommand({
     id: runId.describe("run id"),
     seed: z.coerce.number().int().min(0).optional().describe("a new seed"),
     yes: z.boolean().default(false).describe("confirm within the budget without asking"),
+    wait: z.boolean().default(false).describe("CLI: block until the run and its evals end"),
   }),
   positional: ["id"],
   permission: "spend",
@@ -223,34 +290,24 @@ export const runRerun = defineCommand({
       yes: input.yes,
       idempotencyKey: ctx.requestId,
     });
-    const card = runCardFor(ctx.app, out.run);
-    card.blocks.unshift(text(`Re-run of run ${input.id}.`));
-    if (out.warnings.length) card.blocks.push(list(out.warnings, "Warnings"));
-    return {
-      card,
-      data: {
-        ...runJson(ctx.app, out.run),
-        warnings: out.warnings,
-        needsConfirmation: out.run.state === "awaiting_confirmation",
-      },
-      onPosted: ({ channelId, messageId }) => {
-        ctx.app.engine.updateRun(out.run.id, { channelId, messageId });
-      },
-    };
+    return runReply(ctx, out.run, { wait: input.wait, warnings: out.warnings, lead: `Re-run of run ${input.id}.` });
   },
 });
 
 export const runConfirm = defineCommand({
   path: ["run", "confirm"],
   summary: "Confirm a run that waits for confirmation of its cost.",
-  options: z.object({ id: runId.describe("run id") }),
+  options: z.object({
+    id: runId.describe("run id"),
+    wait: z.boolean().default(false).describe("CLI: block until the run and its evals end"),
+  }),
   positional: ["id"],
   permission: "spend",
   examples: ["/tune run confirm 7"],
   async handler(ctx, input) {
     assertStarterOrAdmin(ctx, input.id, "confirm");
     const r = ctx.app.runs.confirm(input.id, ctx.user.name);
-    return { card: runCardFor(ctx.app, r), data: runJson(ctx.app, r) };
+    return runReply(ctx, r, { wait: input.wait, keepMessage: true });
   },
 });
 

@@ -308,3 +308,38 @@ export const sweeps = sqliteTable("sweeps", {
   finishedAt: integer("finished_at", { mode: "timestamp_ms" }),
   summary: text("summary", { mode: "json" }),
 });
+
+/**
+ * Training throughput measured here: one row per finished training. Run estimates use the recent rows of the same
+ * provider, base model and sequence-length bucket before the default table (src/providers/throughput.json).
+ */
+export const throughputSamples = sqliteTable(
+  "throughput_samples",
+  {
+    runId: integer("run_id")
+      .primaryKey()
+      .references(() => runs.id),
+    provider: text("provider").notNull(),
+    baseModel: text("base_model").notNull(),
+    /** Training tokens per row rounded to a power of two (~128 tokens/row). */
+    seqBucket: integer("seq_bucket").notNull(),
+    rows: integer("rows").notNull(),
+    /** Training tokens as the estimate counts them: epochs x the rows' tokens (up to the model's context). */
+    tokens: integer("tokens").notNull(),
+    /** Wall time of the training, from its start to the tuned model (queue and loading included). */
+    wallMs: integer("wall_ms").notNull(),
+    at: integer("at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("throughput_samples_key").on(t.provider, t.baseModel, t.seqBucket, t.at)],
+);
+
+/** Processes that run queued runs (a bot's worker): each refreshes its row while it lives and removes it on stop. */
+export const workers = sqliteTable("workers", {
+  id: text("id").primaryKey(),
+  /** What it is, for people: "the Slack bot", "the console bot". */
+  label: text("label").notNull(),
+  host: text("host").notNull(),
+  pid: integer("pid").notNull(),
+  startedAt: integer("started_at", { mode: "timestamp_ms" }).notNull(),
+  seenAt: integer("seen_at", { mode: "timestamp_ms" }).notNull(),
+});

@@ -11,6 +11,7 @@ import { renderCard } from "./adapters/console/render.ts";
 import { saveCardFiles } from "./adapters/console/files.ts";
 import { loadConfig } from "./config.ts";
 import { loadDotEnv } from "./env.ts";
+import type { Card } from "./core/cards.ts";
 import { isTuneError } from "./errors.ts";
 import { createLogger, scrubSecrets } from "./log.ts";
 
@@ -46,14 +47,18 @@ export async function main(argv: string[]): Promise<number> {
       },
     });
     const secrets = config.secrets;
+    // The files of the reply and of its thread (a verdict's charts and rows) are kept in the data folder.
+    const threadFilePaths = (t: Card) => saveCardFiles(config.dataDir, t.files);
     if (json) {
       process.stdout.write(`${scrubSecrets(JSON.stringify(out.data, null, 2), secrets)}\n`);
-      const paths = saveCardFiles(config.dataDir, out.card.files);
+      const paths = [out.card, ...(out.card.thread ?? [])].flatMap((c) => saveCardFiles(config.dataDir, c.files));
       for (const p of paths) process.stderr.write(`[file] ${p}\n`);
     } else {
       const paths = saveCardFiles(config.dataDir, out.card.files);
       const stream = out.exitCode === 0 ? process.stdout : process.stderr;
-      stream.write(`${scrubSecrets(renderCard(out.card, { filePaths: paths, withThread: true }), secrets)}\n`);
+      stream.write(
+        `${scrubSecrets(renderCard(out.card, { filePaths: paths, withThread: true, threadFilePaths }), secrets)}\n`,
+      );
     }
     return out.exitCode;
   } finally {

@@ -64,7 +64,7 @@ async function main(): Promise<number> {
       onError: (err) => log.warn({ err }, "chat update failed"),
     });
     const chat = consoleChat(app);
-    app.worker.start();
+    app.worker.start({ label: "the console bot" });
     await app.scheduler.start();
     void app.ingest.warm();
     try {
@@ -80,7 +80,7 @@ async function main(): Promise<number> {
   const bot = slack
     ? await (await import("./adapters/slack/index.ts")).startSlack(app, slack)
     : await (await import("./adapters/discord/index.ts")).startDiscord(app, discord as NonNullable<typeof discord>);
-  app.worker.start();
+  app.worker.start({ label: slack ? "the Slack bot" : "the Discord bot" });
   await app.scheduler.start();
   void app.ingest.warm();
   process.stdout.write(

@@ -11,7 +11,17 @@ import type {
   RunState,
 } from "../../src/core/ports.ts";
 import type { Db } from "../client.ts";
-import { evalRows, evals, experiments, hypotheses, ledger, runEvents, runs } from "../schema.ts";
+import {
+  evalRows,
+  evals,
+  experiments,
+  hypotheses,
+  ledger,
+  runEvents,
+  runs,
+  throughputSamples,
+  workers,
+} from "../schema.ts";
 import { budgetStatements } from "./budget.ts";
 
 const asRun = (r: typeof runs.$inferSelect): RunRecord => ({
@@ -384,5 +394,39 @@ export function engineRepo(db: Db): EngineRepo {
     runHold: (runId, usd, now) => budget.runHold(runId, usd, now),
     growHold: (holdId, usd, now) => budget.growHold(holdId, usd, now),
     setBudget: (experimentId, budgetUsd) => budget.setBudget(experimentId, budgetUsd) as ExperimentRecord,
+    addThroughputSample(s) {
+      db.insert(throughputSamples)
+        .values(s)
+        .onConflictDoUpdate({ target: throughputSamples.runId, set: { ...s, runId: undefined } })
+        .run();
+    },
+    throughputSamples(key, limit) {
+      return db
+        .select()
+        .from(throughputSamples)
+        .where(
+          and(
+            eq(throughputSamples.provider, key.provider),
+            eq(throughputSamples.baseModel, key.baseModel),
+            eq(throughputSamples.seqBucket, key.seqBucket),
+          ),
+        )
+        .orderBy(desc(throughputSamples.at), desc(throughputSamples.runId))
+        .limit(limit)
+        .all();
+    },
+
+    beatWorker(w) {
+      db.insert(workers)
+        .values(w)
+        .onConflictDoUpdate({ target: workers.id, set: { seenAt: w.seenAt, label: w.label } })
+        .run();
+    },
+    removeWorker(id) {
+      db.delete(workers).where(eq(workers.id, id)).run();
+    },
+    liveWorkers(since) {
+      return db.select().from(workers).where(gte(workers.seenAt, since)).orderBy(desc(workers.seenAt)).all();
+    },
   };
 }

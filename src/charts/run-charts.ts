@@ -5,6 +5,7 @@ import type { App } from "../app.ts";
 import type { CardFile } from "../core/cards.ts";
 import type { ScorePoint } from "../core/digest.ts";
 import { type Comparison, pValueText } from "../core/evals/service.ts";
+import { latestEvalsByModel } from "../core/experiments/evals.ts";
 import type { EvalRecord, ExperimentRecord, RunRecord } from "../core/ports.ts";
 import type { TopLevelSpec } from "vega-lite";
 import {
@@ -88,12 +89,9 @@ export async function runLossChart(app: App, run: RunRecord): Promise<CardFile |
   return keep(app, `run-${run.id}-loss.png`, await renderPng(spec), `Run ${run.id} loss curve`);
 }
 
+/** The latest eval of each model of the experiment (its own evals only). */
 export function latestEvals(app: App, exp: ExperimentRecord): EvalRecord[] {
-  const latest = new Map<string, EvalRecord>();
-  for (const e of app.engine.evals({ datasetVersionId: exp.evalVersionId, state: "succeeded" })) {
-    if (e.metric === exp.metric && !latest.has(e.model)) latest.set(e.model, e);
-  }
-  return [...latest.values()];
+  return latestEvalsByModel(app.engine, exp);
 }
 
 export async function scoresChart(

@@ -6,6 +6,7 @@
 import { fields, fmt, list, table, text, type Block, type Card } from "./cards.ts";
 import { summarizeLedger } from "./costs/ledger.ts";
 import type { DatasetService } from "./datasets/service.ts";
+import { latestEvalsByModel } from "./experiments/evals.ts";
 import type { EngineRepo, EvalRecord, ExperimentRecord, IterationRepo } from "./ports.ts";
 import { EVAL_COLUMNS, evalRow, interval, pct } from "./runs/cards.ts";
 import { nextRuns } from "./schedules/scheduler.ts";
@@ -29,14 +30,6 @@ export interface DigestData {
   hypotheses: Array<{ experiment: string; text: string; outcome: string; summary: string }>;
   spend: Array<{ provider: string; usd: number }>;
   next: Array<{ id: number; recipe: string; at: string }>;
-}
-
-function latestByModel(engine: EngineRepo, exp: ExperimentRecord): EvalRecord[] {
-  const latest = new Map<string, EvalRecord>();
-  for (const e of engine.evals({ datasetVersionId: exp.evalVersionId, state: "succeeded" })) {
-    if (e.metric === exp.metric && !latest.has(e.model)) latest.set(e.model, e);
-  }
-  return [...latest.values()];
 }
 
 export interface ScorePoint {
@@ -97,7 +90,7 @@ export function buildDigest(
   const detail: Card[] = [];
   const hyps: DigestData["hypotheses"] = [];
   for (const exp of exps) {
-    const evals = latestByModel(engine, exp).sort((a, b) => (b.mean ?? -1) - (a.mean ?? -1));
+    const evals = latestEvalsByModel(engine, exp);
     const best = evals.find((e) => e.role === "tuned") ?? evals[0] ?? null;
     const base = evals.find((e) => e.role === "base") ?? null;
     const spend = summarizeLedger(engine.ledger({ experimentId: exp.id }));

@@ -344,6 +344,30 @@ export type EvalClaimResult =
       holdUsd: number;
     };
 
+/** One finished training's throughput (what run estimates learn from). */
+export interface ThroughputSample {
+  runId: number;
+  provider: string;
+  baseModel: string;
+  /** Training tokens per row, rounded to a power of two. */
+  seqBucket: number;
+  rows: number;
+  /** Training tokens as the estimate counts them (epochs x the rows' tokens up to the context). */
+  tokens: number;
+  wallMs: number;
+  at: Date;
+}
+
+/** A process that runs queued runs, as its heartbeat row says. */
+export interface WorkerBeat {
+  id: string;
+  label: string;
+  host: string;
+  pid: number;
+  startedAt: Date;
+  seenAt: Date;
+}
+
 export interface EngineRepo {
   createExperiment(e: Omit<ExperimentRecord, "id">): ExperimentRecord;
   experimentByName(name: string): ExperimentRecord | null;
@@ -418,6 +442,17 @@ export interface EngineRepo {
    */
   growHold(holdId: number, usd: number, now: Date): { ok: boolean; use: BudgetUse };
   setBudget(experimentId: number, budgetUsd: number | null): ExperimentRecord;
+
+  /** Records (or replaces) the throughput of a run's training. */
+  addThroughputSample(s: ThroughputSample): void;
+  /** The newest samples of one provider, base model and sequence-length bucket, newest first. */
+  throughputSamples(key: { provider: string; baseModel: string; seqBucket: number }, limit: number): ThroughputSample[];
+
+  /** Writes (or refreshes) a worker's heartbeat row. */
+  beatWorker(w: WorkerBeat): void;
+  removeWorker(id: string): void;
+  /** Workers whose heartbeat is newer than `since`, most recent first. */
+  liveWorkers(since: Date): WorkerBeat[];
 }
 
 // ---------------------------------------------------------------------------------------------------------------

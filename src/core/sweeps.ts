@@ -11,6 +11,7 @@ import { round, summarizeLedger } from "./costs/ledger.ts";
 import { formatRef } from "./datasets/names.ts";
 import type { DatasetService } from "./datasets/service.ts";
 import type { Comparison, EvalService } from "./evals/service.ts";
+import { experimentEvals } from "./experiments/evals.ts";
 import type { Clock, EngineRepo, EvalRecord, IterationRepo, RunRecord, SweepCell, SweepRecord } from "./ports.ts";
 import type { RunService } from "./runs/service.ts";
 import { isFinal } from "./runs/states.ts";
@@ -245,9 +246,8 @@ export class SweepService {
     if (best && exp) {
       const bestEval = tunedEval(best.runId);
       const sweepRuns = new Set(s.cells.map((c) => c.runId));
-      const other = this.engine
-        .evals({ datasetVersionId: exp.evalVersionId, state: "succeeded" })
-        .filter((e) => e.metric === exp.metric && !(e.runId !== null && sweepRuns.has(e.runId) && e.role === "tuned"))
+      const other = experimentEvals(this.engine, exp)
+        .filter((e) => !(e.runId !== null && sweepRuns.has(e.runId) && e.role === "tuned"))
         .sort((a, b) => (b.mean ?? -1) - (a.mean ?? -1))[0];
       if (bestEval && other) comparison = this.evals.compareEvals(other, bestEval, exp.alpha);
     }

@@ -73,19 +73,31 @@ export interface ProviderQuote {
   fileId?: string;
 }
 
+/** How much a training processes, in the units its speed is measured in (see TrainerProvider.trainingWork). */
+export interface TrainingWork {
+  tokens: number;
+  /** The typical sequence length of its steps (what its speed per token depends on). */
+  tokensPerRow: number;
+  /** What the tokens are, for people: "stories260K tokens with padding". */
+  unit: string;
+}
+
 export interface TrainerProvider {
   name: string;
   defaultModel: string;
   /** Base models it can tune. */
   models(): string[];
-  /** Rough wall time of a job, for the estimate (null when unknown). */
-  estimateWallMs(trainingTokens: number): number | null;
   /**
    * It computes validation loss on a run's validation set (`validRows`, reported through `onValidLoss`) at no cost
    * beyond what the estimate already counts. Runs with a validation set are refused by trainers without it.
    */
   validationLoss?: boolean;
   train(job: TrainJob): Promise<TrainOutcome>;
+  /**
+   * What a training processes, when billed tokens are a poor guide to its time (the local trainer pads each batch
+   * to its longest row and counts its own small vocabulary). Without it, time estimates use the billed tokens.
+   */
+  trainingWork?(input: { trainRows: LocatedRow[]; hyper: Hyper }): TrainingWork;
   /** The provider's own estimate of a job (Together's estimate-price), when it offers one. */
   quote?(input: {
     trainRows: LocatedRow[];

@@ -262,11 +262,6 @@ export class OpenAIProvider implements TrainerProvider {
       .map((e) => e.model);
   }
 
-  /** Rough: validation and queue (~15 min) plus about 1,000 tokens/s. */
-  estimateWallMs(trainingTokens: number): number {
-    return 15 * 60_000 + trainingTokens;
-  }
-
   /** The dated snapshot OpenAI tunes for a price-table model ("gpt-4o-mini" -> "gpt-4o-mini-2024-07-18"). */
   apiModel(model: string): string {
     const e = priceEntry("openai", model);

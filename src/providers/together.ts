@@ -205,11 +205,6 @@ export class TogetherProvider implements TrainerProvider {
       .map((e) => e.model);
   }
 
-  /** Rough: a few minutes in Together's queue and for saving the model, plus about 2,000 tokens/s of training. */
-  estimateWallMs(trainingTokens: number): number {
-    return 10 * 60_000 + Math.round(trainingTokens / 2);
-  }
-
   // ------------------------------------------------------------------------------------------------------------
   // Files
 

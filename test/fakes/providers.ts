@@ -26,9 +26,6 @@ export class FakeTrainer implements TrainerProvider {
   models() {
     return ["stories260K"];
   }
-  estimateWallMs(tokens: number) {
-    return tokens;
-  }
   async train(job: TrainJob) {
     this.started++;
     const steps = this.opts.steps ?? 10;

@@ -37,7 +37,10 @@ export function renderBlock(b: Block): string {
   }
 }
 
-export function renderCard(card: Card, opts: { filePaths?: string[]; withThread?: boolean } = {}): string {
+export function renderCard(
+  card: Card,
+  opts: { filePaths?: string[]; withThread?: boolean; threadFilePaths?: (thread: Card) => string[] } = {},
+): string {
   const parts: string[] = [];
   if (card.title)
     parts.push(
@@ -49,7 +52,7 @@ export function renderCard(card: Card, opts: { filePaths?: string[]; withThread?
   if (opts.withThread) {
     for (const t of card.thread ?? []) {
       parts.push(
-        `↳ thread\n${renderCard(t)}`
+        `↳ thread\n${renderCard(t, { filePaths: opts.threadFilePaths?.(t) })}`
           .split("\n")
           .map((l) => (l ? `    ${l}` : l))
           .join("\n"),

@@ -88,7 +88,9 @@ const section = (text: string): SlackBlock => ({ type: "section", text: { type: 
 
 /** mrkdwn pieces of one card block, each within a section's limit (escaped already). */
 function blockPieces(b: Block, max: number, clean: (s: string) => string): SlackBlock[] {
-  const code = (raw: string) => chunkText(clean(raw), max - 8).map((c) => section("```" + c + "```"));
+  // A fence inside the text (a model's answer) would end the code block early: it becomes look-alike ticks.
+  const code = (raw: string) =>
+    chunkText(clean(raw.replace(/```/g, "ˋˋˋ")), max - 8).map((c) => section("```" + c + "```"));
   switch (b.type) {
     case "divider":
       return [{ type: "divider" }];

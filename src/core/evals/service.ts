@@ -11,6 +11,7 @@ import { TuneError } from "../../errors.ts";
 import { sleep } from "../../lib/limit.ts";
 import { budgetRefusal, leaseOwner, ownerAlive, priced, SpendMeter, usd } from "../costs/budget.ts";
 import { formatRef } from "../datasets/names.ts";
+import { bestTunedEval } from "../experiments/evals.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { Pricing } from "../inference.ts";
 import type {
@@ -362,14 +363,9 @@ export class EvalService {
     return `stopped at the budget: ${name} has ${usd(use.spentUsd)} spent${use.heldUsd > 1e-9 ? ` and ${usd(use.heldUsd)} held by other work` : ""} of its ${usd(use.budgetUsd ?? 0)} budget${why}. ${Math.min(done, ctx.rows)} of ${ctx.rows} rows answered; their answers and cost are kept. Raise the budget (/tune experiment budget ${name} <usd>), then evaluate again: /tune eval ${ctx.model} ${ctx.dataset}${exp ? ` --experiment ${exp.name}` : ""} (the answered rows are reused).`;
   }
 
-  /** The experiment's best tuned model so far: its highest-scoring run eval on the experiment's metric. */
+  /** The experiment's best tuned model so far: its highest-scoring eval of one of its own runs. */
   bestTuned(exp: ExperimentRecord): EvalRecord | null {
-    return (
-      this.repo
-        .evals({ experimentId: exp.id, state: "succeeded" })
-        .filter((e) => e.role === "tuned" && e.runId !== null && e.metric === exp.metric)
-        .sort((a, b) => (b.mean ?? -1) - (a.mean ?? -1))[0] ?? null
-    );
+    return bestTunedEval(this.repo, exp);
   }
 
   /** The latest succeeded eval of a model on a dataset version with a metric. */

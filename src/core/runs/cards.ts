@@ -2,6 +2,7 @@
 import { fields, fmt, list, table, text, type Block, type Card, type CardAction } from "../cards.ts";
 import { budgetLine } from "../costs/budget.ts";
 import { costPer1k, type CostSummary } from "../costs/ledger.ts";
+import { estimateError } from "../costs/throughput.ts";
 import type { Comparison } from "../evals/service.ts";
 import { CI_METHOD_TEXT, mdeText, pValueText } from "../evals/service.ts";
 import type { BudgetUse, EvalRecord, ExperimentRecord, HypothesisRecord, RunRecord } from "../ports.ts";
@@ -46,7 +47,10 @@ export function progressLine(r: RunRecord): string | null {
 }
 
 export function estimateLine(e: RunEstimate): string {
-  const wall = e.wallSeconds !== null ? ` · about ${secs(e.wallSeconds * 1000)} of training` : "";
+  const wall =
+    e.wallSeconds !== null
+      ? ` · about ${secs(e.wallSeconds * 1000)} of training${e.wallSource ? ` (${e.wallSource})` : ""}`
+      : "";
   return `training ${fmt.usd(e.trainingUsd)} (${fmt.int(e.trainingTokens)} tokens billed over ${fmt.count(e.epochs, "epoch")}) + evals ${fmt.usd(e.evalUsd)} (${fmt.int(e.evalRequests)} requests) = ${fmt.usd(e.totalUsd)}${wall}`;
 }
 
@@ -74,6 +78,8 @@ export function runCard(r: RunRecord, ctx: { experiment: string; dataset: string
       "Budget",
       `${fmt.usd(e.spentUsd)} spent${e.heldUsd ? ` + ${fmt.usd(e.heldUsd)} held by other work` : ""} of ${fmt.usd(e.budgetUsd)} before this run; this run reserves its estimate until it ends`,
     ]);
+  const took = trainingTimeLine(r);
+  if (took) f.push(["Training time", took]);
   const prog = progressLine(r);
   if (prog && (r.state === "running" || r.state === "queued")) f.push(["Progress", prog]);
   if (ctx.cost && (r.state === "succeeded" || r.state === "failed" || r.state === "cancelled")) {
@@ -90,6 +96,16 @@ export function runCard(r: RunRecord, ctx: { experiment: string; dataset: string
     blocks.push(text(`Follow it with /tune run status ${r.id}; stop it with /tune run cancel ${r.id}.`));
   }
   return { title: `Run ${r.id} · ${STATE_LABEL[r.state]}`, tone: TONE[r.state], blocks, actions: runActions(r) };
+}
+
+/** Once training has ended: "estimated 2 min 48 s, took 3 min 10 s (+13%)". */
+export function trainingTimeLine(r: RunRecord): string | null {
+  const took = r.result?.trainWallMs;
+  if (typeof took !== "number") return null;
+  const e = r.estimate as RunEstimate | null;
+  if (!e || e.wallSeconds === null || e.wallSeconds === undefined)
+    return `took ${secs(took)} (no estimate for ${r.provider})`;
+  return `estimated ${secs(e.wallSeconds * 1000)}, took ${secs(took)} (${estimateError(e.wallSeconds, took / 1000)})`;
 }
 
 /** The buttons a run's card offers in its current state. */

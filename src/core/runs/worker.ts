@@ -10,6 +10,7 @@ import path from "node:path";
 import { TuneError, asTuneError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { round } from "../costs/ledger.ts";
+import { seqBucket } from "../costs/throughput.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { EvalService } from "../evals/service.ts";
 import { parseGraderSpec } from "../evals/graders.ts";
@@ -18,7 +19,7 @@ import type { Clock, EngineRepo, EvalRecord, HypothesisVerdict, RunProgress, Run
 import type { RunListener, RunVerdict } from "./events.ts";
 import { pairedComparison } from "../stats.ts";
 import { CancelledError, type TrainProgressEvent } from "../trainer.ts";
-import type { RunService } from "./service.ts";
+import { type RunEstimate, type RunService, WORKER_HEARTBEAT_MS } from "./service.ts";
 
 export type { RunListener, RunVerdict };
 
@@ -40,6 +41,8 @@ export interface WorkerOptions {
   maxAttempts?: number;
   /** Progress is reported at most this often. */
   progressEveryMs?: number;
+  /** The heartbeat row is refreshed this often (default WORKER_HEARTBEAT_MS). */
+  heartbeatMs?: number;
 }
 
 export class RunWorker {
@@ -47,6 +50,7 @@ export class RunWorker {
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
   private current: AbortController | null = null;
+  private beat: { label: string; startedAt: Date; last: number } | null = null;
 
   constructor(
     private readonly repo: EngineRepo,
@@ -68,10 +72,15 @@ export class RunWorker {
     this.runs.events.run(run, event);
   }
 
-  /** Polls for work until stop(). */
-  start(): void {
+  /**
+   * Polls for work until stop(), and keeps a heartbeat row in the database while it does, so that a command in
+   * another process (the CLI) can say who will run what it queues. `label` names this process for people.
+   */
+  start(opts: { label?: string } = {}): void {
     if (this.timer) return;
+    this.beat = { label: opts.label ?? "a tuneloop worker", startedAt: this.clock.now(), last: 0 };
     const tick = () => {
+      this.heartbeat();
       if (!this.busy) void this.runNext().catch((err) => this.log.error({ err }, "run worker tick failed"));
     };
     this.timer = setInterval(tick, this.opts.pollMs ?? 1000);
@@ -84,6 +93,32 @@ export class RunWorker {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.current?.abort(new Error("worker stopping"));
+    if (this.beat) {
+      this.beat = null;
+      try {
+        this.repo.removeWorker(this.owner);
+      } catch (err) {
+        this.log.warn({ err }, "could not remove the worker's heartbeat row");
+      }
+    }
+  }
+
+  private heartbeat() {
+    const b = this.beat;
+    if (!b || Date.now() - b.last < (this.opts.heartbeatMs ?? WORKER_HEARTBEAT_MS)) return;
+    b.last = Date.now();
+    try {
+      this.repo.beatWorker({
+        id: this.owner,
+        label: b.label,
+        host: os.hostname(),
+        pid: process.pid,
+        startedAt: b.startedAt,
+        seenAt: this.clock.now(),
+      });
+    } catch (err) {
+      this.log.warn({ err }, "worker heartbeat failed");
+    }
   }
 
   /** Claims and executes the next run (or a given one). Returns the finished run, or null when there was none. */
@@ -234,6 +269,7 @@ export class RunWorker {
       report({ phase: "training", ...p }, p.step === p.totalSteps);
     };
     report({ phase: "training", step: 0, totalSteps: undefined }, true);
+    const t0 = performance.now();
     const out = await trainer.train({
       run,
       trainRows: rows,
@@ -259,6 +295,10 @@ export class RunWorker {
       onEvent: (message) => this.repo.addRunEvent(run.id, this.clock.now(), "provider", { message }),
     });
     flushLosses();
+    // What the person waited for: from the start of training to the tuned model (a hosted job's own span when a
+    // restart made this process see only its end).
+    const trainWallMs = Math.max(Math.round(performance.now() - t0), Math.round(out.wallMs));
+    this.recordThroughput(run, trainWallMs);
     this.repo.addLedger({
       at: this.clock.now(),
       kind: "training",
@@ -283,8 +323,26 @@ export class RunWorker {
         trainingTokens: out.trainingTokens,
         finalLoss: out.finalLoss,
         wallMs: out.wallMs,
+        trainWallMs,
         usd: round(out.usd),
       },
+    });
+  }
+
+  /** Keeps the training's throughput, in the tokens the estimate counts, for the estimates of later runs. */
+  private recordThroughput(run: RunRecord, wallMs: number) {
+    const e = run.estimate as Partial<RunEstimate> | null;
+    const work = e?.wallWork;
+    if (!work?.tokens || !e?.trainRows) return;
+    this.repo.addThroughputSample({
+      runId: run.id,
+      provider: run.provider,
+      baseModel: run.baseModel,
+      seqBucket: seqBucket(work.tokensPerRow),
+      rows: e.trainRows,
+      tokens: work.tokens,
+      wallMs,
+      at: this.clock.now(),
     });
   }
 

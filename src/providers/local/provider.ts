@@ -6,19 +6,16 @@ import fs from "node:fs";
 import path from "node:path";
 import type { ChatMessage, LocatedRow } from "../../core/datasets/types.ts";
 import type { InferenceModel } from "../../core/inference.ts";
-import { CancelledError, type TrainerProvider } from "../../core/trainer.ts";
+import type { Hyper } from "../../core/ports.ts";
+import { CancelledError, type TrainerProvider, type TrainingWork } from "../../core/trainer.ts";
 import { TuneError } from "../../errors.ts";
 import { maxTokensOf } from "../answer-limits.ts";
 // tfjs and the model code load on first use (a bot that never trains never pays for them).
+import { paddedWork } from "./batches.ts";
 import type { LocalTrainerClient } from "./client.ts";
 const lib = () => Promise.all([import("./client.ts"), import("./model-files.ts"), import("./template.ts")]);
 
 export const LOCAL_MODEL = "stories260K";
-/**
- * Training throughput on the 2-core reference machine (`npm run bench`), in the o200k tokens the estimate counts
- * (the model's own 512-token vocabulary needs about twice as many): used only for the wall-time estimate.
- */
-const TOKENS_PER_SEC = 2500;
 
 export interface LocalProviderOptions {
   modelDir?: string;
@@ -39,8 +36,9 @@ export class LocalProvider implements TrainerProvider {
     return [LOCAL_MODEL];
   }
 
-  estimateWallMs(trainingTokens: number): number {
-    return Math.round((trainingTokens / TOKENS_PER_SEC) * 1000);
+  /** Padded model tokens: the local trainer's time follows them, not the billed (o200k) tokens. */
+  trainingWork(input: { trainRows: LocatedRow[]; hyper: Hyper }): TrainingWork {
+    return { ...paddedWork(input.trainRows, input.hyper), unit: `${LOCAL_MODEL} tokens with padding` };
   }
 
   private async getClient(): Promise<LocalTrainerClient> {

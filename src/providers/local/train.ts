@@ -22,7 +22,8 @@ import {
   type LoraWeights,
   type TrainBatchTensors,
 } from "./model.ts";
-import { mulberry32, shuffleInPlace } from "./rng.ts";
+import { batchPlan } from "./batches.ts";
+import { mulberry32 } from "./rng.ts";
 import { initTf, type LocalBackend, tf } from "./tf.ts";
 import { BOS, EOS, Tokenizer } from "./tokenizer.ts";
 
@@ -279,7 +280,6 @@ async function trainLoop(model: LlamaModel, tokenizer: Tokenizer, opts: TrainOpt
   const maxSeqLen = Math.min(h.maxSeqLen ?? cfg.seqLen, cfg.seqLen);
   const encoded = opts.examples.map((ex) => encodeExample(tokenizer, ex, maxSeqLen));
   const initRand = mulberry32(h.seed >>> 0);
-  const shuffleRand = mulberry32((h.seed ^ 0x5bd1e995) >>> 0);
   const lora = initLora(
     cfg,
     { rank: h.loraRank, alpha: h.loraAlpha, targets: h.targets ?? [...LORA_TARGETS] },
@@ -316,14 +316,14 @@ async function trainLoop(model: LlamaModel, tokenizer: Tokenizer, opts: TrainOpt
       validLoss: validLoss(),
     });
   }
+  const plan = batchPlan(encoded.length, h);
   outer: for (let epoch = 1; epoch <= h.epochs; epoch++) {
-    const order = shuffleInPlace(Array.from(encoded.keys()), shuffleRand);
     for (let s = 0; s < stepsPerEpoch; s++) {
       if (opts.shouldStop?.()) {
         stopped = true;
         break outer;
       }
-      const batch = order.slice(s * h.batchSize, (s + 1) * h.batchSize).map((i) => encoded[i]);
+      const batch = plan[(epoch - 1) * stepsPerEpoch + s].map((i) => encoded[i]);
       const { loss, grads, tokens: n } = lossAndGrads(model, lora, batch);
       const diverged = divergence(loss, losses[0]);
       if (diverged) {

@@ -76,9 +76,12 @@ describe("the /tune payload", () => {
       if (def.path.length === 1 && where.length === 2)
         assert.equal(where[1], "start", "a command whose word is also a group");
     }
-    for (const one of ["help", "compare", "leaderboard", "eval", "demo", "hypothesis"]) {
+    for (const one of ["help", "compare", "leaderboard", "demo", "hypothesis"]) {
       assert.equal(sub(cmd.options, one).type, OptionType.Subcommand);
     }
+    // `eval` is also a group (`eval show`): the evaluation itself is `eval start`.
+    assert.equal(sub(cmd.options, "eval", "start").type, OptionType.Subcommand);
+    assert.equal(sub(cmd.options, "eval", "show").type, OptionType.Subcommand);
   });
 
   test("options are typed, required first, with choices, an attachment for uploads and autocomplete for names", () => {

@@ -6,6 +6,7 @@ import type { App as BoltApp } from "@slack/bolt";
 import type { App } from "../../../app.ts";
 import { fmt } from "../../../core/cards.ts";
 import { summarizeLedger } from "../../../core/costs/ledger.ts";
+import { latestEvalOf } from "../../../core/experiments/evals.ts";
 import type { EvalRecord } from "../../../core/ports.ts";
 import { STATE_LABEL } from "../../../core/runs/states.ts";
 import { scrubSecrets } from "../../../log.ts";
@@ -44,14 +45,13 @@ export function homeBlocks(app: App, userId: string, secrets: readonly string[] 
     .list()
     .slice(0, 20)
     .map((e) => {
-      const evals = app.engine.evals({ experimentId: e.id, state: "succeeded" });
-      const best = evals.filter((x) => x.role === "tuned").sort((a, b) => (b.mean ?? -1) - (a.mean ?? -1))[0];
+      const best = app.evals.bestTuned(e);
       const baselines: EvalRecord[] = e.baselines
-        .map((b) => app.evals.latestEval(b, e.evalVersionId, e.metric))
+        .map((b) => latestEvalOf(app.engine, e, b))
         .filter((x): x is EvalRecord => x !== null);
       if (!baselines.length && best?.runId) {
         const run = app.engine.runById(best.runId);
-        const base = run ? app.evals.latestEval(`${run.provider}:${run.baseModel}`, e.evalVersionId, e.metric) : null;
+        const base = run ? latestEvalOf(app.engine, e, `${run.provider}:${run.baseModel}`) : null;
         if (base) baselines.push(base);
       }
       const top = baselines.sort((a, b) => (b.mean ?? -1) - (a.mean ?? -1))[0];
