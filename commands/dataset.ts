@@ -53,7 +53,7 @@ export const datasetUpload = defineCommand({
         const pct = Math.floor((p.bytes / Math.max(1, p.totalBytes)) * 10) * 10;
         if (pct > lastPct && pct < 100) {
           lastPct = pct;
-          ctx.progress(`Reading ${att.filename}: ${pct}% (${fmt.int(p.records)} rows so far)`);
+          ctx.progress(`Reading ${att.filename}: ${pct}% (${fmt.count(p.records, "row")} so far)`);
         }
       },
     );
@@ -238,8 +238,8 @@ export const datasetSplit = defineCommand({
       tone: clean ? "success" : "warning",
       blocks: [
         fields([
-          ["Train", `${train}: ${fmt.int(s.train.rows)} rows`],
-          ["Eval", `${evalRef}: ${fmt.int(s.eval.rows)} rows (${fmt.pct(s.eval.rows / s.source.rows)})`],
+          ["Train", `${train}: ${fmt.count(s.train.rows, "row")}`],
+          ["Eval", `${evalRef}: ${fmt.count(s.eval.rows, "row")} (${fmt.pct(s.eval.rows / s.source.rows)})`],
           ["Prompt groups", `${fmt.int(s.groups)} (rows with the same or a near-duplicate prompt stay on one side)`],
           ["Seed", String(input.seed)],
           [
@@ -250,7 +250,7 @@ export const datasetSplit = defineCommand({
         ...(s.templated.families
           ? [
               text(
-                `${fmt.int(s.templated.rows)} rows belong to ${s.templated.families} templated famil${s.templated.families === 1 ? "y" : "ies"} of near-identical prompts (e.g. one question with different names): they were split by exact prompt, so similar rows may sit on both sides. Prefer an eval set whose templates the training set never saw when you want to measure more than the format.`,
+                `${fmt.count(s.templated.rows, "row")} belong to ${fmt.count(s.templated.families, "templated family")} of near-identical prompts (e.g. one question with different names): they were split by exact prompt, so similar rows may sit on both sides. Prefer an eval set whose templates the training set never saw when you want to measure more than the format.`,
               ),
             ]
           : []),
@@ -346,7 +346,7 @@ export const datasetExport = defineCommand({
       return {
         card: {
           title: `Exported ${ref} as ${input.format}`,
-          blocks: [text(`${fmt.int(e.rows)} rows written to ${dest}`)],
+          blocks: [text(`${fmt.count(e.rows, "row")} written to ${dest}`)],
         },
         data: { dataset: ref, format: input.format, rows: e.rows, path: dest },
       };
@@ -354,7 +354,7 @@ export const datasetExport = defineCommand({
     return {
       card: {
         title: `Exported ${ref} as ${input.format}`,
-        blocks: [text(`${fmt.int(e.rows)} rows, ${fmt.bytes(Buffer.byteLength(e.content))}.`)],
+        blocks: [text(`${fmt.count(e.rows, "row")}, ${fmt.bytes(Buffer.byteLength(e.content))}.`)],
         files: [{ name: e.filename, content: e.content, mime: "application/jsonl" }],
       },
       data: { dataset: ref, format: input.format, rows: e.rows, filename: e.filename },

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { fields, text, type Card } from "../src/core/cards.ts";
+import { fields, fmt, text, type Card } from "../src/core/cards.ts";
 import { summarizeLedger } from "../src/core/costs/ledger.ts";
 import { formatRef } from "../src/core/datasets/names.ts";
 import { compareCard, pct } from "../src/core/runs/cards.ts";
@@ -35,7 +35,7 @@ export const demo = defineCommand({
     const file = path.join(dir, `demo-task-seed${input.seed}.jsonl`);
     fs.writeFileSync(file, `${[...task.train, ...task.eval].map((r) => JSON.stringify(r)).join("\n")}\n`);
 
-    ctx.progress(`1/6 upload ${path.basename(file)} (${input.rows} rows)`);
+    ctx.progress(`1/6 upload ${path.basename(file)} (${fmt.count(input.rows, "row")})`);
     const up = await app.datasets.upload({
       filePath: file,
       filename: path.basename(file),
@@ -91,20 +91,20 @@ export const demo = defineCommand({
     const cost = summarizeLedger(app.engine.ledger({ runId: run.id }));
     const v = runVerdict(app, run);
     const card: Card = {
-      title: `Demo: ${name} · base ${pct(c.a.mean)} -> tuned ${pct(c.b.mean)} on ${c.n} held-out rows`,
+      title: `Demo: ${name} · base ${pct(c.a.mean)} -> tuned ${pct(c.b.mean)} on ${fmt.count(c.n, "held-out row")}`,
       tone: c.significant && c.diff > 0 ? "success" : "warning",
       blocks: [
         fields([
           [
             "Dataset",
-            `${source} -> train ${trainRef} (${split.train.rows} rows), eval ${evalRef} (${split.eval.rows} rows, no shared prompt)`,
+            `${source} -> train ${trainRef} (${fmt.count(split.train.rows, "row")}), eval ${evalRef} (${fmt.count(split.eval.rows, "row")}, no shared prompt)`,
           ],
           ["Experiment", `${name} (metric exact)`],
           [
             "Run",
-            `#${run.id}: ${run.hyper.epochs} epochs, lr ${run.hyper.learningRate}, batch ${run.hyper.batchSize}, LoRA r ${run.hyper.loraRank}`,
+            `#${run.id}: ${fmt.count(run.hyper.epochs, "epoch")}, lr ${run.hyper.learningRate}, batch ${run.hyper.batchSize}, LoRA r ${run.hyper.loraRank}`,
           ],
-          ["Cost", `$${cost.totalUsd.toFixed(2)} · ${cost.wallSeconds} s of compute (training and evals)`],
+          ["Cost", `${fmt.usd(cost.totalUsd)} · ${fmt.seconds(cost.wallSeconds)} of compute (training and evals)`],
         ]),
         ...compareCard(c).blocks,
         text(

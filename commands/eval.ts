@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { fields, table, text } from "../src/core/cards.ts";
+import { fields, fmt, table, text } from "../src/core/cards.ts";
 import { summarizeLedger } from "../src/core/costs/ledger.ts";
 import type { Comparison } from "../src/core/evals/service.ts";
 import type { EvalRecord } from "../src/core/ports.ts";
@@ -87,7 +87,7 @@ export const evalCommand = defineCommand({
     if (e.summary?.chance)
       blocks.push(text(`Chance baseline (always "${e.summary.chance.label}"): ${pct(e.summary.chance.accuracy)}.`));
     const cost = summarizeLedger(ctx.app.engine.ledger({}).filter((l) => l.evalId === e.id));
-    blocks.push(fields([["Cost", `$${cost.totalUsd.toFixed(4)} · ${(e.summary?.wallMs ?? 0) / 1000} s`]]));
+    blocks.push(fields([["Cost", `${fmt.usd(cost.totalUsd)} · ${fmt.duration(e.summary?.wallMs ?? 0)}`]]));
     return {
       card: { title: `Eval of ${e.model} on ${ref} (${e.metric})`, blocks },
       data: { ...evalJson(e), dataset: ref },

@@ -179,7 +179,7 @@ export const subscribe = defineCommand({
     if (bad.length)
       throw new TuneError(
         "invalid_options",
-        `Unknown subscription kind(s): ${bad.join(", ")}. Use runs, evals, costs or digest.`,
+        `Unknown subscription ${fmt.noun(bad.length, "kind")}: ${bad.join(", ")}. Use runs, evals, costs or digest.`,
       );
     const exp = input.experiment === "all" ? null : ctx.app.experiments.get(input.experiment);
     const s = ctx.app.iterations.subscribe({
@@ -356,7 +356,7 @@ function sweepCard(app: App, s: SweepRecord, totalUsd: number): Card {
     tone: s.state === "awaiting_confirmation" ? "warning" : "info",
     blocks: [
       fields([
-        ["Grid", `${s.cells.length} cells, cheapest first, ${s.concurrency} at a time`],
+        ["Grid", `${fmt.count(s.cells.length, "cell")}, cheapest first, ${s.concurrency} at a time`],
         [
           "Estimate",
           `${fmt.usd(totalUsd)} in all${s.budgetUsd !== null ? ` · budget ${fmt.usd(s.budgetUsd)}: no cell starts once it would be exceeded` : ""}`,
@@ -394,7 +394,7 @@ export async function sweepSummaryCard(app: App, s: SweepRecord, summary: SweepS
   if (summary.best)
     blocks.push(
       text(
-        `Best cell: ${summary.best.dataset}, ${summary.best.epochs} epochs, lr ${summary.best.learningRate}, rank ${summary.best.loraRank} (run ${summary.best.runId}): ${pct(summary.best.mean)}.`,
+        `Best cell: ${summary.best.dataset}, ${fmt.count(summary.best.epochs, "epoch")}, lr ${summary.best.learningRate}, rank ${summary.best.loraRank} (run ${summary.best.runId}): ${pct(summary.best.mean)}.`,
       ),
     );
   if (summary.comparison) blocks.push(text(`Against the experiment's best before: ${summary.comparison.verdict}`));
@@ -473,7 +473,7 @@ export const sweep = defineCommand({
       channelId: ctx.surface === "cli" ? null : ctx.channelId,
     });
     const card = sweepCard(app, out.sweep, out.totalUsd);
-    if (out.dropped) card.blocks.push(text(`${out.dropped} more expensive cell(s) left out by --max-runs.`));
+    if (out.dropped) card.blocks.push(text(`${fmt.count(out.dropped, "more expensive cell")} left out by --max-runs.`));
     return {
       card,
       data: { id: out.sweep.id, state: out.sweep.state, totalUsd: out.totalUsd, cells: out.sweep.cells },

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { App } from "../app.ts";
 import type { CardFile } from "../core/cards.ts";
+import { fmt } from "../core/format.ts";
 import type { EvalRecord, ExperimentRecord, RunRecord } from "../core/ports.ts";
 import { lossCurvePng, scoresPng, spendPng, type LossPoint, type ModelScore, type SpendPoint } from "./index.ts";
 
@@ -101,7 +102,7 @@ export async function spendChart(app: App, since: Date, until: Date, experimentI
   const png = await spendPng(
     "Spend over time",
     points,
-    `${since.toISOString().slice(0, 10)} to ${until.toISOString().slice(0, 10)} · $${total.toFixed(2)} in all`,
+    `${since.toISOString().slice(0, 10)} to ${until.toISOString().slice(0, 10)} · ${fmt.usd(total)} in all`,
   );
   return keep(
     app,

@@ -37,6 +37,7 @@ import {
   type User,
 } from "discord.js";
 import type { APIInteractionGuildMember } from "discord.js";
+import { fmt } from "../../core/format.ts";
 import { findCommand, runCommand, runCommandLine, type Outcome } from "../../../commands/dispatch.ts";
 import { kebab, splitWords, validateInput, wordsToInput } from "../../../commands/parse.ts";
 import { checkPermission } from "../../../commands/permissions.ts";
@@ -277,7 +278,7 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
     const tooLarge = (bytes: number) =>
       new TuneError(
         ErrorCode.DatasetTooLarge,
-        `The file is ${(bytes / 1024 ** 2).toFixed(1)} MB, over the ${(limit / 1024 ** 2).toFixed(0)} MB upload limit (TUNELOOP_MAX_UPLOAD_MB). Split it, or raise the limit.`,
+        `The file is ${fmt.mb(bytes)}, over the ${fmt.mb(limit, 0)} upload limit (TUNELOOP_MAX_UPLOAD_MB). Split it, or raise the limit.`,
       );
     if (size > limit) throw tooLarge(size);
     const dest = app.blobs.tmpPath(`discord-${name}`);

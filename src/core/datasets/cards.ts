@@ -42,7 +42,7 @@ export function uploadCard(o: UploadOutcome, opts: { dropHint: string }): Card {
     title = `Stored ${formatRef(o.dataset.name, o.dataset.version)}`;
     tone = problemCount ? "warning" : "success";
     if (problemCount)
-      blocks.push(text(`Dropped ${fmt.int(r.badRows)} bad row(s) as asked; ${fmt.int(r.validRows)} rows kept.`));
+      blocks.push(text(`Dropped ${fmt.count(r.badRows, "bad row")} as asked; ${fmt.count(r.validRows, "row")} kept.`));
   } else if (o.existing && o.dataset) {
     title = `Already stored as ${formatRef(o.dataset.name, o.dataset.version)}`;
     tone = "info";
@@ -52,11 +52,11 @@ export function uploadCard(o: UploadOutcome, opts: { dropHint: string }): Card {
     tone = "error";
     blocks.push(
       text(
-        `None of the ${fmt.int(r.records)} record(s) passed the checks. Nothing was stored. Fix the file and upload it again.`,
+        `None of the ${fmt.count(r.records, "record")} passed the checks. Nothing was stored. Fix the file and upload it again.`,
       ),
     );
   } else {
-    title = `Upload refused: ${fmt.int(problemCount)} problem(s) in ${fmt.int(r.badRows)} of ${fmt.int(r.records)} rows`;
+    title = `Upload refused: ${fmt.count(problemCount, "problem")} in ${fmt.int(r.badRows)} of ${fmt.count(r.records, "row")}`;
     tone = "error";
     blocks.push(
       text(
@@ -71,7 +71,7 @@ export function uploadCard(o: UploadOutcome, opts: { dropHint: string }): Card {
       ["Rows", `${fmt.int(r.validRows)} valid of ${fmt.int(r.records)}`],
       ["Messages per row", r.validRows ? `median ${r.messages.median} · max ${r.messages.max}` : "-"],
       ["Tokens per row", r.validRows ? tokenLine(r.tokens) : "-"],
-      ["Over context", `${fmt.int(r.overContext)} row(s)`],
+      ["Over context", fmt.count(r.overContext, "row")],
       ["Duplicates", `${fmt.int(r.duplicateCounts.exact)} exact · ${fmt.int(r.duplicateCounts.near)} near`],
       ["PII warnings", piiLine(r.piiCounts)],
       ["File", `${fmt.bytes(r.bytes)} · sha256 ${r.sha256.slice(0, 12)}`],
@@ -140,7 +140,7 @@ export function listCard(rows: DatasetVersionRecord[]): Card {
           fmt.int(v.rows),
           fmt.int(v.stats.tokens.total),
           formatLabel(v.format),
-          v.createdAt.toISOString().slice(0, 16).replace("T", " "),
+          fmt.time(v.createdAt),
         ]),
         ["left", "right", "right", "left", "left"],
       ),
@@ -157,7 +157,7 @@ export function showCard(
   const origin =
     v.origin.kind === "split"
       ? `${v.origin.side} side of ${v.origin.from} (eval share ${fmt.pct(v.origin.evalShare, 0)}, seed ${v.origin.seed})`
-      : `upload${v.filename ? ` of ${v.filename}` : ""}${v.origin.droppedRows ? ` (${v.origin.droppedRows} bad rows dropped)` : ""}`;
+      : `upload${v.filename ? ` of ${v.filename}` : ""}${v.origin.droppedRows ? ` (${fmt.count(v.origin.droppedRows, "bad row")} dropped)` : ""}`;
   return {
     title: formatRef(v.name, v.version),
     blocks: [
@@ -170,13 +170,10 @@ export function showCard(
         ["Duplicates", `${fmt.int(s.duplicates.exact)} exact · ${fmt.int(s.duplicates.near)} near`],
         ["PII warnings", piiLine(s.piiKinds)],
         ["Origin", origin],
-        [
-          "Created",
-          `${v.createdAt.toISOString().slice(0, 16).replace("T", " ")}${v.createdBy ? ` by ${v.createdBy}` : ""}`,
-        ],
+        ["Created", `${fmt.time(v.createdAt)}${v.createdBy ? ` by ${v.createdBy}` : ""}`],
         ["sha256", v.sha256],
       ]),
-      text(`Versions: ${versions.map((x) => `v${x.version} (${fmt.int(x.rows)} rows)`).join(", ")}`),
+      text(`Versions: ${versions.map((x) => `v${x.version} (${fmt.count(x.rows, "row")})`).join(", ")}`),
       text("Cost estimate:"),
       estimateBlock(estimates),
     ],

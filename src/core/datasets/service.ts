@@ -4,6 +4,7 @@
  */
 import fs from "node:fs";
 import readline from "node:readline";
+import { fmt } from "../format.ts";
 import { ErrorCode, TuneError } from "../../errors.ts";
 import { estimateTraining, findModel, type TrainingEstimate } from "../costs/estimate.ts";
 import type { BlobStore, Clock, DatasetRepo, DatasetStats, DatasetVersionRecord } from "../ports.ts";
@@ -252,7 +253,7 @@ export class DatasetService {
     if (rows.length < 2) {
       throw new TuneError(
         ErrorCode.DatasetSplitTooSmall,
-        `${formatRef(src.name, src.version)} has ${rows.length} row(s); a split needs at least 2.`,
+        `${formatRef(src.name, src.version)} has ${fmt.count(rows.length, "row")}; a split needs at least 2.`,
       );
     }
     // Rows whose prompts match exactly or nearly (a paraphrase, a typo) form one group and stay on one side.
@@ -297,7 +298,7 @@ export class DatasetService {
     if (evalSet.size === 0 || evalSet.size === rows.length) {
       throw new TuneError(
         ErrorCode.DatasetSplitTooSmall,
-        `Could not split ${formatRef(src.name, src.version)}: its rows share too few distinct prompts (${members.size} prompt group(s)). Upload more varied rows.`,
+        `Could not split ${formatRef(src.name, src.version)}: its rows share too few distinct prompts (${fmt.count(members.size, "prompt group")}). Upload more varied rows.`,
       );
     }
     const sides = { train: [] as number[], eval: [] as number[] };
@@ -412,7 +413,7 @@ export class DatasetService {
     if (problems.length) {
       throw new TuneError(
         ErrorCode.DatasetExportUnsupported,
-        `${problems.length} row(s) of ${formatRef(v.name, v.version)} cannot be written as ${format}: ${problems.slice(0, 3).join("; ")}${problems.length > 3 ? "; ..." : ""}. ${format === "alpaca" ? "Export as openai or together instead." : "Export as together instead (it takes text rows)."}`,
+        `${fmt.count(problems.length, "row")} of ${formatRef(v.name, v.version)} cannot be written as ${format}: ${problems.slice(0, 3).join("; ")}${problems.length > 3 ? "; ..." : ""}. ${format === "alpaca" ? "Export as openai or together instead." : "Export as together instead (it takes text rows)."}`,
       );
     }
     return {

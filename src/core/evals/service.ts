@@ -1,6 +1,7 @@
 /** Evals of models on eval sets, paired comparisons, and leaderboards. */
 import { TuneError } from "../../errors.ts";
 import { formatRef } from "../datasets/names.ts";
+import { fmt } from "../format.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { DatasetVersionRecord, EngineRepo, EvalRecord, ExperimentRecord, Clock } from "../ports.ts";
 import { resolveModel, type ProviderSet } from "../models.ts";
@@ -255,8 +256,8 @@ export class EvalService {
   }
 }
 
-const pts = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)} pts`;
-export const pValueText = (p: number) => (p < 0.001 ? "p < 0.001" : `p = ${p.toFixed(3)}`);
+const pts = (x: number) => fmt.pts(x);
+export const pValueText = fmt.p;
 
 export function verdictText(c: Comparison): string {
   const dir = c.diff > 0 ? "better than" : c.diff < 0 ? "worse than" : "level with";

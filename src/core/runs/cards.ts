@@ -19,11 +19,9 @@ const TONE: Record<RunRecord["state"], Card["tone"]> = {
   cancelled: "warning",
 };
 
-export const pct = (x: number | null | undefined) => (x === null || x === undefined ? "-" : `${(x * 100).toFixed(1)}%`);
+export const pct = (x: number | null | undefined) => (x === null || x === undefined ? "-" : fmt.pct(x));
 export const interval = (lo: number | null, hi: number | null) =>
   lo === null || hi === null ? "" : ` [${pct(lo)}, ${pct(hi)}]`;
-const secs = (ms: number) =>
-  ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 
 export function hyperLine(r: RunRecord): string {
   const h = r.hyper;
@@ -36,14 +34,14 @@ export function progressLine(r: RunRecord): string | null {
   if (p.phase === "training") {
     if (!p.totalSteps) return "training: loading the model";
     const bar = `${p.step}/${p.totalSteps} steps (${Math.round(((p.step ?? 0) / p.totalSteps) * 100)}%)`;
-    return `training: ${bar} · loss ${p.loss?.toFixed(3)} · ${fmt.int(p.tokensPerSec ?? 0)} tokens/s · ${secs(p.elapsedMs ?? 0)}`;
+    return `training: ${bar} · loss ${p.loss?.toFixed(3)} · ${fmt.int(p.tokensPerSec ?? 0)} tokens/s · ${fmt.duration(p.elapsedMs ?? 0)}`;
   }
   if (p.phase === "evaluating") return `evaluating ${p.evalModel}: ${p.evalDone ?? 0}/${p.evalTotal ?? "?"} rows`;
   return null;
 }
 
 export function estimateLine(e: RunEstimate): string {
-  const wall = e.wallSeconds !== null ? ` · about ${secs(e.wallSeconds * 1000)} of training` : "";
+  const wall = e.wallSeconds !== null ? ` · about ${fmt.seconds(e.wallSeconds)} of training` : "";
   return `training ${fmt.usd(e.trainingUsd)} (${fmt.int(e.trainingTokens)} tokens billed over ${fmt.count(e.epochs, "epoch")}) + evals ${fmt.usd(e.evalUsd)} (${fmt.int(e.evalRequests)} requests) = ${fmt.usd(e.totalUsd)}${wall}`;
 }
 
@@ -73,10 +71,10 @@ export function runCard(r: RunRecord, ctx: { experiment: string; dataset: string
   if (ctx.cost && (r.state === "succeeded" || r.state === "failed" || r.state === "cancelled")) {
     f.push([
       "Cost",
-      `${fmt.usd(ctx.cost.totalUsd)} (training ${fmt.usd(ctx.cost.trainingUsd)}, evals ${fmt.usd(ctx.cost.evalUsd)}, judge ${fmt.usd(ctx.cost.judgeUsd)}) · ${ctx.cost.wallSeconds} s of compute`,
+      `${fmt.usd(ctx.cost.totalUsd)} (training ${fmt.usd(ctx.cost.trainingUsd)}, evals ${fmt.usd(ctx.cost.evalUsd)}, judge ${fmt.usd(ctx.cost.judgeUsd)}) · ${fmt.seconds(ctx.cost.wallSeconds)} of compute`,
     ]);
   }
-  f.push(["Started by", `${r.createdBy ?? "?"} · ${r.createdAt.toISOString().slice(0, 16).replace("T", " ")}`]);
+  f.push(["Started by", `${r.createdBy ?? "?"} · ${fmt.time(r.createdAt)}`]);
   const blocks: Block[] = [fields(f)];
   if (r.state === "awaiting_confirmation") {
     blocks.push(text(`This run needs a confirmation: /tune run confirm ${r.id} (or /tune run cancel ${r.id}).`));
@@ -116,7 +114,7 @@ export function evalRow(e: EvalRecord): string[] {
     e.role,
     e.mean === null ? "-" : `${pct(e.mean)}${interval(e.ciLow, e.ciHigh)}`,
     String(e.n),
-    s ? `${Math.round(s.latencyMs.p50)}/${Math.round(s.latencyMs.p95)} ms` : "-",
+    s ? `${fmt.int(s.latencyMs.p50)}/${fmt.ms(s.latencyMs.p95)}` : "-",
     s ? (s.usd === null ? "unknown" : fmt.usd(costPer1k(s.usd, e.n) ?? 0)) : "-",
   ];
 }
@@ -126,22 +124,22 @@ export const EVAL_COLUMNS = ["model", "role", "score [95% CI]", "n", "latency p5
 export function comparisonBlocks(c: Comparison): Block[] {
   const blocks: Block[] = [text(c.verdict)];
   const f: Array<[string, string]> = [
-    ["Difference", `${(c.diff * 100).toFixed(1)} pts (${c.b.model} ${pct(c.b.mean)} vs ${c.a.model} ${pct(c.a.mean)})`],
-    ["95% CI", `${(c.ci[0] * 100).toFixed(1)} to ${(c.ci[1] * 100).toFixed(1)} pts`],
+    ["Difference", `${fmt.pts(c.diff)} (${c.b.model} ${pct(c.b.mean)} vs ${c.a.model} ${pct(c.a.mean)})`],
+    ["95% CI", `${fmt.pts(c.ci[0])} to ${fmt.pts(c.ci[1])}`],
     [
       "Test",
       `${c.test}, ${pValueText(c.pValue)}${c.discordant ? ` (discordant: ${c.discordant.aOnly} only ${c.a.model}, ${c.discordant.bOnly} only ${c.b.model})` : ""}`,
     ],
     ["Paired correlation", c.correlation === null ? "-" : c.correlation.toFixed(2)],
-    ["Detectable effect", `${(c.mde * 100).toFixed(1)} pts at 80% power with n = ${c.n}`],
+    ["Detectable effect", `${fmt.pts(c.mde, { signed: false })} at 80% power with n = ${c.n}`],
   ];
-  if (c.clusteredSe !== null) f.push(["Clustered SE", `${(c.clusteredSe * 100).toFixed(2)} pts`]);
+  if (c.clusteredSe !== null) f.push(["Clustered SE", fmt.pts(c.clusteredSe, { digits: 2, signed: false })]);
   blocks.push(fields(f));
   if (c.regressions.length) {
     blocks.push(
       list(
         [
-          `${c.regressions.length} row(s): lines ${c.regressions.slice(0, 15).join(", ")}${c.regressions.length > 15 ? ", ..." : ""}`,
+          `${fmt.count(c.regressions.length, "row")}: lines ${c.regressions.slice(0, 15).join(", ")}${c.regressions.length > 15 ? ", ..." : ""}`,
         ],
         `Regressed (${c.a.model} right, ${c.b.model} wrong)`,
       ),
@@ -187,11 +185,11 @@ export function verdictCard(r: RunRecord, v: RunVerdict, cost: CostSummary): Car
     );
   const tuned = v.evals[0];
   const costLines = [
-    `This run: ${fmt.usd(cost.totalUsd)} (training ${fmt.usd(cost.trainingUsd)}, evals ${fmt.usd(cost.evalUsd)}, judge ${fmt.usd(cost.judgeUsd)}), ${cost.wallSeconds} s of compute.`,
+    `This run: ${fmt.usd(cost.totalUsd)} (training ${fmt.usd(cost.trainingUsd)}, evals ${fmt.usd(cost.evalUsd)}, judge ${fmt.usd(cost.judgeUsd)}), ${fmt.seconds(cost.wallSeconds)} of compute.`,
   ];
   const per1k = (e: EvalRecord) => {
     const usd = costPer1k(e.summary?.usd ?? null, e.n);
-    const wall = e.summary && e.n ? ` (${(((e.summary.wallMs / e.n) * 1000) / 1000).toFixed(1)} s of compute)` : "";
+    const wall = e.summary && e.n ? ` (${fmt.duration((e.summary.wallMs / e.n) * 1000)} of compute)` : "";
     return usd === null ? "unknown (no price set)" : `${fmt.usd(usd)}${usd === 0 ? wall : ""}`;
   };
   for (const e of v.evals.slice(1))

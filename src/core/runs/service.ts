@@ -9,6 +9,7 @@ import { experimentSpend, round } from "../costs/ledger.ts";
 import { findOverlap } from "../datasets/dedupe.ts";
 import { experimentNamed } from "../experiments/service.ts";
 import { formatRef } from "../datasets/names.ts";
+import { fmt } from "../format.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { Clock, DatasetVersionRecord, EngineRepo, ExperimentRecord, Hyper, RunRecord } from "../ports.ts";
 import { resolveModel, type ProviderSet } from "../models.ts";
@@ -161,7 +162,7 @@ export class RunService {
         });
         if (estimate.providerQuote.allowedToProceed === false) {
           warnings.push(
-            `${providerName} says this job cannot start on the account as it is (credit limit $${estimate.providerQuote.userLimitUsd ?? "?"}).`,
+            `${providerName} says this job cannot start on the account as it is (credit limit ${estimate.providerQuote.userLimitUsd === null ? "unknown" : fmt.usd(estimate.providerQuote.userLimitUsd)}).`,
           );
         }
       } catch (err) {
@@ -171,7 +172,7 @@ export class RunService {
     if (estimate.remainingUsd !== null && estimate.totalUsd > estimate.remainingUsd) {
       throw new TuneError(
         "budget_exceeded",
-        `This run is estimated at $${estimate.totalUsd.toFixed(2)}, over what is left of ${exp.name}'s budget ($${estimate.remainingUsd.toFixed(2)} of $${(estimate.budgetUsd ?? 0).toFixed(2)}). Use a smaller dataset or a cheaper model, or raise the budget.`,
+        `This run is estimated at ${fmt.usd(estimate.totalUsd)}, over what is left of ${exp.name}'s budget (${fmt.usd(estimate.remainingUsd)} of ${fmt.usd(estimate.budgetUsd ?? 0)}). Use a smaller dataset or a cheaper model, or raise the budget.`,
         { estimate },
       );
     }
@@ -235,9 +236,9 @@ export class RunService {
         .join(", ") + (xs.length > 5 ? `, and ${xs.length - 5} more` : "");
     if (o.exact.length || o.samePrompt.length) {
       const parts = [];
-      if (o.exact.length) parts.push(`${o.exact.length} identical row(s) (${pairs(o.exact)})`);
+      if (o.exact.length) parts.push(`${fmt.count(o.exact.length, "identical row")} (${pairs(o.exact)})`);
       if (o.samePrompt.length)
-        parts.push(`${o.samePrompt.length} row(s) with the same prompt (${pairs(o.samePrompt)})`);
+        parts.push(`${fmt.count(o.samePrompt.length, "row")} with the same prompt (${pairs(o.samePrompt)})`);
       throw new TuneError(
         "run_overlap",
         `${tRef} overlaps the eval set ${eRef}: ${parts.join("; ")}. Training on eval rows makes the verdict meaningless: remove them (e.g. /tune dataset split, then train on the -train side).`,
@@ -246,15 +247,15 @@ export class RunService {
     }
     if (!o.near.length) return [];
     const share = new Set(o.near.map((p) => p.bLine)).size / Math.max(1, evalSet.rows);
-    const msg = `${o.near.length} near-duplicate pair(s) between ${tRef} and the eval set ${eRef} (${(share * 100).toFixed(1)}% of eval rows): ${pairs(o.near)}`;
+    const msg = `${fmt.count(o.near.length, "near-duplicate pair")} between ${tRef} and the eval set ${eRef} (${fmt.pct(share)} of eval rows): ${pairs(o.near)}`;
     if (share > this.settings.nearOverlapMaxShare) {
       throw new TuneError(
         "run_overlap",
-        `${msg}. That is over the ${(this.settings.nearOverlapMaxShare * 100).toFixed(0)}% allowed (TUNELOOP_NEAR_OVERLAP_MAX_SHARE). Remove them from the training set, or raise the setting if your rows are templated by design.`,
+        `${msg}. That is over the ${fmt.pct(this.settings.nearOverlapMaxShare, 0)} allowed (TUNELOOP_NEAR_OVERLAP_MAX_SHARE). Remove them from the training set, or raise the setting if your rows are templated by design.`,
         { near: o.near.slice(0, 100) },
       );
     }
-    return [`${msg}. Allowed (under ${(this.settings.nearOverlapMaxShare * 100).toFixed(0)}%), but check them.`];
+    return [`${msg}. Allowed (under ${fmt.pct(this.settings.nearOverlapMaxShare, 0)}), but check them.`];
   }
 
   estimate(

@@ -8,6 +8,7 @@ import crypto from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import { TuneError, asTuneError } from "../../errors.ts";
+import { fmt } from "../format.ts";
 import type { Logger } from "../../log.ts";
 import { round } from "../costs/ledger.ts";
 import type { DatasetService } from "../datasets/service.ts";
@@ -99,7 +100,7 @@ export class RunWorker {
     let run = claimed;
     if (resumed && run.attempts >= maxAttempts) {
       run = this.runs.setState(run, ["running", "stalled"], "failed", "worker", {
-        stateReason: `gave up after ${run.attempts} attempts (the process running it stopped each time)`,
+        stateReason: `gave up after ${fmt.count(run.attempts, "attempt")} (the process running it stopped each time)`,
         finishedAt: this.clock.now(),
       });
       return run;
