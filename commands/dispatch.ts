@@ -51,7 +51,7 @@ export async function runCommand(wordsIn: string[], ctx: CommandContext): Promis
   let words = wordsIn;
   if (words[0]?.toLowerCase() === "/tune" || words[0]?.toLowerCase() === "tune") words = words.slice(1);
   try {
-    if (words.length === 0) return { card: helpCard(), data: null, exitCode: 0, command: "help" };
+    if (words.length === 0) return { card: helpCard(undefined, ctx.surface), data: null, exitCode: 0, command: "help" };
     const found = findCommand(words);
     if (!found) throw unknownCommand(words);
     const { def } = found;

@@ -47,9 +47,14 @@ export function baseType(schema: z.ZodType): string {
   return s._zod.def.type;
 }
 
-export function usage(def: CommandDef): string {
+/**
+ * One line of usage: `<required>` and `--required <value>` bare, `[optional]` and `[--optional <value>]` in
+ * brackets. For the CLI (`cli`) the command is written as the CLI takes it, with its FILE.
+ */
+export function usage(def: CommandDef, opts: { cli?: boolean } = {}): string {
   const shape = def.options.shape as Record<string, z.ZodType>;
-  const parts = [`/tune ${def.path.join(" ")}`];
+  const parts = [`${opts.cli ? "npx tuneloop" : "/tune"} ${def.path.join(" ")}`];
+  if (opts.cli && def.attachment) parts.push(def.attachment === "required" ? "FILE" : "[FILE]");
   for (const p of [...(def.positional ?? []), ...(def.rest ? [def.rest] : [])]) {
     const optional = shape[p].safeParse(undefined).success;
     parts.push(
@@ -58,7 +63,9 @@ export function usage(def: CommandDef): string {
   }
   for (const [k, t] of Object.entries(shape)) {
     if (def.positional?.includes(k as never) || def.rest === k) continue;
-    parts.push(baseType(t) === "boolean" ? `[--${kebab(k)}]` : `[--${kebab(k)} <${k}>]`);
+    if (baseType(t) === "boolean") parts.push(`[--${kebab(k)}]`);
+    else if (t.safeParse(undefined).success) parts.push(`[--${kebab(k)} <${kebab(k)}>]`);
+    else parts.push(`--${kebab(k)} <${kebab(k)}>`);
   }
   return parts.join(" ");
 }

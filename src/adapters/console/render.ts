@@ -37,11 +37,31 @@ export function renderBlock(b: Block): string {
   }
 }
 
-export function renderCard(card: Card, opts: { filePaths?: string[]; withThread?: boolean } = {}): string {
+/**
+ * Chat wording that the CLI says its own way: commands are written as the CLI takes them (`npx tuneloop run
+ * status 3`, not `/tune run status 3`).
+ */
+export function cliText(s: string): string {
+  return s.replace(/(^|[\s("'`[])\/tune(?= |$)/gm, "$1npx tuneloop");
+}
+
+export interface RenderOptions {
+  filePaths?: string[];
+  withThread?: boolean;
+  /** The CLI: no chat phrasing (an ephemeral reply is simply the reply; commands as the CLI takes them). */
+  cli?: boolean;
+}
+
+export function renderCard(card: Card, opts: RenderOptions = {}): string {
+  const text = renderChatCard(card, opts);
+  return opts.cli ? cliText(text) : text;
+}
+
+function renderChatCard(card: Card, opts: RenderOptions): string {
   const parts: string[] = [];
   if (card.title)
     parts.push(
-      `${card.tone ? `${TONE_MARK[card.tone]} ` : ""}${card.title}${card.ephemeral ? "  (only you can see this)" : ""}`,
+      `${card.tone ? `${TONE_MARK[card.tone]} ` : ""}${card.title}${card.ephemeral && !opts.cli ? "  (only you can see this)" : ""}`,
     );
   for (const b of card.blocks) parts.push(renderBlock(b));
   if (card.actions?.length) parts.push(card.actions.map((a) => `[${a.label}: /tune ${a.command}]`).join("  "));
@@ -49,7 +69,7 @@ export function renderCard(card: Card, opts: { filePaths?: string[]; withThread?
   if (opts.withThread) {
     for (const t of card.thread ?? []) {
       parts.push(
-        `↳ thread\n${renderCard(t)}`
+        `↳ thread\n${renderChatCard(t, { cli: opts.cli })}`
           .split("\n")
           .map((l) => (l ? `    ${l}` : l))
           .join("\n"),

@@ -1,0 +1,54 @@
+/**
+ * What the CLI prints for people, through the real CLI (a child process): help grouped once per group, required
+ * options written as required, and no chat phrasing (commands as the CLI takes them, no "only you can see this").
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { runCli, testEnv, tmpDir } from "../helpers.ts";
+
+describe("CLI text", () => {
+  const env = testEnv(tmpDir("cli-text"));
+
+  test("help: each group header once, required options without brackets, commands as the CLI takes them", async () => {
+    const r = await runCli(["help"], env);
+    assert.equal(r.code, 0, r.stderr);
+    const out = r.stdout;
+    for (const group of ["Datasets", "Experiments", "Runs", "Evals", "Iterations", "Demo", "Help"]) {
+      const n = out.split("\n").filter((l) => l === `${group}:`).length;
+      assert.equal(n, 1, `"${group}:" appears ${n} times\n${out}`);
+    }
+    // hypothesis is listed with the experiment commands, compare with the evals
+    assert.ok(out.indexOf("npx tuneloop hypothesis") < out.indexOf("Runs:"), out);
+    assert.ok(out.indexOf("npx tuneloop compare") > out.indexOf("Evals:"), out);
+    // required options are not shown as optional
+    assert.match(out, /npx tuneloop experiment new <name> --eval <eval> \[--metric <metric>\]/);
+    assert.match(out, /npx tuneloop run start <dataset> --experiment <experiment> \[--provider <provider>\]/);
+    assert.match(out, /npx tuneloop hypothesis <experiment> <text> \[--metric <metric>\] --expect <expect>/);
+    // the CLI's own form of an upload: a FILE, no attachment
+    assert.match(out, /npx tuneloop dataset upload FILE \[name\]/);
+    assert.doesNotMatch(out, /only you can see this/);
+    assert.doesNotMatch(out, /(^|\s)\/tune /m);
+    assert.doesNotMatch(out, /attach/i);
+  });
+
+  test("help <group> and its JSON use the CLI's usage", async () => {
+    const r = await runCli(["help", "evals"], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /npx tuneloop compare <a> <b>/);
+    assert.match(r.stdout, /npx tuneloop leaderboard <experiment>/);
+    const j = await runCli(["help", "dataset", "--json"], env);
+    const usage = (JSON.parse(j.stdout) as Array<{ command: string; usage: string }>).find(
+      (c) => c.command === "dataset upload",
+    )?.usage;
+    assert.equal(usage, "npx tuneloop dataset upload FILE [name] [--drop-bad-rows] [--model <model>]");
+  });
+
+  test("a user error reads as the CLI's, not the chat's", async () => {
+    const r = await runCli(["dataset", "show", "nope"], env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /✗ Error\n/);
+    assert.doesNotMatch(r.stderr, /only you can see this|\/tune /);
+    const u = await runCli(["frobnicate"], env);
+    assert.match(u.stderr, /Type npx tuneloop help for the list of commands/);
+  });
+});
