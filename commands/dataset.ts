@@ -22,8 +22,7 @@ const share = z
 
 export const datasetUpload = defineCommand({
   path: ["dataset", "upload"],
-  summary:
-    "Upload a fine-tuning dataset (a .jsonl or .json file): validation, statistics, PII scan and cost estimate.",
+  summary: "Upload a fine-tuning dataset (a .jsonl or .json file): validation, statistics, PII scan and cost estimate.",
   options: z.object({
     name: z.string().optional().describe("Dataset name (default: from the file name)"),
     dropBadRows: z.boolean().default(false).describe("Store the good rows even if some rows have errors"),

@@ -50,7 +50,9 @@ export async function main(argv: string[]): Promise<number> {
     } else {
       const paths = saveCardFiles(config.dataDir, out.card.files);
       const stream = out.exitCode === 0 ? process.stdout : process.stderr;
-      stream.write(`${scrubSecrets(renderCard(out.card, { filePaths: paths, withThread: true, cli: true }), secrets)}\n`);
+      stream.write(
+        `${scrubSecrets(renderCard(out.card, { filePaths: paths, withThread: true, cli: true }), secrets)}\n`,
+      );
     }
     return out.exitCode;
   } finally {

@@ -4,10 +4,11 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { runCli, testEnv, tmpDir } from "../helpers.ts";
+import { runCli, sharedDataset, testEnv, tmpDir } from "../helpers.ts";
 
 describe("CLI text", () => {
-  const env = testEnv(tmpDir("cli-text"));
+  // No hosted provider keys, whatever the developer's environment has (a blank value counts as unset).
+  const env = testEnv(tmpDir("cli-text"), { TOGETHER_API_KEY: "", OPENAI_API_KEY: "" });
 
   test("help: each group header once, required options without brackets, commands as the CLI takes them", async () => {
     const r = await runCli(["help"], env);
@@ -50,5 +51,27 @@ describe("CLI text", () => {
     assert.doesNotMatch(r.stderr, /only you can see this|\/tune /);
     const u = await runCli(["frobnicate"], env);
     assert.match(u.stderr, /Type npx tuneloop help for the list of commands/);
+  });
+
+  test("every missing-provider refusal names the setting that turns it on", async () => {
+    const up = await runCli(
+      ["dataset", "upload", sharedDataset("openai-cookbook/toy_chat_fine_tuning.jsonl"), "--name", "toy"],
+      env,
+    );
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal((await runCli(["experiment", "new", "toyexp", "--eval", "toy"], env)).code, 0);
+    const together = await runCli(["run", "start", "toy", "--experiment", "toyexp", "--provider", "together"], env);
+    assert.equal(together.code, 1);
+    assert.match(together.stderr, /No trainer "together" here: set TOGETHER_API_KEY in \.env or the environment/);
+    const openai = await runCli(["run", "start", "toy", "--experiment", "toyexp", "--provider", "openai"], env);
+    assert.match(openai.stderr, /No trainer "openai" here: set OPENAI_API_KEY/);
+    const other = await runCli(["run", "start", "toy", "--experiment", "toyexp", "--provider", "mystery"], env);
+    assert.match(
+      other.stderr,
+      /No trainer named "mystery"\. Trainers here: local; also possible: together \(set TOGETHER_API_KEY\), openai \(set OPENAI_API_KEY\)\./,
+    );
+    const ev = await runCli(["eval", "together:Qwen/Qwen2.5-7B-Instruct", "toy"], env);
+    assert.equal(ev.code, 1);
+    assert.match(ev.stderr, /No provider "together" here: set TOGETHER_API_KEY/);
   });
 });

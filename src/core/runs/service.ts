@@ -12,7 +12,7 @@ import { formatRef } from "../datasets/names.ts";
 import { fmt } from "../format.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { Clock, DatasetVersionRecord, EngineRepo, ExperimentRecord, Hyper, RunRecord } from "../ports.ts";
-import { resolveModel, type ProviderSet } from "../models.ts";
+import { providerUnavailable, resolveModel, type ProviderSet } from "../models.ts";
 import { RunEvents } from "./events.ts";
 import { ACTIVE_STATES, STATE_LABEL } from "./states.ts";
 import type { ProviderQuote } from "../trainer.ts";
@@ -98,11 +98,7 @@ export class RunService {
 
   trainer(name: string) {
     const t = this.providers.trainer(name);
-    if (!t)
-      throw new TuneError(
-        "provider_unavailable",
-        `No trainer "${name}". Trainers here: ${this.providers.trainerNames().join(", ")}.`,
-      );
+    if (!t) throw providerUnavailable(this.providers, name);
     return t;
   }
 
@@ -125,13 +121,7 @@ export class RunService {
     const train = this.datasets.get(input.dataset);
     const evalSet = this.datasets.byId(exp.evalVersionId);
     const providerName = input.provider ?? "local";
-    const trainer = this.providers.trainer(providerName);
-    if (!trainer) {
-      throw new TuneError(
-        "provider_unavailable",
-        `No trainer "${providerName}". Trainers here: ${this.providers.trainerNames().join(", ")}.`,
-      );
-    }
+    const trainer = this.trainer(providerName);
     const baseModel = input.model ?? trainer.defaultModel;
     if (!trainer.models().includes(baseModel)) {
       throw new TuneError(

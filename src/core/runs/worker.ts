@@ -14,7 +14,7 @@ import { round } from "../costs/ledger.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { EvalService } from "../evals/service.ts";
 import { makeGrader, parseGraderSpec } from "../evals/graders.ts";
-import { runRef, type ProviderSet } from "../models.ts";
+import { providerUnavailable, runRef, type ProviderSet } from "../models.ts";
 import type { Clock, EngineRepo, EvalRecord, HypothesisVerdict, RunProgress, RunRecord } from "../ports.ts";
 import type { RunListener, RunVerdict } from "./events.ts";
 import { pairedComparison } from "../stats.ts";
@@ -184,7 +184,7 @@ export class RunWorker {
 
   private async train(run: RunRecord, signal: AbortSignal): Promise<RunRecord> {
     const trainer = this.providers.trainer(run.provider);
-    if (!trainer) throw new TuneError("provider_unavailable", `The trainer "${run.provider}" is not configured here.`);
+    if (!trainer) throw providerUnavailable(this.providers, run.provider);
     const version = this.datasets.byId(run.datasetVersionId);
     const rows = await this.datasets.allRows(version);
     const report = this.progressThrottle(run);
