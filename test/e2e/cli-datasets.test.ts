@@ -216,7 +216,13 @@ describe("CLI: datasets on the real shared files", () => {
     );
     assert.equal(bad.code, 1);
     assert.equal(bad.json.error.code, "dataset_export_unsupported");
-    assert.match(bad.json.error.message, /together/);
+    assert.match(bad.json.error.message, /Export as together instead\.$/);
+    // Text rows as Alpaca: the suggestion is a format that takes them (together), never openai, which fails too.
+    const alpaca = await runCli(["dataset", "export", "train", "--format", "alpaca"], env);
+    assert.equal(alpaca.code, 1);
+    assert.match(alpaca.stderr, /1,000 rows of train@v1 cannot be written as alpaca: line 1: a plain text row/);
+    assert.match(alpaca.stderr, /Export as together instead\./);
+    assert.doesNotMatch(alpaca.stderr, /openai/);
   });
 
   test("unknown dataset and unknown command are user errors with what to do", async () => {

@@ -397,6 +397,13 @@ export class DatasetService {
     return sha;
   }
 
+  /** The export formats that can write every row of a version. */
+  private async exportable(v: DatasetVersionRecord, formats: ExportFormat[]): Promise<ExportFormat[]> {
+    const ok = new Set(formats);
+    for await (const r of this.rows(v)) for (const f of ok) if (typeof exportRow(r, f) !== "string") ok.delete(f);
+    return formats.filter((f) => ok.has(f));
+  }
+
   /** Renders a version in a provider's upload format. Returns the file's text and the row count. */
   async export(
     ref: string,
@@ -405,15 +412,27 @@ export class DatasetService {
     const v = this.get(ref);
     const out: string[] = [];
     const problems: string[] = [];
+    const rows: LocatedRow[] = [];
     for await (const r of this.rows(v)) {
       const line = exportRow(r, format);
       if (typeof line === "string") out.push(line);
-      else problems.push(`line ${r.line}: ${line.problem}`);
+      else {
+        problems.push(`line ${r.line}: ${line.problem}`);
+        rows.push(r);
+      }
     }
     if (problems.length) {
+      // Suggest only the formats that take every row (the rows that failed here are the ones to try).
+      const others = EXPORT_FORMATS.filter(
+        (f) => f !== format && rows.every((r) => typeof exportRow(r, f) === "string"),
+      );
+      const all = others.length ? await this.exportable(v, others) : [];
+      const hint = all.length
+        ? `Export as ${all.join(" or ")} instead.`
+        : "No export format takes every row: upload a version without them.";
       throw new TuneError(
         ErrorCode.DatasetExportUnsupported,
-        `${fmt.count(problems.length, "row")} of ${formatRef(v.name, v.version)} cannot be written as ${format}: ${problems.slice(0, 3).join("; ")}${problems.length > 3 ? "; ..." : ""}. ${format === "alpaca" ? "Export as openai or together instead." : "Export as together instead (it takes text rows)."}`,
+        `${fmt.count(problems.length, "row")} of ${formatRef(v.name, v.version)} cannot be written as ${format}: ${problems.slice(0, 3).join("; ")}${problems.length > 3 ? "; ..." : ""}. ${hint}`,
       );
     }
     return {
@@ -424,6 +443,8 @@ export class DatasetService {
     };
   }
 }
+
+const EXPORT_FORMATS: ExportFormat[] = ["openai", "together", "alpaca"];
 
 function exportRow(r: LocatedRow, format: ExportFormat): string | { problem: string } {
   if (r.kind === "text") {
