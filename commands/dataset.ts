@@ -143,7 +143,7 @@ export const datasetShow = defineCommand({
     const versions = ctx.app.datasets.versions(v.name);
     const estimates = ctx.app.datasets.estimates(v);
     return {
-      card: showCard(v, versions, estimates),
+      card: showCard(v, versions, estimates, ctx.app.datasets.estimatesLeftOut(v)),
       data: {
         name: v.name,
         version: v.version,

@@ -225,6 +225,33 @@ describe("CLI: datasets on the real shared files", () => {
     assert.doesNotMatch(alpaca.stderr, /openai/);
   });
 
+  test("text rows: the cost tables price only models that can train on them, and say which are left out", async () => {
+    const show = await runCliJson<{ format: string; estimates: Array<{ provider: string }> }>(
+      ["dataset", "show", "train"],
+      env,
+    );
+    assert.equal(show.json.format, "text");
+    assert.deepEqual([...new Set(show.json.estimates.map((e) => e.provider))], ["local", "together"]);
+    const card = await runCli(["dataset", "show", "train"], env);
+    assert.match(card.stdout, /together\s+meta-llama\/Meta-Llama-3\.1-8B-Instruct-Reference/);
+    assert.doesNotMatch(card.stdout, /^openai\s/m);
+    assert.match(
+      card.stdout,
+      /Not priced: openai:gpt-4\.1-nano, .*\(OpenAI fine-tunes chat rows only, and these are plain text rows\)/,
+    );
+    // A chat dataset still prices OpenAI.
+    const toy = await runCliJson<{ estimates: Array<{ provider: string }> }>(["dataset", "show", "toy"], env);
+    assert.ok(toy.json.estimates.some((e) => e.provider === "openai"));
+    // And a run on OpenAI with text rows is refused before anything is created or spent.
+    const keyed = { ...env, OPENAI_API_KEY: "sk-test-not-a-real-key-123", OPENAI_BASE_URL: "http://127.0.0.1:9/v1" };
+    assert.equal((await runCli(["experiment", "new", "sqlexp", "--eval", "toy"], keyed)).code, 0);
+    const run = await runCli(["run", "start", "train", "--experiment", "sqlexp", "--provider", "openai"], keyed);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /openai:gpt-4o-mini cannot train on train@v1: OpenAI fine-tunes chat rows only/);
+    const list = await runCliJson<unknown[]>(["run", "list"], keyed);
+    assert.deepEqual(list.json, []);
+  });
+
   test("unknown dataset and unknown command are user errors with what to do", async () => {
     const r = await runCli(["dataset", "show", "nope"], env);
     assert.equal(r.code, 1);

@@ -32,6 +32,13 @@ export function estimateBlock(estimates: TrainingEstimate[]): Block {
   );
 }
 
+/** The models the cost table leaves out because they cannot train on this data, and why. */
+function leftOutBlock(l: { models: string[]; why: string | null }): Block | null {
+  return l.models.length
+    ? text(`Not priced: ${l.models.join(", ")} (${l.why ?? "they cannot train on this data"}).`)
+    : null;
+}
+
 export function uploadCard(o: UploadOutcome, opts: { dropHint: string }): Card {
   const r = o.report;
   const problemCount = Object.values(r.issueCounts).reduce((a, b) => a + (b ?? 0), 0);
@@ -107,6 +114,8 @@ export function uploadCard(o: UploadOutcome, opts: { dropHint: string }): Card {
     );
     blocks.push(estimateBlock(o.estimates));
   }
+  const leftOut = leftOutBlock(o.leftOut);
+  if (leftOut && r.validRows) blocks.push(leftOut);
   if (o.stored && o.dataset) {
     blocks.push(text(`Next: /tune dataset split ${o.dataset.name} --eval 20%`));
   }
@@ -152,6 +161,7 @@ export function showCard(
   v: DatasetVersionRecord,
   versions: DatasetVersionRecord[],
   estimates: TrainingEstimate[],
+  leftOut: { models: string[]; why: string | null } = { models: [], why: null },
 ): Card {
   const s = v.stats;
   const origin =
@@ -176,6 +186,7 @@ export function showCard(
       text(`Versions: ${versions.map((x) => `v${x.version} (${fmt.count(x.rows, "row")})`).join(", ")}`),
       text("Cost estimate:"),
       estimateBlock(estimates),
+      ...[leftOutBlock(leftOut)].filter((b) => b !== null),
     ],
   };
 }

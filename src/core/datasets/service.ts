@@ -6,7 +6,7 @@ import fs from "node:fs";
 import readline from "node:readline";
 import { fmt } from "../format.ts";
 import { ErrorCode, TuneError } from "../../errors.ts";
-import { estimateTraining, findModel, type TrainingEstimate } from "../costs/estimate.ts";
+import { estimateTraining, findModel, trainableModels, type TrainingEstimate } from "../costs/estimate.ts";
 import type { BlobStore, Clock, DatasetRepo, DatasetStats, DatasetVersionRecord } from "../ports.ts";
 import { DuplicateFinder, findOverlap, groupNearPrompts, promptKey } from "./dedupe.ts";
 import { IngestRefusal, type IngestProgress, type IngestResult } from "./ingest.ts";
@@ -42,6 +42,8 @@ export interface UploadOutcome {
   name: string;
   report: IngestResult;
   estimates: TrainingEstimate[];
+  /** Models of the estimate list that cannot train on this data's format, and why (not priced). */
+  leftOut: { models: string[]; why: string | null };
   /** The full problem report (one line per problem), when there were problems. */
   reportText?: string;
 }
@@ -97,8 +99,10 @@ export class DatasetService {
       const problems = Object.values(report.issueCounts).reduce((a, b) => a + (b ?? 0), 0);
       const reportText = problems ? fs.readFileSync(out.report, "utf8") : undefined;
       const tokenCounts = readTokenFile(out.tokens);
-      const estimates = estimateTraining(tokenCounts, { models: this.settings.estimateModels });
-      const base = { name, report, estimates, reportText };
+      const models = trainableModels(this.settings.estimateModels, report.format);
+      const estimates = estimateTraining(tokenCounts, { models: models.trainable });
+      const leftOut = { models: models.leftOut, why: models.why };
+      const base = { name, report, estimates, leftOut, reportText };
       if (report.validRows === 0) {
         return { ...base, stored: false, dataset: null };
       }
@@ -174,8 +178,15 @@ export class DatasetService {
     return v ? formatRef(v.name, v.version) : `#${id}`;
   }
 
+  /** Training cost of a version on each estimate model that can train on its format. */
   estimates(v: DatasetVersionRecord, models = this.settings.estimateModels): TrainingEstimate[] {
-    return estimateTraining(this.tokenCounts(v), { models });
+    return estimateTraining(this.tokenCounts(v), { models: trainableModels(models, v.format).trainable });
+  }
+
+  /** The estimate models that cannot train on a version's format (left out of its cost table), and why. */
+  estimatesLeftOut(v: DatasetVersionRecord): { models: string[]; why: string | null } {
+    const m = trainableModels(this.settings.estimateModels, v.format);
+    return { models: m.leftOut, why: m.why };
   }
 
   tokenCounts(v: DatasetVersionRecord): number[] {

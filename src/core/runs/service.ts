@@ -4,7 +4,7 @@
  */
 import crypto from "node:crypto";
 import { ErrorCode, TuneError } from "../../errors.ts";
-import { defaultEpochs, estimateTraining } from "../costs/estimate.ts";
+import { defaultEpochs, estimateTraining, trainableModels } from "../costs/estimate.ts";
 import { experimentSpend, round } from "../costs/ledger.ts";
 import { findOverlap } from "../datasets/dedupe.ts";
 import { experimentNamed } from "../experiments/service.ts";
@@ -127,6 +127,13 @@ export class RunService {
       throw new TuneError(
         ErrorCode.UnknownModel,
         `${providerName} cannot tune "${baseModel}". It tunes: ${trainer.models().join(", ")}.`,
+      );
+    }
+    const fits = trainableModels([`${providerName}:${baseModel}`], train.format);
+    if (fits.leftOut.length) {
+      throw new TuneError(
+        "dataset_format_unsupported",
+        `${providerName}:${baseModel} cannot train on ${formatRef(train.name, train.version)}: ${fits.why}. Train it on together or local, or upload the rows as chat messages.`,
       );
     }
     const warnings = await this.checkOverlap(train, evalSet);
