@@ -232,6 +232,7 @@ export const datasetSplit = defineCommand({
     const train = formatRef(s.train.name, s.train.version);
     const evalRef = formatRef(s.eval.name, s.eval.version);
     const clean = !s.overlap.exact.length && !s.overlap.samePrompt.length;
+    const hit = s.overlap.overlappingB;
     const card: Card = {
       title: `Split ${formatRef(s.source.name, s.source.version)} -> ${train} + ${evalRef}`,
       tone: clean ? "success" : "warning",
@@ -243,7 +244,9 @@ export const datasetSplit = defineCommand({
           ["Seed", String(input.seed)],
           [
             "Overlap check",
-            `${s.overlap.exact.length} exact · ${s.overlap.samePrompt.length} same prompt · ${s.overlap.near.length} near-duplicate`,
+            hit.any
+              ? `${fmt.count(hit.any, "eval row")} ${hit.any === 1 ? "matches" : "match"} training rows: ${hit.exact} identical · ${hit.samePrompt} same prompt · ${hit.near} near-duplicate`
+              : "no eval row matches a training row",
           ],
         ]),
         ...(s.templated.families
@@ -266,11 +269,8 @@ export const datasetSplit = defineCommand({
         evalShare: input.eval,
         groups: s.groups,
         templated: s.templated,
-        overlap: {
-          exact: s.overlap.exact.length,
-          samePrompt: s.overlap.samePrompt.length,
-          near: s.overlap.near.length,
-        },
+        // Eval rows that match a training row, by kind (an eval row is counted once however many rows it matches).
+        overlap: { exact: hit.exact, samePrompt: hit.samePrompt, near: hit.near, evalRows: hit.any },
       },
     };
   },
@@ -296,11 +296,20 @@ export const datasetCheckOverlap = defineCommand({
           (p) =>
             `line ${p.aLine} of ${o.a} ~ line ${p.bLine} of ${o.b}${p.similarity !== undefined ? ` (${fmt.pct(p.similarity, 0)})` : ""}`,
         );
+    // Counted in rows of the second dataset (the eval set): a pair count would count one leaked eval row once for
+    // every training row it matches.
+    const hit = o.overlappingB;
+    const of = (n: number, pairs: number) =>
+      `${fmt.count(n, "row")} of ${o.b}${pairs > n ? ` (${fmt.count(pairs, "pair")} with ${o.a})` : ""}`;
     const blocks = [
       fields([
-        ["Exact (identical rows)", fmt.int(o.exact.length)],
-        ["Same prompt", fmt.int(o.samePrompt.length)],
-        ["Near-duplicate", fmt.int(o.near.length)],
+        [
+          "Overlapping",
+          `${fmt.count(hit.any, "row")} of ${o.b}'s ${fmt.int(o.bRows)} (${fmt.pct(hit.any / Math.max(1, o.bRows))})`,
+        ],
+        ["Exact (identical rows)", of(hit.exact, o.exact.length)],
+        ["Same prompt", of(hit.samePrompt, o.samePrompt.length)],
+        ["Near-duplicate", of(hit.near, o.near.length)],
       ]),
     ];
     if (o.exact.length) blocks.push(list(pairs(o.exact), "Exact"));
@@ -315,7 +324,14 @@ export const datasetCheckOverlap = defineCommand({
     };
     return {
       card,
-      data: { a: o.a, b: o.b, exact: o.exact, near: o.near, samePrompt: o.samePrompt },
+      data: {
+        a: o.a,
+        b: o.b,
+        exact: o.exact,
+        near: o.near,
+        samePrompt: o.samePrompt,
+        overlappingRows: { ...hit, of: o.bRows },
+      },
     };
   },
 });

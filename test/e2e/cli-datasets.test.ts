@@ -188,6 +188,47 @@ describe("CLI: datasets on the real shared files", () => {
     );
   });
 
+  test("overlap is counted in eval rows, not pairs: one leaked row copied four times in train is one eval row", async () => {
+    const dir = tmpDir("pairs");
+    const row = (q: string, a: string) =>
+      JSON.stringify({
+        messages: [
+          { role: "user", content: q },
+          { role: "assistant", content: a },
+        ],
+      });
+    const leaked = row("What is the boiling point of water at sea level?", "100 degrees Celsius.");
+    const train = [leaked, leaked, leaked, leaked, row("Name a primary colour.", "Red."), row("What is 2 + 2?", "4.")];
+    const evalRows = [
+      row("Which planet is closest to the sun?", "Mercury."),
+      leaked,
+      row("How many legs has a spider?", "Eight."),
+    ];
+    fs.writeFileSync(path.join(dir, "ptrain.jsonl"), `${train.join("\n")}\n`);
+    fs.writeFileSync(path.join(dir, "peval.jsonl"), `${evalRows.join("\n")}\n`);
+    for (const f of ["ptrain", "peval"]) {
+      const up = await runCli(["dataset", "upload", path.join(dir, `${f}.jsonl`)], env);
+      assert.equal(up.code, 0, up.stderr);
+    }
+    const card = await runCli(["dataset", "check-overlap", "ptrain", "peval"], env);
+    assert.match(card.stdout, /Overlapping\s+1 row of peval@v1's 3 \(33\.3%\)/);
+    assert.match(card.stdout, /Exact \(identical rows\)\s+1 row of peval@v1 \(4 pairs with ptrain@v1\)/);
+    const j = await runCliJson<{ exact: unknown[]; overlappingRows: Record<string, number> }>(
+      ["dataset", "check-overlap", "ptrain", "peval"],
+      env,
+    );
+    assert.equal(j.json.exact.length, 4, "the pairs are all listed");
+    assert.deepEqual(j.json.overlappingRows, { exact: 1, samePrompt: 0, near: 0, any: 1, of: 3 });
+    // A run on it is refused, naming the eval row once.
+    assert.equal((await runCli(["experiment", "new", "pairs", "--eval", "peval"], env)).code, 0);
+    const run = await runCli(["run", "start", "ptrain", "--experiment", "pairs"], env);
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr,
+      /ptrain@v1 overlaps the eval set peval@v1: 1 eval row identical to a training row \(eval line 2 = line 1\)\./,
+    );
+  });
+
   test("export in each format", async () => {
     const out = path.join(tmpDir("export"), "toy.alpaca.jsonl");
     const a = await runCliJson<{ rows: number; path: string }>(

@@ -226,16 +226,27 @@ export class RunService {
     );
     const tRef = formatRef(train.name, train.version);
     const eRef = formatRef(evalSet.name, evalSet.version);
-    const pairs = (xs: Array<{ aLine: number; bLine: number }>) =>
-      xs
-        .slice(0, 5)
-        .map((p) => `line ${p.aLine} ~ eval line ${p.bLine}`)
-        .join(", ") + (xs.length > 5 ? `, and ${xs.length - 5} more` : "");
+    // Named and counted by eval row (what a leak costs the eval), each with a training line it matches.
+    const rows = (xs: Array<{ aLine: number; bLine: number }>, sign: string) => {
+      const first = new Map<number, number>();
+      for (const p of xs) if (!first.has(p.bLine)) first.set(p.bLine, p.aLine);
+      const list = [...first].sort((x, y) => x[0] - y[0]);
+      return (
+        list
+          .slice(0, 5)
+          .map(([b, a]) => `eval line ${b} ${sign} line ${a}`)
+          .join(", ") + (list.length > 5 ? `, and ${list.length - 5} more` : "")
+      );
+    };
+    const hit = o.overlappingB;
     if (o.exact.length || o.samePrompt.length) {
       const parts = [];
-      if (o.exact.length) parts.push(`${fmt.count(o.exact.length, "identical row")} (${pairs(o.exact)})`);
+      if (o.exact.length)
+        parts.push(`${fmt.count(hit.exact, "eval row")} identical to a training row (${rows(o.exact, "=")})`);
       if (o.samePrompt.length)
-        parts.push(`${fmt.count(o.samePrompt.length, "row")} with the same prompt (${pairs(o.samePrompt)})`);
+        parts.push(
+          `${fmt.count(hit.samePrompt, "eval row")} sharing a prompt with a training row (${rows(o.samePrompt, "~")})`,
+        );
       throw new TuneError(
         "run_overlap",
         `${tRef} overlaps the eval set ${eRef}: ${parts.join("; ")}. Training on eval rows makes the verdict meaningless: remove them (e.g. /tune dataset split, then train on the -train side).`,
@@ -243,8 +254,8 @@ export class RunService {
       );
     }
     if (!o.near.length) return [];
-    const share = new Set(o.near.map((p) => p.bLine)).size / Math.max(1, evalSet.rows);
-    const msg = `${fmt.count(o.near.length, "near-duplicate pair")} between ${tRef} and the eval set ${eRef} (${fmt.pct(share)} of eval rows): ${pairs(o.near)}`;
+    const share = hit.near / Math.max(1, evalSet.rows);
+    const msg = `${fmt.count(hit.near, "eval row")} of the eval set ${eRef} (${fmt.pct(share)}) ${hit.near === 1 ? "has" : "have"} a near-duplicate in ${tRef}: ${rows(o.near, "~")}`;
     if (share > this.settings.nearOverlapMaxShare) {
       throw new TuneError(
         "run_overlap",
