@@ -4,21 +4,8 @@ import { z } from "zod";
 import { fields, fmt, list, table, text, type Card } from "../src/core/cards.ts";
 import { estimateBlock, listCard, showCard, uploadCard } from "../src/core/datasets/cards.ts";
 import { formatRef } from "../src/core/datasets/names.ts";
+import { shareOption } from "./parse.ts";
 import { defineCommand } from "./types.ts";
-
-/** "20%", "20", "0.2" -> 0.2 */
-const share = z
-  .string()
-  .default("20%")
-  .transform((s, ctx) => {
-    const t = s.trim();
-    const n = t.endsWith("%") ? Number(t.slice(0, -1)) / 100 : Number(t) > 1 ? Number(t) / 100 : Number(t);
-    if (!Number.isFinite(n) || n <= 0 || n >= 1) {
-      ctx.addIssue({ code: "custom", message: `"${s}" is not a share between 0% and 100% (e.g. 20%)` });
-      return z.NEVER;
-    }
-    return n;
-  });
 
 export const datasetUpload = defineCommand({
   path: ["dataset", "upload"],
@@ -217,7 +204,7 @@ export const datasetSplit = defineCommand({
   summary: "Split a dataset into train and eval versions with no shared prompts (deterministic for a seed).",
   options: z.object({
     dataset: z.string().describe("name or name@vN"),
-    eval: share.describe("Share of rows for eval, e.g. 20%"),
+    eval: shareOption("20%").describe("share of rows for eval: 20% or 20 (percent), or 0.2 (a fraction below 1)"),
     seed: z.coerce.number().int().min(0).default(42).describe("Seed for the deterministic split"),
   }),
   positional: ["dataset"],

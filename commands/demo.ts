@@ -6,6 +6,7 @@ import { summarizeLedger } from "../src/core/costs/ledger.ts";
 import { formatRef } from "../src/core/datasets/names.ts";
 import { compareCard, pct } from "../src/core/runs/cards.ts";
 import { comparisonJson } from "./eval.ts";
+import { shareOption } from "./parse.ts";
 import { runCardFor, runVerdict, runVerdictCard, waitForRun } from "./run.ts";
 import { defineCommand } from "./types.ts";
 
@@ -21,7 +22,7 @@ export const demo = defineCommand({
   options: z.object({
     seed: z.coerce.number().int().min(0).default(1).describe("seed of the generated task and the run"),
     rows: z.coerce.number().int().min(50).max(5000).default(600).describe("rows to generate (train + eval)"),
-    eval: z.coerce.number().gt(0).lt(1).default(0.25).describe("share of rows held out for eval"),
+    eval: shareOption("25%").describe("share of rows held out for eval: 25% or 25 (percent), or 0.25 (a fraction)"),
   }),
   permission: "spend",
   examples: ["/tune demo", "tuneloop demo --json"],

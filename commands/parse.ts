@@ -140,6 +140,35 @@ export function wordsToInput(def: CommandDef, words: string[]): Record<string, u
   return input;
 }
 
+/**
+ * A share of rows (the eval side of a split): "20%" is a percent; a number of 1 or more is a percent too ("1" is
+ * 1%, "20" is 20%); a number below 1 is a fraction ("0.2" is 20%). Between 0% and 100%, both excluded.
+ */
+export function parseShare(s: string): number | null {
+  const t = s.trim();
+  const pct = t.endsWith("%");
+  const x = Number(pct ? t.slice(0, -1).trim() : t);
+  if (!t || !Number.isFinite(x)) return null;
+  const n = pct || x >= 1 ? x / 100 : x;
+  return n > 0 && n < 1 ? n : null;
+}
+
+export const shareOption = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((s, ctx) => {
+      const n = parseShare(s);
+      if (n === null) {
+        ctx.addIssue({
+          code: "custom",
+          message: `"${s}" is not a share of rows: write a percent (20% or 20; 1 is 1%) or a fraction below 1 (0.2)`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 /** Validates raw input against the command's schema; problems come back naming the option. */
 export function validateInput(def: CommandDef, raw: Record<string, unknown>): Record<string, unknown> {
   const parsed = def.options.safeParse(raw);

@@ -188,6 +188,34 @@ describe("CLI: datasets on the real shared files", () => {
     );
   });
 
+  test("--eval takes a percent (20% or 20, and 1 is 1%) or a fraction below 1, and says how it read it", async () => {
+    for (const [given, share] of [
+      ["1", 0.01],
+      ["1%", 0.01],
+      ["20", 0.2],
+      ["0.2", 0.2],
+      ["2.5%", 0.025],
+    ] as const) {
+      const r = await runCliJson<{ evalShare: number; eval: { rows: number } }>(
+        ["dataset", "split", "alpaca_en_demo", "--eval", given, "--seed", "3"],
+        env,
+      );
+      assert.equal(r.code, 0, `${given}: ${r.stdout}`);
+      assert.ok(Math.abs(r.json.evalShare - share) < 1e-12, `${given} -> ${r.json.evalShare}`);
+      assert.ok(Math.abs(r.json.eval.rows - 999 * share) <= 3, `${given}: ${r.json.eval.rows} eval rows`);
+    }
+    const card = await runCli(["dataset", "split", "alpaca_en_demo", "--eval", "1", "--seed", "3"], env);
+    assert.match(card.stdout, /Eval\s+alpaca_en_demo-eval@v\d+: 10 rows \(1\.0%\)/);
+    for (const bad of ["0", "100", "150%", "abc"]) {
+      const r = await runCli(["dataset", "split", "alpaca_en_demo", "--eval", bad], env);
+      assert.equal(r.code, 1, bad);
+      assert.match(
+        r.stderr,
+        /--eval: ".*" is not a share of rows: write a percent \(20% or 20; 1 is 1%\) or a fraction/,
+      );
+    }
+  });
+
   test("overlap is counted in eval rows, not pairs: one leaked row copied four times in train is one eval row", async () => {
     const dir = tmpDir("pairs");
     const row = (q: string, a: string) =>
