@@ -86,7 +86,7 @@ export const scheduleAdd = defineCommand({
           fields([
             ["Recipe", s.recipe],
             ["When", `${s.cron} (${s.tz})`],
-            ["Next", next.map((d) => fmtZoned(d, s.tz)).join(" · ")],
+            ["Next", next.map((d) => fmt.zoned(d, s.tz)).join(" · ")],
           ]),
           text(`Pause it with /tune schedule pause ${s.id}.`),
         ],
@@ -95,17 +95,6 @@ export const scheduleAdd = defineCommand({
     };
   },
 });
-
-function fmtZoned(d: Date, tz: string): string {
-  return new Intl.DateTimeFormat("en-GB", {
-    timeZone: tz,
-    weekday: "short",
-    day: "2-digit",
-    month: "short",
-    hour: "2-digit",
-    minute: "2-digit",
-  }).format(d);
-}
 
 export const scheduleList = defineCommand({
   path: ["schedule", "list"],
@@ -116,6 +105,8 @@ export const scheduleList = defineCommand({
   async handler(ctx) {
     const all = ctx.app.iterations.schedules();
     const rows = all.map(scheduleJson);
+    // Times in each schedule's own zone, the zone written out (a bare "02:00" is read as local time).
+    const at = (iso: string | null | undefined, tz: string) => (iso ? fmt.zoned(new Date(iso), tz) : "-");
     return {
       card: all.length
         ? {
@@ -128,8 +119,8 @@ export const scheduleList = defineCommand({
                   r.recipe,
                   `${r.cron} (${r.tz})`,
                   r.state,
-                  r.lastOutcome ? `${r.lastRun?.slice(0, 16).replace("T", " ")} ${r.lastOutcome.split(":")[0]}` : "-",
-                  r.nextRun ? r.nextRun.slice(0, 16).replace("T", " ") : "-",
+                  r.lastOutcome ? `${at(r.lastRun, r.tz)} ${r.lastOutcome.split(":")[0]}` : "-",
+                  at(r.nextRun, r.tz),
                 ]),
               ),
             ],

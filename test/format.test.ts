@@ -54,7 +54,8 @@ describe("format", () => {
     assert.equal(fmt.time(d), "2026-03-02 18:27 UTC");
     assert.equal(fmt.day(d), "2026-03-02");
     assert.equal(fmt.zoned(d, "UTC"), "2026-03-02 18:27 UTC");
-    assert.equal(fmt.zoned(d, "Europe/Berlin"), "Mon 02 Mar 2026 19:27 Europe/Berlin");
+    assert.equal(fmt.zoned(d, "Europe/Berlin"), "2026-03-02 19:27 Europe/Berlin");
+    assert.equal(fmt.zoned(new Date("2026-07-01T23:30:00Z"), "America/New_York"), "2026-07-01 19:30 America/New_York");
   });
 
   test("points and p-values", () => {

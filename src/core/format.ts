@@ -75,16 +75,15 @@ function time(d: Date): string {
   return `${d.getUTCFullYear()}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())} ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())} UTC`;
 }
 
-/** "Mon 02 Mar 18:27 Europe/Berlin": a time in a named zone (schedules), the zone written out. */
+/** "2026-03-02 19:27 Europe/Berlin": a time in a named zone (schedules), in the same shape as `time`, zone written out. */
 function zoned(d: Date, tz: string): string {
   if (tz === "UTC" || tz === "Etc/UTC") return time(d);
   const parts = Object.fromEntries(
     new Intl.DateTimeFormat("en-GB", {
       timeZone: tz,
-      weekday: "short",
-      day: "2-digit",
-      month: "short",
       year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
       hour: "2-digit",
       minute: "2-digit",
       hourCycle: "h23",
@@ -92,7 +91,7 @@ function zoned(d: Date, tz: string): string {
       .formatToParts(d)
       .map((p) => [p.type, p.value]),
   );
-  return `${parts.weekday} ${parts.day} ${parts.month} ${parts.year} ${parts.hour}:${parts.minute} ${tz}`;
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${tz}`;
 }
 
 export const fmt = {
