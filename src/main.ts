@@ -63,7 +63,16 @@ async function main(): Promise<number> {
       verdictCard: (run, v) => runVerdictCard(app, run, v),
       onError: (err) => log.warn({ err }, "chat update failed"),
     });
-    const chat = consoleChat(app);
+    // Ctrl-D during a run: stop its work and wait for it before the database closes; the run resumes at the next start.
+    const chat = consoleChat(app, {
+      async beforeExit() {
+        await app.scheduler?.stop();
+        const id = await app.worker.stop();
+        return id === null
+          ? undefined
+          : `Run ${id} was interrupted: it resumes when tuneloop starts again (npm start), or drop it with npx tuneloop run cancel ${id}.`;
+      },
+    });
     app.worker.start();
     await app.scheduler.start();
     void app.ingest.warm();

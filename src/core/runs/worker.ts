@@ -32,11 +32,21 @@ export interface WorkerOptions {
   progressEveryMs?: number;
 }
 
+/** The abort reason when the process stops (Ctrl-D, SIGTERM): the run is interrupted, not cancelled or failed. */
+export class WorkerStopping extends Error {
+  constructor() {
+    super("tuneloop is stopping");
+  }
+}
+
 export class RunWorker {
   readonly owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString("hex")}`;
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
   private current: AbortController | null = null;
+  /** The claim-and-execute in progress, so stop() can wait for it before the database closes. */
+  private inflight: Promise<RunRecord | null> | null = null;
+  private stopping = false;
 
   constructor(
     private readonly repo: EngineRepo,
@@ -69,17 +79,33 @@ export class RunWorker {
     tick();
   }
 
-  /** Stops polling; a run in progress is abandoned to its lease (another process picks it up). */
-  async stop(): Promise<void> {
+  /**
+   * Stops polling and the run in progress, and waits until its work has stopped (training stops within a step, an
+   * eval within its requests in flight), so nothing touches the database after it closes. The interrupted run keeps
+   * its state and gives up its lease: the next process that starts resumes it at once. Returns its id, if any.
+   */
+  async stop(): Promise<number | null> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    this.current?.abort(new Error("worker stopping"));
+    this.stopping = true;
+    const ac = this.current;
+    ac?.abort(new WorkerStopping());
+    const run = await this.inflight?.catch(() => null);
+    return ac && run && run.state !== "succeeded" && run.state !== "failed" && run.state !== "cancelled"
+      ? run.id
+      : null;
   }
 
   /** Claims and executes the next run (or a given one). Returns the finished run, or null when there was none. */
-  async runNext(runId?: number): Promise<RunRecord | null> {
-    if (this.busy) return null;
+  runNext(runId?: number): Promise<RunRecord | null> {
+    if (this.busy || this.stopping) return Promise.resolve(null);
     this.busy = true;
+    const p = this.claimAndExecute(runId);
+    this.inflight = p;
+    return p;
+  }
+
+  private async claimAndExecute(runId?: number): Promise<RunRecord | null> {
     try {
       const now = this.clock.now();
       const run = this.repo.claimRun(this.owner, now, new Date(now.getTime() + this.leaseMs), runId);
@@ -139,6 +165,13 @@ export class RunWorker {
       return run;
     } catch (err) {
       const reason = ac.signal.reason;
+      if (reason instanceof WorkerStopping) {
+        // This process is stopping (whatever the trainer threw on the abort): the run is interrupted, not
+        // cancelled or failed. Give the lease up so the next start resumes it at once.
+        this.log.info({ runId: run.id }, "run interrupted: tuneloop is stopping");
+        this.repo.renewLease(run.id, this.owner, this.clock.now());
+        return this.repo.runById(run.id) ?? run;
+      }
       if (err instanceof CancelledError || reason instanceof CancelledError) {
         run = this.runs.setState(run, ["running", "stalled"], "cancelled", "worker", {
           stateReason: "cancelled while running",
@@ -147,7 +180,7 @@ export class RunWorker {
           leaseUntil: null,
         });
       } else if (ac.signal.aborted) {
-        // Lease lost or worker stopping: leave the run to whoever holds it next.
+        // Lease lost: leave the run to whoever holds it now.
         this.log.warn({ runId: run.id, reason: String(reason) }, "run abandoned");
         return this.repo.runById(run.id) ?? run;
       } else {
