@@ -4,7 +4,7 @@
  */
 import crypto from "node:crypto";
 import { ErrorCode, TuneError } from "../../errors.ts";
-import { defaultEpochs, estimateTraining, trainableModels } from "../costs/estimate.ts";
+import { defaultEpochs, estimateTraining, findModel, trainableModels } from "../costs/estimate.ts";
 import { experimentSpend, round } from "../costs/ledger.ts";
 import { findOverlap } from "../datasets/dedupe.ts";
 import { experimentNamed } from "../experiments/service.ts";
@@ -77,6 +77,32 @@ const DEFAULT_HYPER: Record<string, Omit<Hyper, "epochs">> = {
   default: { learningRate: 1e-4, batchSize: 8, loraRank: 8, loraAlpha: 16, seed: 1 },
 };
 
+/**
+ * The trainer's name for a base model: the name given, or the price-table model it is an alias of (OpenAI's dated
+ * snapshot "gpt-4.1-mini-2025-04-14" is gpt-4.1-mini; the provider sends the snapshot its API expects). Refused with
+ * every name it accepts.
+ */
+export function tunableModel(models: string[], provider: string, name: string): string {
+  const same = models.find((m) => m.toLowerCase() === name.trim().toLowerCase());
+  if (same) return same;
+  try {
+    const e = findModel(`${provider}:${name}`);
+    if (e.provider === provider && models.includes(e.model)) return e.model;
+  } catch {
+    // not in the price table: refused below
+  }
+  const names = models.map((m) => {
+    let aliases: string[] = [];
+    try {
+      aliases = findModel(`${provider}:${m}`).aliases ?? [];
+    } catch {
+      // a model without a price entry has no aliases
+    }
+    return aliases.length ? `${m} (${aliases.join(", ")})` : m;
+  });
+  throw new TuneError(ErrorCode.UnknownModel, `${provider} cannot tune "${name}". It tunes: ${names.join(", ")}.`);
+}
+
 export class RunService {
   /** Every state change of every run, wherever it happened. */
   readonly events: RunEvents;
@@ -122,13 +148,7 @@ export class RunService {
     const evalSet = this.datasets.byId(exp.evalVersionId);
     const providerName = input.provider ?? "local";
     const trainer = this.trainer(providerName);
-    const baseModel = input.model ?? trainer.defaultModel;
-    if (!trainer.models().includes(baseModel)) {
-      throw new TuneError(
-        ErrorCode.UnknownModel,
-        `${providerName} cannot tune "${baseModel}". It tunes: ${trainer.models().join(", ")}.`,
-      );
-    }
+    const baseModel = tunableModel(trainer.models(), providerName, input.model ?? trainer.defaultModel);
     const fits = trainableModels([`${providerName}:${baseModel}`], train.format);
     if (fits.leftOut.length) {
       throw new TuneError(
