@@ -20,7 +20,7 @@ export const datasetUpload = defineCommand({
   permission: "write",
   examples: [
     "/tune dataset upload support-tickets (with the file attached)",
-    "tuneloop dataset upload data.jsonl --name support --json",
+    "npx tuneloop dataset upload data.jsonl --name support --json",
   ],
   async handler(ctx, input) {
     const att = ctx.attachment;
@@ -335,7 +335,7 @@ export const datasetExport = defineCommand({
   permission: "read",
   examples: [
     "/tune dataset export support@v2 --format together",
-    "tuneloop dataset export support --format openai --out support.jsonl",
+    "npx tuneloop dataset export support --format openai --out support.jsonl",
   ],
   async handler(ctx, input) {
     const e = await ctx.app.datasets.export(input.dataset, input.format);

@@ -25,7 +25,7 @@ export const demo = defineCommand({
     eval: shareOption("25%").describe("share of rows held out for eval: 25% or 25 (percent), or 0.25 (a fraction)"),
   }),
   permission: "spend",
-  examples: ["/tune demo", "tuneloop demo --json"],
+  examples: ["/tune demo", "npx tuneloop demo --json"],
   async handler(ctx, input) {
     const app = ctx.app;
     const evalRows = Math.round(input.rows * input.eval);

@@ -74,7 +74,7 @@ export async function runCommand(wordsIn: string[], ctx: CommandContext): Promis
         throw new TuneError(
           ErrorCode.AttachmentRequired,
           ctx.surface === "cli"
-            ? `Give the file's path: tuneloop ${def.path.join(" ")} FILE`
+            ? `Give the file's path: npx tuneloop ${def.path.join(" ")} FILE`
             : `Attach a file to /tune ${def.path.join(" ")} (in the console: --file PATH, or /attach PATH first).`,
         );
       }

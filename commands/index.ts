@@ -43,9 +43,9 @@ function inGroup(d: CommandDef, group: string | undefined): boolean {
 /** For the CLI: the command as the CLI takes it, and the examples that make sense without a chat. */
 function examplesFor(d: CommandDef, cli: boolean): string[] {
   if (!cli) return d.examples;
-  const own = d.examples.filter((e) => e.startsWith("tuneloop "));
+  const own = d.examples.filter((e) => e.startsWith("npx tuneloop "));
   const chat = d.examples.filter((e) => e.startsWith("/tune ") && !(d.attachment && /attach/.test(e)));
-  return [...own.map((e) => `npx ${e}`), ...chat.map((e) => `npx tuneloop ${e.slice("/tune ".length)}`)];
+  return [...own, ...chat.map((e) => `npx tuneloop ${e.slice("/tune ".length)}`)];
 }
 
 export function helpCard(group?: string, surface?: Surface): Card {

@@ -151,7 +151,7 @@ export const runStart = defineCommand({
   permission: "spend",
   examples: [
     "/tune run start support-train --experiment support --epochs 3",
-    "tuneloop run start demo-train --experiment demo --yes --wait --json",
+    "npx tuneloop run start demo-train --experiment demo --yes --wait --json",
   ],
   async handler(ctx, input) {
     const out = await ctx.app.runs.start({

@@ -24,6 +24,7 @@ async function main(): Promise<number> {
   let discord: ReturnType<typeof discordSettings>;
   try {
     config = loadConfig();
+    loadProviderSettings(); // a bad provider setting is named here, before anything starts
     slack = slackSettings(process.env);
     discord = discordSettings(process.env);
     if (slack && discord) {

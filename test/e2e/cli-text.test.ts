@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { runCli, sharedDataset, testEnv, tmpDir } from "../helpers.ts";
+import { spawn } from "node:child_process";
+import { repoRoot, runCli, sharedDataset, testEnv, tmpDir } from "../helpers.ts";
 
 describe("CLI text", () => {
   // No hosted provider keys, whatever the developer's environment has (a blank value counts as unset).
@@ -51,6 +52,26 @@ describe("CLI text", () => {
     assert.doesNotMatch(r.stderr, /only you can see this|\/tune /);
     const u = await runCli(["frobnicate"], env);
     assert.match(u.stderr, /Type npx tuneloop help for the list of commands/);
+  });
+
+  test("a reader that closes the pipe early gets no EPIPE crash", async () => {
+    const r = await new Promise<{ stderr: string }>((resolve) => {
+      const child = spawn("sh", ["-c", `"${process.execPath}" bin/tuneloop.mjs help --json | true`], {
+        cwd: repoRoot,
+        env,
+      });
+      let stderr = "";
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("close", () => resolve({ stderr }));
+    });
+    assert.doesNotMatch(r.stderr, /EPIPE|Unhandled|internal error/);
+  });
+
+  test("a bad provider setting is the user's to fix (exit 1, the setting named, its value hidden), not a bug", async () => {
+    const r = await runCli(["help", "providers"], { ...env, TOGETHER_API_KEY: "abc" });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^Bad provider setting:\n {2}TOGETHER_API_KEY=\(hidden\): looks too short for a key\n/);
+    assert.doesNotMatch(r.stderr, /internal error|abc/);
   });
 
   test("every missing-provider refusal names the setting that turns it on", async () => {

@@ -48,6 +48,8 @@ export function cliText(s: string): string {
 export interface RenderOptions {
   filePaths?: string[];
   withThread?: boolean;
+  /** Where each thread reply's files were saved (same order as `card.thread`). */
+  threadFilePaths?: string[][];
   /** The CLI: no chat phrasing (an ephemeral reply is simply the reply; commands as the CLI takes them). */
   cli?: boolean;
 }
@@ -67,9 +69,9 @@ function renderChatCard(card: Card, opts: RenderOptions): string {
   if (card.actions?.length) parts.push(card.actions.map((a) => `[${a.label}: /tune ${a.command}]`).join("  "));
   if (opts.filePaths?.length) parts.push(opts.filePaths.map((p) => `[file] ${p}`).join("\n"));
   if (opts.withThread) {
-    for (const t of card.thread ?? []) {
+    for (const [i, t] of (card.thread ?? []).entries()) {
       parts.push(
-        `↳ thread\n${renderChatCard(t, { cli: opts.cli })}`
+        `↳ thread\n${renderChatCard(t, { cli: opts.cli, filePaths: opts.threadFilePaths?.[i] })}`
           .split("\n")
           .map((l) => (l ? `    ${l}` : l))
           .join("\n"),
