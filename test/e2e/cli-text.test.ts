@@ -4,8 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { spawn } from "node:child_process";
-import { repoRoot, runCli, sharedDataset, testEnv, tmpDir } from "../helpers.ts";
+import { repoRoot, runCli, runProcess, sharedDataset, testEnv, tmpDir } from "../helpers.ts";
 
 describe("CLI text", () => {
   // No hosted provider keys, whatever the developer's environment has (a blank value counts as unset).
@@ -55,14 +54,9 @@ describe("CLI text", () => {
   });
 
   test("a reader that closes the pipe early gets no EPIPE crash", async () => {
-    const r = await new Promise<{ stderr: string }>((resolve) => {
-      const child = spawn("sh", ["-c", `"${process.execPath}" bin/tuneloop.mjs help --json | true`], {
-        cwd: repoRoot,
-        env,
-      });
-      let stderr = "";
-      child.stderr.on("data", (d) => (stderr += d));
-      child.on("close", () => resolve({ stderr }));
+    const r = await runProcess("sh", ["-c", `"${process.execPath}" bin/tuneloop.mjs help --json | true`], {
+      cwd: repoRoot,
+      env,
     });
     assert.doesNotMatch(r.stderr, /EPIPE|Unhandled|internal error/);
   });

@@ -6,14 +6,14 @@
  * console prints; the Together walkthrough runs end to end against the Together fake.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { makeDemoTask } from "../../src/core/demo/task.ts";
 import { REHEARSAL_KEY, startRehearsal } from "../fakes/serve-together.ts";
 import type { FakeTogether } from "../fakes/together.ts";
-import { repoRoot, sharedDir, tmpDir } from "../helpers.ts";
+import { repoRoot, runProcess, sharedDir, tmpDir } from "../helpers.ts";
 
 const CLONED = [
   "package.json",
@@ -48,18 +48,9 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return env;
 }
 
-function sh(line: string, cwd: string, env: NodeJS.ProcessEnv, input?: string) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn("sh", ["-c", line], { cwd, env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? "");
-  });
-}
+/** A line as a user's shell runs it. */
+const sh = (line: string, cwd: string, env: NodeJS.ProcessEnv, input?: string) =>
+  runProcess("sh", ["-c", line], { cwd, env, input });
 
 interface Block {
   lang: string;
