@@ -2,26 +2,12 @@ import { z } from "zod";
 import { fields, fmt, list, table, text, type Card } from "../src/core/cards.ts";
 import { estimateBlock, listCard, showCard, uploadCard } from "../src/core/datasets/cards.ts";
 import { formatRef } from "../src/core/datasets/names.ts";
+import { shareOption } from "./parse.ts";
 import { defineCommand } from "./types.ts";
-
-/** "20%", "20", "0.2" -> 0.2 */
-const share = z
-  .string()
-  .default("20%")
-  .transform((s, ctx) => {
-    const t = s.trim();
-    const n = t.endsWith("%") ? Number(t.slice(0, -1)) / 100 : Number(t) > 1 ? Number(t) / 100 : Number(t);
-    if (!Number.isFinite(n) || n <= 0 || n >= 1) {
-      ctx.addIssue({ code: "custom", message: `"${s}" is not a share between 0% and 100% (e.g. 20%)` });
-      return z.NEVER;
-    }
-    return n;
-  });
 
 export const datasetUpload = defineCommand({
   path: ["dataset", "upload"],
-  summary:
-    "Upload a fine-tuning dataset (attach a .jsonl/.json file): validation, statistics, PII scan and cost estimate.",
+  summary: "Upload a fine-tuning dataset (a .jsonl or .json file): validation, statistics, PII scan and cost estimate.",
   options: z.object({
     name: z.string().optional().describe("Dataset name (default: from the file name)"),
     dropBadRows: z.boolean().default(false).describe("Store the good rows even if some rows have errors"),
@@ -32,7 +18,7 @@ export const datasetUpload = defineCommand({
   permission: "write",
   examples: [
     "/tune dataset upload support-tickets (with the file attached)",
-    "tuneloop dataset upload data.jsonl --name support --json",
+    "npx tuneloop dataset upload data.jsonl --name support --json",
   ],
   async handler(ctx, input) {
     const att = ctx.attachment;
@@ -51,7 +37,7 @@ export const datasetUpload = defineCommand({
         const pct = Math.floor((p.bytes / Math.max(1, p.totalBytes)) * 10) * 10;
         if (pct > lastPct && pct < 100) {
           lastPct = pct;
-          ctx.progress(`Reading ${att.filename}: ${pct}% (${fmt.int(p.records)} rows so far)`);
+          ctx.progress(`Reading ${att.filename}: ${pct}% (${fmt.count(p.records, "row")} so far)`);
         }
       },
     );
@@ -142,7 +128,7 @@ export const datasetShow = defineCommand({
     const versions = ctx.app.datasets.versions(v.name);
     const estimates = ctx.app.datasets.estimates(v);
     return {
-      card: showCard(v, versions, estimates),
+      card: showCard(v, versions, estimates, ctx.app.datasets.estimatesLeftOut(v)),
       data: {
         name: v.name,
         version: v.version,
@@ -216,7 +202,7 @@ export const datasetSplit = defineCommand({
   summary: "Split a dataset into train and eval versions with no shared prompts (deterministic for a seed).",
   options: z.object({
     dataset: z.string().describe("name or name@vN"),
-    eval: share.describe("Share of rows for eval, e.g. 20%"),
+    eval: shareOption("20%").describe("share of rows for eval: 20% or 20 (percent), or 0.2 (a fraction below 1)"),
     seed: z.coerce.number().int().min(0).default(42).describe("Seed for the deterministic split"),
   }),
   positional: ["dataset"],
@@ -231,24 +217,27 @@ export const datasetSplit = defineCommand({
     const train = formatRef(s.train.name, s.train.version);
     const evalRef = formatRef(s.eval.name, s.eval.version);
     const clean = !s.overlap.exact.length && !s.overlap.samePrompt.length;
+    const hit = s.overlap.overlappingB;
     const card: Card = {
       title: `Split ${formatRef(s.source.name, s.source.version)} -> ${train} + ${evalRef}`,
       tone: clean ? "success" : "warning",
       blocks: [
         fields([
-          ["Train", `${train}: ${fmt.int(s.train.rows)} rows`],
-          ["Eval", `${evalRef}: ${fmt.int(s.eval.rows)} rows (${fmt.pct(s.eval.rows / s.source.rows)})`],
+          ["Train", `${train}: ${fmt.count(s.train.rows, "row")}`],
+          ["Eval", `${evalRef}: ${fmt.count(s.eval.rows, "row")} (${fmt.pct(s.eval.rows / s.source.rows)})`],
           ["Prompt groups", `${fmt.int(s.groups)} (rows with the same or a near-duplicate prompt stay on one side)`],
           ["Seed", String(input.seed)],
           [
             "Overlap check",
-            `${s.overlap.exact.length} exact · ${s.overlap.samePrompt.length} same prompt · ${s.overlap.near.length} near-duplicate`,
+            hit.any
+              ? `${fmt.count(hit.any, "eval row")} ${hit.any === 1 ? "matches" : "match"} training rows: ${hit.exact} identical · ${hit.samePrompt} same prompt · ${hit.near} near-duplicate`
+              : "no eval row matches a training row",
           ],
         ]),
         ...(s.templated.families
           ? [
               text(
-                `${fmt.int(s.templated.rows)} rows belong to ${s.templated.families} templated famil${s.templated.families === 1 ? "y" : "ies"} of near-identical prompts (e.g. one question with different names): they were split by exact prompt, so similar rows may sit on both sides. Prefer an eval set whose templates the training set never saw when you want to measure more than the format.`,
+                `${fmt.count(s.templated.rows, "row")} belong to ${fmt.count(s.templated.families, "templated family")} of near-identical prompts (e.g. one question with different names): they were split by exact prompt, so similar rows may sit on both sides. Prefer an eval set whose templates the training set never saw when you want to measure more than the format.`,
               ),
             ]
           : []),
@@ -265,11 +254,8 @@ export const datasetSplit = defineCommand({
         evalShare: input.eval,
         groups: s.groups,
         templated: s.templated,
-        overlap: {
-          exact: s.overlap.exact.length,
-          samePrompt: s.overlap.samePrompt.length,
-          near: s.overlap.near.length,
-        },
+        // Eval rows that match a training row, by kind (an eval row is counted once however many rows it matches).
+        overlap: { exact: hit.exact, samePrompt: hit.samePrompt, near: hit.near, evalRows: hit.any },
       },
     };
   },
@@ -295,11 +281,20 @@ export const datasetCheckOverlap = defineCommand({
           (p) =>
             `line ${p.aLine} of ${o.a} ~ line ${p.bLine} of ${o.b}${p.similarity !== undefined ? ` (${fmt.pct(p.similarity, 0)})` : ""}`,
         );
+    // Counted in rows of the second dataset (the eval set): a pair count would count one leaked eval row once for
+    // every training row it matches.
+    const hit = o.overlappingB;
+    const of = (n: number, pairs: number) =>
+      `${fmt.count(n, "row")} of ${o.b}${pairs > n ? ` (${fmt.count(pairs, "pair")} with ${o.a})` : ""}`;
     const blocks = [
       fields([
-        ["Exact (identical rows)", fmt.int(o.exact.length)],
-        ["Same prompt", fmt.int(o.samePrompt.length)],
-        ["Near-duplicate", fmt.int(o.near.length)],
+        [
+          "Overlapping",
+          `${fmt.count(hit.any, "row")} of ${o.b}'s ${fmt.int(o.bRows)} (${fmt.pct(hit.any / Math.max(1, o.bRows))})`,
+        ],
+        ["Exact (identical rows)", of(hit.exact, o.exact.length)],
+        ["Same prompt", of(hit.samePrompt, o.samePrompt.length)],
+        ["Near-duplicate", of(hit.near, o.near.length)],
       ]),
     ];
     if (o.exact.length) blocks.push(list(pairs(o.exact), "Exact"));
@@ -314,7 +309,14 @@ export const datasetCheckOverlap = defineCommand({
     };
     return {
       card,
-      data: { a: o.a, b: o.b, exact: o.exact, near: o.near, samePrompt: o.samePrompt },
+      data: {
+        a: o.a,
+        b: o.b,
+        exact: o.exact,
+        near: o.near,
+        samePrompt: o.samePrompt,
+        overlappingRows: { ...hit, of: o.bRows },
+      },
     };
   },
 });
@@ -332,7 +334,7 @@ export const datasetExport = defineCommand({
   permission: "read",
   examples: [
     "/tune dataset export support@v2 --format together",
-    "tuneloop dataset export support --format openai --out support.jsonl",
+    "npx tuneloop dataset export support --format openai --out support.jsonl",
   ],
   async handler(ctx, input) {
     const e = await ctx.app.datasets.export(input.dataset, input.format);
@@ -344,7 +346,7 @@ export const datasetExport = defineCommand({
       return {
         card: {
           title: `Exported ${ref} as ${input.format}`,
-          blocks: [text(`${fmt.int(e.rows)} rows written to ${dest}`)],
+          blocks: [text(`${fmt.count(e.rows, "row")} written to ${dest}`)],
         },
         data: { dataset: ref, format: input.format, rows: e.rows, path: dest },
       };
@@ -352,7 +354,7 @@ export const datasetExport = defineCommand({
     return {
       card: {
         title: `Exported ${ref} as ${input.format}`,
-        blocks: [text(`${fmt.int(e.rows)} rows, ${fmt.bytes(Buffer.byteLength(e.content))}.`)],
+        blocks: [text(`${fmt.count(e.rows, "row")}, ${fmt.bytes(Buffer.byteLength(e.content))}.`)],
         files: [{ name: e.filename, content: e.content, mime: "application/jsonl" }],
       },
       data: { dataset: ref, format: input.format, rows: e.rows, filename: e.filename },

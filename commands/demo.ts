@@ -2,13 +2,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { App } from "../src/app.ts";
-import { fields, text, type Card } from "../src/core/cards.ts";
+import { fields, fmt, text, type Card } from "../src/core/cards.ts";
 import { summarizeLedger } from "../src/core/costs/ledger.ts";
 import { formatRef } from "../src/core/datasets/names.ts";
 import type { ExperimentRecord } from "../src/core/ports.ts";
 import { compareCard, pct } from "../src/core/runs/cards.ts";
 import { isFinal, STATE_LABEL } from "../src/core/runs/states.ts";
 import { comparisonJson } from "./eval.ts";
+import { shareOption } from "./parse.ts";
 import { runCardFor, runVerdict, runVerdictCard, waitForRun } from "./run.ts";
 import { defineCommand } from "./types.ts";
 
@@ -24,10 +25,10 @@ export const demo = defineCommand({
   options: z.object({
     seed: z.coerce.number().int().min(0).default(1).describe("seed of the generated task and the run"),
     rows: z.coerce.number().int().min(50).max(5000).default(600).describe("rows to generate (train + eval)"),
-    eval: z.coerce.number().gt(0).lt(1).default(0.25).describe("share of rows held out for eval"),
+    eval: shareOption("25%").describe("share of rows held out for eval: 25% or 25 (percent), or 0.25 (a fraction)"),
   }),
   permission: "spend",
-  examples: ["/tune demo", "tuneloop demo --json"],
+  examples: ["/tune demo", "npx tuneloop demo --json"],
   async handler(ctx, input) {
     const app = ctx.app;
     const evalRows = Math.round(input.rows * input.eval);
@@ -38,7 +39,7 @@ export const demo = defineCommand({
     const file = path.join(dir, `demo-task-seed${input.seed}.jsonl`);
     fs.writeFileSync(file, `${[...task.train, ...task.eval].map((r) => JSON.stringify(r)).join("\n")}\n`);
 
-    ctx.progress(`1/6 upload ${path.basename(file)} (${input.rows} rows)`);
+    ctx.progress(`1/6 upload ${path.basename(file)} (${fmt.count(input.rows, "row")})`);
     const up = await app.datasets.upload({
       filePath: file,
       filename: path.basename(file),
@@ -120,20 +121,20 @@ export const demo = defineCommand({
     const cost = summarizeLedger(app.engine.ledger({ runId: run.id }));
     const v = runVerdict(app, run);
     const card: Card = {
-      title: `Demo: ${name} · base ${pct(c.a.mean)} -> tuned ${pct(c.b.mean)} on ${c.n} held-out rows`,
+      title: `Demo: ${name} · base ${pct(c.a.mean)} -> tuned ${pct(c.b.mean)} on ${fmt.count(c.n, "held-out row")}`,
       tone: c.significant && c.diff > 0 ? "success" : "warning",
       blocks: [
         fields([
           [
             "Dataset",
-            `${source} -> train ${trainRef} (${split.train.rows} rows), eval ${evalRef} (${split.eval.rows} rows, no shared prompt)`,
+            `${source} -> train ${trainRef} (${fmt.count(split.train.rows, "row")}), eval ${evalRef} (${fmt.count(split.eval.rows, "row")}, no shared prompt)`,
           ],
           ["Experiment", `${name} (metric exact)`],
           [
             "Run",
-            `#${run.id}: ${run.hyper.epochs} epochs, lr ${run.hyper.learningRate}, batch ${run.hyper.batchSize}, LoRA r ${run.hyper.loraRank}`,
+            `#${run.id}: ${fmt.count(run.hyper.epochs, "epoch")}, lr ${run.hyper.learningRate}, batch ${run.hyper.batchSize}, LoRA r ${run.hyper.loraRank}`,
           ],
-          ["Cost", `$${cost.totalUsd.toFixed(2)} · ${cost.wallSeconds} s of compute (training and evals)`],
+          ["Cost", `${fmt.usd(cost.totalUsd)} · ${fmt.seconds(cost.wallSeconds)} of compute (training and evals)`],
         ]),
         ...compareCard(c).blocks,
         text(

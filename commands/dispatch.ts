@@ -75,7 +75,12 @@ export async function runCommand(wordsIn: string[], ctx: CommandContext): Promis
   const words = withoutTune(wordsIn);
   try {
     if (words.length === 0)
-      return { card: helpCard(undefined, { hostPaths: Boolean(ctx.host) }), data: null, exitCode: 0, command: "help" };
+      return {
+        card: helpCard(undefined, { hostPaths: Boolean(ctx.host), surface: ctx.surface }),
+        data: null,
+        exitCode: 0,
+        command: "help",
+      };
     const found = findCommand(words);
     if (!found) throw unknownCommand(words);
     const { def } = found;
@@ -91,18 +96,18 @@ export async function runCommand(wordsIn: string[], ctx: CommandContext): Promis
         rest = rest.slice(1);
       }
     }
-    const host = { hostPaths: Boolean(ctx.host), surface: ctx.surface };
-    const input = validateInput(def, wordsToInput(def, rest, host), host);
     if (def.attachment === "required" && !ctx.attachment) {
       throw new TuneError(
         ErrorCode.AttachmentRequired,
         ctx.surface === "cli"
-          ? `Give the file's path: tuneloop ${def.path.join(" ")} FILE`
+          ? `Give the file's path: npx tuneloop ${def.path.join(" ")} FILE`
           : ctx.host
             ? `Attach a file to /tune ${def.path.join(" ")}: --file PATH, or /attach PATH first.`
             : `Attach a file to /tune ${def.path.join(" ")}: upload it with the command.`,
       );
     }
+    const host = { hostPaths: Boolean(ctx.host), surface: ctx.surface };
+    const input = validateInput(def, wordsToInput(def, rest, host), host);
     if (ctx.attachment) assertAttachment(ctx);
     const refusal = checkPermission(def.permission, ctx);
     if (refusal) throw new TuneError(ErrorCode.PermissionDenied, refusal);

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { App } from "../src/app.ts";
-import { type Block, type CardFile, fields, list, table, text } from "../src/core/cards.ts";
+import { type Block, type CardFile, fields, fmt, list, table, text } from "../src/core/cards.ts";
 import {
   answerBlock,
   answerJson,
@@ -125,7 +125,7 @@ export const evalCommand = defineCommand({
       fields([
         [
           "Cost",
-          `$${cost.totalUsd.toFixed(4)}${chain.length > 1 ? ` (of which $${earlier.toFixed(4)} booked by the earlier attempt${chain.length > 2 ? "s" : ""})` : ""} · ${(e.summary?.wallMs ?? 0) / 1000} s`,
+          `${fmt.usd(cost.totalUsd)}${chain.length > 1 ? ` (of which ${fmt.usd(earlier)} booked by the earlier attempt${chain.length > 2 ? "s" : ""})` : ""} · ${fmt.duration(e.summary?.wallMs ?? 0)}`,
         ],
       ]),
     );

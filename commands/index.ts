@@ -9,7 +9,7 @@ import { iterateCommands } from "./iterate.ts";
 import { runCommands } from "./run.ts";
 import { usage } from "./parse.ts";
 import { providersHelpCard, providersHelpData } from "../src/providers/help.ts";
-import { defineCommand, type CommandDef } from "./types.ts";
+import { defineCommand, type CommandDef, type Surface } from "./types.ts";
 
 const GROUP_TITLES: Record<string, string> = {
   dataset: "Datasets",
@@ -31,13 +31,32 @@ const GROUP_TITLES: Record<string, string> = {
 /** Every chat command, declared once. Slack, Discord, the console and the CLI all render from this list. */
 export const registry: CommandDef[] = [];
 
+const groupTitle = (d: CommandDef) => GROUP_TITLES[d.path[0]] ?? d.path[0];
+
+/** The commands of a group: its first word (`dataset`, `sweep`) or its title (`evals` also lists compare, chart). */
+function inGroup(d: CommandDef, group: string | undefined): boolean {
+  if (!group) return true;
+  const g = group.toLowerCase();
+  return d.path[0] === g || groupTitle(d).toLowerCase() === g;
+}
+
+/** For the CLI: the command as the CLI takes it, and the examples that make sense without a chat. */
+function examplesFor(d: CommandDef, cli: boolean): string[] {
+  if (!cli) return d.examples;
+  const own = d.examples.filter((e) => e.startsWith("npx tuneloop "));
+  const chat = d.examples.filter((e) => e.startsWith("/tune ") && !(d.attachment && /attach/.test(e)));
+  return [...own, ...chat.map((e) => `npx tuneloop ${e.slice("/tune ".length)}`)];
+}
+
 /** The help card; host-path options (--out...) only for a surface with host access (the CLI, the console). */
-export function helpCard(group?: string, opts: { hostPaths?: boolean } = {}): Card {
+export function helpCard(group?: string, opts: { hostPaths?: boolean; surface?: Surface } = {}): Card {
   if (group?.toLowerCase() === "providers") return providersHelpCard();
+  const cli = opts.surface === "cli";
+  // One section per group title, in registry order (hypothesis sits with Experiments, compare with Evals).
   const groups = new Map<string, CommandDef[]>();
   for (const d of registry) {
-    if (group && d.path[0] !== group) continue;
-    groups.set(d.path[0], [...(groups.get(d.path[0]) ?? []), d]);
+    if (!inGroup(d, group)) continue;
+    groups.set(groupTitle(d), [...(groups.get(groupTitle(d)) ?? []), d]);
   }
   if (!groups.size) {
     return {
@@ -49,19 +68,26 @@ export function helpCard(group?: string, opts: { hostPaths?: boolean } = {}): Ca
     };
   }
   return {
-    title: group ? `/tune ${group}` : "tuneloop commands",
+    title: group ? `${cli ? "npx tuneloop" : "/tune"} ${group}` : "tuneloop commands",
     ephemeral: true,
     blocks: [
       ...(group
         ? []
-        : [text("Fine-tune, evaluate and compare models from chat. Type /tune help <group> for details.")]),
-      ...[...groups.entries()].map(([g, defs]) =>
+        : [
+            text(
+              cli
+                ? "Fine-tune, evaluate and compare models from the terminal. Type npx tuneloop help <group> for details; add --json to any command for its result as JSON."
+                : "Fine-tune, evaluate and compare models from chat. Type /tune help <group> for details.",
+            ),
+          ]),
+      ...[...groups.entries()].map(([title, defs]) =>
         list(
-          defs.map(
-            (d) =>
-              `${usage(d, opts)}\n    ${d.summary}${group ? `\n    e.g. ${d.examples.join("\n    e.g. ")}` : `  e.g. ${d.examples[0]}`}`,
-          ),
-          GROUP_TITLES[g] ?? g,
+          defs.map((d) => {
+            const ex = examplesFor(d, cli);
+            const eg = !ex.length ? "" : group ? `\n    e.g. ${ex.join("\n    e.g. ")}` : `  e.g. ${ex[0]}`;
+            return `${usage(d, { cli, hostPaths: opts.hostPaths })}\n    ${d.summary}${eg}`;
+          }),
+          title,
         ),
       ),
     ],
@@ -77,14 +103,15 @@ const help = defineCommand({
   examples: ["/tune help", "/tune help dataset", "/tune help providers"],
   async handler(ctx, input) {
     if (input.group?.toLowerCase() === "providers") return { card: providersHelpCard(), data: providersHelpData() };
+    const cli = ctx.surface === "cli";
     const host = { hostPaths: Boolean(ctx.host) };
-    const card = helpCard(input.group, host);
-    const defs = registry.filter((d) => !input.group || d.path[0] === input.group);
+    const card = helpCard(input.group, { ...host, surface: ctx.surface });
+    const defs = registry.filter((d) => inGroup(d, input.group));
     return {
       card,
       data: defs.map((d) => ({
         command: d.path.join(" "),
-        usage: usage(d, host),
+        usage: usage(d, { cli, ...host }),
         summary: d.summary,
         examples: d.examples,
         permission: d.permission,

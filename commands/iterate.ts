@@ -87,7 +87,7 @@ export const scheduleAdd = defineCommand({
           fields([
             ["Recipe", s.recipe],
             ["When", `${s.cron} (${s.tz})`],
-            ["Next", next.map((d) => fmtZoned(d, s.tz)).join(" · ")],
+            ["Next", next.map((d) => fmt.zoned(d, s.tz)).join(" · ")],
           ]),
           text(`Pause it with /tune schedule pause ${s.id}.`),
         ],
@@ -96,17 +96,6 @@ export const scheduleAdd = defineCommand({
     };
   },
 });
-
-function fmtZoned(d: Date, tz: string): string {
-  return new Intl.DateTimeFormat("en-GB", {
-    timeZone: tz,
-    weekday: "short",
-    day: "2-digit",
-    month: "short",
-    hour: "2-digit",
-    minute: "2-digit",
-  }).format(d);
-}
 
 export const scheduleList = defineCommand({
   path: ["schedule", "list"],
@@ -117,6 +106,8 @@ export const scheduleList = defineCommand({
   async handler(ctx) {
     const all = ctx.app.iterations.schedules();
     const rows = all.map(scheduleJson);
+    // Times in each schedule's own zone, the zone written out (a bare "02:00" is read as local time).
+    const at = (iso: string | null | undefined, tz: string) => (iso ? fmt.zoned(new Date(iso), tz) : "-");
     return {
       card: all.length
         ? {
@@ -129,8 +120,8 @@ export const scheduleList = defineCommand({
                   r.recipe,
                   `${r.cron} (${r.tz})`,
                   r.state,
-                  r.lastOutcome ? `${r.lastRun?.slice(0, 16).replace("T", " ")} ${r.lastOutcome.split(":")[0]}` : "-",
-                  r.nextRun ? r.nextRun.slice(0, 16).replace("T", " ") : "-",
+                  r.lastOutcome ? `${at(r.lastRun, r.tz)} ${r.lastOutcome.split(":")[0]}` : "-",
+                  at(r.nextRun, r.tz),
                 ]),
               ),
             ],
@@ -180,7 +171,7 @@ export const subscribe = defineCommand({
     if (bad.length)
       throw new TuneError(
         "invalid_options",
-        `Unknown subscription kind(s): ${bad.join(", ")}. Use runs, evals, costs or digest.`,
+        `Unknown subscription ${fmt.noun(bad.length, "kind")}: ${bad.join(", ")}. Use runs, evals, costs or digest.`,
       );
     const exp = input.experiment === "all" ? null : ctx.app.experiments.get(input.experiment);
     const s = ctx.app.iterations.subscribe({
@@ -366,7 +357,7 @@ function sweepCard(app: App, s: SweepRecord, totalUsd: number): Card {
     tone: s.state === "awaiting_confirmation" ? "warning" : "info",
     blocks: [
       fields([
-        ["Grid", `${s.cells.length} cells, cheapest first, ${s.concurrency} at a time`],
+        ["Grid", `${fmt.count(s.cells.length, "cell")}, cheapest first, ${s.concurrency} at a time`],
         [
           "Estimate",
           `${fmt.usd(totalUsd)} in all${s.budgetUsd !== null ? ` · budget ${fmt.usd(s.budgetUsd)}: no cell starts once it would be exceeded` : ""}`,
@@ -404,7 +395,7 @@ export async function sweepSummaryCard(app: App, s: SweepRecord, summary: SweepS
   if (summary.best)
     blocks.push(
       text(
-        `Best cell: ${summary.best.dataset}, ${summary.best.epochs} epochs, lr ${summary.best.learningRate}, rank ${summary.best.loraRank} (run ${summary.best.runId}): ${pct(summary.best.mean)}.`,
+        `Best cell: ${summary.best.dataset}, ${fmt.count(summary.best.epochs, "epoch")}, lr ${summary.best.learningRate}, rank ${summary.best.loraRank} (run ${summary.best.runId}): ${pct(summary.best.mean)}.`,
       ),
     );
   if (summary.comparison) blocks.push(text(`Against the experiment's best before: ${summary.comparison.verdict}`));
@@ -483,7 +474,7 @@ export const sweep = defineCommand({
       channelId: ctx.surface === "cli" ? null : ctx.channelId,
     });
     const card = sweepCard(app, out.sweep, out.totalUsd);
-    if (out.dropped) card.blocks.push(text(`${out.dropped} more expensive cell(s) left out by --max-runs.`));
+    if (out.dropped) card.blocks.push(text(`${fmt.count(out.dropped, "more expensive cell")} left out by --max-runs.`));
     return {
       card,
       data: { id: out.sweep.id, state: out.sweep.state, totalUsd: out.totalUsd, cells: out.sweep.cells },

@@ -47,11 +47,16 @@ export function baseType(schema: z.ZodType): string {
   return s._zod.def.type;
 }
 
-/** The command's usage line; host-path options only for a surface with host access (the CLI, the console). */
-export function usage(def: CommandDef, opts: { hostPaths?: boolean } = {}): string {
+/**
+ * One line of usage: `<required>` and `--required <value>` bare, `[optional]` and `[--optional <value>]` in
+ * brackets. For the CLI (`cli`) the command is written as the CLI takes it, with its FILE.
+ */
+export function usage(def: CommandDef, opts: { cli?: boolean; hostPaths?: boolean } = {}): string {
   const shape = def.options.shape as Record<string, z.ZodType>;
+  // host-path options only for a surface with host access (the CLI, the console)
   const hidden = opts.hostPaths ? new Map() : hostPathOptions(def);
-  const parts = [`/tune ${def.path.join(" ")}`];
+  const parts = [`${opts.cli ? "npx tuneloop" : "/tune"} ${def.path.join(" ")}`];
+  if (opts.cli && def.attachment) parts.push(def.attachment === "required" ? "FILE" : "[FILE]");
   for (const p of [...(def.positional ?? []), ...(def.rest ? [def.rest] : [])]) {
     const optional = shape[p].safeParse(undefined).success;
     parts.push(
@@ -60,7 +65,9 @@ export function usage(def: CommandDef, opts: { hostPaths?: boolean } = {}): stri
   }
   for (const [k, t] of Object.entries(shape)) {
     if (def.positional?.includes(k as never) || def.rest === k || hidden.has(k)) continue;
-    parts.push(baseType(t) === "boolean" ? `[--${kebab(k)}]` : `[--${kebab(k)} <${k}>]`);
+    if (baseType(t) === "boolean") parts.push(`[--${kebab(k)}]`);
+    else if (t.safeParse(undefined).success) parts.push(`[--${kebab(k)} <${kebab(k)}>]`);
+    else parts.push(`--${kebab(k)} <${kebab(k)}>`);
   }
   return parts.join(" ");
 }
@@ -207,6 +214,35 @@ export function wordsToInput(
   }
   return input;
 }
+
+/**
+ * A share of rows (the eval side of a split): "20%" is a percent; a number of 1 or more is a percent too ("1" is
+ * 1%, "20" is 20%); a number below 1 is a fraction ("0.2" is 20%). Between 0% and 100%, both excluded.
+ */
+export function parseShare(s: string): number | null {
+  const t = s.trim();
+  const pct = t.endsWith("%");
+  const x = Number(pct ? t.slice(0, -1).trim() : t);
+  if (!t || !Number.isFinite(x)) return null;
+  const n = pct || x >= 1 ? x / 100 : x;
+  return n > 0 && n < 1 ? n : null;
+}
+
+export const shareOption = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((s, ctx) => {
+      const n = parseShare(s);
+      if (n === null) {
+        ctx.addIssue({
+          code: "custom",
+          message: `"${s}" is not a share of rows: write a percent (20% or 20; 1 is 1%) or a fraction below 1 (0.2)`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    });
 
 /** Validates raw input against the command's schema; problems come back naming the option. */
 export function validateInput(

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { App } from "../src/app.ts";
-import { list, table, text, type Card } from "../src/core/cards.ts";
+import { fmt, list, table, text, type Card } from "../src/core/cards.ts";
 import { summarizeLedger } from "../src/core/costs/ledger.ts";
 import type { Comparison } from "../src/core/evals/service.ts";
 import type { RunRecord } from "../src/core/ports.ts";
@@ -168,7 +168,7 @@ export const runStart = defineCommand({
   examples: [
     "/tune run start support-train --experiment support --epochs 3",
     "/tune run start support-train --experiment support --valid support-valid",
-    "tuneloop run start demo-train --experiment demo --yes --wait --json",
+    "npx tuneloop run start demo-train --experiment demo --yes --wait --json",
   ],
   async handler(ctx, input) {
     const out = await ctx.app.runs.start({
@@ -369,8 +369,7 @@ export const runShow = defineCommand({
     card.blocks.push(
       list(
         states.map(
-          (s) =>
-            `${s.at.slice(0, 19).replace("T", " ")} ${s.from} -> ${s.to} (${s.by})${s.reason ? `: ${s.reason}` : ""}`,
+          (s) => `${fmt.time(new Date(s.at))} ${s.from} -> ${s.to} (${s.by})${s.reason ? `: ${s.reason}` : ""}`,
         ),
         "History",
       ),
@@ -380,7 +379,7 @@ export const runShow = defineCommand({
         ? list(
             talk.map(
               (t) =>
-                `${t.at.slice(0, 16).replace("T", " ")} ${t.user}: ${t.text}${t.files ? ` (${t.files} file(s))` : ""}`,
+                `${fmt.time(new Date(t.at))} ${t.user}: ${t.text}${t.files ? ` (${fmt.count(t.files, "file")})` : ""}`,
             ),
             `Discussion (${talk.length})`,
           )
@@ -419,8 +418,8 @@ export const runList = defineCommand({
                   ctx.app.engine.experimentById(r.experimentId)?.name ?? "?",
                   ctx.app.datasets.refOf(r.datasetVersionId),
                   `${r.provider}:${r.baseModel}`,
-                  tuned?.mean != null ? `${(tuned.mean * 100).toFixed(1)}%` : "-",
-                  `$${cost.toFixed(2)}`,
+                  tuned?.mean != null ? fmt.pct(tuned.mean) : "-",
+                  fmt.usd(cost),
                 ]),
               ),
             ],

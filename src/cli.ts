@@ -1,17 +1,16 @@
 /**
- * `tuneloop <command words> [--json]` (also `npm run tune -- ...`): runs one registry command against the data
+ * `npx tuneloop <command words> [--json]` (or `npm run -s tune -- ...`): runs one registry command against the data
  * folder and prints the reply, or with --json the command's result as JSON (docs/cli.md).
  * Exit codes: 0 success, 1 user error (including an upload refused for its errors), 2 bug.
  */
 import { HostAccess } from "../commands/attachments.ts";
 import { runCommand } from "../commands/dispatch.ts";
-import { createApp } from "./app.ts";
+import { createApp, type App } from "./app.ts";
 import { createScheduler } from "./iterations.ts";
 import { renderCard } from "./adapters/console/render.ts";
 import { saveCardFiles } from "./adapters/console/files.ts";
 import { loadConfig } from "./config.ts";
 import { loadDotEnv } from "./env.ts";
-import type { Card } from "./core/cards.ts";
 import { isTuneError } from "./errors.ts";
 import { createLogger, scrubSecrets } from "./log.ts";
 
@@ -21,8 +20,11 @@ export async function main(argv: string[]): Promise<number> {
   if (words[0] === "--help" || words[0] === "-h") words.splice(0, 1, "help");
   loadDotEnv();
   let config: ReturnType<typeof loadConfig>;
+  let app: App;
   try {
+    // A bad setting (the general ones, or a provider's, read as the app is made) is the user's to fix.
     config = loadConfig();
+    app = createApp(config, createLogger(config));
   } catch (err) {
     if (isTuneError(err)) {
       process.stderr.write(`${err.message}\n`);
@@ -30,8 +32,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const log = createLogger(config);
-  const app = createApp(config, log);
   // Not started: schedule commands write to the database, and a running bot picks the changes up.
   app.scheduler = createScheduler(app);
   try {
@@ -47,24 +47,28 @@ export async function main(argv: string[]): Promise<number> {
       },
     });
     const secrets = config.secrets;
-    // The files of the reply and of its thread (a verdict's charts and rows) are kept in the data folder.
-    const threadFilePaths = (t: Card) => saveCardFiles(config.dataDir, t.files);
+    // The reply's files and its thread's (a run's verdict charts) are saved under <data>/files or already kept.
+    const paths = saveCardFiles(config.dataDir, out.card.files);
+    const threadFilePaths = (out.card.thread ?? []).map((t) => saveCardFiles(config.dataDir, t.files));
     if (json) {
       process.stdout.write(`${scrubSecrets(JSON.stringify(out.data, null, 2), secrets)}\n`);
-      const paths = [out.card, ...(out.card.thread ?? [])].flatMap((c) => saveCardFiles(config.dataDir, c.files));
-      for (const p of paths) process.stderr.write(`[file] ${p}\n`);
+      for (const p of [...paths, ...threadFilePaths.flat()]) process.stderr.write(`[file] ${p}\n`);
     } else {
-      const paths = saveCardFiles(config.dataDir, out.card.files);
       const stream = out.exitCode === 0 ? process.stdout : process.stderr;
-      stream.write(
-        `${scrubSecrets(renderCard(out.card, { filePaths: paths, withThread: true, threadFilePaths }), secrets)}\n`,
-      );
+      const text = renderCard(out.card, { filePaths: paths, withThread: true, threadFilePaths, cli: true });
+      stream.write(`${scrubSecrets(text, secrets)}\n`);
     }
     return out.exitCode;
   } finally {
     await app.close();
   }
 }
+
+// A reader that stops early (`| head`, or jq giving up) closes the pipe: stop quietly, as other command-line tools do.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  process.exit(process.exitCode ?? 0);
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

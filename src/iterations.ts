@@ -125,7 +125,7 @@ export function attachIterationNotices(app: App): void {
           blocks.push(
             table(
               ["model", "score", "n"],
-              verdict.evals.map((e) => [e.model, e.mean === null ? "-" : `${(e.mean * 100).toFixed(1)}%`, String(e.n)]),
+              verdict.evals.map((e) => [e.model, e.mean === null ? "-" : fmt.pct(e.mean), String(e.n)]),
             ),
           );
           if (verdict.comparisons[0]) blocks.push(text(verdict.comparisons[0].verdict));

@@ -24,6 +24,7 @@ async function main(): Promise<number> {
   let discord: ReturnType<typeof discordSettings>;
   try {
     config = loadConfig();
+    loadProviderSettings(); // a bad provider setting is named here, before anything starts
     slack = slackSettings(process.env);
     discord = discordSettings(process.env);
     if (slack && discord) {
@@ -63,7 +64,16 @@ async function main(): Promise<number> {
       verdictCard: (run, v) => runVerdictCard(app, run, v),
       onError: (err) => log.warn({ err }, "chat update failed"),
     });
-    const chat = consoleChat(app);
+    // Ctrl-D during a run: stop its work and wait for it before the database closes; the run resumes at the next start.
+    const chat = consoleChat(app, {
+      async beforeExit() {
+        await app.scheduler?.stop();
+        const id = await app.worker.stop();
+        return id === null
+          ? undefined
+          : `Run ${id} was interrupted: it resumes when tuneloop starts again (npm start), or drop it with npx tuneloop run cancel ${id}.`;
+      },
+    });
     app.worker.start({ label: "the console bot" });
     await app.scheduler.start();
     void app.ingest.warm();

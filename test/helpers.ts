@@ -33,20 +33,30 @@ export interface Ran {
   stderr: string;
 }
 
-/** Runs the real CLI (bin/tuneloop.mjs) as a child process. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}): Promise<Ran> {
+/** Runs a program as a child process and collects its output; stdin gets `input` (or is closed at once). */
+export function runProcess(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; input?: string },
+): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, "bin", "tuneloop.mjs"), ...args], {
-      cwd: opts.cwd ?? repoRoot,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.on("error", () => {}); // a program that exits without reading its input
+    child.stdin.end(opts.input ?? "");
+  });
+}
+
+/** Runs the real CLI (bin/tuneloop.mjs) as a child process. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}): Promise<Ran> {
+  return runProcess(process.execPath, [path.join(repoRoot, "bin", "tuneloop.mjs"), ...args], {
+    cwd: opts.cwd ?? repoRoot,
+    env,
   });
 }
 

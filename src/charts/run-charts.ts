@@ -6,6 +6,7 @@ import type { CardFile } from "../core/cards.ts";
 import type { ScorePoint } from "../core/digest.ts";
 import { type Comparison, pValueText } from "../core/evals/service.ts";
 import { latestEvalsByModel } from "../core/experiments/evals.ts";
+import { fmt } from "../core/format.ts";
 import type { EvalRecord, ExperimentRecord, RunRecord } from "../core/ports.ts";
 import type { TopLevelSpec } from "vega-lite";
 import {
@@ -210,7 +211,7 @@ export async function spendChart(app: App, since: Date, until: Date, experimentI
   const png = await spendPng(
     "Spend over time",
     points,
-    `${since.toISOString().slice(0, 10)} to ${until.toISOString().slice(0, 10)} · $${total.toFixed(2)} in all`,
+    `${since.toISOString().slice(0, 10)} to ${until.toISOString().slice(0, 10)} · ${fmt.usd(total)} in all`,
   );
   return keep(
     app,

@@ -66,13 +66,5 @@ export function errorCard(message: string, code?: string): Card {
   };
 }
 
-/** Formats numbers the way replies show them. */
-export const fmt = {
-  int: (n: number) => Math.round(n).toLocaleString("en-US"),
-  /** "1 row", "2 rows" */
-  count: (n: number, noun: string) => `${Math.round(n).toLocaleString("en-US")} ${noun}${n === 1 ? "" : "s"}`,
-  usd: (n: number) => (n === 0 ? "$0" : n < 0.01 ? `$${n.toFixed(4)}` : `$${n.toFixed(2)}`),
-  pct: (x: number, digits = 1) => `${(x * 100).toFixed(digits)}%`,
-  bytes: (n: number) =>
-    n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 ** 2).toFixed(1)} MB`,
-};
+/** Numbers, money, durations, times and plurals: one module for every reply (src/core/format.ts). */
+export { fmt } from "./format.ts";

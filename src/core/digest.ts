@@ -134,7 +134,7 @@ export function buildDigest(
     .sort((a, b) => a.at.localeCompare(b.at))
     .slice(0, 5);
 
-  const day = (d: Date) => d.toISOString().slice(0, 10);
+  const day = fmt.day;
   const lines = experiments.map((e) => {
     if (e.bestMean === null) return `${e.name}: no evals yet`;
     const vs = [e.base !== null ? `base ${pct(e.base)}` : null, ...e.baselines.map((b) => `${b.model} ${pct(b.mean)}`)]
@@ -149,7 +149,7 @@ export function buildDigest(
         "Runs",
         `${runStats.started} started · ${runStats.finished} finished · ${runStats.failed} failed${runStats.cancelled ? ` · ${runStats.cancelled} cancelled` : ""}`,
       ],
-      ["Spend", spend.length ? spend.map((s) => `${s.provider} ${fmt.usd(s.usd)}`).join(" · ") : "$0"],
+      ["Spend", spend.length ? spend.map((s) => `${s.provider} ${fmt.usd(s.usd)}`).join(" · ") : fmt.usd(0)],
     ]),
     list(lines.length ? lines : ["No experiments yet."], "Where each experiment stands"),
   ];
@@ -163,7 +163,7 @@ export function buildDigest(
   blocks.push(
     text(
       next.length
-        ? `Next: ${next.map((n) => `#${n.id} ${n.recipe} at ${n.at.slice(0, 16).replace("T", " ")} UTC`).join("; ")}`
+        ? `Next: ${next.map((n) => `#${n.id} ${n.recipe} at ${fmt.time(new Date(n.at))}`).join("; ")}`
         : 'Nothing scheduled. /tune schedule add "0 9 * * MON" digest',
     ),
   );

@@ -11,6 +11,27 @@ export interface ProviderSet {
   inference(provider: string, modelId: string, ref: string): InferenceModel | null;
   /** Names that can appear before the colon of a model reference (trainers and named endpoints). */
   providerNames(): string[];
+  /** Providers tuneloop knows but this process has no settings for, with the setting that turns each on. */
+  unconfigured?(): Array<{ name: string; setting: string }>;
+}
+
+/**
+ * The refusal for a provider that is not here: a known one names the setting that turns it on ("No trainer
+ * together here: set TOGETHER_API_KEY ..."), an unknown one lists what there is and what could be.
+ */
+export function providerUnavailable(
+  providers: ProviderSet,
+  name: string,
+  kind: "trainer" | "model" = "trainer",
+): TuneError {
+  const off = providers.unconfigured?.() ?? [];
+  const known = off.find((p) => p.name === name.toLowerCase());
+  const here = kind === "trainer" ? providers.trainerNames() : providers.providerNames();
+  const could = off.map((p) => `${p.name} (set ${p.setting})`);
+  const message = known
+    ? `No ${kind === "trainer" ? "trainer" : "provider"} "${name}" here: set ${known.setting} in .env or the environment (a running bot needs a restart to see it). See /tune help providers.`
+    : `No ${kind === "trainer" ? "trainer" : "provider or endpoint"} named "${name}". ${kind === "trainer" ? "Trainers" : "Providers"} here: ${here.join(", ") || "none"}${could.length ? `; also possible: ${could.join(", ")}` : ""}.${kind === "model" ? " Name OpenAI-compatible endpoints in TUNELOOP_ENDPOINTS." : ""}`;
+  return new TuneError(kind === "trainer" || known ? "provider_unavailable" : ErrorCode.UnknownModel, message);
 }
 
 export interface ResolvedModel {
@@ -39,8 +60,10 @@ export function resolveModel(ref: string, providers: ProviderSet, repo: EngineRe
       );
     }
     const model = providers.inference(run.provider, String(tuned), runRef(runId));
-    if (!model)
-      throw new TuneError("provider_unavailable", `Run ${runId}'s provider "${run.provider}" is not configured here.`);
+    if (!model) {
+      const why = providerUnavailable(providers, run.provider, "model");
+      throw new TuneError("provider_unavailable", `Run ${runId} was tuned on ${run.provider}. ${why.message}`);
+    }
     return { ref: runRef(runId), model, run };
   }
   const i = ref.indexOf(":");
@@ -53,11 +76,6 @@ export function resolveModel(ref: string, providers: ProviderSet, repo: EngineRe
   const provider = ref.slice(0, i);
   const modelId = ref.slice(i + 1);
   const model = providers.inference(provider, modelId, ref);
-  if (!model) {
-    throw new TuneError(
-      ErrorCode.UnknownModel,
-      `No provider or endpoint named "${provider}". Known: ${providers.providerNames().join(", ") || "none"}. Name endpoints in TUNELOOP_ENDPOINTS.`,
-    );
-  }
+  if (!model) throw providerUnavailable(providers, provider, "model");
   return { ref, model, run: null };
 }

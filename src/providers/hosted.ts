@@ -10,6 +10,7 @@ import crypto from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { LocatedRow } from "../core/datasets/types.ts";
 import { findModel, type PriceEntry } from "../core/costs/estimate.ts";
+import { fmt } from "../core/format.ts";
 import type { Pricing } from "../core/inference.ts";
 import { CancelledError, type TrainJob } from "../core/trainer.ts";
 import { TuneError } from "../errors.ts";
@@ -350,7 +351,7 @@ export function throwRowProblems(provider: string, problems: string[]): void {
   if (!problems.length) return;
   throw new TuneError(
     "provider_file_invalid",
-    `${problems.length} row(s) cannot be sent to ${provider}: ${problems.slice(0, 5).join("; ")}${problems.length > 5 ? `; and ${problems.length - 5} more` : ""}. Fix them and upload a new dataset version.`,
+    `${fmt.count(problems.length, "row")} cannot be sent to ${provider}: ${problems.slice(0, 5).join("; ")}${problems.length > 5 ? `; and ${problems.length - 5} more` : ""}. Fix them and upload a new dataset version.`,
     { problems: problems.slice(0, 100) },
   );
 }

@@ -39,6 +39,10 @@ export function createProviders(config: Config, env: NodeJS.ProcessEnv = process
       return ep ? endpointModel(ep, modelId) : null;
     },
     providerNames: () => [...new Set([...trainers.keys(), ...endpoints.keys()])],
+    unconfigured: () => [
+      ...(together ? [] : [{ name: "together", setting: "TOGETHER_API_KEY" }]),
+      ...(openai ? [] : [{ name: "openai", setting: "OPENAI_API_KEY" }]),
+    ],
     async close() {
       await local.close();
     },

@@ -25,6 +25,7 @@ import crypto from "node:crypto";
 import OpenAI, { APIConnectionTimeoutError, APIError, APIUserAbortError, toFile } from "openai";
 import type { LocatedRow } from "../core/datasets/types.ts";
 import { priceTable } from "../core/costs/estimate.ts";
+import { fmt } from "../core/format.ts";
 import type { Hyper } from "../core/ports.ts";
 import type { CompletionRequest, CompletionResult, InferenceModel, Pricing } from "../core/inference.ts";
 import { CancelledError, type TrainerProvider, type TrainOutcome } from "../core/trainer.ts";
@@ -489,7 +490,7 @@ export class OpenAIProvider implements TrainerProvider {
         job.onJobCreated(created.id);
         const hp = body.method.supervised.hyperparameters;
         say(
-          `OpenAI job ${created.id} created: ${model}, ${hp.n_epochs} epoch(s), batch ${hp.batch_size}, learning-rate multiplier ${hp.learning_rate_multiplier}, seed ${body.seed}; ${mapOpenAIStatus(created.status).label}.`,
+          `OpenAI job ${created.id} created: ${model}, ${fmt.count(hp.n_epochs, "epoch")}, batch ${hp.batch_size}, learning-rate multiplier ${hp.learning_rate_multiplier}, seed ${body.seed}; ${mapOpenAIStatus(created.status).label}.`,
         );
         return { done: true, value: created.id };
       },

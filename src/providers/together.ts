@@ -24,6 +24,7 @@
  */
 import type { LocatedRow } from "../core/datasets/types.ts";
 import { priceTable } from "../core/costs/estimate.ts";
+import { fmt } from "../core/format.ts";
 import type { Hyper } from "../core/ports.ts";
 import type { InferenceModel, Pricing } from "../core/inference.ts";
 import { CancelledError, type TrainerProvider, type TrainOutcome } from "../core/trainer.ts";
@@ -533,7 +534,7 @@ export class TogetherProvider implements TrainerProvider {
         job.onJobCreated(created.id);
         const tt = body.training_type as { type: string; lora_r?: number; lora_alpha?: number };
         job.onEvent?.(
-          `Together job ${created.id} created: ${model}, ${tt.type === "Full" ? "full fine-tune" : `LoRA r=${tt.lora_r} alpha=${tt.lora_alpha}`}, ${body.n_epochs} epoch(s), batch ${body.batch_size}, learning rate ${body.learning_rate}.`,
+          `Together job ${created.id} created: ${model}, ${tt.type === "Full" ? "full fine-tune" : `LoRA r=${tt.lora_r} alpha=${tt.lora_alpha}`}, ${fmt.count(body.n_epochs, "epoch")}, batch ${body.batch_size}, learning rate ${body.learning_rate}.`,
         );
         return { done: true, value: { id: created.id, found: false } };
       },
@@ -670,7 +671,7 @@ export class TogetherProvider implements TrainerProvider {
     else usd = reported ?? 0;
     if (reported !== null) {
       say(
-        `Together reports $${reported.toFixed(2)} for job ${jobId} (${trainingTokens.toLocaleString("en-US")} tokens); booked $${usd.toFixed(2)} from the price table.`,
+        `Together reports ${fmt.usd(reported)} for job ${jobId} (${fmt.count(trainingTokens, "token")}); booked ${fmt.usd(usd)} from the price table.`,
       );
     }
     const created = Date.parse(final.created_at ?? "");

@@ -234,11 +234,25 @@ describe("findOverlap", () => {
     assert.equal(res.near[0].aLine, 4);
     assert.equal(res.near[0].bLine, 102);
     assert.ok(res.near[0].similarity >= 0.85);
+    // Eval rows, not pairs: 101 (exact with 1, same prompt as 3), 102 (near 4), 103 (same prompt as 2).
+    assert.deepEqual(res.overlappingB, { exact: 1, samePrompt: 2, near: 1, any: 3 });
+  });
+
+  it("counts each overlapping eval row once, however many training rows it pairs with", () => {
+    const copies = Array.from({ length: 30 }, () => qa("What is the capital of France?", "Paris."));
+    const res = findOverlap(lines(copies), lines(evalRows, 101));
+    assert.equal(res.exact.length, 30, "30 pairs");
+    assert.deepEqual(res.overlappingB, { exact: 1, samePrompt: 0, near: 0, any: 1 });
   });
 
   it("disjoint sets have no overlap", () => {
     const res = findOverlap(lines(train.slice(1, 2)), lines(evalRows.slice(3)));
-    assert.deepEqual(res, { exact: [], near: [], samePrompt: [] });
+    assert.deepEqual(res, {
+      exact: [],
+      near: [],
+      samePrompt: [],
+      overlappingB: { exact: 0, samePrompt: 0, near: 0, any: 0 },
+    });
   });
 
   it("25k x 5k rows in about a second", () => {

@@ -186,7 +186,7 @@ describe("readRecords: JSON Lines", () => {
           ["line_too_long", 4, 3],
         ],
       );
-      assert.match(issues[0].message, /Line 2 is 4\.9 KiB, over the limit of 1000 bytes for one record/);
+      assert.match(issues[0].message, /Line 2 is 4\.9 KB, over the limit of 1000 B for one record/);
     }
   });
 
@@ -419,7 +419,7 @@ describe("readRecords: JSON array", () => {
       assert.equal(bad.line, 5);
       assert.match(
         bad.message,
-        /Element 2 of the array \(starting at line 5\) is 9\.8 KiB, over the limit of 2 KiB for one record/,
+        /Element 2 of the array \(starting at line 5\) is 9\.8 KB, over the limit of 2\.0 KB for one record/,
       );
     }
   });

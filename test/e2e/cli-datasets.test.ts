@@ -188,6 +188,75 @@ describe("CLI: datasets on the real shared files", () => {
     );
   });
 
+  test("--eval takes a percent (20% or 20, and 1 is 1%) or a fraction below 1, and says how it read it", async () => {
+    for (const [given, share] of [
+      ["1", 0.01],
+      ["1%", 0.01],
+      ["20", 0.2],
+      ["0.2", 0.2],
+      ["2.5%", 0.025],
+    ] as const) {
+      const r = await runCliJson<{ evalShare: number; eval: { rows: number } }>(
+        ["dataset", "split", "alpaca_en_demo", "--eval", given, "--seed", "3"],
+        env,
+      );
+      assert.equal(r.code, 0, `${given}: ${r.stdout}`);
+      assert.ok(Math.abs(r.json.evalShare - share) < 1e-12, `${given} -> ${r.json.evalShare}`);
+      assert.ok(Math.abs(r.json.eval.rows - 999 * share) <= 3, `${given}: ${r.json.eval.rows} eval rows`);
+    }
+    const card = await runCli(["dataset", "split", "alpaca_en_demo", "--eval", "1", "--seed", "3"], env);
+    assert.match(card.stdout, /Eval\s+alpaca_en_demo-eval@v\d+: 10 rows \(1\.0%\)/);
+    for (const bad of ["0", "100", "150%", "abc"]) {
+      const r = await runCli(["dataset", "split", "alpaca_en_demo", "--eval", bad], env);
+      assert.equal(r.code, 1, bad);
+      assert.match(
+        r.stderr,
+        /--eval: ".*" is not a share of rows: write a percent \(20% or 20; 1 is 1%\) or a fraction/,
+      );
+    }
+  });
+
+  test("overlap is counted in eval rows, not pairs: one leaked row copied four times in train is one eval row", async () => {
+    const dir = tmpDir("pairs");
+    const row = (q: string, a: string) =>
+      JSON.stringify({
+        messages: [
+          { role: "user", content: q },
+          { role: "assistant", content: a },
+        ],
+      });
+    const leaked = row("What is the boiling point of water at sea level?", "100 degrees Celsius.");
+    const train = [leaked, leaked, leaked, leaked, row("Name a primary colour.", "Red."), row("What is 2 + 2?", "4.")];
+    const evalRows = [
+      row("Which planet is closest to the sun?", "Mercury."),
+      leaked,
+      row("How many legs has a spider?", "Eight."),
+    ];
+    fs.writeFileSync(path.join(dir, "ptrain.jsonl"), `${train.join("\n")}\n`);
+    fs.writeFileSync(path.join(dir, "peval.jsonl"), `${evalRows.join("\n")}\n`);
+    for (const f of ["ptrain", "peval"]) {
+      const up = await runCli(["dataset", "upload", path.join(dir, `${f}.jsonl`)], env);
+      assert.equal(up.code, 0, up.stderr);
+    }
+    const card = await runCli(["dataset", "check-overlap", "ptrain", "peval"], env);
+    assert.match(card.stdout, /Overlapping\s+1 row of peval@v1's 3 \(33\.3%\)/);
+    assert.match(card.stdout, /Exact \(identical rows\)\s+1 row of peval@v1 \(4 pairs with ptrain@v1\)/);
+    const j = await runCliJson<{ exact: unknown[]; overlappingRows: Record<string, number> }>(
+      ["dataset", "check-overlap", "ptrain", "peval"],
+      env,
+    );
+    assert.equal(j.json.exact.length, 4, "the pairs are all listed");
+    assert.deepEqual(j.json.overlappingRows, { exact: 1, samePrompt: 0, near: 0, any: 1, of: 3 });
+    // A run on it is refused, naming the eval row once.
+    assert.equal((await runCli(["experiment", "new", "pairs", "--eval", "peval"], env)).code, 0);
+    const run = await runCli(["run", "start", "ptrain", "--experiment", "pairs"], env);
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stderr,
+      /ptrain@v1 overlaps the eval set peval@v1: 1 eval row identical to a training row \(eval line 2 = line 1\)\./,
+    );
+  });
+
   test("export in each format", async () => {
     const out = path.join(tmpDir("export"), "toy.alpaca.jsonl");
     const a = await runCliJson<{ rows: number; path: string }>(
@@ -216,7 +285,40 @@ describe("CLI: datasets on the real shared files", () => {
     );
     assert.equal(bad.code, 1);
     assert.equal(bad.json.error.code, "dataset_export_unsupported");
-    assert.match(bad.json.error.message, /together/);
+    assert.match(bad.json.error.message, /Export as together instead\.$/);
+    // Text rows as Alpaca: the suggestion is a format that takes them (together), never openai, which fails too.
+    const alpaca = await runCli(["dataset", "export", "train", "--format", "alpaca"], env);
+    assert.equal(alpaca.code, 1);
+    assert.match(alpaca.stderr, /1,000 rows of train@v1 cannot be written as alpaca: line 1: a plain text row/);
+    assert.match(alpaca.stderr, /Export as together instead\./);
+    assert.doesNotMatch(alpaca.stderr, /openai/);
+  });
+
+  test("text rows: the cost tables price only models that can train on them, and say which are left out", async () => {
+    const show = await runCliJson<{ format: string; estimates: Array<{ provider: string }> }>(
+      ["dataset", "show", "train"],
+      env,
+    );
+    assert.equal(show.json.format, "text");
+    assert.deepEqual([...new Set(show.json.estimates.map((e) => e.provider))], ["local", "together"]);
+    const card = await runCli(["dataset", "show", "train"], env);
+    assert.match(card.stdout, /together\s+meta-llama\/Meta-Llama-3\.1-8B-Instruct-Reference/);
+    assert.doesNotMatch(card.stdout, /^openai\s/m);
+    assert.match(
+      card.stdout,
+      /Not priced: openai:gpt-4\.1-nano, .*\(OpenAI fine-tunes chat rows only, and these are plain text rows\)/,
+    );
+    // A chat dataset still prices OpenAI.
+    const toy = await runCliJson<{ estimates: Array<{ provider: string }> }>(["dataset", "show", "toy"], env);
+    assert.ok(toy.json.estimates.some((e) => e.provider === "openai"));
+    // And a run on OpenAI with text rows is refused before anything is created or spent.
+    const keyed = { ...env, OPENAI_API_KEY: "sk-test-not-a-real-key-123", OPENAI_BASE_URL: "http://127.0.0.1:9/v1" };
+    assert.equal((await runCli(["experiment", "new", "sqlexp", "--eval", "toy"], keyed)).code, 0);
+    const run = await runCli(["run", "start", "train", "--experiment", "sqlexp", "--provider", "openai"], keyed);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /openai:gpt-4o-mini cannot train on train@v1: OpenAI fine-tunes chat rows only/);
+    const list = await runCliJson<unknown[]>(["run", "list"], keyed);
+    assert.deepEqual(list.json, []);
   });
 
   test("unknown dataset and unknown command are user errors with what to do", async () => {

@@ -72,7 +72,7 @@ test("console chat: upload a real file and a broken one, list, help, then Ctrl-D
   assert.match(out, /Tokens per row\s+[\d,]+ total/);
   assert.match(out, /local\s+stories260K\s+20\s+[\d,]+\s+\$0/);
   // the broken file: refused, problems named by line and field, shown only to the user
-  assert.match(out, /✗ Upload refused: 2 problem\(s\) in 2 of 3 rows\s+\(only you can see this\)/);
+  assert.match(out, /✗ Upload refused: 2 problems in 2 of 3 rows\s+\(only you can see this\)/);
   assert.match(out, /line 2 \(messages\[0\]\.role\)/);
   assert.match(out, /invalid_json \(1\):\n\s+- line 3/);
   assert.match(out, /--drop-bad-rows/);

@@ -67,7 +67,10 @@ describe("runs", () => {
       const overlap = await runCommand(["run", "start", evalRef, "--experiment", "exp"], ctxFor(app));
       assert.equal(overlap.exitCode, 1);
       assert.equal(overlap.error?.code, "run_overlap");
-      assert.match(overlap.error?.message ?? "", /20 identical row\(s\) \(line 1 ~ eval line 1/);
+      assert.match(
+        overlap.error?.message ?? "",
+        /20 eval rows identical to a training row \(eval line 1 = line 1, eval line 2 = line 2/,
+      );
       const budget = await runCommand(["run", "start", "task-train", "--experiment", "exp"], ctxFor(app));
       assert.equal(budget.error?.code, "budget_exceeded");
       assert.match(budget.error?.message ?? "", /over what is left of exp's budget/);

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, mock, test } from "node:test";
 import { runCommand } from "../../commands/dispatch.ts";
+import { renderCard } from "../../src/adapters/console/render.ts";
 import type { Card } from "../../src/core/cards.ts";
 import type { ScheduleRecord } from "../../src/core/ports.ts";
 import { nextRuns, Scheduler, type RecipeOutcome } from "../../src/core/schedules/scheduler.ts";
@@ -49,11 +50,23 @@ describe("schedules", () => {
         assert.equal(r.exitCode, 1, words.join(" "));
         assert.equal(r.error?.code, code);
       }
+      // Times say their zone: the schedule's own, written out.
+      assert.match(renderCard(ok.card), /Next\s+\d{4}-\d\d-\d\d 02:00 Europe\/Berlin · /);
+      const utc = await runCommand(["schedule", "add", "30 9 * * *", "digest", "--tz", "UTC"], ctxFor(app));
       const list = await runCommand(["schedule", "list"], ctxFor(app));
       assert.deepEqual(
         (list.data as Array<{ id: number; state: string }>).map((s) => [s.id, s.state]),
-        [[d.id, "active"]],
+        [
+          [d.id, "active"],
+          [(utc.data as { id: number }).id, "active"],
+        ],
       );
+      const shown = renderCard(list.card);
+      assert.match(
+        shown,
+        /#\d+\s+rerun exp\s+0 2 \* \* \* \(Europe\/Berlin\)\s+active\s+-\s+\d{4}-\d\d-\d\d 02:00 Europe\/Berlin/,
+      );
+      assert.match(shown, /#\d+\s+digest\s+30 9 \* \* \* \(UTC\)\s+active\s+-\s+\d{4}-\d\d-\d\d 09:30 UTC/);
     } finally {
       await app.close();
     }

@@ -69,7 +69,7 @@ test("sweep: grid and estimate first, cheapest cells first, stops at the budget,
     assert.ok(summary, JSON.stringify(posted.map((p) => p.card.title)));
     assert.equal(summary.threadId, "sweep-msg");
     assert.ok(summary.card.files?.some((f) => f.name.endsWith("heatmap.png") && (f.content as Buffer).length > 5000));
-    assert.match(JSON.stringify(summary.card.blocks), /Best cell: task-train@v1, 1 epochs, lr 0.001/);
+    assert.match(JSON.stringify(summary.card.blocks), /Best cell: task-train@v1, 1 epoch, lr 0.001/);
   } finally {
     await app.close();
     await fake.close();

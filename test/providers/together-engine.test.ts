@@ -12,6 +12,7 @@ import type { TrainerProvider } from "../../src/core/trainer.ts";
 import type { InferenceModel } from "../../src/core/inference.ts";
 import { round } from "../../src/core/costs/ledger.ts";
 import { createLogger } from "../../src/log.ts";
+import { renderCard } from "../../src/adapters/console/render.ts";
 import type { Providers } from "../../src/providers/index.ts";
 import { OpenAIProvider } from "../../src/providers/openai.ts";
 import { TogetherProvider } from "../../src/providers/together.ts";
@@ -126,6 +127,53 @@ describe("hosted providers through the engine", () => {
       assert.ok(Math.abs((training?.usd ?? -1) - ((s.job.trained_tokens ?? 0) * 3) / 1e6) < 1e-9);
       assert.equal(data.evals.find((e) => e.model === `run:${data.run.id}`)?.mean, 1);
     } finally {
+      await fake.close();
+    }
+  });
+
+  test("OpenAI's dated snapshot names are accepted, and the snapshot OpenAI fine-tunes is what is sent", async () => {
+    const fake = await startFakeOpenAI({
+      apiKey: KEY,
+      steps: 2,
+      answer: (m, model) => (model.startsWith("ft:") ? answerFor(lastUser(m)) : "I don't know"),
+    });
+    const dataDir = tmpDir("snapshots");
+    const config = loadConfig({ TUNELOOP_DATA: dataDir, LOG_LEVEL: "silent" });
+    const openai = new OpenAIProvider(fast(fake.baseUrl, KEY));
+    const app = createApp(config, createLogger(config), { providers: providerSet("openai", openai) });
+    try {
+      const { train } = await seedExperiment(app, { rows: 40 });
+      // As OpenAI's fine-tuning guide writes them, and the short names: each job gets the dated snapshot.
+      for (const [given, short, sent] of [
+        ["gpt-4.1-mini-2025-04-14", "gpt-4.1-mini", "gpt-4.1-mini-2025-04-14"],
+        ["gpt-4o-mini-2024-07-18", "gpt-4o-mini", "gpt-4o-mini-2024-07-18"],
+        ["gpt-4.1-mini", "gpt-4.1-mini", "gpt-4.1-mini-2025-04-14"],
+      ]) {
+        const out = await runCommand(
+          ["run", "start", train, "--experiment", "exp", "--provider", "openai", "--model", given, "--yes", "--wait"],
+          ctxFor(app),
+        );
+        assert.equal(out.exitCode, 0, `${given}: ${JSON.stringify(out.error ?? out.data)}`);
+        const data = out.data as RunJson & { run: { baseModel: string } };
+        assert.equal(data.run.state, "succeeded", given);
+        assert.equal(data.run.baseModel, short, given);
+        assert.equal(fake.jobs.get(data.run.jobId)?.job.model, sent, given);
+        assert.match(
+          renderCard(out.card),
+          new RegExp(`Model\\s+openai:${short.replaceAll(".", "\\.")} -> run:${data.run.id}`),
+        );
+      }
+      const bad = await runCommand(
+        ["run", "start", train, "--experiment", "exp", "--provider", "openai", "--model", "gpt-4.1-mini-2099-01-01"],
+        ctxFor(app),
+      );
+      assert.equal(bad.exitCode, 1);
+      assert.match(
+        bad.error?.message ?? "",
+        /openai cannot tune "gpt-4\.1-mini-2099-01-01"\. It tunes: .*gpt-4\.1-mini \(gpt-4\.1-mini-2025-04-14\).*gpt-4o-mini \(gpt-4o-mini-2024-07-18\)/,
+      );
+    } finally {
+      await app.close();
       await fake.close();
     }
   });

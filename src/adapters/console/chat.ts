@@ -20,6 +20,9 @@ export interface ConsoleChatOptions {
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream;
   channelId?: string;
+  /** Called when the person leaves (Ctrl-D, /quit), after their commands finish: stops the work in flight; a line it
+   * returns is said before "bye". */
+  beforeExit?: () => Promise<string | undefined>;
 }
 
 const indent = (s: string, n: number) =>
@@ -46,15 +49,28 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
     if (interactive) rl.prompt(true);
   };
 
-  const rendered = new Map<string, string>();
+  /** The title each posted message shows now (a run card's title carries its state). */
+  const titles = new Map<string, string | undefined>();
+
+  /** One short line of text (a progress line, a state sentence): printed on the thread marker's line. */
+  const oneLine = (card: Card) =>
+    !card.title &&
+    !card.files?.length &&
+    !card.thread?.length &&
+    card.blocks.length === 1 &&
+    card.blocks[0].type === "text"
+      ? card.blocks[0].text
+      : null;
 
   /** Posts a card as the bot would: a message with an id; its thread replies indented below it. */
   const post = (card: Card, threadOf?: string): string => {
     const id = `m${nextId++}`;
     const files = saveCardFiles(app.config.dataDir, card.files);
     const body = renderCard(card, { filePaths: files });
-    rendered.set(id, body);
-    if (threadOf) write(indent(`↳ thread ${threadOf} · ${id}\n${indent(body, 2)}`, 4));
+    titles.set(id, card.title);
+    const line = oneLine(card);
+    if (threadOf && line !== null && !line.includes("\n")) write(`    ↳ thread ${threadOf} · ${id} · ${line}`);
+    else if (threadOf) write(indent(`↳ thread ${threadOf} · ${id}\n${indent(body, 2)}`, 4));
     else write(`\ntuneloop · ${id}\n${indent(body, 2)}`);
     for (const t of card.thread ?? []) post(t, threadOf ?? id);
     return id;
@@ -65,15 +81,14 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
     async post(_channel, card, o) {
       return { messageId: post(card, o?.threadId) };
     },
-    // An edit shows the title and the lines that changed (a terminal cannot redraw the old message in place).
+    // A terminal cannot redraw a message in place. A run's card is edited every few seconds with its progress,
+    // which its thread already tells line by line, so an edit is printed (the whole card) only when its title, which
+    // carries the run's state, changes.
     async update(_channel, messageId, card) {
+      if (titles.has(messageId) && titles.get(messageId) === card.title) return;
+      titles.set(messageId, card.title);
       const files = saveCardFiles(app.config.dataDir, card.files);
-      const body = renderCard(card, { filePaths: files });
-      const before = new Set((rendered.get(messageId) ?? "").split("\n"));
-      rendered.set(messageId, body);
-      const [title, ...rest] = body.split("\n");
-      const changed = rest.filter((l) => l.trim() && !before.has(l));
-      write(`\ntuneloop · ${messageId} (edited)\n${indent([title, ...changed].join("\n"), 2)}`);
+      write(`\ntuneloop · ${messageId} (edited)\n${indent(renderCard(card, { filePaths: files }), 2)}`);
     },
   };
 
@@ -141,6 +156,8 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
     });
     rl.on("close", async () => {
       while (pending.size) await Promise.all([...pending]);
+      const last = await opts.beforeExit?.().catch((err: unknown) => `(stopping: ${(err as Error).message})`);
+      if (last) output.write(`${scrubSecrets(last, app.config.secrets)}\n`);
       // /quit leaves stdin open: let go of it so the process can end.
       (input as { destroy?: () => void }).destroy?.();
       output.write("bye\n");

@@ -37,22 +37,41 @@ export function renderBlock(b: Block): string {
   }
 }
 
-export function renderCard(
-  card: Card,
-  opts: { filePaths?: string[]; withThread?: boolean; threadFilePaths?: (thread: Card) => string[] } = {},
-): string {
+/**
+ * Chat wording that the CLI says its own way: commands are written as the CLI takes them (`npx tuneloop run
+ * status 3`, not `/tune run status 3`).
+ */
+export function cliText(s: string): string {
+  return s.replace(/(^|[\s("'`[])\/tune(?= |$)/gm, "$1npx tuneloop");
+}
+
+export interface RenderOptions {
+  filePaths?: string[];
+  withThread?: boolean;
+  /** Where each thread reply's files were saved (same order as `card.thread`). */
+  threadFilePaths?: string[][];
+  /** The CLI: no chat phrasing (an ephemeral reply is simply the reply; commands as the CLI takes them). */
+  cli?: boolean;
+}
+
+export function renderCard(card: Card, opts: RenderOptions = {}): string {
+  const text = renderChatCard(card, opts);
+  return opts.cli ? cliText(text) : text;
+}
+
+function renderChatCard(card: Card, opts: RenderOptions): string {
   const parts: string[] = [];
   if (card.title)
     parts.push(
-      `${card.tone ? `${TONE_MARK[card.tone]} ` : ""}${card.title}${card.ephemeral ? "  (only you can see this)" : ""}`,
+      `${card.tone ? `${TONE_MARK[card.tone]} ` : ""}${card.title}${card.ephemeral && !opts.cli ? "  (only you can see this)" : ""}`,
     );
   for (const b of card.blocks) parts.push(renderBlock(b));
   if (card.actions?.length) parts.push(card.actions.map((a) => `[${a.label}: /tune ${a.command}]`).join("  "));
   if (opts.filePaths?.length) parts.push(opts.filePaths.map((p) => `[file] ${p}`).join("\n"));
   if (opts.withThread) {
-    for (const t of card.thread ?? []) {
+    for (const [i, t] of (card.thread ?? []).entries()) {
       parts.push(
-        `↳ thread\n${renderCard(t, { filePaths: opts.threadFilePaths?.(t) })}`
+        `↳ thread\n${renderChatCard(t, { cli: opts.cli, filePaths: opts.threadFilePaths?.[i] })}`
           .split("\n")
           .map((l) => (l ? `    ${l}` : l))
           .join("\n"),

@@ -39,6 +39,7 @@ import {
 } from "discord.js";
 import type { APIInteractionGuildMember } from "discord.js";
 import { type Attachment, receiveUpload } from "../../../commands/attachments.ts";
+import { fmt } from "../../core/format.ts";
 import { preflight, runCommand, runCommandLine, type Outcome } from "../../../commands/dispatch.ts";
 import { kebab, splitWords } from "../../../commands/parse.ts";
 import { runCardFor, runVerdictCard } from "../../../commands/run.ts";
@@ -268,7 +269,7 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
     const tooLarge = (bytes: number) =>
       new TuneError(
         ErrorCode.DatasetTooLarge,
-        `The file is ${(bytes / 1024 ** 2).toFixed(1)} MB, over the ${(limit / 1024 ** 2).toFixed(0)} MB upload limit (TUNELOOP_MAX_UPLOAD_MB). Split it, or raise the limit.`,
+        `The file is ${fmt.mb(bytes)}, over the ${fmt.mb(limit, 0)} upload limit (TUNELOOP_MAX_UPLOAD_MB). Split it, or raise the limit.`,
       );
     if (size > limit) throw tooLarge(size);
     try {

@@ -17,6 +17,7 @@ import {
   type APIEmbed,
   type APIEmbedField,
 } from "discord.js";
+import { fmt } from "../../core/format.ts";
 import type { Block, Card, CardAction, CardFile, Tone } from "../../core/cards.ts";
 import { scrubSecrets } from "../../log.ts";
 import { renderBlock as plainBlock, renderCard as plainCard } from "../console/render.ts";
@@ -175,9 +176,7 @@ export function renderMessage(card: Card, opts: RenderOptions): DiscordMessage {
   for (const f of card.files ?? []) {
     const data = fileData(f, opts.secrets);
     if (data.length > LIMITS.fileBytes) {
-      notes.push(
-        `${f.name} (${(data.length / 1024 ** 2).toFixed(1)} MB) is over Discord's upload limit and was left out.`,
-      );
+      notes.push(`${f.name} (${fmt.mb(data.length)}) is over Discord's upload limit and was left out.`);
       continue;
     }
     files.push({ name: safeFileName(f.name), data, contentType: f.mime });
@@ -268,7 +267,9 @@ function finish(
     notes.unshift(`Longer than Discord shows: the whole reply is in ${name}.`);
   }
   if (msg.files.length > LIMITS.files) {
-    notes.push(`${msg.files.length - LIMITS.files} more file(s) left out (Discord takes ${LIMITS.files} a message).`);
+    notes.push(
+      `${fmt.count(msg.files.length - LIMITS.files, "more file")} left out (Discord takes ${LIMITS.files} a message).`,
+    );
     msg.files.length = LIMITS.files;
   }
   if (notes.length) {

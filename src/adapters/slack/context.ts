@@ -4,6 +4,7 @@
  * shared lately, and how a command's outcome is delivered (public card, thread, files, or an ephemeral reply).
  */
 import type { RespondFn } from "@slack/bolt";
+import { fmt } from "../../core/format.ts";
 import type { Outcome } from "../../../commands/dispatch.ts";
 import type { Attachment, CommandContext } from "../../../commands/types.ts";
 import { runCardFor } from "../../../commands/run.ts";
@@ -237,7 +238,7 @@ export class SlackContext {
           ...card,
           blocks: [
             ...card.blocks,
-            text(`(${card.files.length} file(s) left out: files cannot go with a reply only you can see.)`),
+            text(`(${fmt.count(card.files.length, "file")} left out: files cannot go with a reply only you can see.)`),
           ],
         }
       : card;

@@ -6,6 +6,7 @@
  * (`<@U…>`, `<#C…>`, `<!here>`, `<https://…|…>`).
  */
 import type { types } from "@slack/bolt";
+import { fmt } from "../../core/format.ts";
 import type { Block, Card, CardAction, CardFile } from "../../core/cards.ts";
 import { scrubSecrets } from "../../log.ts";
 import { renderBlock, renderCard as renderPlain } from "../console/render.ts";
@@ -192,8 +193,8 @@ export function renderCard(card: Card, opts: RenderOptions): Rendered {
     const name = `${slug(card.title ?? "reply")}-full.txt`;
     const shown = kept.length;
     const note = opts.ephemeral
-      ? `_Cut here: ${body.length - shown} more part(s), ${full.length.toLocaleString("en-US")} characters in all. Run the command in a channel to get the whole reply as a file._`
-      : `_Cut here: ${body.length - shown} more part(s). The whole reply (${full.length.toLocaleString("en-US")} characters) is attached as \`${name}\`._`;
+      ? `_Cut here: ${fmt.count(body.length - shown, "more part")}, ${fmt.count(full.length, "character")} in all. Run the command in a channel to get the whole reply as a file._`
+      : `_Cut here: ${fmt.count(body.length - shown, "more part")}. The whole reply (${fmt.count(full.length, "character")}) is attached as \`${name}\`._`;
     kept.push({ type: "context", elements: [{ type: "mrkdwn", text: note }] });
     if (!opts.ephemeral)
       files.push({ name, content: full, mime: "text/plain", title: `${card.title ?? "Reply"} (full text)` });

@@ -122,6 +122,29 @@ export function findModel(ref: string): PriceEntry {
   );
 }
 
+/**
+ * Whether a model can be fine-tuned on rows of a dataset format. OpenAI fine-tunes its chat models on chat rows
+ * only, so plain text rows ({"text": ...}) leave it out; Together and the local trainer take text rows too.
+ */
+export function trainsOn(e: PriceEntry, format: string | null): boolean {
+  return !(e.kind === "chat" && format === "text");
+}
+
+/** Splits model references into those that can train on a format and those left out, with why. */
+export function trainableModels(
+  models: readonly string[],
+  format: string | null,
+): { trainable: string[]; leftOut: string[]; why: string | null } {
+  const trainable: string[] = [];
+  const leftOut: string[] = [];
+  for (const m of models) (trainsOn(findModel(m), format) ? trainable : leftOut).push(m);
+  return {
+    trainable,
+    leftOut,
+    why: leftOut.length ? "OpenAI fine-tunes chat rows only, and these are plain text rows" : null,
+  };
+}
+
 // Cookbook constants (https://cookbook.openai.com/examples/chat_finetuning_data_prep).
 export const TARGET_EPOCHS = 3;
 export const MIN_TARGET_EXAMPLES = 100;

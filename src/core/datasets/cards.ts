@@ -32,6 +32,13 @@ export function estimateBlock(estimates: TrainingEstimate[]): Block {
   );
 }
 
+/** The models the cost table leaves out because they cannot train on this data, and why. */
+function leftOutBlock(l: { models: string[]; why: string | null }): Block | null {
+  return l.models.length
+    ? text(`Not priced: ${l.models.join(", ")} (${l.why ?? "they cannot train on this data"}).`)
+    : null;
+}
+
 export function uploadCard(o: UploadOutcome, opts: { dropHint: string }): Card {
   const r = o.report;
   const problemCount = Object.values(r.issueCounts).reduce((a, b) => a + (b ?? 0), 0);
@@ -42,7 +49,7 @@ export function uploadCard(o: UploadOutcome, opts: { dropHint: string }): Card {
     title = `Stored ${formatRef(o.dataset.name, o.dataset.version)}`;
     tone = problemCount ? "warning" : "success";
     if (problemCount)
-      blocks.push(text(`Dropped ${fmt.int(r.badRows)} bad row(s) as asked; ${fmt.int(r.validRows)} rows kept.`));
+      blocks.push(text(`Dropped ${fmt.count(r.badRows, "bad row")} as asked; ${fmt.count(r.validRows, "row")} kept.`));
   } else if (o.existing && o.dataset) {
     title = `Already stored as ${formatRef(o.dataset.name, o.dataset.version)}`;
     tone = "info";
@@ -52,11 +59,11 @@ export function uploadCard(o: UploadOutcome, opts: { dropHint: string }): Card {
     tone = "error";
     blocks.push(
       text(
-        `None of the ${fmt.int(r.records)} record(s) passed the checks. Nothing was stored. Fix the file and upload it again.`,
+        `None of the ${fmt.count(r.records, "record")} passed the checks. Nothing was stored. Fix the file and upload it again.`,
       ),
     );
   } else {
-    title = `Upload refused: ${fmt.int(problemCount)} problem(s) in ${fmt.int(r.badRows)} of ${fmt.int(r.records)} rows`;
+    title = `Upload refused: ${fmt.count(problemCount, "problem")} in ${fmt.int(r.badRows)} of ${fmt.count(r.records, "row")}`;
     tone = "error";
     blocks.push(
       text(
@@ -71,7 +78,7 @@ export function uploadCard(o: UploadOutcome, opts: { dropHint: string }): Card {
       ["Rows", `${fmt.int(r.validRows)} valid of ${fmt.int(r.records)}`],
       ["Messages per row", r.validRows ? `median ${r.messages.median} · max ${r.messages.max}` : "-"],
       ["Tokens per row", r.validRows ? tokenLine(r.tokens) : "-"],
-      ["Over context", `${fmt.int(r.overContext)} row(s)`],
+      ["Over context", fmt.count(r.overContext, "row")],
       ["Duplicates", `${fmt.int(r.duplicateCounts.exact)} exact · ${fmt.int(r.duplicateCounts.near)} near`],
       ["PII warnings", piiLine(r.piiCounts)],
       ["File", `${fmt.bytes(r.bytes)} · sha256 ${r.sha256.slice(0, 12)}`],
@@ -107,6 +114,8 @@ export function uploadCard(o: UploadOutcome, opts: { dropHint: string }): Card {
     );
     blocks.push(estimateBlock(o.estimates));
   }
+  const leftOut = leftOutBlock(o.leftOut);
+  if (leftOut && r.validRows) blocks.push(leftOut);
   if (o.stored && o.dataset) {
     blocks.push(text(`Next: /tune dataset split ${o.dataset.name} --eval 20%`));
   }
@@ -140,7 +149,7 @@ export function listCard(rows: DatasetVersionRecord[]): Card {
           fmt.int(v.rows),
           fmt.int(v.stats.tokens.total),
           formatLabel(v.format),
-          v.createdAt.toISOString().slice(0, 16).replace("T", " "),
+          fmt.time(v.createdAt),
         ]),
         ["left", "right", "right", "left", "left"],
       ),
@@ -152,12 +161,13 @@ export function showCard(
   v: DatasetVersionRecord,
   versions: DatasetVersionRecord[],
   estimates: TrainingEstimate[],
+  leftOut: { models: string[]; why: string | null } = { models: [], why: null },
 ): Card {
   const s = v.stats;
   const origin =
     v.origin.kind === "split"
       ? `${v.origin.side} side of ${v.origin.from} (eval share ${fmt.pct(v.origin.evalShare, 0)}, seed ${v.origin.seed})`
-      : `upload${v.filename ? ` of ${v.filename}` : ""}${v.origin.droppedRows ? ` (${v.origin.droppedRows} bad rows dropped)` : ""}`;
+      : `upload${v.filename ? ` of ${v.filename}` : ""}${v.origin.droppedRows ? ` (${fmt.count(v.origin.droppedRows, "bad row")} dropped)` : ""}`;
   return {
     title: formatRef(v.name, v.version),
     blocks: [
@@ -170,15 +180,13 @@ export function showCard(
         ["Duplicates", `${fmt.int(s.duplicates.exact)} exact · ${fmt.int(s.duplicates.near)} near`],
         ["PII warnings", piiLine(s.piiKinds)],
         ["Origin", origin],
-        [
-          "Created",
-          `${v.createdAt.toISOString().slice(0, 16).replace("T", " ")}${v.createdBy ? ` by ${v.createdBy}` : ""}`,
-        ],
+        ["Created", `${fmt.time(v.createdAt)}${v.createdBy ? ` by ${v.createdBy}` : ""}`],
         ["sha256", v.sha256],
       ]),
-      text(`Versions: ${versions.map((x) => `v${x.version} (${fmt.int(x.rows)} rows)`).join(", ")}`),
+      text(`Versions: ${versions.map((x) => `v${x.version} (${fmt.count(x.rows, "row")})`).join(", ")}`),
       text("Cost estimate:"),
       estimateBlock(estimates),
+      ...[leftOutBlock(leftOut)].filter((b) => b !== null),
     ],
   };
 }

@@ -881,6 +881,12 @@ export interface OverlapResult {
   exact: Array<{ aLine: number; bLine: number }>;
   near: Array<{ aLine: number; bLine: number; similarity: number }>;
   samePrompt: Array<{ aLine: number; bLine: number }>;
+  /**
+   * How many rows of `b` (the eval set) overlap, by kind and in all: what a leak costs the eval, where the pair
+   * lists above count pairs (one eval row can pair with many training rows). Exact and same-prompt counts are
+   * complete; near counts the rows of the reported near pairs.
+   */
+  overlappingB: { exact: number; samePrompt: number; near: number; any: number };
 }
 
 function pushToList<K>(map: Map<K, number[]>, key: K, value: number): void {
@@ -927,7 +933,14 @@ export function findOverlap(
     if (index.lastHasShingles) index.insert(id, index.keys);
   }
 
-  const out: OverlapResult = { exact: [], near: [], samePrompt: [] };
+  const out: OverlapResult = {
+    exact: [],
+    near: [],
+    samePrompt: [],
+    overlappingB: { exact: 0, samePrompt: 0, near: 0, any: 0 },
+  };
+  const exactB = new Set<number>();
+  const sameB = new Set<number>();
   const sig = new Uint32Array(SIG_BINS);
   const keys = new Int32Array(LSH_BANDS);
   const exactLines = new Set<number>();
@@ -935,6 +948,7 @@ export function findOverlap(
     exactLines.clear();
     const ex = byHash.get(hashRow(row));
     if (ex !== undefined) {
+      for (const l of ex) exactB.add(l);
       for (let i = 0; i < ex.length && i < MAX_PAIRS_PER_ROW; i++) {
         out.exact.push({ aLine: line, bLine: ex[i] });
         exactLines.add(ex[i]);
@@ -943,6 +957,7 @@ export function findOverlap(
     scanPrompt(row);
     const sp = byPrompt.get(numericKey());
     if (sp !== undefined) {
+      for (const l of sp) if (!ex?.includes(l)) sameB.add(l);
       let n = 0;
       for (let i = 0; i < sp.length && n < MAX_PAIRS_PER_ROW; i++) {
         if (exactLines.has(sp[i])) continue;
@@ -975,6 +990,13 @@ export function findOverlap(
       }
     }
   }
+  const nearB = new Set(out.near.map((p) => p.bLine));
+  out.overlappingB = {
+    exact: exactB.size,
+    samePrompt: sameB.size,
+    near: nearB.size,
+    any: new Set([...exactB, ...sameB, ...nearB]).size,
+  };
   return out;
 }
 

@@ -6,6 +6,7 @@
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
+import { fmt } from "../format.ts";
 import { batchFeatures } from "./batch-features.ts";
 import { type DedupeFeatures, DuplicateFinder } from "./dedupe.ts";
 import { detectFormat, normalizeRecord } from "./formats.ts";
@@ -141,7 +142,7 @@ export async function ingestFile(
   if (stat.size > opts.maxUploadBytes) {
     throw new IngestRefusal(
       "dataset_too_large",
-      `The file is ${(stat.size / 1024 ** 2).toFixed(1)} MB, over the ${(opts.maxUploadBytes / 1024 ** 2).toFixed(0)} MB upload limit (TUNELOOP_MAX_UPLOAD_MB). Split it, or raise the limit.`,
+      `The file is ${fmt.mb(stat.size)}, over the ${fmt.mb(opts.maxUploadBytes, 0)} upload limit (TUNELOOP_MAX_UPLOAD_MB). Split it, or raise the limit.`,
       { bytes: stat.size, limit: opts.maxUploadBytes },
     );
   }
@@ -256,7 +257,7 @@ export async function ingestFile(
             {
               line: h.line,
               kind: "over_context_limit",
-              message: `${tokens.toLocaleString("en-US")} tokens, over the ${opts.contextTokens.toLocaleString("en-US")}-token limit of ${opts.contextModel}; shorten the row or choose a model with a longer context (--model).`,
+              message: `${fmt.count(tokens, "token")}, over the ${fmt.int(opts.contextTokens)}-token limit of ${opts.contextModel}; shorten the row or choose a model with a longer context (--model).`,
             },
             h.index,
           );
@@ -354,7 +355,7 @@ export async function ingestFile(
       if (records > opts.maxRows) {
         throw new IngestRefusal(
           "dataset_too_many_rows",
-          `The file has more than ${opts.maxRows.toLocaleString("en-US")} rows (TUNELOOP_MAX_ROWS). Split it into smaller files, or raise the limit.`,
+          `The file has more than ${fmt.count(opts.maxRows, "row")} (TUNELOOP_MAX_ROWS). Split it into smaller files, or raise the limit.`,
           { limit: opts.maxRows },
         );
       }
@@ -384,7 +385,7 @@ export async function ingestFile(
     if (d.exact.length) {
       warnings.push({
         kind: "exact_duplicates",
-        message: `${d.exact.length} exact duplicate row(s): ${d.exact
+        message: `${fmt.count(d.exact.length, "exact duplicate row")}: ${d.exact
           .slice(0, 5)
           .map((x) => `line ${x.line} = line ${x.duplicateOf}`)
           .join(", ")}${d.exact.length > 5 ? ", ..." : ""}`,
@@ -393,7 +394,7 @@ export async function ingestFile(
     if (d.near.length) {
       warnings.push({
         kind: "near_duplicates",
-        message: `${d.near.length} near-duplicate row(s): ${d.near
+        message: `${fmt.count(d.near.length, "near-duplicate row")}: ${d.near
           .slice(0, 5)
           .map((x) => `line ${x.line} ~ line ${x.similarTo} (${Math.round(x.similarity * 100)}%)`)
           .join(", ")}${d.near.length > 5 ? ", ..." : ""}`,

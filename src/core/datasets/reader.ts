@@ -7,6 +7,7 @@
  * split by a small byte-level state machine that tracks strings, escapes and bracket depth. Each record's bytes are
  * then decoded with a fatal UTF-8 TextDecoder and given to JSON.parse.
  */
+import { fmt } from "../format.ts";
 import { printableSnippet } from "./sniff.ts";
 import type { RowIssue } from "./types.ts";
 
@@ -127,12 +128,7 @@ async function peelBom(source: AsyncIterable<Uint8Array>): Promise<{ hasBom: boo
   return { hasBom, chunks: rest() };
 }
 
-/** Formats a byte count for messages: "812 bytes", "64 KiB", "3.2 MiB". */
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} bytes`;
-  if (n < 1024 * 1024) return `${Number((n / 1024).toFixed(1))} KiB`;
-  return `${Number((n / 1024 / 1024).toFixed(1))} MiB`;
-}
+const formatBytes = fmt.bytes;
 
 const hex = (b: number) => `0x${b.toString(16).toUpperCase().padStart(2, "0")}`;
 

@@ -4,8 +4,9 @@
  */
 import fs from "node:fs";
 import readline from "node:readline";
+import { fmt } from "../format.ts";
 import { ErrorCode, TuneError } from "../../errors.ts";
-import { estimateTraining, findModel, type TrainingEstimate } from "../costs/estimate.ts";
+import { estimateTraining, findModel, trainableModels, type TrainingEstimate } from "../costs/estimate.ts";
 import type { BlobStore, Clock, DatasetRepo, DatasetStats, DatasetVersionRecord } from "../ports.ts";
 import { MAX_JSON_DEPTH, tooDeep } from "./depth.ts";
 import { DuplicateFinder, findOverlap, groupNearPrompts, promptKey } from "./dedupe.ts";
@@ -42,6 +43,8 @@ export interface UploadOutcome {
   name: string;
   report: IngestResult;
   estimates: TrainingEstimate[];
+  /** Models of the estimate list that cannot train on this data's format, and why (not priced). */
+  leftOut: { models: string[]; why: string | null };
   /** The full problem report (one line per problem), when there were problems. */
   reportText?: string;
 }
@@ -97,8 +100,10 @@ export class DatasetService {
       const problems = Object.values(report.issueCounts).reduce((a, b) => a + (b ?? 0), 0);
       const reportText = problems ? fs.readFileSync(out.report, "utf8") : undefined;
       const tokenCounts = readTokenFile(out.tokens);
-      const estimates = estimateTraining(tokenCounts, { models: this.settings.estimateModels });
-      const base = { name, report, estimates, reportText };
+      const models = trainableModels(this.settings.estimateModels, report.format);
+      const estimates = estimateTraining(tokenCounts, { models: models.trainable });
+      const leftOut = { models: models.leftOut, why: models.why };
+      const base = { name, report, estimates, leftOut, reportText };
       if (report.validRows === 0) {
         return { ...base, stored: false, dataset: null };
       }
@@ -174,8 +179,15 @@ export class DatasetService {
     return v ? formatRef(v.name, v.version) : `#${id}`;
   }
 
+  /** Training cost of a version on each estimate model that can train on its format. */
   estimates(v: DatasetVersionRecord, models = this.settings.estimateModels): TrainingEstimate[] {
-    return estimateTraining(this.tokenCounts(v), { models });
+    return estimateTraining(this.tokenCounts(v), { models: trainableModels(models, v.format).trainable });
+  }
+
+  /** The estimate models that cannot train on a version's format (left out of its cost table), and why. */
+  estimatesLeftOut(v: DatasetVersionRecord): { models: string[]; why: string | null } {
+    const m = trainableModels(this.settings.estimateModels, v.format);
+    return { models: m.leftOut, why: m.why };
   }
 
   tokenCounts(v: DatasetVersionRecord): number[] {
@@ -271,7 +283,7 @@ export class DatasetService {
     if (rows.length < 2) {
       throw new TuneError(
         ErrorCode.DatasetSplitTooSmall,
-        `${formatRef(src.name, src.version)} has ${rows.length} row(s); a split needs at least 2.`,
+        `${formatRef(src.name, src.version)} has ${fmt.count(rows.length, "row")}; a split needs at least 2.`,
       );
     }
     // Rows whose prompts match exactly or nearly (a paraphrase, a typo) form one group and stay on one side.
@@ -316,7 +328,7 @@ export class DatasetService {
     if (evalSet.size === 0 || evalSet.size === rows.length) {
       throw new TuneError(
         ErrorCode.DatasetSplitTooSmall,
-        `Could not split ${formatRef(src.name, src.version)}: its rows share too few distinct prompts (${members.size} prompt group(s)). Upload more varied rows.`,
+        `Could not split ${formatRef(src.name, src.version)}: its rows share too few distinct prompts (${fmt.count(members.size, "prompt group")}). Upload more varied rows.`,
       );
     }
     const sides = { train: [] as number[], eval: [] as number[] };
@@ -415,6 +427,13 @@ export class DatasetService {
     return sha;
   }
 
+  /** The export formats that can write every row of a version. */
+  private async exportable(v: DatasetVersionRecord, formats: ExportFormat[]): Promise<ExportFormat[]> {
+    const ok = new Set(formats);
+    for await (const r of this.rows(v)) for (const f of ok) if (typeof exportRow(r, f) !== "string") ok.delete(f);
+    return formats.filter((f) => ok.has(f));
+  }
+
   /** Renders a version in a provider's upload format. Returns the file's text and the row count. */
   async export(
     ref: string,
@@ -423,15 +442,27 @@ export class DatasetService {
     const v = this.get(ref);
     const out: string[] = [];
     const problems: string[] = [];
+    const rows: LocatedRow[] = [];
     for await (const r of this.rows(v)) {
       const line = exportRow(r, format);
       if (typeof line === "string") out.push(line);
-      else problems.push(`line ${r.line}: ${line.problem}`);
+      else {
+        problems.push(`line ${r.line}: ${line.problem}`);
+        rows.push(r);
+      }
     }
     if (problems.length) {
+      // Suggest only the formats that take every row (the rows that failed here are the ones to try).
+      const others = EXPORT_FORMATS.filter(
+        (f) => f !== format && rows.every((r) => typeof exportRow(r, f) === "string"),
+      );
+      const all = others.length ? await this.exportable(v, others) : [];
+      const hint = all.length
+        ? `Export as ${all.join(" or ")} instead.`
+        : "No export format takes every row: upload a version without them.";
       throw new TuneError(
         ErrorCode.DatasetExportUnsupported,
-        `${problems.length} row(s) of ${formatRef(v.name, v.version)} cannot be written as ${format}: ${problems.slice(0, 3).join("; ")}${problems.length > 3 ? "; ..." : ""}. ${format === "alpaca" ? "Export as openai or together instead." : "Export as together instead (it takes text rows)."}`,
+        `${fmt.count(problems.length, "row")} of ${formatRef(v.name, v.version)} cannot be written as ${format}: ${problems.slice(0, 3).join("; ")}${problems.length > 3 ? "; ..." : ""}. ${hint}`,
       );
     }
     return {
@@ -442,6 +473,8 @@ export class DatasetService {
     };
   }
 }
+
+const EXPORT_FORMATS: ExportFormat[] = ["openai", "together", "alpaca"];
 
 function exportRow(r: LocatedRow, format: ExportFormat): string | { problem: string } {
   if (r.kind === "text") {

@@ -12,6 +12,7 @@ import { sleep } from "../../lib/limit.ts";
 import { budgetRefusal, leaseOwner, ownerAlive, priced, SpendMeter, usd } from "../costs/budget.ts";
 import { formatRef } from "../datasets/names.ts";
 import { bestTunedEval } from "../experiments/evals.ts";
+import { fmt } from "../format.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { Pricing } from "../inference.ts";
 import type {
@@ -452,8 +453,8 @@ export class EvalService {
   }
 }
 
-const pts = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)} pts`;
-export const pValueText = (p: number) => (p < 0.001 ? "p < 0.001" : `p = ${p.toFixed(3)}`);
+const pts = (x: number) => fmt.pts(x);
+export const pValueText = fmt.p;
 
 /** The interval's method, as shown beside it. */
 export const CI_METHOD_TEXT: Record<PairedCiMethod, string> = {

@@ -21,11 +21,9 @@ const TONE: Record<RunRecord["state"], Card["tone"]> = {
   cancelled: "warning",
 };
 
-export const pct = (x: number | null | undefined) => (x === null || x === undefined ? "-" : `${(x * 100).toFixed(1)}%`);
+export const pct = (x: number | null | undefined) => (x === null || x === undefined ? "-" : fmt.pct(x));
 export const interval = (lo: number | null, hi: number | null) =>
   lo === null || hi === null ? "" : ` [${pct(lo)}, ${pct(hi)}]`;
-const secs = (ms: number) =>
-  ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 
 export function hyperLine(r: RunRecord): string {
   const h = r.hyper;
@@ -38,7 +36,7 @@ export function progressLine(r: RunRecord): string | null {
   if (p.phase === "training") {
     if (!p.totalSteps) return "training: loading the model";
     const bar = `${p.step}/${p.totalSteps} steps (${Math.round(((p.step ?? 0) / p.totalSteps) * 100)}%)`;
-    return `training: ${bar} · loss ${p.loss?.toFixed(3)} · ${fmt.int(p.tokensPerSec ?? 0)} tokens/s · ${secs(p.elapsedMs ?? 0)}`;
+    return `training: ${bar} · loss ${p.loss?.toFixed(3)} · ${fmt.int(p.tokensPerSec ?? 0)} tokens/s · ${fmt.duration(p.elapsedMs ?? 0)}`;
   }
   if (p.phase === "evaluating" && p.waitingFor)
     return `evaluating ${p.evalModel}: waiting for eval #${p.waitingFor} of the same model (another run is doing it)`;
@@ -49,7 +47,7 @@ export function progressLine(r: RunRecord): string | null {
 export function estimateLine(e: RunEstimate): string {
   const wall =
     e.wallSeconds !== null
-      ? ` · about ${secs(e.wallSeconds * 1000)} of training${e.wallSource ? ` (${e.wallSource})` : ""}`
+      ? ` · about ${fmt.seconds(e.wallSeconds)} of training${e.wallSource ? ` (${e.wallSource})` : ""}`
       : "";
   return `training ${fmt.usd(e.trainingUsd)} (${fmt.int(e.trainingTokens)} tokens billed over ${fmt.count(e.epochs, "epoch")}) + evals ${fmt.usd(e.evalUsd)} (${fmt.int(e.evalRequests)} requests) = ${fmt.usd(e.totalUsd)}${wall}`;
 }
@@ -85,10 +83,10 @@ export function runCard(r: RunRecord, ctx: { experiment: string; dataset: string
   if (ctx.cost && (r.state === "succeeded" || r.state === "failed" || r.state === "cancelled")) {
     f.push([
       "Cost",
-      `${fmt.usd(ctx.cost.totalUsd)} (training ${fmt.usd(ctx.cost.trainingUsd)}, evals ${fmt.usd(ctx.cost.evalUsd)}, judge ${fmt.usd(ctx.cost.judgeUsd)}) · ${ctx.cost.wallSeconds} s of compute`,
+      `${fmt.usd(ctx.cost.totalUsd)} (training ${fmt.usd(ctx.cost.trainingUsd)}, evals ${fmt.usd(ctx.cost.evalUsd)}, judge ${fmt.usd(ctx.cost.judgeUsd)}) · ${fmt.seconds(ctx.cost.wallSeconds)} of compute`,
     ]);
   }
-  f.push(["Started by", `${r.createdBy ?? "?"} · ${r.createdAt.toISOString().slice(0, 16).replace("T", " ")}`]);
+  f.push(["Started by", `${r.createdBy ?? "?"} · ${fmt.time(r.createdAt)}`]);
   const blocks: Block[] = [fields(f)];
   if (r.state === "awaiting_confirmation") {
     blocks.push(text(`This run needs a confirmation: /tune run confirm ${r.id} (or /tune run cancel ${r.id}).`));
@@ -104,8 +102,8 @@ export function trainingTimeLine(r: RunRecord): string | null {
   if (typeof took !== "number") return null;
   const e = r.estimate as RunEstimate | null;
   if (!e || e.wallSeconds === null || e.wallSeconds === undefined)
-    return `took ${secs(took)} (no estimate for ${r.provider})`;
-  return `estimated ${secs(e.wallSeconds * 1000)}, took ${secs(took)} (${estimateError(e.wallSeconds, took / 1000)})`;
+    return `took ${fmt.duration(took)} (no estimate for ${r.provider})`;
+  return `estimated ${fmt.seconds(e.wallSeconds)}, took ${fmt.duration(took)} (${estimateError(e.wallSeconds, took / 1000)})`;
 }
 
 /** The buttons a run's card offers in its current state. */
@@ -138,7 +136,7 @@ export function evalRow(e: EvalRecord): string[] {
     e.role,
     e.mean === null ? "-" : `${pct(e.mean)}${interval(e.ciLow, e.ciHigh)}`,
     String(e.n),
-    s ? `${Math.round(s.latencyMs.p50)}/${Math.round(s.latencyMs.p95)} ms` : "-",
+    s ? `${fmt.int(s.latencyMs.p50)}/${fmt.ms(s.latencyMs.p95)}` : "-",
     s ? (s.usd === null ? "unknown" : fmt.usd(costPer1k(s.usd, e.n) ?? 0)) : "-",
   ];
 }
@@ -168,8 +166,8 @@ export const EVAL_COLUMNS = ["model", "role", "score [95% CI]", "n", "latency p5
 export function comparisonBlocks(c: Comparison): Block[] {
   const blocks: Block[] = [text(c.verdict)];
   const f: Array<[string, string]> = [
-    ["Difference", `${(c.diff * 100).toFixed(1)} pts (${c.b.model} ${pct(c.b.mean)} vs ${c.a.model} ${pct(c.a.mean)})`],
-    ["95% CI", `${(c.ci[0] * 100).toFixed(1)} to ${(c.ci[1] * 100).toFixed(1)} pts (${CI_METHOD_TEXT[c.ciMethod]})`],
+    ["Difference", `${fmt.pts(c.diff)} (${c.b.model} ${pct(c.b.mean)} vs ${c.a.model} ${pct(c.a.mean)})`],
+    ["95% CI", `${fmt.pts(c.ci[0])} to ${fmt.pts(c.ci[1])} (${CI_METHOD_TEXT[c.ciMethod]})`],
     [
       "Test",
       `${c.test}, ${pValueText(c.pValue)}${c.discordant ? ` (discordant: ${c.discordant.aOnly} only ${c.a.model}, ${c.discordant.bOnly} only ${c.b.model})` : ""}`,
@@ -177,13 +175,13 @@ export function comparisonBlocks(c: Comparison): Block[] {
     ["Paired correlation", c.correlation === null ? "-" : c.correlation.toFixed(2)],
     ["Detectable effect", mdeText(c)],
   ];
-  if (c.clusteredSe !== null) f.push(["Clustered SE", `${(c.clusteredSe * 100).toFixed(2)} pts`]);
+  if (c.clusteredSe !== null) f.push(["Clustered SE", fmt.pts(c.clusteredSe, { digits: 2, signed: false })]);
   blocks.push(fields(f));
   if (c.regressions.length) {
     blocks.push(
       list(
         [
-          `${c.regressions.length} row(s): lines ${c.regressions.slice(0, 15).join(", ")}${c.regressions.length > 15 ? ", ..." : ""}`,
+          `${fmt.count(c.regressions.length, "row")}: lines ${c.regressions.slice(0, 15).join(", ")}${c.regressions.length > 15 ? ", ..." : ""}`,
         ],
         `Regressed (${c.a.model} right, ${c.b.model} wrong)`,
       ),
@@ -231,11 +229,11 @@ export function verdictCard(r: RunRecord, v: RunVerdict, cost: CostSummary): Car
     );
   const tuned = v.evals[0];
   const costLines = [
-    `This run: ${fmt.usd(cost.totalUsd)} (training ${fmt.usd(cost.trainingUsd)}, evals ${fmt.usd(cost.evalUsd)}, judge ${fmt.usd(cost.judgeUsd)}), ${cost.wallSeconds} s of compute.`,
+    `This run: ${fmt.usd(cost.totalUsd)} (training ${fmt.usd(cost.trainingUsd)}, evals ${fmt.usd(cost.evalUsd)}, judge ${fmt.usd(cost.judgeUsd)}), ${fmt.seconds(cost.wallSeconds)} of compute.`,
   ];
   const per1k = (e: EvalRecord) => {
     const usd = costPer1k(e.summary?.usd ?? null, e.n);
-    const wall = e.summary && e.n ? ` (${(((e.summary.wallMs / e.n) * 1000) / 1000).toFixed(1)} s of compute)` : "";
+    const wall = e.summary && e.n ? ` (${fmt.duration((e.summary.wallMs / e.n) * 1000)} of compute)` : "";
     return usd === null ? "unknown (no price set)" : `${fmt.usd(usd)}${usd === 0 ? wall : ""}`;
   };
   for (const e of v.evals.slice(1))

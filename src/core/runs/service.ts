@@ -4,7 +4,7 @@
  */
 import crypto from "node:crypto";
 import { ErrorCode, TuneError } from "../../errors.ts";
-import { defaultEpochs, estimateTraining } from "../costs/estimate.ts";
+import { defaultEpochs, estimateTraining, findModel, trainableModels } from "../costs/estimate.ts";
 import { budgetRefusal, leftUsd } from "../costs/budget.ts";
 import { round } from "../costs/ledger.ts";
 import { estimateWall, SAMPLE_WINDOW, seqBucket } from "../costs/throughput.ts";
@@ -13,6 +13,7 @@ import { parseGraderSpec } from "../evals/graders.ts";
 import { findOverlap } from "../datasets/dedupe.ts";
 import { experimentNamed } from "../experiments/service.ts";
 import { formatRef } from "../datasets/names.ts";
+import { fmt } from "../format.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type {
   Clock,
@@ -23,7 +24,7 @@ import type {
   RunRecord,
   WorkerBeat,
 } from "../ports.ts";
-import { resolveModel, type ProviderSet } from "../models.ts";
+import { providerUnavailable, resolveModel, type ProviderSet } from "../models.ts";
 import { RunEvents } from "./events.ts";
 import { checkHyperLimits } from "./hyper.ts";
 import { ACTIVE_STATES, STATE_LABEL } from "./states.ts";
@@ -105,6 +106,32 @@ const DEFAULT_HYPER: Record<string, Omit<Hyper, "epochs">> = {
   default: { learningRate: 1e-4, batchSize: 8, loraRank: 8, loraAlpha: 16, seed: 1 },
 };
 
+/**
+ * The trainer's name for a base model: the name given, or the price-table model it is an alias of (OpenAI's dated
+ * snapshot "gpt-4.1-mini-2025-04-14" is gpt-4.1-mini; the provider sends the snapshot its API expects). Refused with
+ * every name it accepts.
+ */
+export function tunableModel(models: string[], provider: string, name: string): string {
+  const same = models.find((m) => m.toLowerCase() === name.trim().toLowerCase());
+  if (same) return same;
+  try {
+    const e = findModel(`${provider}:${name}`);
+    if (e.provider === provider && models.includes(e.model)) return e.model;
+  } catch {
+    // not in the price table: refused below
+  }
+  const names = models.map((m) => {
+    let aliases: string[] = [];
+    try {
+      aliases = findModel(`${provider}:${m}`).aliases ?? [];
+    } catch {
+      // a model without a price entry has no aliases
+    }
+    return aliases.length ? `${m} (${aliases.join(", ")})` : m;
+  });
+  throw new TuneError(ErrorCode.UnknownModel, `${provider} cannot tune "${name}". It tunes: ${names.join(", ")}.`);
+}
+
 export class RunService {
   /** Every state change of every run, wherever it happened. */
   readonly events: RunEvents;
@@ -126,11 +153,7 @@ export class RunService {
 
   trainer(name: string) {
     const t = this.providers.trainer(name);
-    if (!t)
-      throw new TuneError(
-        "provider_unavailable",
-        `No trainer "${name}". Trainers here: ${this.providers.trainerNames().join(", ")}.`,
-      );
+    if (!t) throw providerUnavailable(this.providers, name);
     return t;
   }
 
@@ -159,18 +182,13 @@ export class RunService {
     const train = this.datasets.get(input.dataset);
     const evalSet = this.datasets.byId(exp.evalVersionId);
     const providerName = input.provider ?? "local";
-    const trainer = this.providers.trainer(providerName);
-    if (!trainer) {
+    const trainer = this.trainer(providerName);
+    const baseModel = tunableModel(trainer.models(), providerName, input.model ?? trainer.defaultModel);
+    const fits = trainableModels([`${providerName}:${baseModel}`], train.format);
+    if (fits.leftOut.length) {
       throw new TuneError(
-        "provider_unavailable",
-        `No trainer "${providerName}". Trainers here: ${this.providers.trainerNames().join(", ")}.`,
-      );
-    }
-    const baseModel = input.model ?? trainer.defaultModel;
-    if (!trainer.models().includes(baseModel)) {
-      throw new TuneError(
-        ErrorCode.UnknownModel,
-        `${providerName} cannot tune "${baseModel}". It tunes: ${trainer.models().join(", ")}.`,
+        "dataset_format_unsupported",
+        `${providerName}:${baseModel} cannot train on ${formatRef(train.name, train.version)}: ${fits.why}. Train it on together or local, or upload the rows as chat messages.`,
       );
     }
     const warnings = await this.checkOverlap(train, evalSet);
@@ -202,7 +220,7 @@ export class RunService {
         });
         if (estimate.providerQuote.allowedToProceed === false) {
           warnings.push(
-            `${providerName} says this job cannot start on the account as it is (credit limit $${estimate.providerQuote.userLimitUsd ?? "?"}).`,
+            `${providerName} says this job cannot start on the account as it is (credit limit ${estimate.providerQuote.userLimitUsd === null ? "unknown" : fmt.usd(estimate.providerQuote.userLimitUsd)}).`,
           );
         }
       } catch (err) {
@@ -270,16 +288,27 @@ export class RunService {
     );
     const tRef = formatRef(train.name, train.version);
     const eRef = formatRef(evalSet.name, evalSet.version);
-    const pairs = (xs: Array<{ aLine: number; bLine: number }>) =>
-      xs
-        .slice(0, 5)
-        .map((p) => `line ${p.aLine} ~ eval line ${p.bLine}`)
-        .join(", ") + (xs.length > 5 ? `, and ${xs.length - 5} more` : "");
+    // Named and counted by eval row (what a leak costs the eval), each with a training line it matches.
+    const rows = (xs: Array<{ aLine: number; bLine: number }>, sign: string) => {
+      const first = new Map<number, number>();
+      for (const p of xs) if (!first.has(p.bLine)) first.set(p.bLine, p.aLine);
+      const list = [...first].sort((x, y) => x[0] - y[0]);
+      return (
+        list
+          .slice(0, 5)
+          .map(([b, a]) => `eval line ${b} ${sign} line ${a}`)
+          .join(", ") + (list.length > 5 ? `, and ${list.length - 5} more` : "")
+      );
+    };
+    const hit = o.overlappingB;
     if (o.exact.length || o.samePrompt.length) {
       const parts = [];
-      if (o.exact.length) parts.push(`${o.exact.length} identical row(s) (${pairs(o.exact)})`);
+      if (o.exact.length)
+        parts.push(`${fmt.count(hit.exact, "eval row")} identical to a training row (${rows(o.exact, "=")})`);
       if (o.samePrompt.length)
-        parts.push(`${o.samePrompt.length} row(s) with the same prompt (${pairs(o.samePrompt)})`);
+        parts.push(
+          `${fmt.count(hit.samePrompt, "eval row")} sharing a prompt with a training row (${rows(o.samePrompt, "~")})`,
+        );
       throw new TuneError(
         "run_overlap",
         `${tRef} overlaps the eval set ${eRef}: ${parts.join("; ")}. Training on eval rows makes the verdict meaningless: remove them (e.g. /tune dataset split, then train on the -train side).`,
@@ -287,16 +316,16 @@ export class RunService {
       );
     }
     if (!o.near.length) return [];
-    const share = new Set(o.near.map((p) => p.bLine)).size / Math.max(1, evalSet.rows);
-    const msg = `${o.near.length} near-duplicate pair(s) between ${tRef} and the eval set ${eRef} (${(share * 100).toFixed(1)}% of eval rows): ${pairs(o.near)}`;
+    const share = hit.near / Math.max(1, evalSet.rows);
+    const msg = `${fmt.count(hit.near, "eval row")} of the eval set ${eRef} (${fmt.pct(share)}) ${hit.near === 1 ? "has" : "have"} a near-duplicate in ${tRef}: ${rows(o.near, "~")}`;
     if (share > this.settings.nearOverlapMaxShare) {
       throw new TuneError(
         "run_overlap",
-        `${msg}. That is over the ${(this.settings.nearOverlapMaxShare * 100).toFixed(0)}% allowed (TUNELOOP_NEAR_OVERLAP_MAX_SHARE). Remove them from the training set, or raise the setting if your rows are templated by design.`,
+        `${msg}. That is over the ${fmt.pct(this.settings.nearOverlapMaxShare, 0)} allowed (TUNELOOP_NEAR_OVERLAP_MAX_SHARE). Remove them from the training set, or raise the setting if your rows are templated by design.`,
         { near: o.near.slice(0, 100) },
       );
     }
-    return [`${msg}. Allowed (under ${(this.settings.nearOverlapMaxShare * 100).toFixed(0)}%), but check them.`];
+    return [`${msg}. Allowed (under ${fmt.pct(this.settings.nearOverlapMaxShare, 0)}), but check them.`];
   }
 
   /** The validation set of a new run: a dataset the trainer can report validation loss on, not the training set. */

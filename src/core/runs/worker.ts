@@ -8,13 +8,14 @@ import crypto from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import { TuneError, asTuneError } from "../../errors.ts";
+import { fmt } from "../format.ts";
 import type { Logger } from "../../log.ts";
 import { round } from "../costs/ledger.ts";
 import { seqBucket } from "../costs/throughput.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { EvalService } from "../evals/service.ts";
 import { parseGraderSpec } from "../evals/graders.ts";
-import { runRef, type ProviderSet } from "../models.ts";
+import { providerUnavailable, runRef, type ProviderSet } from "../models.ts";
 import type { Clock, EngineRepo, EvalRecord, HypothesisVerdict, RunProgress, RunRecord } from "../ports.ts";
 import type { RunListener, RunVerdict } from "./events.ts";
 import { pairedComparison } from "../stats.ts";
@@ -45,12 +46,22 @@ export interface WorkerOptions {
   heartbeatMs?: number;
 }
 
+/** The abort reason when the process stops (Ctrl-D, SIGTERM): the run is interrupted, not cancelled or failed. */
+export class WorkerStopping extends Error {
+  constructor() {
+    super("tuneloop is stopping");
+  }
+}
+
 export class RunWorker {
   readonly owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString("hex")}`;
   private timer: NodeJS.Timeout | null = null;
   private busy = false;
   private current: AbortController | null = null;
   private beat: { label: string; startedAt: Date; last: number } | null = null;
+  /** The claim-and-execute in progress, so stop() can wait for it before the database closes. */
+  private inflight: Promise<RunRecord | null> | null = null;
+  private stopping = false;
 
   constructor(
     private readonly repo: EngineRepo,
@@ -88,11 +99,17 @@ export class RunWorker {
     tick();
   }
 
-  /** Stops polling; a run in progress is abandoned to its lease (another process picks it up). */
-  async stop(): Promise<void> {
+  /**
+   * Stops polling and the run in progress, and waits until its work has stopped (training stops within a step, an
+   * eval within its requests in flight), so nothing touches the database after it closes. The interrupted run keeps
+   * its state and gives up its lease: the next process that starts resumes it at once. Returns its id, if any.
+   */
+  async stop(): Promise<number | null> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    this.current?.abort(new Error("worker stopping"));
+    this.stopping = true;
+    const ac = this.current;
+    ac?.abort(new WorkerStopping());
     if (this.beat) {
       this.beat = null;
       try {
@@ -101,6 +118,10 @@ export class RunWorker {
         this.log.warn({ err }, "could not remove the worker's heartbeat row");
       }
     }
+    const run = await this.inflight?.catch(() => null);
+    return ac && run && run.state !== "succeeded" && run.state !== "failed" && run.state !== "cancelled"
+      ? run.id
+      : null;
   }
 
   private heartbeat() {
@@ -122,9 +143,15 @@ export class RunWorker {
   }
 
   /** Claims and executes the next run (or a given one). Returns the finished run, or null when there was none. */
-  async runNext(runId?: number): Promise<RunRecord | null> {
-    if (this.busy) return null;
+  runNext(runId?: number): Promise<RunRecord | null> {
+    if (this.busy || this.stopping) return Promise.resolve(null);
     this.busy = true;
+    const p = this.claimAndExecute(runId);
+    this.inflight = p;
+    return p;
+  }
+
+  private async claimAndExecute(runId?: number): Promise<RunRecord | null> {
     try {
       const now = this.clock.now();
       this.releaseDeadLeases(now);
@@ -162,7 +189,7 @@ export class RunWorker {
     let run = claimed;
     if (resumed && run.attempts >= maxAttempts) {
       run = this.runs.setState(run, ["running", "stalled"], "failed", "worker", {
-        stateReason: `gave up after ${run.attempts} attempts (the process running it stopped each time)`,
+        stateReason: `gave up after ${fmt.count(run.attempts, "attempt")} (the process running it stopped each time)`,
         finishedAt: this.clock.now(),
       });
       return run;
@@ -201,6 +228,13 @@ export class RunWorker {
       return run;
     } catch (err) {
       const reason = ac.signal.reason;
+      if (reason instanceof WorkerStopping) {
+        // This process is stopping (whatever the trainer threw on the abort): the run is interrupted, not
+        // cancelled or failed. Give the lease up so the next start resumes it at once.
+        this.log.info({ runId: run.id }, "run interrupted: tuneloop is stopping");
+        this.repo.renewLease(run.id, this.owner, this.clock.now());
+        return this.repo.runById(run.id) ?? run;
+      }
       if (err instanceof CancelledError || reason instanceof CancelledError) {
         run = this.runs.setState(run, ["running", "stalled"], "cancelled", "worker", {
           stateReason: "cancelled while running",
@@ -209,7 +243,7 @@ export class RunWorker {
           leaseUntil: null,
         });
       } else if (ac.signal.aborted) {
-        // Lease lost or worker stopping: leave the run to whoever holds it next.
+        // Lease lost: leave the run to whoever holds it now.
         this.log.warn({ runId: run.id, reason: String(reason) }, "run abandoned");
         return this.repo.runById(run.id) ?? run;
       } else {
@@ -246,7 +280,7 @@ export class RunWorker {
 
   private async train(run: RunRecord, signal: AbortSignal): Promise<RunRecord> {
     const trainer = this.providers.trainer(run.provider);
-    if (!trainer) throw new TuneError("provider_unavailable", `The trainer "${run.provider}" is not configured here.`);
+    if (!trainer) throw providerUnavailable(this.providers, run.provider);
     const version = this.datasets.byId(run.datasetVersionId);
     const rows = await this.datasets.allRows(version);
     const validRows =

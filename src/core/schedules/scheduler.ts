@@ -5,6 +5,7 @@
  * its channel and pauses itself after TUNELOOP_SCHEDULE_MAX_FAILURES failures in a row.
  */
 import cron, { type ScheduledTask } from "node-cron";
+import { fmt } from "../format.ts";
 import { TuneError } from "../../errors.ts";
 import { text, type Card } from "../cards.ts";
 import type { Clock, IterationRepo, ScheduleFire, ScheduleRecord } from "../ports.ts";
@@ -301,7 +302,7 @@ export class Scheduler {
           tone: "error",
           blocks: [
             text(
-              `"${s.recipe}" (${s.cron}, ${s.tz}) failed: ${out.message}${pause ? `\nIt failed ${failures} times in a row, so it is paused. Fix the cause, then /tune schedule resume ${id}.` : `\n${failures} failure(s) in a row; it pauses itself after ${this.deps.maxFailures}.`}`,
+              `"${s.recipe}" (${s.cron}, ${s.tz}) failed: ${out.message}${pause ? `\nIt failed ${failures} times in a row, so it is paused. Fix the cause, then /tune schedule resume ${id}.` : `\n${fmt.count(failures, "failure")} in a row; it pauses itself after ${this.deps.maxFailures}.`}`,
             ),
           ],
         });

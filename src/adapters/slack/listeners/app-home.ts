@@ -20,7 +20,7 @@ export function registerAppHome(bolt: BoltApp, s: SlackContext): void {
   });
 }
 
-const pct = (x: number | null) => (x === null ? "-" : `${(x * 100).toFixed(1)}%`);
+const pct = (x: number | null) => (x === null ? "-" : fmt.pct(x));
 
 export function homeBlocks(app: App, userId: string, secrets: readonly string[] = []): SlackBlock[] {
   const clean = (t: string) => escapeMrkdwn(scrubSecrets(t, secrets));
@@ -38,7 +38,7 @@ export function homeBlocks(app: App, userId: string, secrets: readonly string[] 
     const tuned = app.engine.evals({ runId: r.id, state: "succeeded" }).find((e) => e.role === "tuned");
     const cost = summarizeLedger(app.engine.ledger({ runId: r.id })).totalUsd;
     const exp = app.engine.experimentById(r.experimentId)?.name ?? "?";
-    return `#${r.id} · ${STATE_LABEL[r.state]} · ${exp} · ${app.datasets.refOf(r.datasetVersionId)} · ${r.provider}:${r.baseModel}${tuned ? ` · ${pct(tuned.mean)}` : ""} · ${fmt.usd(cost)} · ${r.createdAt.toISOString().slice(0, 10)}`;
+    return `#${r.id} · ${STATE_LABEL[r.state]} · ${exp} · ${app.datasets.refOf(r.datasetVersionId)} · ${r.provider}:${r.baseModel}${tuned ? ` · ${pct(tuned.mean)}` : ""} · ${fmt.usd(cost)} · ${fmt.day(r.createdAt)}`;
   });
 
   const expLines = app.experiments
@@ -58,7 +58,7 @@ export function homeBlocks(app: App, userId: string, secrets: readonly string[] 
       const spend = summarizeLedger(app.engine.ledger({ experimentId: e.id })).totalUsd;
       const vs =
         best && top && best.mean !== null && top.mean !== null
-          ? ` vs ${top.model} ${pct(top.mean)} (${best.mean >= top.mean ? "+" : ""}${((best.mean - top.mean) * 100).toFixed(1)} pts)`
+          ? ` vs ${top.model} ${pct(top.mean)} (${fmt.pts(best.mean - top.mean)})`
           : top
             ? ` · baseline ${top.model} ${pct(top.mean)}`
             : "";
@@ -90,7 +90,7 @@ export function homeBlocks(app: App, userId: string, secrets: readonly string[] 
     ...sections(
       `Spend in ${monthName}`,
       [
-        `All runs and evals: ${fmt.usd(month.totalUsd)} (training ${fmt.usd(month.trainingUsd)}, evals ${fmt.usd(month.evalUsd)}, judge ${fmt.usd(month.judgeUsd)}), ${month.wallSeconds} s of compute${month.unpriced ? "; some usage had no price, so this is a lower bound" : ""}.`,
+        `All runs and evals: ${fmt.usd(month.totalUsd)} (training ${fmt.usd(month.trainingUsd)}, evals ${fmt.usd(month.evalUsd)}, judge ${fmt.usd(month.judgeUsd)}), ${fmt.seconds(month.wallSeconds)} of compute${month.unpriced ? "; some usage had no price, so this is a lower bound" : ""}.`,
         `Your runs: ${fmt.usd(myMonth.totalUsd)}.`,
       ],
       "",
@@ -100,7 +100,7 @@ export function homeBlocks(app: App, userId: string, secrets: readonly string[] 
       elements: [
         {
           type: "mrkdwn",
-          text: `Updated ${now.toISOString().slice(0, 16).replace("T", " ")} UTC · type \`/tune help\` for the commands.`,
+          text: `Updated ${fmt.time(now)} · type \`/tune help\` for the commands.`,
         },
       ],
     },
