@@ -1,1 +1,0 @@
-ALTER TABLE `runs` ADD `valid_version_id` integer REFERENCES dataset_versions(id);
