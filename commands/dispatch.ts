@@ -96,8 +96,8 @@ export async function runCommand(wordsIn: string[], ctx: CommandContext): Promis
         rest = rest.slice(1);
       }
     }
-    if (def.attachment === "required" && !ctx.attachment) {
-      throw new TuneError(
+    const missingFile = () =>
+      new TuneError(
         ErrorCode.AttachmentRequired,
         ctx.surface === "cli"
           ? `Give the file's path: npx tuneloop ${def.path.join(" ")} FILE`
@@ -105,9 +105,11 @@ export async function runCommand(wordsIn: string[], ctx: CommandContext): Promis
             ? `Attach a file to /tune ${def.path.join(" ")}: --file PATH, or /attach PATH first.`
             : `Attach a file to /tune ${def.path.join(" ")}: upload it with the command.`,
       );
-    }
+    // In the terminal a missing file is said first; in chat a host path among the words is refused before that.
+    if (ctx.host && def.attachment === "required" && !ctx.attachment) throw missingFile();
     const host = { hostPaths: Boolean(ctx.host), surface: ctx.surface };
     const input = validateInput(def, wordsToInput(def, rest, host), host);
+    if (def.attachment === "required" && !ctx.attachment) throw missingFile();
     if (ctx.attachment) assertAttachment(ctx);
     const refusal = checkPermission(def.permission, ctx);
     if (refusal) throw new TuneError(ErrorCode.PermissionDenied, refusal);

@@ -125,7 +125,7 @@ export const evalCommand = defineCommand({
       fields([
         [
           "Cost",
-          `${fmt.usd(cost.totalUsd)}${chain.length > 1 ? ` (of which ${fmt.usd(earlier)} booked by the earlier attempt${chain.length > 2 ? "s" : ""})` : ""} · ${fmt.duration(e.summary?.wallMs ?? 0)}`,
+          `${fmt.usdFine(cost.totalUsd)}${chain.length > 1 ? ` (of which ${fmt.usdFine(earlier)} booked by the earlier attempt${chain.length > 2 ? "s" : ""})` : ""} · ${fmt.duration(e.summary?.wallMs ?? 0)}`,
         ],
       ]),
     );

@@ -66,6 +66,22 @@ function duration(ms: number): string {
   return m ? `${h} h ${m} min` : `${h} h`;
 }
 
+/**
+ * Dollars where cents mislead (budgets, what an attempt booked): rounded to a millionth first (0.03 - 0.02 is
+ * $0.01), and under $1 with up to four decimals, so that "$0.0155 left" is never shown as the "$0.02" of an estimate
+ * it does not cover.
+ */
+function usdFine(x: number): string {
+  if (!Number.isFinite(x)) return "$?";
+  const r = Math.round(x * 1e6) / 1e6;
+  if (r === 0) return "$0";
+  const sign = r < 0 ? "-" : "";
+  const a = Math.abs(r);
+  if (a >= 1) return `${sign}$${CENTS.format(a)}`;
+  if (a < 1e-4) return `${sign}$${a.toPrecision(2)}`;
+  return `${sign}$${Number(a.toFixed(4))}`;
+}
+
 function pad2(n: number): string {
   return String(n).padStart(2, "0");
 }
@@ -104,6 +120,7 @@ export const fmt = {
   noun: (n: number, noun: string, pluralNoun?: string) =>
     pluralNoun && Math.abs(n) !== 1 ? pluralNoun : plural(noun, n),
   usd,
+  usdFine,
   /** 0.253 -> "25.3%" */
   pct: (x: number, digits = 1) => `${(x * 100).toFixed(digits)}%`,
   /** A difference of shares in percentage points: 0.053 -> "+5.3 pts" (signed unless `signed: false`). */

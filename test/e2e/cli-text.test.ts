@@ -23,7 +23,10 @@ describe("CLI text", () => {
     assert.ok(out.indexOf("npx tuneloop compare") > out.indexOf("Evals:"), out);
     // required options are not shown as optional
     assert.match(out, /npx tuneloop experiment new <name> --eval <eval> \[--metric <metric>\]/);
-    assert.match(out, /npx tuneloop run start <dataset> --experiment <experiment> \[--provider <provider>\]/);
+    assert.match(
+      out,
+      /npx tuneloop run start <dataset> --experiment <experiment> (\[--valid <valid>\] )?\[--provider <provider>\]/,
+    );
     assert.match(out, /npx tuneloop hypothesis <experiment> <text> \[--metric <metric>\] --expect <expect>/);
     // the CLI's own form of an upload: a FILE, no attachment
     assert.match(out, /npx tuneloop dataset upload FILE \[name\]/);

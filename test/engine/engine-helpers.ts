@@ -1,3 +1,4 @@
+import { HostAccess } from "../../commands/attachments.ts";
 import fs from "node:fs";
 import path from "node:path";
 import type { CommandContext } from "../../commands/types.ts";
@@ -77,5 +78,15 @@ export async function seedExperiment(
 
 export function ctxFor(app: App, surface: CommandContext["surface"] = "cli"): CommandContext & { lines: string[] } {
   const lines: string[] = [];
-  return { app, user: { id: "u1", name: "tester" }, channelId: "c1", surface, progress: (m) => lines.push(m), lines };
+  const base = {
+    app,
+    user: { id: "u1", name: "tester" },
+    channelId: "c1",
+    progress: (m: string) => lines.push(m),
+    lines,
+  };
+  // The terminal surfaces hold host access (they may name files on this machine); chat surfaces never do.
+  return surface === "cli" || surface === "console"
+    ? { ...base, surface, host: HostAccess.forTerminal(surface) }
+    : ({ ...base, surface } as CommandContext & { lines: string[] });
 }

@@ -2,6 +2,7 @@
  * What a run card says about training time: where the estimate comes from, and once the run ends, how far off it
  * was. The second run of the same shape is estimated from the first one's measured throughput.
  */
+import { fmt } from "../../src/core/format.ts";
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runCommand } from "../../commands/dispatch.ts";
@@ -11,7 +12,7 @@ import type { RunEstimate } from "../../src/core/runs/service.ts";
 import { FakeTrainer } from "../fakes/providers.ts";
 import { ctxFor, engineApp, seedExperiment } from "./engine-helpers.ts";
 
-const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const secs = (ms: number) => fmt.duration(ms);
 
 test("run cards: the estimate names its source; the ended run shows estimated vs took; the next run learns", async () => {
   const { app } = await engineApp({ trainer: new FakeTrainer({ steps: 6, stepMs: 40 }) });

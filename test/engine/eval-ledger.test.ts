@@ -48,7 +48,7 @@ describe("eval cost is booked as requests are answered", () => {
       assert.ok(near(booked, billedUsd(x.fake, x.price)), `every billed request booked once: ${booked}`);
       assert.match(
         JSON.stringify(second.card),
-        new RegExp(`\\$${booked.toFixed(4)}`),
+        new RegExp(`\\$${Number(booked.toFixed(4))}`),
         "the card shows the eval's whole cost",
       );
     } finally {

@@ -78,7 +78,14 @@ describe("verdict intervals and charts", () => {
       assert.ok(v);
       const card = await runVerdictCard(app, run, v);
       const names = (card.files ?? []).map((f) => f.name);
-      assert.deepEqual(names, [`run-${run.id}-loss.png`, `run-${run.id}-scores.png`, `run-${run.id}-difference.png`]);
+      assert.deepEqual(
+        names.filter((n) => n.endsWith(".png")),
+        [`run-${run.id}-loss.png`, `run-${run.id}-scores.png`, `run-${run.id}-difference.png`],
+      );
+      assert.ok(
+        names.some((n) => /^eval-\d+-rows\.jsonl$/.test(n)),
+        "every row of the tuned eval comes as a file too",
+      );
       const diffPng = card.files?.find((f) => f.name.endsWith("difference.png"));
       assert.ok(diffPng?.path && fs.statSync(diffPng.path).size > 10_000, "the difference chart is a real PNG");
       assert.equal(
@@ -114,7 +121,7 @@ describe("verdict intervals and charts", () => {
 
       // the card's fields say how the interval and the detectable effect were computed
       const fields = blocksText(cmp.card as Parameters<typeof blocksText>[0]);
-      assert.match(fields, /95% CI: -16\.1 to 16\.1 pts \(Newcombe's hybrid score interval for paired proportions\)/);
+      assert.match(fields, /95% CI: -16\.1 pts to \+16\.1 pts \(Newcombe's hybrid score interval for paired proportions\)/);
       assert.match(
         fields,
         /Detectable effect: \d+\.\d pts at 80% power \(n = 20, local:stories260K at 0\.0%, 0\.0% of rows discordant; McNemar, Connor 1987\)/,

@@ -9,6 +9,7 @@
  * request is sent only if the hold covers it at the dearest price seen so far; past the hold, the hold is raised
  * within the budget or the work stops there.
  */
+import { fmt } from "../format.ts";
 import crypto from "node:crypto";
 import os from "node:os";
 import { TuneError } from "../../errors.ts";
@@ -17,17 +18,8 @@ import type { BudgetUse, Clock, EngineRepo, ExperimentRecord } from "../ports.ts
 import { STATE_LABEL } from "../runs/states.ts";
 
 const EPS = 1e-9;
-/**
- * Dollars in budget messages: rounded to a millionth first (0.03 - 0.02 is $0.01), and under $1 with up to four
- * decimals, so that "$0.0155 left" is never shown as the "$0.02" of an estimate it does not cover.
- */
-export function usd(x: number): string {
-  const r = Math.round(x * 1e6) / 1e6;
-  if (r === 0) return "$0";
-  if (Math.abs(r) >= 1) return `$${r.toFixed(2)}`;
-  if (Math.abs(r) < 1e-4) return `$${r.toPrecision(2)}`;
-  return `$${Number(r.toFixed(4))}`;
-}
+/** Dollars in budget messages (see fmt.usdFine). */
+export const usd = fmt.usdFine;
 
 export const committedUsd = (u: BudgetUse) => u.spentUsd + u.heldUsd;
 /** What is left to reserve (null: no budget). Negative when someone lowered the budget under what is committed. */

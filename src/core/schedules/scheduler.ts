@@ -95,7 +95,7 @@ export function checkInterval(expr: string, tz: string, minMs: number): void {
   if (gap >= minMs) return;
   throw new TuneError(
     "schedule_too_often",
-    `"${expr}" fires every ${human(gap)} at its closest (${fires[at - 1].toISOString().slice(0, 16).replace("T", " ")} and ${fires[at].toISOString().slice(11, 16)} UTC); a schedule may fire at most once every ${human(minMs)} (TUNELOOP_SCHEDULE_MIN_INTERVAL). Use a sparser expression, e.g. "0 * * * *" for every hour or "0 9 * * MON" for Mondays at 9:00.`,
+    `"${expr}" fires every ${human(gap)} at its closest (${fmt.time(fires[at - 1])} and ${fmt.time(fires[at]).slice(11)}); a schedule may fire at most once every ${human(minMs)} (TUNELOOP_SCHEDULE_MIN_INTERVAL). Use a sparser expression, e.g. "0 * * * *" for every hour or "0 9 * * MON" for Mondays at 9:00.`,
   );
 }
 
