@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// `npm start`: runs the bot (the console chat when no chat platform is configured).
-import { register } from "tsx/esm/api";
+// `npm start`: runs the bot (the console chat when no chat platform is configured), from the build in bin/dist.
+import { launch } from "./launch.mjs";
 
-register();
-await import("../src/main.ts");
+await launch("start", "src/main.ts");

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// The CLI: `tuneloop <command words> [--json]`. Registers tsx so the TypeScript sources run as they are.
-import { register } from "tsx/esm/api";
+// The CLI: `tuneloop <command words> [--json]`. Runs the build in bin/dist, made first where missing or stale.
+import { launch } from "./launch.mjs";
 
-register();
-await import("../src/cli.ts");
+await launch("tuneloop", "src/cli-main.ts");

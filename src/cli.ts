@@ -14,7 +14,22 @@ import { loadDotEnv } from "./env.ts";
 import { isTuneError } from "./errors.ts";
 import { createLogger, scrubSecrets } from "./log.ts";
 
-export async function main(argv: string[]): Promise<number> {
+/** Where a command's output goes: the process's own streams (bin/tuneloop.mjs), or a test's buffers. */
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** Progress lines go to stderr with --json only where a person watches it. */
+  stderrIsTTY: boolean;
+}
+
+export const processIo: CliIo = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  stderrIsTTY: Boolean(process.stderr.isTTY),
+};
+
+/** Runs one command as `tuneloop ARGV` would, settings from the environment; resolves with the exit code. */
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
   const json = argv.includes("--json");
   const words = argv.filter((a) => a !== "--json");
   if (words[0] === "--help" || words[0] === "-h") words.splice(0, 1, "help");
@@ -27,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
     app = createApp(config, createLogger(config));
   } catch (err) {
     if (isTuneError(err)) {
-      process.stderr.write(`${err.message}\n`);
+      io.stderr(`${err.message}\n`);
       return 1;
     }
     throw err;
@@ -43,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
       // The person at the machine names files on it (dataset upload FILE, --out PATH).
       host: HostAccess.forTerminal("cli"),
       progress: (m) => {
-        if (!json || process.stderr.isTTY) process.stderr.write(`${m}\n`);
+        if (!json || io.stderrIsTTY) io.stderr(`${m}\n`);
       },
     });
     const secrets = config.secrets;
@@ -51,31 +66,15 @@ export async function main(argv: string[]): Promise<number> {
     const paths = saveCardFiles(config.dataDir, out.card.files);
     const threadFilePaths = (out.card.thread ?? []).map((t) => saveCardFiles(config.dataDir, t.files));
     if (json) {
-      process.stdout.write(`${scrubSecrets(JSON.stringify(out.data, null, 2), secrets)}\n`);
-      for (const p of [...paths, ...threadFilePaths.flat()]) process.stderr.write(`[file] ${p}\n`);
+      io.stdout(`${scrubSecrets(JSON.stringify(out.data, null, 2), secrets)}\n`);
+      for (const p of [...paths, ...threadFilePaths.flat()]) io.stderr(`[file] ${p}\n`);
     } else {
-      const stream = out.exitCode === 0 ? process.stdout : process.stderr;
+      const write = out.exitCode === 0 ? io.stdout : io.stderr;
       const text = renderCard(out.card, { filePaths: paths, withThread: true, threadFilePaths, cli: true });
-      stream.write(`${scrubSecrets(text, secrets)}\n`);
+      write(`${scrubSecrets(text, secrets)}\n`);
     }
     return out.exitCode;
   } finally {
     await app.close();
   }
 }
-
-// A reader that stops early (`| head`, or jq giving up) closes the pipe: stop quietly, as other command-line tools do.
-process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-  if (err.code !== "EPIPE") throw err;
-  process.exit(process.exitCode ?? 0);
-});
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    process.stderr.write(`tuneloop: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 2;
-  },
-);

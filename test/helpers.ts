@@ -60,11 +60,40 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: str
   });
 }
 
-export async function runCliJson<T = Record<string, unknown>>(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<Ran & { json: T }> {
-  const r = await runCli([...args, "--json"], env);
+let inProcessQueue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs a CLI command in this test's process: src/cli.ts's main, the code bin/tuneloop.mjs runs, with `env` as the
+ * environment and `cwd` as the working folder for the call (calls run one at a time). The exit code, stdout and
+ * stderr are what the process would give; only the start of a process is skipped (the CLI smoke tests spawn it).
+ */
+export function runCliInProcess(args: string[], env: NodeJS.ProcessEnv, opts: { cwd?: string } = {}): Promise<Ran> {
+  const run = async (): Promise<Ran> => {
+    const { main } = await import("../src/cli.ts");
+    const savedEnv = process.env;
+    const savedCwd = process.cwd();
+    let stdout = "";
+    let stderr = "";
+    process.env = { ...env };
+    process.chdir(opts.cwd ?? repoRoot);
+    try {
+      const io = { stdout: (t: string) => (stdout += t), stderr: (t: string) => (stderr += t), stderrIsTTY: false };
+      const code = await main(args, io).catch((err) => {
+        stderr += `tuneloop: internal error: ${err instanceof Error ? err.message : String(err)}\n`;
+        return 2;
+      });
+      return { code, stdout, stderr };
+    } finally {
+      process.env = savedEnv;
+      process.chdir(savedCwd);
+    }
+  };
+  const p = inProcessQueue.then(run);
+  inProcessQueue = p.catch(() => {});
+  return p;
+}
+
+function parseJson<T>(r: Ran): Ran & { json: T } {
   let json: T;
   try {
     json = JSON.parse(r.stdout) as T;
@@ -72,4 +101,20 @@ export async function runCliJson<T = Record<string, unknown>>(
     throw new Error(`not JSON (exit ${r.code}):\n${r.stdout}\n--- stderr ---\n${r.stderr}`);
   }
   return { ...r, json };
+}
+
+/** The real CLI as a child process, --json added, its stdout parsed. */
+export async function runCliJson<T = Record<string, unknown>>(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<Ran & { json: T }> {
+  return parseJson<T>(await runCli([...args, "--json"], env));
+}
+
+/** runCliInProcess with --json added and its stdout parsed. */
+export async function runCliJsonInProcess<T = Record<string, unknown>>(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<Ran & { json: T }> {
+  return parseJson<T>(await runCliInProcess([...args, "--json"], env));
 }

@@ -1,11 +1,21 @@
 /**
- * End to end through the real CLI (a child process, real SQLite, real blobs) on the real datasets in ../shared.
+ * End to end through the CLI (real SQLite, real blobs) on the real datasets in ../shared. The first upload runs the
+ * real bin as a child process; the rest run the same code in this process (runCliInProcess), which skips only the
+ * ~0.3 s start of a process per call.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { before, describe, test } from "node:test";
-import { runCli, runCliJson, sharedDataset, testEnv, tmpDir } from "../helpers.ts";
+import {
+  runCli,
+  runCliInProcess,
+  runCliJson,
+  runCliJsonInProcess,
+  sharedDataset,
+  testEnv,
+  tmpDir,
+} from "../helpers.ts";
 
 interface UploadJson {
   stored: boolean;
@@ -56,7 +66,7 @@ describe("CLI: datasets on the real shared files", () => {
   });
 
   test("the same file again is recognised, not stored twice", async () => {
-    const r = await runCliJson<UploadJson>(
+    const r = await runCliJsonInProcess<UploadJson>(
       ["dataset", "upload", sharedDataset("openai-cookbook/toy_chat_fine_tuning.jsonl"), "--name", "toy"],
       env,
     );
@@ -67,7 +77,7 @@ describe("CLI: datasets on the real shared files", () => {
   });
 
   test("Alpaca JSON array with exact duplicates", async () => {
-    const r = await runCliJson<UploadJson>(
+    const r = await runCliJsonInProcess<UploadJson>(
       ["dataset", "upload", sharedDataset("llama-factory/alpaca_en_demo.json")],
       env,
     );
@@ -87,7 +97,7 @@ describe("CLI: datasets on the real shared files", () => {
       ["llama-factory/identity.json", "alpaca", 91],
     ];
     for (const [file, format, rows] of cases) {
-      const r = await runCliJson<UploadJson>(["dataset", "upload", sharedDataset(file)], env);
+      const r = await runCliJsonInProcess<UploadJson>(["dataset", "upload", sharedDataset(file)], env);
       assert.equal(r.code, 0, `${file}: ${r.stdout.slice(0, 500)}`);
       assert.equal(r.json.dataset.format, format, file);
       assert.equal(r.json.dataset.rows, rows, file);
@@ -95,7 +105,7 @@ describe("CLI: datasets on the real shared files", () => {
   });
 
   test("list and show", async () => {
-    const list = await runCliJson<
+    const list = await runCliJsonInProcess<
       Array<{ name: string; version: number; rows: number; sha256: string; createdAt: string }>
     >(["dataset", "list"], env);
     assert.equal(list.code, 0);
@@ -103,7 +113,7 @@ describe("CLI: datasets on the real shared files", () => {
     for (const n of ["toy", "alpaca_en_demo", "glaive_toolcall_en_demo", "small_coqa_10", "train", "identity"])
       assert.ok(names.includes(n), n);
     assert.ok(list.json.every((d) => !Number.isNaN(Date.parse(d.createdAt))));
-    const show = await runCli(["dataset", "show", "toy@v1"], env);
+    const show = await runCliInProcess(["dataset", "show", "toy@v1"], env);
     assert.equal(show.code, 0);
     assert.match(show.stdout, /toy@v1/);
     assert.match(show.stdout, /Tokens per row/);
@@ -128,9 +138,9 @@ describe("CLI: datasets on the real shared files", () => {
     });
     const file = path.join(dir, "toy.jsonl");
     fs.writeFileSync(file, `${rows.map((r) => JSON.stringify(r)).join("\n")}\n`);
-    const up = await runCliJson<UploadJson>(["dataset", "upload", file, "--name", "toy"], env);
+    const up = await runCliJsonInProcess<UploadJson>(["dataset", "upload", file, "--name", "toy"], env);
     assert.equal(up.json.dataset.ref, "toy@v2");
-    const d = await runCliJson<{
+    const d = await runCliJsonInProcess<{
       added: number[];
       removed: number[];
       changed: Array<{ aLine: number; bLine: number }>;
@@ -144,7 +154,7 @@ describe("CLI: datasets on the real shared files", () => {
   });
 
   test("split is deterministic and leaves no overlap; check-overlap names rows", async () => {
-    const s1 = await runCliJson<{
+    const s1 = await runCliJsonInProcess<{
       train: { ref: string; rows: number; sha256: string };
       eval: { ref: string; rows: number; sha256: string };
       overlap: Record<string, number>;
@@ -154,19 +164,19 @@ describe("CLI: datasets on the real shared files", () => {
     assert.ok(Math.abs(s1.json.eval.rows - 200) <= 10, `eval rows ${s1.json.eval.rows}`);
     assert.equal(s1.json.overlap.exact, 0);
     assert.equal(s1.json.overlap.samePrompt, 0);
-    const s2 = await runCliJson<typeof s1.json>(
+    const s2 = await runCliJsonInProcess<typeof s1.json>(
       ["dataset", "split", "alpaca_en_demo", "--eval", "20%", "--seed", "7"],
       env,
     );
     assert.equal(s2.json.train.sha256, s1.json.train.sha256, "same seed, same split");
     assert.equal(s2.json.eval.ref, s1.json.eval.ref, "identical content is not stored again");
-    const s3 = await runCliJson<typeof s1.json>(
+    const s3 = await runCliJsonInProcess<typeof s1.json>(
       ["dataset", "split", "alpaca_en_demo", "--eval", "20%", "--seed", "8"],
       env,
     );
     assert.notEqual(s3.json.eval.sha256, s1.json.eval.sha256, "another seed, another split");
 
-    const o = await runCliJson<{
+    const o = await runCliJsonInProcess<{
       exact: Array<{ aLine: number; bLine: number }>;
       near: unknown[];
       samePrompt: unknown[];
@@ -174,7 +184,7 @@ describe("CLI: datasets on the real shared files", () => {
     assert.equal(o.code, 0);
     assert.deepEqual(o.json.exact, []);
     assert.deepEqual(o.json.samePrompt, []);
-    const self = await runCliJson<{ exact: Array<{ aLine: number; bLine: number }> }>(
+    const self = await runCliJsonInProcess<{ exact: Array<{ aLine: number; bLine: number }> }>(
       ["dataset", "check-overlap", "toy@v1", "toy@v2"],
       env,
     );
@@ -196,7 +206,7 @@ describe("CLI: datasets on the real shared files", () => {
       ["0.2", 0.2],
       ["2.5%", 0.025],
     ] as const) {
-      const r = await runCliJson<{ evalShare: number; eval: { rows: number } }>(
+      const r = await runCliJsonInProcess<{ evalShare: number; eval: { rows: number } }>(
         ["dataset", "split", "alpaca_en_demo", "--eval", given, "--seed", "3"],
         env,
       );
@@ -204,10 +214,10 @@ describe("CLI: datasets on the real shared files", () => {
       assert.ok(Math.abs(r.json.evalShare - share) < 1e-12, `${given} -> ${r.json.evalShare}`);
       assert.ok(Math.abs(r.json.eval.rows - 999 * share) <= 3, `${given}: ${r.json.eval.rows} eval rows`);
     }
-    const card = await runCli(["dataset", "split", "alpaca_en_demo", "--eval", "1", "--seed", "3"], env);
+    const card = await runCliInProcess(["dataset", "split", "alpaca_en_demo", "--eval", "1", "--seed", "3"], env);
     assert.match(card.stdout, /Eval\s+alpaca_en_demo-eval@v\d+: 10 rows \(1\.0%\)/);
     for (const bad of ["0", "100", "150%", "abc"]) {
-      const r = await runCli(["dataset", "split", "alpaca_en_demo", "--eval", bad], env);
+      const r = await runCliInProcess(["dataset", "split", "alpaca_en_demo", "--eval", bad], env);
       assert.equal(r.code, 1, bad);
       assert.match(
         r.stderr,
@@ -235,21 +245,21 @@ describe("CLI: datasets on the real shared files", () => {
     fs.writeFileSync(path.join(dir, "ptrain.jsonl"), `${train.join("\n")}\n`);
     fs.writeFileSync(path.join(dir, "peval.jsonl"), `${evalRows.join("\n")}\n`);
     for (const f of ["ptrain", "peval"]) {
-      const up = await runCli(["dataset", "upload", path.join(dir, `${f}.jsonl`)], env);
+      const up = await runCliInProcess(["dataset", "upload", path.join(dir, `${f}.jsonl`)], env);
       assert.equal(up.code, 0, up.stderr);
     }
-    const card = await runCli(["dataset", "check-overlap", "ptrain", "peval"], env);
+    const card = await runCliInProcess(["dataset", "check-overlap", "ptrain", "peval"], env);
     assert.match(card.stdout, /Overlapping\s+1 row of peval@v1's 3 \(33\.3%\)/);
     assert.match(card.stdout, /Exact \(identical rows\)\s+1 row of peval@v1 \(4 pairs with ptrain@v1\)/);
-    const j = await runCliJson<{ exact: unknown[]; overlappingRows: Record<string, number> }>(
+    const j = await runCliJsonInProcess<{ exact: unknown[]; overlappingRows: Record<string, number> }>(
       ["dataset", "check-overlap", "ptrain", "peval"],
       env,
     );
     assert.equal(j.json.exact.length, 4, "the pairs are all listed");
     assert.deepEqual(j.json.overlappingRows, { exact: 1, samePrompt: 0, near: 0, any: 1, of: 3 });
     // A run on it is refused, naming the eval row once.
-    assert.equal((await runCli(["experiment", "new", "pairs", "--eval", "peval"], env)).code, 0);
-    const run = await runCli(["run", "start", "ptrain", "--experiment", "pairs"], env);
+    assert.equal((await runCliInProcess(["experiment", "new", "pairs", "--eval", "peval"], env)).code, 0);
+    const run = await runCliInProcess(["run", "start", "ptrain", "--experiment", "pairs"], env);
     assert.equal(run.code, 1);
     assert.match(
       run.stderr,
@@ -259,7 +269,7 @@ describe("CLI: datasets on the real shared files", () => {
 
   test("export in each format", async () => {
     const out = path.join(tmpDir("export"), "toy.alpaca.jsonl");
-    const a = await runCliJson<{ rows: number; path: string }>(
+    const a = await runCliJsonInProcess<{ rows: number; path: string }>(
       ["dataset", "export", "toy@v1", "--format", "alpaca", "--out", out],
       env,
     );
@@ -273,13 +283,13 @@ describe("CLI: datasets on the real shared files", () => {
     assert.equal(rows[0].instruction, "I fell off my bike today.");
     assert.equal(rows[0].output, "It's great that you're getting exercise outdoors!");
     assert.equal(rows[0].system, "You are a happy assistant that puts a positive spin on everything.");
-    const t = await runCliJson<{ rows: number; path: string }>(
+    const t = await runCliJsonInProcess<{ rows: number; path: string }>(
       ["dataset", "export", "train", "--format", "together", "--out", `${out}.t`],
       env,
     );
     assert.equal(t.json.rows, 1000);
     assert.ok(JSON.parse(fs.readFileSync(`${out}.t`, "utf8").split("\n")[0]).text.startsWith("table:"));
-    const bad = await runCliJson<{ error: { code: string; message: string } }>(
+    const bad = await runCliJsonInProcess<{ error: { code: string; message: string } }>(
       ["dataset", "export", "train", "--format", "openai"],
       env,
     );
@@ -287,7 +297,7 @@ describe("CLI: datasets on the real shared files", () => {
     assert.equal(bad.json.error.code, "dataset_export_unsupported");
     assert.match(bad.json.error.message, /Export as together instead\.$/);
     // Text rows as Alpaca: the suggestion is a format that takes them (together), never openai, which fails too.
-    const alpaca = await runCli(["dataset", "export", "train", "--format", "alpaca"], env);
+    const alpaca = await runCliInProcess(["dataset", "export", "train", "--format", "alpaca"], env);
     assert.equal(alpaca.code, 1);
     assert.match(alpaca.stderr, /1,000 rows of train@v1 cannot be written as alpaca: line 1: a plain text row/);
     assert.match(alpaca.stderr, /Export as together instead\./);
@@ -295,13 +305,13 @@ describe("CLI: datasets on the real shared files", () => {
   });
 
   test("text rows: the cost tables price only models that can train on them, and say which are left out", async () => {
-    const show = await runCliJson<{ format: string; estimates: Array<{ provider: string }> }>(
+    const show = await runCliJsonInProcess<{ format: string; estimates: Array<{ provider: string }> }>(
       ["dataset", "show", "train"],
       env,
     );
     assert.equal(show.json.format, "text");
     assert.deepEqual([...new Set(show.json.estimates.map((e) => e.provider))], ["local", "together"]);
-    const card = await runCli(["dataset", "show", "train"], env);
+    const card = await runCliInProcess(["dataset", "show", "train"], env);
     assert.match(card.stdout, /together\s+meta-llama\/Meta-Llama-3\.1-8B-Instruct-Reference/);
     assert.doesNotMatch(card.stdout, /^openai\s/m);
     assert.match(
@@ -309,23 +319,26 @@ describe("CLI: datasets on the real shared files", () => {
       /Not priced: openai:gpt-4\.1-nano, .*\(OpenAI fine-tunes chat rows only, and these are plain text rows\)/,
     );
     // A chat dataset still prices OpenAI.
-    const toy = await runCliJson<{ estimates: Array<{ provider: string }> }>(["dataset", "show", "toy"], env);
+    const toy = await runCliJsonInProcess<{ estimates: Array<{ provider: string }> }>(["dataset", "show", "toy"], env);
     assert.ok(toy.json.estimates.some((e) => e.provider === "openai"));
     // And a run on OpenAI with text rows is refused before anything is created or spent.
     const keyed = { ...env, OPENAI_API_KEY: "sk-test-not-a-real-key-123", OPENAI_BASE_URL: "http://127.0.0.1:9/v1" };
-    assert.equal((await runCli(["experiment", "new", "sqlexp", "--eval", "toy"], keyed)).code, 0);
-    const run = await runCli(["run", "start", "train", "--experiment", "sqlexp", "--provider", "openai"], keyed);
+    assert.equal((await runCliInProcess(["experiment", "new", "sqlexp", "--eval", "toy"], keyed)).code, 0);
+    const run = await runCliInProcess(
+      ["run", "start", "train", "--experiment", "sqlexp", "--provider", "openai"],
+      keyed,
+    );
     assert.equal(run.code, 1);
     assert.match(run.stderr, /openai:gpt-4o-mini cannot train on train@v1: OpenAI fine-tunes chat rows only/);
-    const list = await runCliJson<unknown[]>(["run", "list"], keyed);
+    const list = await runCliJsonInProcess<unknown[]>(["run", "list"], keyed);
     assert.deepEqual(list.json, []);
   });
 
   test("unknown dataset and unknown command are user errors with what to do", async () => {
-    const r = await runCli(["dataset", "show", "nope"], env);
+    const r = await runCliInProcess(["dataset", "show", "nope"], env);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /No dataset named "nope"\. Known: /);
-    const u = await runCli(["dataset", "explode"], env);
+    const u = await runCliInProcess(["dataset", "explode"], env);
     assert.equal(u.code, 1);
     assert.match(u.stderr, /Unknown command.*dataset commands: dataset upload/s);
   });
@@ -357,7 +370,7 @@ describe("CLI: bad inputs get a clear error and store nothing", () => {
     assert.equal(blobCount(), 0, "no blobs written");
     const tmp = path.join(data, "tmp");
     assert.deepEqual(fs.existsSync(tmp) ? fs.readdirSync(tmp) : [], [], "no temporary files left");
-    const list = await runCliJson<unknown[]>(["dataset", "list"], env);
+    const list = await runCliJsonInProcess<unknown[]>(["dataset", "list"], env);
     assert.deepEqual(list.json, []);
   };
 
@@ -391,7 +404,10 @@ describe("CLI: bad inputs get a clear error and store nothing", () => {
   ];
   for (const [label, make, code, msg] of refusals) {
     test(`refuses ${label}`, async () => {
-      const r = await runCliJson<{ error: { code: string; message: string } }>(["dataset", "upload", make()], env);
+      const r = await runCliJsonInProcess<{ error: { code: string; message: string } }>(
+        ["dataset", "upload", make()],
+        env,
+      );
       assert.equal(r.code, 1, r.stdout);
       assert.equal(r.json.error.code, code);
       assert.match(r.json.error.message, msg);
@@ -413,7 +429,7 @@ describe("CLI: bad inputs get a clear error and store nothing", () => {
       Buffer.from('{"messages": [{"role": "user", "content": "cut off'),
     ]);
     const file = write("broken.jsonl", content);
-    const r = await runCliJson<UploadJson>(["dataset", "upload", file], env);
+    const r = await runCliJsonInProcess<UploadJson>(["dataset", "upload", file], env);
     assert.equal(r.code, 1);
     assert.equal(r.json.stored, false);
     const at = (kind: string) => r.json.errors.filter((e) => e.kind === kind).map((e) => e.line);
@@ -424,7 +440,7 @@ describe("CLI: bad inputs get a clear error and store nothing", () => {
     assert.deepEqual(at("invalid_json"), [7]);
     await nothingStored();
 
-    const human = await runCli(["dataset", "upload", file], env);
+    const human = await runCliInProcess(["dataset", "upload", file], env);
     assert.match(human.stderr, /Upload refused/);
     assert.match(human.stderr, /--drop-bad-rows/);
     assert.match(human.stderr, /line 7/);
@@ -453,7 +469,7 @@ describe("CLI: bad inputs get a clear error and store nothing", () => {
       good(2),
     ];
     const file = write("schema.jsonl", `${rows.join("\n")}\n`);
-    const r = await runCliJson<UploadJson>(["dataset", "upload", file, "--name", "schema"], env);
+    const r = await runCliJsonInProcess<UploadJson>(["dataset", "upload", file, "--name", "schema"], env);
     assert.equal(r.code, 1);
     const find = (kind: string) => r.json.errors.find((e) => e.kind === kind);
     assert.equal(find("unrecognized_role")?.line, 2);
@@ -466,7 +482,10 @@ describe("CLI: bad inputs get a clear error and store nothing", () => {
     assert.equal(find("data_type")?.line, 7);
     await nothingStored();
 
-    const kept = await runCliJson<UploadJson>(["dataset", "upload", file, "--name", "schema", "--drop-bad-rows"], env);
+    const kept = await runCliJsonInProcess<UploadJson>(
+      ["dataset", "upload", file, "--name", "schema", "--drop-bad-rows"],
+      env,
+    );
     assert.equal(kept.code, 0);
     assert.equal(kept.json.stored, true);
     assert.equal(kept.json.dataset.rows, 2);
@@ -475,19 +494,22 @@ describe("CLI: bad inputs get a clear error and store nothing", () => {
   test("names with path tricks are refused; a file's path never becomes a name with slashes", async () => {
     const file = write("ok.jsonl", `${good(1)}\n${good(2)}\n`);
     for (const name of ["../../etc/passwd", "a/b", "..", "UPPER", "x@v2"]) {
-      const r = await runCliJson<{ error: { code: string } }>(["dataset", "upload", file, "--name", name], env);
+      const r = await runCliJsonInProcess<{ error: { code: string } }>(
+        ["dataset", "upload", file, "--name", name],
+        env,
+      );
       assert.equal(r.code, 1, name);
       assert.equal(r.json.error.code, "dataset_invalid_name", name);
     }
     const nested = path.join(dir, "sub");
     fs.mkdirSync(nested, { recursive: true });
-    const r = await runCliJson<UploadJson>(["dataset", "upload", path.join(nested, "..", "ok.jsonl")], env);
+    const r = await runCliJsonInProcess<UploadJson>(["dataset", "upload", path.join(nested, "..", "ok.jsonl")], env);
     assert.equal(r.json.dataset.name, "ok");
   });
 
   test("limits: too many rows, a file over the size limit, a bad setting", async () => {
     const file = write("five.jsonl", `${[1, 2, 3, 4, 5].map(good).join("\n")}\n`);
-    const many = await runCliJson<{ error: { code: string; message: string } }>(
+    const many = await runCliJsonInProcess<{ error: { code: string; message: string } }>(
       ["dataset", "upload", file, "--name", "five"],
       { ...env, TUNELOOP_MAX_ROWS: "3" },
     );
@@ -495,14 +517,14 @@ describe("CLI: bad inputs get a clear error and store nothing", () => {
     assert.equal(many.json.error.code, "dataset_too_many_rows");
     assert.match(many.json.error.message, /TUNELOOP_MAX_ROWS/);
     const big = write("big.jsonl", `${Array.from({ length: 30000 }, (_, i) => good(i)).join("\n")}\n`);
-    const large = await runCliJson<{ error: { code: string; message: string } }>(
+    const large = await runCliJsonInProcess<{ error: { code: string; message: string } }>(
       ["dataset", "upload", big, "--name", "big"],
       { ...env, TUNELOOP_MAX_UPLOAD_MB: "1" },
     );
     assert.equal(large.code, 1);
     assert.equal(large.json.error.code, "dataset_too_large");
     assert.match(large.json.error.message, /TUNELOOP_MAX_UPLOAD_MB/);
-    const setting = await runCli(["dataset", "list"], { ...env, TUNELOOP_MAX_ROWS: "lots" });
+    const setting = await runCliInProcess(["dataset", "list"], { ...env, TUNELOOP_MAX_ROWS: "lots" });
     assert.equal(setting.code, 1);
     assert.match(setting.stderr, /TUNELOOP_MAX_ROWS="lots"/);
   });

@@ -1,10 +1,11 @@
 /**
- * What the CLI prints for people, through the real CLI (a child process): help grouped once per group, required
+ * What the CLI prints for people (the real bin as a child process in the first tests, the same code in this
+ * process through runCliInProcess in the rest): help grouped once per group, required
  * options written as required, and no chat phrasing (commands as the CLI takes them, no "only you can see this").
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { repoRoot, runCli, runProcess, sharedDataset, testEnv, tmpDir } from "../helpers.ts";
+import { repoRoot, runCli, runCliInProcess, runProcess, sharedDataset, testEnv, tmpDir } from "../helpers.ts";
 
 describe("CLI text", () => {
   // No hosted provider keys, whatever the developer's environment has (a blank value counts as unset).
@@ -36,18 +37,18 @@ describe("CLI text", () => {
   });
 
   test("help <group> and its JSON use the CLI's usage", async () => {
-    const r = await runCli(["help", "evals"], env);
+    const r = await runCliInProcess(["help", "evals"], env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /npx tuneloop compare <a> <b>/);
     assert.match(r.stdout, /npx tuneloop leaderboard <experiment>/);
-    const j = await runCli(["help", "dataset", "--json"], env);
+    const j = await runCliInProcess(["help", "dataset", "--json"], env);
     const usage = (JSON.parse(j.stdout) as Array<{ command: string; usage: string }>).find(
       (c) => c.command === "dataset upload",
     )?.usage;
     assert.equal(usage, "npx tuneloop dataset upload FILE [name] [--drop-bad-rows] [--model <model>]");
   });
 
-  test("a user error reads as the CLI's, not the chat's", async () => {
+  test("a user error reads as the CLI's, not the chat's (the real bin, exit 1 on stderr)", async () => {
     const r = await runCli(["dataset", "show", "nope"], env);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /✗ Error\n/);
@@ -65,30 +66,39 @@ describe("CLI text", () => {
   });
 
   test("a bad provider setting is the user's to fix (exit 1, the setting named, its value hidden), not a bug", async () => {
-    const r = await runCli(["help", "providers"], { ...env, TOGETHER_API_KEY: "abc" });
+    const r = await runCliInProcess(["help", "providers"], { ...env, TOGETHER_API_KEY: "abc" });
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /^Bad provider setting:\n {2}TOGETHER_API_KEY=\(hidden\): looks too short for a key\n/);
     assert.doesNotMatch(r.stderr, /internal error|abc/);
   });
 
   test("every missing-provider refusal names the setting that turns it on", async () => {
-    const up = await runCli(
+    const up = await runCliInProcess(
       ["dataset", "upload", sharedDataset("openai-cookbook/toy_chat_fine_tuning.jsonl"), "--name", "toy"],
       env,
     );
     assert.equal(up.code, 0, up.stderr);
-    assert.equal((await runCli(["experiment", "new", "toyexp", "--eval", "toy"], env)).code, 0);
-    const together = await runCli(["run", "start", "toy", "--experiment", "toyexp", "--provider", "together"], env);
+    assert.equal((await runCliInProcess(["experiment", "new", "toyexp", "--eval", "toy"], env)).code, 0);
+    const together = await runCliInProcess(
+      ["run", "start", "toy", "--experiment", "toyexp", "--provider", "together"],
+      env,
+    );
     assert.equal(together.code, 1);
     assert.match(together.stderr, /No trainer "together" here: set TOGETHER_API_KEY in \.env or the environment/);
-    const openai = await runCli(["run", "start", "toy", "--experiment", "toyexp", "--provider", "openai"], env);
+    const openai = await runCliInProcess(
+      ["run", "start", "toy", "--experiment", "toyexp", "--provider", "openai"],
+      env,
+    );
     assert.match(openai.stderr, /No trainer "openai" here: set OPENAI_API_KEY/);
-    const other = await runCli(["run", "start", "toy", "--experiment", "toyexp", "--provider", "mystery"], env);
+    const other = await runCliInProcess(
+      ["run", "start", "toy", "--experiment", "toyexp", "--provider", "mystery"],
+      env,
+    );
     assert.match(
       other.stderr,
       /No trainer named "mystery"\. Trainers here: local; also possible: together \(set TOGETHER_API_KEY\), openai \(set OPENAI_API_KEY\)\./,
     );
-    const ev = await runCli(["eval", "together:Qwen/Qwen2.5-7B-Instruct", "toy"], env);
+    const ev = await runCliInProcess(["eval", "together:Qwen/Qwen2.5-7B-Instruct", "toy"], env);
     assert.equal(ev.code, 1);
     assert.match(ev.stderr, /No provider "together" here: set TOGETHER_API_KEY/);
   });
