@@ -7,15 +7,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { before, describe, test } from "node:test";
-import {
-  runCli,
-  runCliInProcess,
-  runCliJson,
-  runCliJsonInProcess,
-  sharedDataset,
-  testEnv,
-  tmpDir,
-} from "../helpers.ts";
+import { runCliInProcess, runCliJson, runCliJsonInProcess, sharedDataset, testEnv, tmpDir } from "../helpers.ts";
 
 interface UploadJson {
   stored: boolean;

@@ -45,8 +45,10 @@ test("console chat: the fine-tuning loop with the run's thread showing progress 
   say("/tune dataset split feelings --eval 25% --seed 3");
   say("/tune experiment new feelings --eval feelings-eval --metric exact");
   say('/tune hypothesis feelings "a LoRA learns the four feelings" --expect +40pts');
+  const started = Date.now();
   say("/tune run start feelings-train --experiment feelings --yes");
   await waitFor(/Verdict for run 1/, 200_000);
+  const tookMs = Date.now() - started;
   say("/tune leaderboard feelings");
   say("/tune compare local:stories260K run:1 --experiment feelings");
   say("/quit");
@@ -65,7 +67,10 @@ test("console chat: the fine-tuning loop with the run's thread showing progress 
   // the thread: progress (coalesced: a handful of messages, not one per step) and the verdict
   const threadMsgs = out.match(new RegExp(`↳ thread ${id} · m\\d+`, "g")) ?? [];
   const progress = out.match(/training: \d+\/\d+ steps/g) ?? [];
-  assert.ok(progress.length >= 2 && progress.length <= 12, `progress messages: ${progress.length}`);
+  // At most one a quarter of training and one each 30 s (notifier.ts): a slow, busy machine earns a few more, but
+  // never one per step (the run has hundreds).
+  const most = 6 + Math.ceil(tookMs / 30_000);
+  assert.ok(progress.length >= 2 && progress.length <= most, `progress messages: ${progress.length} (at most ${most})`);
   assert.ok(threadMsgs.length >= 4, `thread messages: ${threadMsgs.length}`);
   assert.match(out, /↳ thread m\d+ · m\d+\n\s+✓ Verdict for run 1/);
   const tuned = /run:1\s+tuned\s+([\d.]+)%/.exec(out);

@@ -557,7 +557,9 @@ export class FakeDiscord {
     return [m.content, ...e].filter(Boolean).join("\n");
   }
 
-  async waitFor<T>(what: string, check: () => T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
+  /** Polls `check` until truthy; the deadline is generous (a busy machine is slow, not broken). */
+  async waitFor<T>(what: string, check: () => T | undefined | null | false, timeoutMs = 120_000): Promise<T> {
+    timeoutMs = Math.max(timeoutMs, 120_000);
     const t0 = Date.now();
     for (;;) {
       const v = check();

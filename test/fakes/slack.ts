@@ -687,8 +687,12 @@ export function blockActionBody(p: {
   return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
 }
 
-/** Waits until `check` returns a truthy value (polling), or fails after `ms`. */
-export async function waitFor<T>(what: string, check: () => T | undefined | null | false, ms = 10_000): Promise<T> {
+/**
+ * Waits until `check` returns a truthy value (polling), or fails after `ms`: a generous floor of 2 minutes whatever a
+ * caller asks (a busy machine is slow, not broken; a deadline only decides how long a real failure takes to show).
+ */
+export async function waitFor<T>(what: string, check: () => T | undefined | null | false, ms = 120_000): Promise<T> {
+  ms = Math.max(ms, 120_000);
   const until = Date.now() + ms;
   for (;;) {
     const v = check();

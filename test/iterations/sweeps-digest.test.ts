@@ -62,7 +62,10 @@ test("sweep: grid and estimate first, cheapest cells first, stops at the budget,
     );
     assert.match(s.cells[1].note ?? "", /budget/);
     // the summary (with its heat map, rendered on the first chart) is posted once the last cell has ended
-    for (let i = 0; i < 200 && !posted.some((p) => p.card.title?.startsWith(`Sweep ${d.id} finished`)); i++) {
+    for (
+      const until = Date.now() + 120_000;
+      Date.now() < until && !posted.some((p) => p.card.title?.startsWith(`Sweep ${d.id} finished`));
+    ) {
       await new Promise((r) => setTimeout(r, 50));
     }
     const summary = posted.find((p) => p.card.title?.startsWith(`Sweep ${d.id} finished`));

@@ -65,7 +65,7 @@ describe("scrubSecrets", () => {
     log.info({ note: `the key starts ${KEY.slice(0, 14)}` }, `tail ${KEY.slice(-10)}`);
     log.info({ pw: quoted.slice(0, 12) }, "quoted");
     let out = "";
-    for (const until = Date.now() + 10_000; !out.includes('"msg":"quoted"') && Date.now() < until; ) {
+    for (const until = Date.now() + 120_000; !out.includes('"msg":"quoted"') && Date.now() < until; ) {
       await new Promise((r) => setTimeout(r, 20));
       out = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
     }

@@ -82,6 +82,9 @@ export interface DiscordBot {
   client: Client;
   chat: DiscordChat;
   stop(): Promise<void>;
+  /** Resolves once the answers in progress have finished (or `timeoutMs`): what a test waits on before it asserts
+   * that an event did nothing more. */
+  idle(timeoutMs?: number): Promise<void>;
 }
 
 /** Files worth trying as datasets when dropped in a watched channel (others, e.g. screenshots, are left alone). */
@@ -646,6 +649,15 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
   return {
     client,
     chat,
+    async idle(timeoutMs = 60_000) {
+      const until = Date.now() + timeoutMs;
+      while (inFlight.size && Date.now() < until) {
+        await Promise.race([
+          Promise.allSettled([...inFlight]),
+          new Promise((r) => setTimeout(r, Math.max(0, until - Date.now())).unref()),
+        ]);
+      }
+    },
     async stop() {
       stopNotifier();
       if (app.chat === chat) app.chat = undefined;

@@ -162,6 +162,11 @@ export class SlackContext {
     void q.finally(() => this.inflight.delete(q));
   }
 
+  /** True while work started by a request is running. */
+  get busy(): boolean {
+    return this.inflight.size > 0;
+  }
+
   async idle(timeoutMs: number): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (this.inflight.size && Date.now() < until) {

@@ -29,6 +29,11 @@ export interface SlackHandle {
   mode: "http" | "socket";
   /** Stops taking requests, lets started work finish (up to a few seconds), detaches from the app. */
   stop(): Promise<void>;
+  /**
+   * Resolves once the work requests started (after their acks) has finished and every queued write has been sent,
+   * or `timeoutMs` has passed: what a test waits on before it asserts that a request did nothing more.
+   */
+  idle(timeoutMs?: number): Promise<void>;
 }
 
 /** How far a request's timestamp may be from now, either way (Slack's rule; Bolt checks only the past). */
@@ -142,6 +147,14 @@ export async function startSlack(app: App, settings: SlackSettings): Promise<Sla
   return {
     port,
     mode: settings.mode,
+    async idle(timeoutMs = 60_000) {
+      const until = Date.now() + timeoutMs;
+      // Work may queue writes, and a write (a 429's retry) may finish after the work: until both are quiet.
+      do {
+        await s.idle(Math.max(0, until - Date.now()));
+        await api.outbox.drained(Math.max(0, until - Date.now()));
+      } while (s.busy && Date.now() < until);
+    },
     async stop() {
       if (stopped) return;
       stopped = true;

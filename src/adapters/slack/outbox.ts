@@ -137,10 +137,15 @@ export class Outbox {
     return q.push(fn, coalesceKey);
   }
 
-  /** Waits until every queue is empty, or `timeoutMs`; then fails what is left. */
-  async close(timeoutMs: number): Promise<void> {
+  /** Waits until every queue is empty, or `timeoutMs`. */
+  async drained(timeoutMs: number): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (Date.now() < until && [...this.channels.values()].some((q) => !q.idle)) await sleep(20);
+  }
+
+  /** Waits until every queue is empty, or `timeoutMs`; then fails what is left. */
+  async close(timeoutMs: number): Promise<void> {
+    await this.drained(timeoutMs);
     for (const q of this.channels.values()) q.rejectPending(new Error("slack outbox closed"));
   }
 }

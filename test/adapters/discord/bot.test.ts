@@ -68,6 +68,8 @@ describe("discord bot against the fake Discord", () => {
     const download = fake.requests.find((r) => r.path.startsWith(`/attachments/${fake.channelId}/${att.id}/`));
     assert.equal(download?.status, 200);
     assert.ok(download.at - i.createdAt < 3000, "downloaded right away");
+    // The temp file is removed once the answer is sent (it may be a moment after the edit the fake saw).
+    await h.bot.idle();
     assert.deepEqual(leftovers(h.dataDir), [], "the downloaded file is removed");
   });
 
@@ -216,7 +218,12 @@ describe("discord bot against the fake Discord", () => {
     fake.redeliver(dup);
     fake.redeliver(dup);
     await answered(dup);
-    await new Promise((r) => setTimeout(r, 300));
+    // Both redeliveries reached the bot and were turned away (its log says so), and nothing it started is running.
+    await fake.waitFor("the two redeliveries ignored", () => {
+      const lines = fs.readFileSync(h.logFile, "utf8").split("\n");
+      return lines.filter((l) => l.includes("duplicate interaction ignored") && l.includes(dup.id)).length === 2;
+    });
+    await h.bot.idle();
     assert.equal(h.app.engine.listRuns().length, before + 2, "one for the re-run, one for the three deliveries");
     assert.deepEqual(dup.refused, [], "answered once, never 'already acknowledged'");
 

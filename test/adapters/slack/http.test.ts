@@ -94,7 +94,7 @@ describe("Slack over HTTP", () => {
     );
     assert.equal(challenge.status, 200);
     assert.match(challenge.text, /3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P/);
-    await new Promise((r) => setTimeout(r, 200));
+    await h.slack.idle();
     assert.equal(h.fake.calls.length, before, "no Web API call was made");
     assert.equal(h.fake.responses.length, 0);
   });
@@ -130,7 +130,7 @@ describe("Slack over HTTP", () => {
     // Slack retries the event (X-Slack-Retry-Num): the same event id must not ingest again.
     const retry = await h.event(ev, { eventId: sent.eventId, retryNum: 1 });
     assert.equal(retry.status, 200);
-    await new Promise((r) => setTimeout(r, 300));
+    await h.slack.idle();
     assert.equal(h.fake.downloads.length, 1);
     assert.equal(h.app.datasets.versions("task").length, 1);
     assert.ok(
@@ -169,7 +169,7 @@ describe("Slack over HTTP", () => {
     const file = h.fake.addFile({ name: "more.jsonl", content: taskRows(12, 500), user: ALICE });
     const ev = fileShareEvent(h.fake, file, { channel: CH, user: ALICE, thread_ts: parent });
     await h.event(ev);
-    await new Promise((r) => setTimeout(r, 200));
+    await h.slack.idle();
     assert.equal(h.fake.downloads.filter((d) => d.fileId === file.id).length, 0, "not ingested on its own");
     const r = await h.slash("dataset upload more-rows", { user: ALICE, channel: CH });
     assert.equal(r.status, 200);
@@ -333,7 +333,7 @@ describe("Slack over HTTP", () => {
     assert.equal(a.status, 200);
     assert.equal(b.status, 200);
     await waitFor("one new run", () => h.app.engine.listRuns().length === n + 1);
-    await new Promise((r) => setTimeout(r, 300));
+    await h.slack.idle();
     assert.equal(h.app.engine.listRuns().length, n + 1);
     const cards = h.fake.messages.filter((m) => !m.thread_ts && /--seed 9/.test(blocksText(m.blocks)));
     assert.equal(cards.length, 1);
@@ -347,7 +347,7 @@ describe("Slack over HTTP", () => {
     const [limited, ok] = h.fake.callsOf("chat.postMessage").slice(n);
     assert.ok(ok.at - limited.at >= 990, `waited ${ok.at - limited.at} ms`);
     assert.deepEqual(ok.args, limited.args, "the same message, sent again");
-    await new Promise((r) => setTimeout(r, 200));
+    await h.slack.idle();
     assert.equal(h.fake.callsOf("chat.postMessage").length, n + 2, "and only once more");
   });
 
