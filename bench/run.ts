@@ -11,6 +11,7 @@ import { benchEstimates } from "./estimates.ts";
 import { benchEvalRunner } from "./eval-runner.ts";
 import { benchGradePool } from "./grade-pool.ts";
 import { benchSlackAck } from "./slack-ack.ts";
+import { benchCli, benchEvalE2e, benchServing } from "./start.ts";
 import { writeChatDataset } from "./generate.ts";
 import { benchTrainer } from "./trainer.ts";
 
@@ -106,6 +107,9 @@ function benchIngest() {
 
 const only = process.argv[2];
 console.log(`tuneloop bench · node ${process.version} · ${os.cpus().length} cores · ${new Date().toISOString()}`);
+if (!only || only === "cli") await benchCli(RUNS, median);
+if (!only || only === "eval-e2e") await benchEvalE2e(RUNS, median);
+if (!only || only === "serving") await benchServing(RUNS, median);
 if (!only || only === "ingest") benchIngest();
 if (!only || only === "eval") await benchEvalRunner(RUNS, median);
 if (!only || only === "grade") await benchGradePool(RUNS, median);
