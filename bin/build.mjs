@@ -30,9 +30,6 @@ const EXTERNAL = [
   "@resvg/resvg-js",
   "@tensorflow/*",
   "pino",
-  "discord.js",
-  "@discordjs/*",
-  "@slack/*",
   "pg",
   "pg-boss",
   "@aws-sdk/*",
@@ -42,7 +39,11 @@ const EXTERNAL = [
   "vega",
   "vega-lite",
   "dejavu-fonts-ttf",
-  "ws",
+  // optional native speed-ups that discord.js and ws try to load
+  "bufferutil",
+  "utf-8-validate",
+  "zlib-sync",
+  "erlpack",
 ];
 const KEEP_OLD_MS = 24 * 3600 * 1000;
 
@@ -83,6 +84,16 @@ export async function build() {
     entryNames: "[name]-[hash]",
     chunkNames: "[name]-[hash]",
     sourcemap: "linked",
+    // Bundled CommonJS packages (discord.js, Bolt) call require() and read __dirname: give each file its own.
+    banner: {
+      js: [
+        'import { createRequire as __tuneloopCreateRequire } from "node:module";',
+        'import { fileURLToPath as __tuneloopFileURLToPath } from "node:url";',
+        "const require = __tuneloopCreateRequire(import.meta.url);",
+        "const __filename = __tuneloopFileURLToPath(import.meta.url);",
+        "const __dirname = __tuneloopFileURLToPath(new URL('.', import.meta.url));",
+      ].join("\n"),
+    },
     metafile: true,
     write: false,
     logLevel: "warning",
@@ -105,7 +116,7 @@ export async function build() {
   writeWhole(MANIFEST, JSON.stringify({ builtAt: started, hash, entries, inputs }));
   // Older builds' files: removed once a day old (a bot started before this build may still import them).
   for (const name of fs.readdirSync(OUT)) {
-    if (written.has(name) || name === "manifest.json") continue;
+    if (written.has(name) || name === "manifest.json" || name === ".lock") continue;
     const file = path.join(OUT, name);
     try {
       if (Date.now() - fs.statSync(file).mtimeMs > KEEP_OLD_MS) fs.rmSync(file, { force: true });

@@ -31,13 +31,45 @@ function current(name) {
   return fs.existsSync(file) ? file : null;
 }
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Builds unless another process is building already (the lock bin/dist/.lock): then waits for its build. A lock
+ * older than two minutes is a crashed build's, and is taken over.
+ */
+async function buildOnce(name) {
+  const lock = path.join(DIST, ".lock");
+  fs.mkdirSync(DIST, { recursive: true });
+  try {
+    fs.mkdirSync(lock);
+  } catch {
+    const t0 = Date.now();
+    while (fs.existsSync(lock) && Date.now() - t0 < 120_000) {
+      try {
+        if (Date.now() - fs.statSync(lock).mtimeMs > 120_000) break;
+      } catch {
+        break;
+      }
+      await sleep(100);
+    }
+    if (current(name)) return;
+    fs.rmSync(lock, { recursive: true, force: true });
+    fs.mkdirSync(lock, { recursive: true });
+  }
+  try {
+    const { build } = await import("./build.mjs");
+    await build();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 /** Runs entry `name` ("tuneloop" or "start") of the build; `source` is its TypeScript file, for the fallback. */
 export async function launch(name, source) {
   let file = current(name);
   if (!file && process.env.TUNELOOP_NO_BUILD !== "1") {
     try {
-      const { build } = await import("./build.mjs");
-      await build();
+      await buildOnce(name);
       file = current(name);
     } catch (err) {
       process.stderr.write(`tuneloop: could not build bin/dist (${err.message}); running the sources through tsx\n`);
