@@ -211,7 +211,7 @@ export async function benchServing(runs: number, median: Median) {
         text: "help",
         userId: "U0ALICE01",
         channelId: "C0GENERAL1",
-        responseUrl: `${slackFake.url}/response/bench-${i}`,
+        responseUrl: slackFake.responseUrl(),
       });
       const ack = await postSigned(`http://127.0.0.1:${port}/slack/events`, secret, body);
       if (ack.status !== 200) throw new Error(`slack ack ${ack.status}: ${ack.text}`);
