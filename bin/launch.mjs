@@ -67,7 +67,7 @@ async function buildOnce(name) {
 /** Runs entry `name` ("tuneloop" or "start") of the build; `source` is its TypeScript file, for the fallback. */
 export async function launch(name, source) {
   let file = current(name);
-  if (!file && process.env.TUNELOOP_NO_BUILD !== "1") {
+  if (!file) {
     try {
       await buildOnce(name);
       file = current(name);
