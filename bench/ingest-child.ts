@@ -4,7 +4,8 @@
  *   counter FILE the same with tuneloop's own counter (src/core/datasets/tokens.ts: gpt-tokenizer's split and
  *                ranks, with the counts of short pieces remembered), for comparison
  *   ingest FILE  the whole upload through the DatasetService (worker ingest + store), while the main thread
- *                answers `dataset list` every 20 ms; reports event-loop delay and command latency meanwhile
+ *                answers `dataset list` every 20 ms; reports event-loop delay and command latency meanwhile, and
+ *                the CPU time all the process's threads spent during the upload
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -72,8 +73,12 @@ if (mode === "bare" || mode === "counter") {
   })();
   h.enable();
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const out = await app.datasets.upload({ filePath: file, filename: path.basename(file), name: "bench" });
   const ms = performance.now() - t0;
+  // CPU time of every thread of this process (ingest, counting, main) while the upload ran.
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   h.disable();
   stop = true;
   await answering;
@@ -82,6 +87,7 @@ if (mode === "bare" || mode === "counter") {
   process.stdout.write(
     JSON.stringify({
       ms,
+      cpuMs,
       stored: out.stored,
       rows: out.report.validRows,
       tokens: out.report.tokens.total,

@@ -34,6 +34,7 @@ const median = (xs: number[]) => {
 
 interface Ingest {
   ms: number;
+  cpuMs: number;
   rows: number;
   tokens: number;
   exactDup: number;
@@ -51,7 +52,9 @@ function benchIngest() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tuneloop-bench-"));
   const file = path.join(dir, "chat-25k.jsonl");
   const bytes = writeChatDataset(file, 25_000, { tokens: 300, seed: 1 });
-  console.log(`\n## Dataset ingest: 25,000 chat rows, ${(bytes / 1024 ** 2).toFixed(1)} MB (median of ${RUNS} runs)`);
+  // At least 5 bracketed runs: with 3, one disturbed run of the baseline moved the judged median past the target.
+  const runs = Math.max(RUNS, 5);
+  console.log(`\n## Dataset ingest: 25,000 chat rows, ${(bytes / 1024 ** 2).toFixed(1)} MB (median of ${runs} runs)`);
   // The machine's speed drifts by tens of percent over tens of seconds, so each ingest is compared with the bare
   // counts measured just before and just after it (bare, ingest, counter, bare, ingest, counter, bare, ...), and
   // the figure judged is the median of those bracketed ratios. The ratio of the medians is printed beside it.
@@ -59,7 +62,7 @@ function benchIngest() {
   const own: number[] = [];
   const ing: Ingest[] = [];
   const ratios: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
+  for (let i = 0; i < runs; i++) {
     ing.push(child<Ingest>("ingest", file));
     own.push(child<{ ms: number }>("counter", file).ms);
     bare.push(child<{ ms: number }>("bare", file).ms);
@@ -79,7 +82,10 @@ function benchIngest() {
     `ingest (validate+count+dedupe+PII+store)   ${m("ms").toFixed(0)} ms   ratio ${ratio.toFixed(2)}x   target <= 1.5x  ${ratio <= 1.5 ? "PASS" : "FAIL"}`,
   );
   console.log(
-    `  (each run's ingest / the bare counts before and after it: ${ratios.map((r) => r.toFixed(2)).join(", ")}; ratio of the medians ${(m("ms") / median(bare)).toFixed(2)}x)`,
+    `  (each run's ingest / the bare counts before and after it: ${ratios.map((r) => r.toFixed(2)).join(", ")}, ${ratios.filter((r) => r <= 1.5).length} of ${ratios.length} within 1.5x; ratio of the medians ${(m("ms") / median(bare)).toFixed(2)}x)`,
+  );
+  console.log(
+    `  (CPU time of the upload, all threads: ${m("cpuMs").toFixed(0)} ms = ${(m("cpuMs") / median(bare)).toFixed(2)}x the bare count; split over two threads, the wall-time ratio depends on the second core being free)`,
   );
   console.log(
     `peak memory (process max RSS)              ${m("maxRssMb").toFixed(0)} MB   target < 400 MB  ${m("maxRssMb") < 400 ? "PASS" : "FAIL"}`,
