@@ -11,6 +11,7 @@ import { loadConfig } from "../src/config.ts";
 import { createLogger } from "../src/log.ts";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { writeYesNoEval } from "./generate.ts";
 
 const ROWS = 1000;
 const LATENCY = 50;
@@ -41,17 +42,7 @@ export async function benchEvalRunner(runs: number, median: (xs: number[]) => nu
   const fake = { baseUrl: await nextLine() };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tuneloop-bench-eval-"));
   const file = path.join(dir, "eval.jsonl");
-  fs.writeFileSync(
-    file,
-    `${Array.from({ length: ROWS }, (_, i) =>
-      JSON.stringify({
-        messages: [
-          { role: "user", content: `Is ${i} a lucky number?` },
-          { role: "assistant", content: i % 3 ? "yes" : "no" },
-        ],
-      }),
-    ).join("\n")}\n`,
-  );
+  writeYesNoEval(file, ROWS);
   const endpoints = JSON.stringify({
     fake: { baseUrl: fake.baseUrl, concurrency: CONCURRENCY, prices: { "*": { inputPer1M: 0.5, outputPer1M: 1.5 } } },
   });

@@ -67,3 +67,18 @@ export function writeChatDataset(file: string, rows: number, opts: { tokens?: nu
   fs.closeSync(fd);
   return bytes;
 }
+
+/** The eval benchmarks' file: `rows` one-turn questions whose ideal answer is "yes" or "no". */
+export function writeYesNoEval(file: string, rows: number): void {
+  fs.writeFileSync(
+    file,
+    `${Array.from({ length: rows }, (_, i) =>
+      JSON.stringify({
+        messages: [
+          { role: "user", content: `Is ${i} a lucky number?` },
+          { role: "assistant", content: i % 3 ? "yes" : "no" },
+        ],
+      }),
+    ).join("\n")}\n`,
+  );
+}

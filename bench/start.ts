@@ -13,6 +13,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeYesNoEval } from "./generate.ts";
 import { startFakeDiscord } from "../test/fakes/discord.ts";
 import { postSigned, slashCommandBody, startFakeSlack } from "../test/fakes/slack.ts";
 
@@ -106,17 +107,7 @@ export async function benchEvalE2e(runs: number, median: Median) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tuneloop-bench-e2e-"));
   try {
     const file = path.join(dir, "eval.jsonl");
-    fs.writeFileSync(
-      file,
-      `${Array.from({ length: ROWS }, (_, i) =>
-        JSON.stringify({
-          messages: [
-            { role: "user", content: `Is ${i} a lucky number?` },
-            { role: "assistant", content: i % 3 ? "yes" : "no" },
-          ],
-        }),
-      ).join("\n")}\n`,
-    );
+    writeYesNoEval(file, ROWS);
     const endpoints = JSON.stringify({
       fake: { baseUrl, concurrency: CONCURRENCY, prices: { "*": { inputPer1M: 0.5, outputPer1M: 1.5 } } },
     });
