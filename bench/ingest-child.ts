@@ -39,6 +39,7 @@ if (mode === "bare" || mode === "counter") {
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { messages: Array<{ role: string; content: string }> });
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let total = 0;
   for (const r of rows) {
     let n = 3;
@@ -46,7 +47,8 @@ if (mode === "bare" || mode === "counter") {
     total += n;
   }
   const ms = performance.now() - t0;
-  process.stdout.write(JSON.stringify({ ms, tokens: total, rows: rows.length }));
+  const cpu = process.cpuUsage(cpu0);
+  process.stdout.write(JSON.stringify({ ms, cpuMs: (cpu.user + cpu.system) / 1000, tokens: total, rows: rows.length }));
 } else {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), "tuneloop-bench-"));
   const config = loadConfig({ ...process.env, TUNELOOP_DATA: data, LOG_LEVEL: "silent" });
