@@ -118,3 +118,13 @@ export async function runCliJsonInProcess<T = Record<string, unknown>>(
 ): Promise<Ran & { json: T }> {
   return parseJson<T>(await runCliInProcess([...args, "--json"], env));
 }
+
+/**
+ * CPU time (ms) this process has spent since `since` (a process.cpuUsage() reading). For the bounds that catch an
+ * algorithmic blow-up (a quadratic scan, a runaway regex): unlike wall time, CPU time does not grow when other
+ * processes share the cores, so the bound holds on a busy machine and still fails on the blow-up.
+ */
+export function cpuMsSince(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+}
