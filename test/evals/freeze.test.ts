@@ -106,8 +106,9 @@ test("a catastrophic regex grader: /tune help is answered while the eval runs; t
     assert.match(help.card.title, /tuneloop commands/);
 
     const ev = await evalDone;
+    // The order is the proof (the grading holds the eval for its 3 s deadline); a time bound on help would only
+    // measure how busy the machine is.
     assert.deepEqual(order, ["help", "eval"], "help is answered before the eval ends");
-    assert.ok(helpMs < 3000, `help took ${Math.round(helpMs)} ms while the eval ran`);
     t.diagnostic(`help answered in ${Math.round(helpMs)} ms while the regex was graded`);
     assert.equal(ev.exitCode, 0, JSON.stringify(ev.data));
     assert.equal(ev.data.mean, 0, "the row whose grading timed out counts as a fail");
