@@ -13,7 +13,7 @@ import { repoRoot, testEnv, tmpDir } from "../helpers.ts";
 import { localModelDir } from "../local/helpers.ts";
 
 test("console chat: the fine-tuning loop with the run's thread showing progress and the verdict", {
-  timeout: 240_000,
+  timeout: 900_000,
 }, async () => {
   const dir = tmpDir("loop");
   const task = makeDemoTask({ seed: 3, trainRows: 300, evalRows: 100 });
@@ -47,7 +47,10 @@ test("console chat: the fine-tuning loop with the run's thread showing progress 
   say('/tune hypothesis feelings "a LoRA learns the four feelings" --expect +40pts');
   const started = Date.now();
   say("/tune run start feelings-train --experiment feelings --yes");
-  await waitFor(/Verdict for run 1/, 200_000);
+  await waitFor(/Verdict for run 1/, 600_000).catch((err) => {
+    child.kill(); // leave no bot behind a failed test
+    throw err;
+  });
   const tookMs = Date.now() - started;
   say("/tune leaderboard feelings");
   say("/tune compare local:stories260K run:1 --experiment feelings");
