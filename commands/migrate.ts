@@ -112,7 +112,7 @@ function margin(app: App, given: string | undefined): number | null {
 export const migrateOpenai = defineCommand({
   path: ["migrate", "openai"],
   summary:
-    "Leave OpenAI fine-tuning: list the tuned models, retrain one on another trainer and prove the new one is as good.",
+    "Leave OpenAI fine-tuning: list (its tuned models), start <ft:model|job> --to provider:base (retrain, prove as good), show <job>.",
   options: z.object({
     action: z.enum(["list", "start", "show"]).describe("list the jobs, start a migration, or show its verdict"),
     ref: z.string().optional().describe("start/show: the tuned model (ft:...) or its job id (ftjob-...)"),
@@ -128,7 +128,7 @@ export const migrateOpenai = defineCommand({
     after: z.string().optional().describe("list: the last job id of the previous page"),
     limit: z.coerce.number().int().min(1).max(100).default(20).describe("list: jobs per page"),
     yes: z.boolean().default(false).describe("start: confirm within the budget without asking"),
-    wait: z.boolean().default(false).describe("CLI: block until the run and its verdict"),
+    wait: z.boolean().default(false).describe("CLI: run (or wait for) the migration's run until its verdict"),
   }),
   positional: ["action", "ref"],
   permission: "read",
@@ -162,7 +162,7 @@ export const migrateOpenai = defineCommand({
           "migrate_not_started",
           `No migration of ${job.tunedModel ?? job.id} yet. Start one: /tune migrate openai start ${job.id} --to <provider>:<base>.`,
         );
-      return migrationReply(ctx, run, [], false, margin(app, input.margin) ?? undefined);
+      return migrationReply(ctx, run, [], input.wait, margin(app, input.margin) ?? undefined);
     }
     // start
     const refusal = checkPermission("spend", ctx);

@@ -86,6 +86,8 @@ interface FakeEvent {
 }
 
 export interface SeedJob {
+  /** The job's id (default: a random ftjob-...); its last 8 characters end the tuned model's id. */
+  id?: string;
   model?: string;
   suffix?: string;
   training: { filename: string; content: string };
@@ -526,15 +528,16 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions): Promise<FakeOpen
   };
 
   const seedJob = (j: SeedJob): FakeOpenAIJob => {
-    const file = (x: { filename: string; content: string }) => {
-      const id = rid("file");
+    // With a given job id, its files' ids follow from it (a rehearsal prints the same ids every time).
+    const file = (x: { filename: string; content: string }, side: string) => {
+      const id = j.id ? `file-${j.id.replace(/^ftjob-/, "").slice(0, 10)}${side}` : rid("file");
       files.set(id, { id, purpose: "fine-tune", filename: x.filename, content: x.content });
       return id;
     };
     const type = j.method ?? "supervised";
     const hp = j.hyperparameters ?? { n_epochs: 3, batch_size: 1, learning_rate_multiplier: 1.8 };
     const model = j.model ?? "gpt-4o-mini-2024-07-18";
-    const id = rid("ftjob");
+    const id = j.id ?? rid("ftjob");
     const succeeded = (j.status ?? "succeeded") === "succeeded";
     const job: FakeOpenAIJob = {
       id,
@@ -545,8 +548,8 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions): Promise<FakeOpen
       fine_tuned_model: succeeded ? `ft:${model}:fake-org:${j.suffix ?? ""}:${id.slice(-8)}` : null,
       organization_id: "org-fake",
       status: j.status ?? "succeeded",
-      training_file: file(j.training),
-      validation_file: j.validation ? file(j.validation) : null,
+      training_file: file(j.training, "Tr"),
+      validation_file: j.validation ? file(j.validation, "Va") : null,
       trained_tokens: succeeded ? tokensOf(j.training.content) * 3 : null,
       seed: 42,
       estimated_finish: null,

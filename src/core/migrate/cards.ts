@@ -11,7 +11,11 @@ const shown = (v: ReportedValue) => (v === null ? "-" : String(v));
 const date = (d: Date) => d.toISOString().slice(0, 16).replace("T", " ");
 
 export function hyperText(h: FineTuneJob["hyper"]): string {
-  return `epochs ${shown(h.epochs)}, lr x${shown(h.learningRateMultiplier)}, batch ${shown(h.batchSize)}`;
+  const lr =
+    typeof h.learningRateMultiplier === "number"
+      ? `lr x${h.learningRateMultiplier}`
+      : `lr ${shown(h.learningRateMultiplier)}`;
+  return `epochs ${shown(h.epochs)}, ${lr}, batch ${shown(h.batchSize)}`;
 }
 
 export function jobsCard(page: JobPage, after?: string): Card {
@@ -79,7 +83,7 @@ export function costLines(c: MigrationCost): string[] {
   return [
     `Traffic shape of this eval: ${fmt.count(c.shape.inputTokens, "token")} in, ${fmt.count(c.shape.outputTokens, "token")} out per request (the source's answers).`,
     `Per 1,000 requests: ${c.source.model} ${usd(c.source.per1kUsd)}; ${c.target.model} ${usd(c.target.per1kUsd)}${compute}.`,
-    ...(c.target.measuredPer1kUsd !== null && c.target.measuredPer1kUsd !== c.target.per1kUsd
+    ...(c.target.measuredPer1kUsd !== null && usd(c.target.measuredPer1kUsd) !== usd(c.target.per1kUsd)
       ? [`(${c.target.model} measured on its own answers: ${usd(c.target.measuredPer1kUsd)} per 1,000.)`]
       : []),
   ];
@@ -96,7 +100,7 @@ export async function verdictCardOf(
   const blocks: Block[] = [
     text(t.sentence),
     text(
-      `${v.source.model} ${fmt.pct(v.source.mean ?? 0)} vs ${v.target.model} ${fmt.pct(v.target.mean ?? 0)} on ${v.migration.evalSet}, metric ${v.source.metric}${t.mdePts !== null ? `; MDE at this eval size ${t.mdePts.toFixed(1)} pts (80% power)` : ""}.`,
+      `${v.source.model} ${fmt.pct(v.source.mean ?? 0)} vs ${v.target.model} (${v.run.provider}:${v.run.baseModel}, tuned) ${fmt.pct(v.target.mean ?? 0)} on ${v.migration.evalSet}, metric ${v.source.metric}${t.mdePts !== null ? `; MDE at this eval size ${t.mdePts.toFixed(1)} pts (80% power)` : ""}.`,
     ),
   ];
   const rows = await answerRows(deps, { eval: v.target, base: v.source });

@@ -40,8 +40,16 @@ export function nonInferiority(c: Comparison, marginPts: number): NonInferiority
     sentence = `Non-inferior: ${head}. The whole interval lies above -${marginPts} pts, so the migrated model is at least as good within the margin.`;
   else if (outcome === "inferior")
     sentence = `Inferior: ${head}. The whole interval lies below -${marginPts} pts: the migrated model is worse by more than the margin.`;
-  else
-    sentence = `Inconclusive: ${head}. The interval reaches below -${marginPts} pts and above it, so this eval cannot tell; at ${c.n} rows it detects differences of about ${mde ?? "no size (too few rows)"} (80% power). Evaluate on more rows (--eval a larger held-out set) or accept a wider margin.`;
+  else {
+    // The interval's width shrinks about as 1/sqrt(n): the rows at which its lower side would clear -margin if the
+    // difference stayed where it is (only when the difference itself is above -margin).
+    const need = c.diff > -m ? Math.ceil(c.n * ((c.diff - lo) / (c.diff + m)) ** 2) : null;
+    const more =
+      need !== null && need > c.n
+        ? ` If the difference stayed at ${fmt.pts(c.diff)}, about ${fmt.count(need, "eval row")} would show it (roughly: the interval narrows as 1/sqrt(rows)).`
+        : "";
+    sentence = `Inconclusive: ${head}. The interval reaches below -${marginPts} pts and above it, so this eval cannot tell; at ${c.n} rows it detects differences of about ${mde ?? "no size (too few rows)"} (80% power).${more} Evaluate on more rows (--eval a larger held-out set) or accept a wider margin.`;
+  }
   return {
     outcome,
     marginPts,
