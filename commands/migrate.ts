@@ -115,8 +115,12 @@ export const migrateOpenai = defineCommand({
     "Leave OpenAI fine-tuning: list (its tuned models), start <ft:model|job> --to provider:base (retrain, prove as good), show <job>.",
   options: z.object({
     action: z.enum(["list", "start", "show"]).describe("list the jobs, start a migration, or show its verdict"),
-    ref: z.string().optional().describe("start/show: the tuned model (ft:...) or its job id (ftjob-...)"),
-    to: z.string().optional().describe("start: target trainer and base model, provider:base (e.g. together:...)"),
+    ref: z.string().max(300).optional().describe("start/show: the tuned model (ft:...) or its job id (ftjob-...)"),
+    to: z
+      .string()
+      .max(300)
+      .optional()
+      .describe("start: target trainer and base model, provider:base (e.g. together:...)"),
     eval: z.string().optional().describe("start: eval dataset name[@vN] (default: the job's validation file)"),
     margin: z
       .string()
@@ -125,7 +129,7 @@ export const migrateOpenai = defineCommand({
     metric: z.string().default("exact").describe("start: grader of the eval (as experiment new --metric)"),
     budget: z.coerce.number().min(0).optional().describe("start: the migration experiment's budget in USD"),
     dropBadRows: z.boolean().default(false).describe("start: store a file's good rows when some are bad"),
-    after: z.string().optional().describe("list: the last job id of the previous page"),
+    after: z.string().max(200).optional().describe("list: the last job id of the previous page"),
     limit: z.coerce.number().int().min(1).max(100).default(20).describe("list: jobs per page"),
     yes: z.boolean().default(false).describe("start: confirm within the budget without asking"),
     wait: z.boolean().default(false).describe("CLI: run (or wait for) the migration's run until its verdict"),

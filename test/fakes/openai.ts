@@ -143,6 +143,8 @@ export interface FakeOpenAI {
   jobs: Map<string, JobState>;
   files: Map<string, { id: string; purpose: string; filename: string; content: string }>;
   plans: OpenAIPlan[];
+  /** Files whose content is sent a few bytes at a time and then never finished (a stalled download). */
+  stalledFiles: Set<string>;
   advance(id: string): void;
   /**
    * Adds a finished job as a team would have it from earlier work (for `migrate openai`): its training file (and
@@ -168,6 +170,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions): Promise<FakeOpen
   const jobs = new Map<string, JobState>();
   const files = new Map<string, { id: string; purpose: string; filename: string; content: string }>();
   const plans: OpenAIPlan[] = [];
+  const stalledFiles = new Set<string>();
   let n = 0;
   const nowS = () => Math.floor(Date.now() / 1000);
   const rid = (p: string) => `${p}-${crypto.randomBytes(12).toString("hex")}`;
@@ -373,7 +376,8 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions): Promise<FakeOpen
         body: null,
         write: (res) => {
           res.writeHead(200, { "content-type": "application/octet-stream" });
-          res.end(f.content);
+          if (stalledFiles.has(f.id)) res.write(f.content.slice(0, 10));
+          else res.end(f.content);
         },
       };
     }
@@ -589,6 +593,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions): Promise<FakeOpen
     jobs,
     files,
     plans,
+    stalledFiles,
     advance,
     seedJob,
     count: (method, path) => requests.filter((r) => r.method === method && path.test(r.path)).length,

@@ -4,6 +4,8 @@
  * stories260K trainer, and the verdict is checked against Newcombe's published interval.
  */
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { runCommand } from "../../commands/dispatch.ts";
 import { renderCard } from "../../src/adapters/console/render.ts";
@@ -345,5 +347,90 @@ describe("migrate openai", () => {
     assert.equal(d.verdict.cost.target.per1kUsd, 0);
     assert.match(renderCard(out.card), /OpenAI's model trained on the held-out rows, so its score there is optimistic/);
     assert.match(renderCard((out.card.thread as Card[])[0]), /of compute per 1,000/);
+  });
+});
+
+describe("migrate openai: OpenAI refusing, failing and stalling", () => {
+  let openai: FakeOpenAI;
+  let app: App;
+  const run = (words: string[]) => runCommand(words, ctxFor(app));
+  before(async () => {
+    openai = await startFakeOpenAI({ apiKey: KEY });
+    const dataDir = tmpDir("migrate-faults");
+    const env = {
+      TUNELOOP_DATA: dataDir,
+      LOG_LEVEL: "silent",
+      OPENAI_API_KEY: KEY,
+      OPENAI_BASE_URL: openai.baseUrl,
+      TUNELOOP_POLL_INTERVAL_MS: "1",
+      TUNELOOP_PROVIDER_RETRIES: "1",
+      // The stalled download below never sends its rest: any deadline ends it; a short one ends the test sooner.
+      TUNELOOP_PROVIDER_TIMEOUT_MS: "1000",
+      TUNELOOP_MAX_UPLOAD_MB: "1",
+      TUNELOOP_LOCAL_MODEL_DIR: localModelDir,
+    };
+    const config = loadConfig(env);
+    app = createApp(config, createLogger(config), { providers: createProviders(config, env) });
+  });
+  after(async () => {
+    await app.close();
+    await openai.close();
+  });
+
+  test("a refused key and an outage are coded errors that say what to do; the key is never shown", async () => {
+    openai.faults.push({
+      path: /^\/fine_tuning\/jobs$/,
+      status: 401,
+      body: {
+        error: {
+          message: `Incorrect API key provided: ${KEY}.`,
+          type: "invalid_request_error",
+          code: "invalid_api_key",
+        },
+      },
+    });
+    const denied = await run(["migrate", "openai", "list"]);
+    assert.equal(denied.error?.code, "provider_error");
+    assert.match(
+      denied.error?.message ?? "",
+      /OpenAI refused the list of fine-tuning jobs: HTTP 401: .*Check OPENAI_API_KEY/,
+    );
+    assert.ok(!(denied.error?.message ?? "").includes(KEY), denied.error?.message);
+    openai.faults.push({ path: /^\/fine_tuning\/jobs$/, status: 503, times: 5 });
+    const down = await run(["migrate", "openai", "list"]);
+    assert.equal(down.error?.code, "provider_unavailable");
+    assert.match(down.error?.message ?? "", /Try again later/);
+    openai.faults.length = 0;
+  });
+
+  test("a training file over TUNELOOP_MAX_UPLOAD_MB, a stalled download and bad rows: refused, nothing stored", async () => {
+    const big = openai.seedJob({
+      training: { filename: "big.jsonl", content: jsonl(range(0, 40)).repeat(700) },
+    });
+    const tooBig = await run(["migrate", "openai", "start", big.id, "--to", "local:stories260K"]);
+    assert.equal(tooBig.error?.code, "dataset_too_large");
+    assert.match(tooBig.error?.message ?? "", /larger than 1 MB \(TUNELOOP_MAX_UPLOAD_MB\)/);
+
+    const slow = openai.seedJob({ training: { filename: "slow.jsonl", content: jsonl(range(0, 40)) } });
+    openai.stalledFiles.add(slow.training_file);
+    const stalled = await run(["migrate", "openai", "start", slow.id, "--to", "local:stories260K"]);
+    assert.equal(stalled.error?.code, "provider_unavailable");
+    assert.match(stalled.error?.message ?? "", /OpenAI stopped sending file file-\S+ for 1000 ms \(10 bytes in\)/);
+
+    const broken = openai.seedJob({
+      training: { filename: "broken.jsonl", content: `${jsonl(range(0, 40))}{"messages": [{"role": "user"\n` },
+    });
+    const bad = await run(["migrate", "openai", "start", broken.id, "--to", "local:stories260K"]);
+    assert.equal(bad.error?.code, "migrate_file_refused");
+    assert.match(
+      bad.error?.message ?? "",
+      /training file file-\S+ \(broken\.jsonl\) .* did not pass the upload checks \(1 bad row of 41\): line 41/,
+    );
+    assert.match(bad.error?.message ?? "", /Add --drop-bad-rows/);
+    assert.deepEqual(app.datasets.names(), []);
+    assert.deepEqual(fs.readdirSync(path.join(app.config.dataDir, "tmp")).length, 0, "no temporary file left");
+    const kept = await run(["migrate", "openai", "start", broken.id, "--to", "local:stories260K", "--drop-bad-rows"]);
+    assert.equal(kept.exitCode, 0, JSON.stringify(kept.error));
+    assert.equal(app.datasets.get(`${broken.id}-train`).rows + app.datasets.get(`${broken.id}-eval`).rows, 40);
   });
 });

@@ -161,7 +161,7 @@ export class MigrationService {
       try {
         return await src.job(r);
       } catch (err) {
-        if ((err as { status?: number }).status === 404 || /404/.test((err as Error).message))
+        if ((err as TuneError).details?.status === 404)
           throw new TuneError(
             MigrateErrorCode.JobNotFound,
             `OpenAI has no fine-tuning job "${r.slice(0, 80)}" for this key. See /tune migrate openai list for the jobs and their tuned models.`,
@@ -321,15 +321,22 @@ export class MigrationService {
       }
       if (input.budgetUsd !== undefined) exp = this.d.experiments.setBudget(name, input.budgetUsd);
     } else {
-      exp = this.d.experiments.create({
-        name,
-        evalDataset: evalRef,
-        metric: input.metric,
-        baselines: [sourceRef],
-        budgetUsd: input.budgetUsd,
-        user: input.user,
-        channelId: input.channelId,
-      });
+      try {
+        exp = this.d.experiments.create({
+          name,
+          evalDataset: evalRef,
+          metric: input.metric,
+          baselines: [sourceRef],
+          budgetUsd: input.budgetUsd,
+          user: input.user,
+          channelId: input.channelId,
+        });
+      } catch (err) {
+        // The same migration asked twice at once: the other request created it (with the same eval set).
+        const other = this.d.repo.experimentByName(name);
+        if ((err as TuneError).code !== "experiment_exists" || other?.evalVersionId !== evalSet.id) throw err;
+        exp = other;
+      }
     }
 
     const recipe = mapRecipe(job, target.provider, trainSet.rows);
