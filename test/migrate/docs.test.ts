@@ -9,26 +9,8 @@ import { after, before, describe, test } from "node:test";
 import { REHEARSAL_KEY, startMigrationRehearsal } from "../fakes/serve-migrate.ts";
 import type { FakeOpenAI } from "../fakes/openai.ts";
 import type { FakeTogether } from "../fakes/together.ts";
+import { codeBlocks } from "../markdown.ts";
 import { repoRoot, runProcess, tmpDir } from "../helpers.ts";
-
-interface Block {
-  lang: string;
-  lines: string[];
-}
-
-function codeBlocks(markdown: string): Block[] {
-  const blocks: Block[] = [];
-  let cur: Block | null = null;
-  for (const line of markdown.split("\n")) {
-    const fence = /^```(\w*)\s*$/.exec(line);
-    if (fence && !cur) cur = { lang: fence[1], lines: [] };
-    else if (fence && cur) {
-      blocks.push(cur);
-      cur = null;
-    } else cur?.lines.push(line);
-  }
-  return blocks;
-}
 
 describe("docs/migrate.md, against the OpenAI and Together fakes", () => {
   let fakes: { openai: FakeOpenAI; together: FakeTogether };

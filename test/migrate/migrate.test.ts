@@ -59,6 +59,23 @@ function targetRight(i: number, mirrored: boolean) {
   return BOTH.has(i) || (mirrored ? SOURCE_ONLY : TARGET_ONLY).has(i);
 }
 
+/** An app whose providers come from settings, as a user's: OpenAI (and Together) on the fakes, the local trainer. */
+function appOn(label: string, openai: FakeOpenAI, extra: Record<string, string>): App {
+  const env = {
+    TUNELOOP_DATA: tmpDir(label),
+    LOG_LEVEL: "silent",
+    OPENAI_API_KEY: KEY,
+    OPENAI_BASE_URL: openai.baseUrl,
+    TUNELOOP_POLL_INTERVAL_MS: "1",
+    TUNELOOP_POLL_MAX_MS: "5",
+    TUNELOOP_PROVIDER_RETRIES: "1",
+    TUNELOOP_LOCAL_MODEL_DIR: localModelDir,
+    ...extra,
+  };
+  const config = loadConfig(env);
+  return createApp(config, createLogger(config), { providers: createProviders(config, env) });
+}
+
 interface Env {
   openai: FakeOpenAI;
   together: FakeTogether;
@@ -137,21 +154,7 @@ async function setup(): Promise<Env> {
     status: "running",
     training: { filename: "busy.jsonl", content: jsonl(range(0, 10)) },
   });
-  const dataDir = tmpDir("migrate");
-  const env = {
-    TUNELOOP_DATA: dataDir,
-    LOG_LEVEL: "silent",
-    OPENAI_API_KEY: KEY,
-    OPENAI_BASE_URL: openai.baseUrl,
-    TOGETHER_API_KEY: KEY,
-    TOGETHER_BASE_URL: together.baseUrl,
-    TUNELOOP_POLL_INTERVAL_MS: "1",
-    TUNELOOP_POLL_MAX_MS: "5",
-    TUNELOOP_PROVIDER_RETRIES: "1",
-    TUNELOOP_LOCAL_MODEL_DIR: localModelDir,
-  };
-  const config = loadConfig(env);
-  const app = createApp(config, createLogger(config), { providers: createProviders(config, env) });
+  const app = appOn("migrate", openai, { TOGETHER_API_KEY: KEY, TOGETHER_BASE_URL: together.baseUrl });
   return { openai, together, app, jobs, mirrored };
 }
 
@@ -356,21 +359,8 @@ describe("migrate openai: OpenAI refusing, failing and stalling", () => {
   const run = (words: string[]) => runCommand(words, ctxFor(app));
   before(async () => {
     openai = await startFakeOpenAI({ apiKey: KEY });
-    const dataDir = tmpDir("migrate-faults");
-    const env = {
-      TUNELOOP_DATA: dataDir,
-      LOG_LEVEL: "silent",
-      OPENAI_API_KEY: KEY,
-      OPENAI_BASE_URL: openai.baseUrl,
-      TUNELOOP_POLL_INTERVAL_MS: "1",
-      TUNELOOP_PROVIDER_RETRIES: "1",
-      // The stalled download below never sends its rest: any deadline ends it; a short one ends the test sooner.
-      TUNELOOP_PROVIDER_TIMEOUT_MS: "1000",
-      TUNELOOP_MAX_UPLOAD_MB: "1",
-      TUNELOOP_LOCAL_MODEL_DIR: localModelDir,
-    };
-    const config = loadConfig(env);
-    app = createApp(config, createLogger(config), { providers: createProviders(config, env) });
+    // The stalled download below never sends its rest: any deadline ends it; a short one ends the test sooner.
+    app = appOn("migrate-faults", openai, { TUNELOOP_PROVIDER_TIMEOUT_MS: "1000", TUNELOOP_MAX_UPLOAD_MB: "1" });
   });
   after(async () => {
     await app.close();

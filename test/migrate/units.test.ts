@@ -3,40 +3,26 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, test } from "node:test";
-import type { Comparison } from "../../src/core/evals/service.ts";
 import { findUnusableData } from "../../src/core/migrate/files.ts";
 import { mapRecipe } from "../../src/core/migrate/recipe.ts";
 import { jobName } from "../../src/core/migrate/service.ts";
 import type { FineTuneJob } from "../../src/core/migrate/source.ts";
-import { nonInferiority, parseMargin } from "../../src/core/migrate/verdict.ts";
+import { type ComparedPair, nonInferiority, parseMargin } from "../../src/core/migrate/verdict.ts";
 import { pairedComparison } from "../../src/core/stats.ts";
 import { jobFromOpenAI } from "../../src/providers/openai-jobs.ts";
 import { tmpDir } from "../helpers.ts";
 
-/** A comparison of source (a) and target (b) pass/fail scores, as EvalService.compareEvals builds it. */
-function comparison(source: number[], target: number[]): Comparison {
+/** Source (a) and target (b) pass/fail scores compared as EvalService.compareEvals does (pairedComparison). */
+function comparison(source: number[], target: number[]): ComparedPair {
   const pc = pairedComparison(source, target);
   return {
-    metric: "exact",
-    dataset: "x@v1",
     n: pc.n,
     a: { model: "openai:ft:src", evalId: 1, mean: pc.meanA },
     b: { model: "run:1", evalId: 2, mean: pc.meanB },
     diff: pc.diff,
     ci: pc.ci,
-    ciMethod: pc.ciMethod,
-    pValue: pc.pValue,
-    test: pc.test,
-    discordant: pc.discordant ?? null,
     mde: pc.mde,
-    mdeBasis: pc.mdeBasis,
-    correlation: pc.correlation,
-    clusteredSe: null,
-    alpha: 0.05,
-    significant: pc.significant,
     regressions: source.flatMap((s, i) => (target[i] < s ? [i + 1] : [])),
-    improvements: [],
-    verdict: "",
   };
 }
 

@@ -29,7 +29,10 @@ export interface NonInferiority {
 
 const pts = (x: number) => Math.round(x * 1000) / 10;
 
-export function nonInferiority(c: Comparison, marginPts: number): NonInferiority {
+/** The parts of a paired comparison (EvalService.compareEvals) the verdict reads. */
+export type ComparedPair = Pick<Comparison, "a" | "b" | "n" | "diff" | "ci" | "mde" | "regressions">;
+
+export function nonInferiority(c: ComparedPair, marginPts: number): NonInferiority {
   const m = marginPts / 100;
   const [lo, hi] = c.ci;
   const outcome: NonInferiorityOutcome = lo > -m ? "non-inferior" : hi < -m ? "inferior" : "inconclusive";
