@@ -323,6 +323,17 @@ describe("migrate openai", () => {
     }
   });
 
+  test("an --eval that shares prompts with the training file is refused before the experiment is made", async () => {
+    const train = `${env.jobs.published.id}@v1`;
+    const out = await run(["migrate", "openai", "start", env.jobs.old.id, "--to", TARGET, "--eval", train]);
+    assert.equal(out.error?.code, "run_overlap");
+    assert.match(
+      out.error?.message ?? "",
+      /overlaps the eval set .*: 30 eval rows share a prompt with a training row \(eval line 1 ~ line 1/,
+    );
+    assert.equal(env.app.engine.experimentByName(env.jobs.old.id), null, "no experiment left behind");
+  });
+
   test("a budget too small for the source's answers and the training is refused before anything is spent", async () => {
     const out = await run(["migrate", "openai", "start", env.jobs.old.id, "--to", TARGET, "--budget", "0.000001"]);
     assert.equal(out.exitCode, 1);

@@ -8,7 +8,6 @@ import type { MigrateOutcome, MigrationCost, MigrationVerdict } from "./service.
 import type { FineTuneJob, JobPage, ReportedValue } from "./source.ts";
 
 const shown = (v: ReportedValue) => (v === null ? "-" : String(v));
-const date = (d: Date) => d.toISOString().slice(0, 16).replace("T", " ");
 
 export function hyperText(h: FineTuneJob["hyper"]): string {
   const lr =
@@ -33,7 +32,7 @@ export function jobsCard(page: JobPage, after?: string): Card {
           j.method,
           `${j.trainingFile} / ${j.validationFile ?? "none"}`,
           hyperText(j.hyper),
-          date(j.createdAt),
+          fmt.time(j.createdAt),
           j.status,
         ]),
       ),

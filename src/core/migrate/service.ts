@@ -311,6 +311,21 @@ export class MigrationService {
     const evalRef = formatRef(evalSet.name, evalSet.version);
     const sourceRef = `openai:${tuned}`;
 
+    // Refused before the experiment is made (its eval set is frozen): another --eval can then still be given.
+    const overlap = await this.d.datasets.checkOverlap(trainRef, evalRef);
+    const shared = [...overlap.exact, ...overlap.samePrompt];
+    if (shared.length) {
+      const lines = shared
+        .slice(0, 5)
+        .map((p) => `eval line ${p.bLine} ~ line ${p.aLine}`)
+        .join(", ");
+      throw new TuneError(
+        "run_overlap",
+        `${trainRef} overlaps the eval set ${evalRef}: ${fmt.count(overlap.overlappingB.exact + overlap.overlappingB.samePrompt, "eval row")} share a prompt with a training row (${lines}${shared.length > 5 ? ", ..." : ""}). A verdict on rows the target trained on means nothing: nothing was started. Give --eval a dataset with other prompts${evalFrom === "validation" ? " (the job's validation file repeats its training rows)" : ""}.`,
+        { exact: overlap.exact.slice(0, 100), samePrompt: overlap.samePrompt.slice(0, 100) },
+      );
+    }
+
     let exp = this.d.repo.experimentByName(name);
     if (exp) {
       if (exp.evalVersionId !== evalSet.id || !exp.baselines.includes(sourceRef)) {
