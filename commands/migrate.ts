@@ -158,13 +158,13 @@ export const migrateOpenai = defineCommand({
     if (!input.ref)
       throw needs(input.action, "the tuned model or job id", `/tune migrate openai ${input.action} ftjob-abc123`);
     if (input.action === "show") {
-      const job = await svc.findJob(input.ref);
-      const found = svc.runsOf(job.id);
-      const run = found?.runs[0];
+      // By job id it is read from this bot's data alone (OpenAI need not answer: the tuned model may be retired).
+      const jobId = input.ref.startsWith("ft:") ? (await svc.findJob(input.ref)).id : input.ref.trim();
+      const run = svc.runsOf(jobId)?.runs[0];
       if (!run)
         throw new TuneError(
           "migrate_not_started",
-          `No migration of ${job.tunedModel ?? job.id} yet. Start one: /tune migrate openai start ${job.id} --to <provider>:<base>.`,
+          `No migration of ${input.ref.slice(0, 120)} yet. Start one: /tune migrate openai start ${input.ref.slice(0, 120)} --to <provider>:<base>.`,
         );
       return migrationReply(ctx, run, [], input.wait, margin(app, input.margin) ?? undefined);
     }
