@@ -6,6 +6,7 @@ import { demoCommands } from "./demo.ts";
 import { evalCommands } from "./eval.ts";
 import { experimentCommands } from "./experiment.ts";
 import { iterateCommands } from "./iterate.ts";
+import { migrateCommands } from "./migrate.ts";
 import { runCommands } from "./run.ts";
 import { usage } from "./parse.ts";
 import { providersHelpCard, providersHelpData } from "../src/providers/help.ts";
@@ -25,6 +26,7 @@ const GROUP_TITLES: Record<string, string> = {
   digest: "Iterations",
   sweep: "Iterations",
   demo: "Demo",
+  migrate: "Migrate",
   help: "Help",
 };
 
@@ -129,6 +131,7 @@ registry.push(
     ...chartCommands,
     ...iterateCommands,
     ...demoCommands,
+    ...migrateCommands,
     help,
   ] as unknown as CommandDef[]),
 );

@@ -13,6 +13,7 @@ import { answerRows, answersFile, verdictExampleBlocks } from "../src/core/evals
 import { comparisonJson, evalJson, keepEvalFile } from "./eval.ts";
 import { TuneError } from "../src/errors.ts";
 import { isAdmin } from "./permissions.ts";
+import { withMigrationVerdict } from "./migrate.ts";
 import { defineCommand, type CommandContext, type CommandResult } from "./types.ts";
 
 const runId = z.coerce.number().int().positive();
@@ -45,7 +46,7 @@ export async function runVerdictCard(app: App, r: RunRecord, v: RunVerdict): Pro
   } catch (err) {
     app.log.warn({ err, runId: r.id }, "charts failed"); // a chart is never worth losing the verdict for
   }
-  return card;
+  return withMigrationVerdict(app, r, card);
 }
 
 /** The verdict of a finished run, rebuilt from the database (evals, comparisons, decided hypotheses). */

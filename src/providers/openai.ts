@@ -58,6 +58,7 @@ import {
   readBody,
 } from "./answer-limits.ts";
 import { refusal } from "./together.ts";
+import { openAIMigrationSource } from "./openai-jobs.ts";
 
 export const OPENAI_CLOSURE =
   "OpenAI is closing new fine-tuning jobs: new organisations since 2026-05-07, idle ones since 2026-07-02, everyone from 2027-01-06. Evals of existing fine-tuned models keep working.";
@@ -168,6 +169,8 @@ export class OpenAIProvider implements TrainerProvider {
   private readonly wait: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly uploaded = new Map<string, string>();
   private readonly unsureCreates = new Set<string>();
+  /** The team's jobs and their files, for `migrate openai` (src/providers/openai-jobs.ts). */
+  readonly migration = openAIMigrationSource(this);
 
   constructor(
     readonly opts: OpenAIOptions,

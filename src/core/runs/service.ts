@@ -101,7 +101,8 @@ export interface StartOutcome {
 export const WORKER_HEARTBEAT_MS = 10_000;
 export const WORKER_STALE_MS = 3 * WORKER_HEARTBEAT_MS;
 
-const DEFAULT_HYPER: Record<string, Omit<Hyper, "epochs">> = {
+/** Each trainer's defaults (migrations map OpenAI's learning-rate multiplier onto these: src/core/migrate/recipe.ts). */
+export const DEFAULT_HYPER: Record<string, Omit<Hyper, "epochs">> = {
   local: { learningRate: 3e-3, batchSize: 16, loraRank: 8, loraAlpha: 16, seed: 1 },
   default: { learningRate: 1e-4, batchSize: 8, loraRank: 8, loraAlpha: 16, seed: 1 },
 };
