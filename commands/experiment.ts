@@ -31,11 +31,20 @@ export const experimentNew = defineCommand({
     baseline: z.array(z.string()).default([]).describe("models to beat, endpoint:model (repeat or comma-separate)"),
     budget: z.coerce.number().min(0).optional().describe("budget in USD"),
     alpha: z.coerce.number().gt(0).lt(1).default(0.05).describe("significance level"),
+    packs: z
+      .array(z.string())
+      .default([])
+      .describe("eval packs every run is also judged on, base vs tuned (e.g. pii-leak,bias-counterfactual)"),
   }),
   positional: ["name"],
   permission: "write",
-  examples: ["/tune experiment new support --eval support-eval --metric exact --baseline vllm:qwen2.5-7b --budget 20"],
+  examples: [
+    "/tune experiment new support --eval support-eval --metric exact --baseline vllm:qwen2.5-7b --budget 20",
+    "/tune experiment new support --eval support-eval --packs pii-leak,bias-counterfactual",
+  ],
   async handler(ctx, input) {
+    const packs = [...new Set(input.packs.flatMap((p) => p.split(",")).map((p) => p.trim()).filter(Boolean))];
+    ctx.app.packs.check(packs); // an unknown pack, or a judge pack without a judge, is refused before anything is made
     const e = ctx.app.experiments.create({
       name: input.name,
       evalDataset: input.eval,
@@ -46,6 +55,7 @@ export const experimentNew = defineCommand({
       user: ctx.user.name,
       channelId: ctx.channelId,
     });
+    if (packs.length) ctx.app.packs.setExperimentPacks(e.id, packs);
     const evalRef = ctx.app.datasets.refOf(e.evalVersionId);
     const card = experimentCard(e, { evalRef, runs: [], hypotheses: [], spend: summarizeLedger([]) });
     card.title = `Created experiment ${e.name}`;
@@ -72,6 +82,7 @@ function experimentJson(app: import("../src/app.ts").App, name: string) {
     baselines: e.baselines,
     budgetUsd: e.budgetUsd,
     alpha: e.alpha,
+    packs: app.packs.experimentPacks(e.id),
     spentUsd: spend.totalUsd,
     heldUsd: round(use.heldUsd),
     leftUsd: left === null ? null : round(left),

@@ -6,6 +6,7 @@ import { demoCommands } from "./demo.ts";
 import { evalCommands } from "./eval.ts";
 import { experimentCommands } from "./experiment.ts";
 import { iterateCommands } from "./iterate.ts";
+import { packCommands } from "./pack.ts";
 import { runCommands } from "./run.ts";
 import { usage } from "./parse.ts";
 import { providersHelpCard, providersHelpData } from "../src/providers/help.ts";
@@ -20,6 +21,7 @@ const GROUP_TITLES: Record<string, string> = {
   compare: "Evals",
   leaderboard: "Evals",
   chart: "Evals",
+  pack: "Eval packs",
   schedule: "Iterations",
   subscribe: "Iterations",
   digest: "Iterations",
@@ -127,6 +129,7 @@ registry.push(
     ...runCommands,
     ...evalCommands,
     ...chartCommands,
+    ...packCommands,
     ...iterateCommands,
     ...demoCommands,
     help,

@@ -13,6 +13,7 @@ import { answerRows, answersFile, verdictExampleBlocks } from "../src/core/evals
 import { comparisonJson, evalJson, keepEvalFile } from "./eval.ts";
 import { TuneError } from "../src/errors.ts";
 import { isAdmin } from "./permissions.ts";
+import type { PackVerdict } from "../src/core/packs/types.ts";
 import { defineCommand, type CommandContext, type CommandResult } from "./types.ts";
 
 const runId = z.coerce.number().int().positive();
@@ -65,7 +66,14 @@ export function runVerdict(app: App, r: RunRecord): RunVerdict | null {
       .hypotheses(exp.id)
       .filter((h) => h.runId === r.id && h.verdict)
       .map((h) => ({ id: h.id, text: h.text, verdict: h.verdict! })),
+    ...packsOf(app, r),
   };
+}
+
+/** The run's pack verdict, as the worker stored it (the last one, after a restart). */
+function packsOf(app: App, r: RunRecord): { packs?: PackVerdict } {
+  const p = app.engine.runEvents(r.id, "packs").at(-1)?.data as PackVerdict | undefined;
+  return p ? { packs: p } : {};
 }
 
 export function runJson(app: App, r: RunRecord) {

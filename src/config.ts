@@ -59,6 +59,7 @@ export const settingsSchema = z.object({
   TUNELOOP_ADMINS: z.string().default(""),
   TUNELOOP_RUN_CHANNELS: z.string().default(""),
   TUNELOOP_GRADER_TIMEOUT_MS: intFrom(1000, 10),
+  TUNELOOP_PACK_JUDGE: z.string().trim().optional(),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -85,6 +86,8 @@ export interface Config {
   permissions: { spenders: string[]; admins: string[]; runChannels: string[] };
   /** Deadline of grading one answer with a user-typed pattern (regex, JSON-schema pattern). */
   graderTimeoutMs: number;
+  /** The judge (endpoint:model) of judge packs (tone; agree without labels); unset: they refuse to run. */
+  packJudge: string | null;
   /** Values that must never be printed (tokens, keys, secrets); the logger and renderers scrub them. */
   secrets: string[];
 }
@@ -149,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       runChannels: list(s.TUNELOOP_RUN_CHANNELS),
     },
     graderTimeoutMs: s.TUNELOOP_GRADER_TIMEOUT_MS,
+    packJudge: s.TUNELOOP_PACK_JUDGE || null,
     secrets: Object.entries(env)
       .filter(([k, v]) => SECRET_NAME.test(k) && typeof v === "string" && v.length >= 8)
       .map(([, v]) => v as string),

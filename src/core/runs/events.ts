@@ -1,10 +1,13 @@
 import type { EvalRecord, HypothesisVerdict, RunRecord } from "../ports.ts";
 import type { Comparison } from "../evals/service.ts";
+import type { PackVerdict } from "../packs/types.ts";
 
 export interface RunVerdict {
   evals: EvalRecord[];
   comparisons: Comparison[];
   hypotheses: Array<{ id: number; text: string; verdict: HypothesisVerdict }>;
+  /** The experiment's eval packs, base vs tuned (docs/packs.md); absent when it has none. */
+  packs?: PackVerdict;
 }
 
 export interface RunListener {

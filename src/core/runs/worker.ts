@@ -19,6 +19,7 @@ import { providerUnavailable, runRef, type ProviderSet } from "../models.ts";
 import type { Clock, EngineRepo, EvalRecord, HypothesisVerdict, RunProgress, RunRecord } from "../ports.ts";
 import type { RunListener, RunVerdict } from "./events.ts";
 import { pairedComparison } from "../stats.ts";
+import type { PackService } from "../packs/service.ts";
 import { CancelledError, type TrainProgressEvent } from "../trainer.ts";
 import { type RunEstimate, type RunService, WORKER_HEARTBEAT_MS } from "./service.ts";
 
@@ -62,6 +63,8 @@ export class RunWorker {
   /** The claim-and-execute in progress, so stop() can wait for it before the database closes. */
   private inflight: Promise<RunRecord | null> | null = null;
   private stopping = false;
+  /** Runs the experiment's eval packs after the evals (set by createApp). */
+  packs: Pick<PackService, "forRun"> | null = null;
 
   constructor(
     private readonly repo: EngineRepo,
@@ -423,7 +426,10 @@ export class RunWorker {
     const tunedEval = done[0];
     const comparisons = done.slice(1).map((other) => this.evals.compareEvals(other, tunedEval, exp.alpha));
     const hypotheses = await this.decideHypotheses(run, exp.id, exp.alpha, done[1], tunedEval, exp.metric);
-    return { evals: done, comparisons, hypotheses };
+    report({ phase: "evaluating", evalModel: "packs" }, true);
+    const packs = await this.packs?.forRun(run, exp, tuned, signal);
+    if (packs) this.repo.addRunEvent(run.id, this.clock.now(), "packs", packs);
+    return { evals: done, comparisons, hypotheses, ...(packs ? { packs } : {}) };
   }
 
   /** Hypotheses recorded before the run are decided against tuned vs base, on their own metric. */
