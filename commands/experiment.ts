@@ -43,7 +43,14 @@ export const experimentNew = defineCommand({
     "/tune experiment new support --eval support-eval --packs pii-leak,bias-counterfactual",
   ],
   async handler(ctx, input) {
-    const packs = [...new Set(input.packs.flatMap((p) => p.split(",")).map((p) => p.trim()).filter(Boolean))];
+    const packs = [
+      ...new Set(
+        input.packs
+          .flatMap((p) => p.split(","))
+          .map((p) => p.trim())
+          .filter(Boolean),
+      ),
+    ];
     ctx.app.packs.check(packs); // an unknown pack, or a judge pack without a judge, is refused before anything is made
     const e = ctx.app.experiments.create({
       name: input.name,

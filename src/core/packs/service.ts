@@ -225,14 +225,16 @@ export class PackService {
     exp: ExperimentRecord,
     tunedRef: string,
     signal?: AbortSignal,
+    onPack?: (name: string, index: number, total: number, units: number) => void,
   ): Promise<PackVerdict | undefined> {
     const names = this.repo.experimentPacks(exp.id);
     if (!names.length) return undefined;
     const out: PackVerdict = { comparisons: [], usd: 0, skipped: [] };
     const base = `${run.provider}:${run.baseModel}`;
-    for (const name of names) {
+    for (const [i, name] of names.entries()) {
       try {
         const pack = this.check([name])[0];
+        onPack?.(name, i, names.length, unitCount(pack));
         const r = await this.compare(pack, base, tunedRef, { experiment: exp, runId: run.id, signal }, exp.alpha);
         out.comparisons.push(...r.comparisons);
         out.usd += r.usd;

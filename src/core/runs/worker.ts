@@ -426,8 +426,12 @@ export class RunWorker {
     const tunedEval = done[0];
     const comparisons = done.slice(1).map((other) => this.evals.compareEvals(other, tunedEval, exp.alpha));
     const hypotheses = await this.decideHypotheses(run, exp.id, exp.alpha, done[1], tunedEval, exp.metric);
-    report({ phase: "evaluating", evalModel: "packs" }, true);
-    const packs = await this.packs?.forRun(run, exp, tuned, signal);
+    const packs = await this.packs?.forRun(run, exp, tuned, signal, (name, i, n, units) =>
+      report(
+        { phase: "evaluating", evalModel: `eval pack ${name} (${i + 1} of ${n})`, evalDone: 0, evalTotal: units },
+        true,
+      ),
+    );
     if (packs) this.repo.addRunEvent(run.id, this.clock.now(), "packs", packs);
     return { evals: done, comparisons, hypotheses, ...(packs ? { packs } : {}) };
   }
