@@ -7,6 +7,7 @@ import { evalCommands } from "./eval.ts";
 import { experimentCommands } from "./experiment.ts";
 import { iterateCommands } from "./iterate.ts";
 import { packCommands } from "./pack.ts";
+import { proposeCommands } from "./propose.ts";
 import { runCommands } from "./run.ts";
 import { usage } from "./parse.ts";
 import { providersHelpCard, providersHelpData } from "../src/providers/help.ts";
@@ -22,6 +23,7 @@ const GROUP_TITLES: Record<string, string> = {
   leaderboard: "Evals",
   chart: "Evals",
   pack: "Eval packs",
+  iterate: "Iterations",
   schedule: "Iterations",
   subscribe: "Iterations",
   digest: "Iterations",
@@ -131,6 +133,7 @@ registry.push(
     ...chartCommands,
     ...packCommands,
     ...iterateCommands,
+    ...proposeCommands,
     ...demoCommands,
     help,
   ] as unknown as CommandDef[]),

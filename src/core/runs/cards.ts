@@ -10,6 +10,7 @@ import type { RunEstimate } from "./service.ts";
 import { STATE_LABEL } from "./states.ts";
 import type { RunVerdict } from "./events.ts";
 import { packBlocks, packRegressed, packWarning } from "../packs/cards.ts";
+import { clusterMeasureBlocks } from "../iterate/cards.ts";
 
 const TONE: Record<RunRecord["state"], Card["tone"]> = {
   estimating: "info",
@@ -228,6 +229,7 @@ export function verdictCard(r: RunRecord, v: RunVerdict, cost: CostSummary): Car
         "Hypotheses",
       ),
     );
+  if (v.clusters) blocks.push(...clusterMeasureBlocks(v.clusters));
   if (v.packs) {
     blocks.push(...packBlocks(v.packs));
     const warning = packWarning(v.packs, main);
