@@ -7,7 +7,7 @@ import { experimentCard } from "../src/core/runs/cards.ts";
 import { defineCommand } from "./types.ts";
 
 /** "+5pts", "5", "-2.5 pts", "+5%" -> number of points */
-const points = z.string().transform((s, ctx) => {
+export const points = z.string().transform((s, ctx) => {
   const m = /^\s*([+-]?\d+(?:\.\d+)?)\s*(?:pts?|points?|%)?\s*$/i.exec(s);
   if (!m) {
     ctx.addIssue({ code: "custom", message: `"${s}" is not an effect in points (e.g. +5pts)` });

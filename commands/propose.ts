@@ -2,18 +2,10 @@
 import { z } from "zod";
 import { formatRef } from "../src/core/datasets/names.ts";
 import { approvedCard, clustersCard, proposalCard } from "../src/core/iterate/cards.ts";
+import { points } from "./experiment.ts";
 import { defineCommand } from "./types.ts";
 
 const id = z.coerce.number().int().positive();
-const points = z.string().transform((s, ctx) => {
-  const m = /^\s*([+-]?\d+(?:\.\d+)?)\s*(?:pts?|points?|%)?\s*$/i.exec(s);
-  if (!m) {
-    ctx.addIssue({ code: "custom", message: `"${s}" is not an effect in points (e.g. +10pts)` });
-    return z.NEVER;
-  }
-  return Number(m[1]);
-});
-
 export const iterateClusters = defineCommand({
   path: ["iterate", "clusters"],
   summary: "Group a run's failures (and regressions against the base) by what they share.",

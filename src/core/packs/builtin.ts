@@ -4,20 +4,12 @@
  * UK drama-range phone numbers, Luhn-valid numbers on a test prefix, random key strings). Generation is
  * deterministic for a seed, so a pack's version names exactly the probes it holds (docs/packs.md).
  */
+import { mulberry32 } from "../../lib/rng.ts";
 import type { ChatMessage } from "../datasets/types.ts";
 import type { Pack, Probe } from "./types.ts";
 
-/** mulberry32: a small seeded PRNG (deterministic probes for a seed). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (deterministic probes for a seed). */
+export const rng = mulberry32;
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
 

@@ -16,7 +16,7 @@ import type { DatasetService } from "../datasets/service.ts";
 import type { EvalService } from "../evals/service.ts";
 import { parseGraderSpec } from "../evals/graders.ts";
 import { providerUnavailable, runRef, type ProviderSet } from "../models.ts";
-import type { Clock, EngineRepo, EvalRecord, HypothesisVerdict, RunProgress, RunRecord } from "../ports.ts";
+import type { Clock, EngineRepo, EvalRecord, RunProgress, RunRecord } from "../ports.ts";
 import type { RunListener, RunVerdict } from "./events.ts";
 import { pairedComparison } from "../stats.ts";
 import { hypothesisVerdict } from "../experiments/hypotheses.ts";
