@@ -67,6 +67,8 @@ export const experimentNew = defineCommand({
     const card = experimentCard(e, { evalRef, runs: [], hypotheses: [], spend: summarizeLedger([]) });
     card.title = `Created experiment ${e.name}`;
     card.tone = "success";
+    if (packs.length)
+      card.blocks.push(text(`Every run is also judged on these eval packs, base vs tuned: ${packs.join(", ")}.`));
     card.blocks.push(
       text(
         `Next: /tune hypothesis ${e.name} "what you expect" --expect +5pts, then /tune run start <train-dataset> --experiment ${e.name}`,
