@@ -12,10 +12,7 @@ export const datasetUpload = defineCommand({
     name: z.string().optional().describe("Dataset name (default: from the file name)"),
     dropBadRows: z.boolean().default(false).describe("Store the good rows even if some rows have errors"),
     model: z.string().optional().describe("Model whose context limit rows are checked against, as provider:model"),
-    appendTo: z
-      .string()
-      .optional()
-      .describe("Also make the next version of this dataset: its rows + this file's (e.g. rows written for a cluster)"),
+    appendTo: z.string().optional().describe("Add the rows to this dataset's next version"),
   }),
   positional: ["name"],
   attachment: "required",

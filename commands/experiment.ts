@@ -31,10 +31,7 @@ export const experimentNew = defineCommand({
     baseline: z.array(z.string()).default([]).describe("models to beat, endpoint:model (repeat or comma-separate)"),
     budget: z.coerce.number().min(0).optional().describe("budget in USD"),
     alpha: z.coerce.number().gt(0).lt(1).default(0.05).describe("significance level"),
-    packs: z
-      .array(z.string())
-      .default([])
-      .describe("eval packs every run is also judged on, base vs tuned (e.g. pii-leak,bias-counterfactual)"),
+    packs: z.array(z.string()).default([]).describe("eval packs, e.g. pii-leak,tone"),
   }),
   positional: ["name"],
   permission: "write",

@@ -9,11 +9,10 @@ import { defineCommand } from "./types.ts";
 
 export const packAdd = defineCommand({
   path: ["pack", "add"],
-  summary:
-    "Add a custom eval pack (a .jsonl of probes: prompt, context, grader, pair/attribute keys); a new version each time.",
+  summary: "Add an eval pack (attach pack.jsonl); a new version each time.",
   options: z.object({
     name: z.string().describe("pack name"),
-    description: z.string().max(300).optional().describe("what the pack checks"),
+    description: z.string().max(300).optional().describe("what it checks"),
   }),
   positional: ["name"],
   attachment: "required",
@@ -66,7 +65,7 @@ export const packAdd = defineCommand({
 
 export const packList = defineCommand({
   path: ["pack", "list"],
-  summary: "List the eval packs: built in and yours, with their versions and sizes.",
+  summary: "List eval packs.",
   options: z.object({}),
   permission: "read",
   examples: ["/tune pack list"],
@@ -97,12 +96,12 @@ export const packList = defineCommand({
 
 export const packRun = defineCommand({
   path: ["pack", "run"],
-  summary: "Run a pack on a model (with --base, paired against that model: difference, 95% interval, p).",
+  summary: "Run an eval pack on a model (paired with --base).",
   options: z.object({
-    pack: z.string().describe("pack name, name@vN for a version"),
-    model: z.string().describe("model, endpoint:model or run:N"),
-    base: z.string().optional().describe("compare against this model (needed by tone)"),
-    alpha: z.coerce.number().gt(0).lt(1).default(0.05).describe("significance level"),
+    pack: z.string().describe("pack[@vN]"),
+    model: z.string().describe("model"),
+    base: z.string().optional().describe("base model"),
+    alpha: z.coerce.number().gt(0).lt(1).default(0.05).describe("alpha"),
   }),
   positional: ["pack", "model"],
   permission: "spend",

@@ -8,8 +8,8 @@ import { defineCommand } from "./types.ts";
 const id = z.coerce.number().int().positive();
 export const iterateClusters = defineCommand({
   path: ["iterate", "clusters"],
-  summary: "Group a run's failures (and regressions against the base) by what they share.",
-  options: z.object({ run: id.describe("run id") }),
+  summary: "Cluster a run's failures.",
+  options: z.object({ run: id.describe("run") }),
   positional: ["run"],
   permission: "read",
   examples: ["/tune iterate clusters 3"],
@@ -24,12 +24,12 @@ export const iterateClusters = defineCommand({
 
 export const iteratePropose = defineCommand({
   path: ["iterate", "propose"],
-  summary: "New training rows for a failure cluster, written by a teacher model (or a file to fill in without one).",
+  summary: "Propose training rows for a failure cluster.",
   options: z.object({
-    run: id.describe("run id"),
-    cluster: id.default(1).describe("cluster number (see iterate clusters)"),
-    rows: z.coerce.number().int().min(1).max(200).default(20).describe("rows to write"),
-    teacher: z.string().optional().describe("teacher model, endpoint:model (cost booked, budget checked)"),
+    run: id.describe("run"),
+    cluster: id.default(1).describe("cluster"),
+    rows: z.coerce.number().int().min(1).max(200).default(20).describe("rows"),
+    teacher: z.string().optional().describe("teacher endpoint:model"),
   }),
   positional: ["run"],
   permission: "spend",
@@ -76,10 +76,10 @@ export const iteratePropose = defineCommand({
 
 export const iterateApprove = defineCommand({
   path: ["iterate", "approve"],
-  summary: "Approve a proposal: training set + its rows as a new dataset version, and a hypothesis for the cluster.",
+  summary: "Approve a proposal: new dataset version + hypothesis.",
   options: z.object({
-    proposal: id.describe("proposal id"),
-    expect: points.optional().describe("expected rise on the cluster, e.g. +10pts"),
+    proposal: id.describe("proposal"),
+    expect: points.optional().describe("expected rise, e.g. +10pts"),
   }),
   positional: ["proposal"],
   permission: "write",
@@ -101,7 +101,7 @@ export const iterateApprove = defineCommand({
 export const iterateReject = defineCommand({
   path: ["iterate", "reject"],
   summary: "Reject a proposal.",
-  options: z.object({ proposal: id.describe("proposal id") }),
+  options: z.object({ proposal: id.describe("proposal") }),
   positional: ["proposal"],
   permission: "write",
   examples: ["/tune iterate reject 4"],
