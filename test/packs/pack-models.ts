@@ -66,6 +66,7 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
 /** Model ids: a behaviour name, optionally `-<seed>` (e.g. neutral-3). */
 export function modelAnswer(messages: Msg[], model: string): string {
   if (model.startsWith("judge")) return judgeAnswer(messages, model);
+  if (model.startsWith("teacher")) return teacherAnswer(messages);
   const [name, seed = "0"] = model.split("-");
   const b = BEHAVIOURS[name] ?? NEUTRAL;
   const last = messages.at(-1)?.content ?? "";
@@ -129,4 +130,30 @@ export async function packApp(
     endpoints: [fakeEndpoint("ep", fake.baseUrl, PRICE, { concurrency: 8, timeoutMs: 60_000 })],
   });
   return createApp(config, createLogger(config), { providers });
+}
+
+/**
+ * A teacher that misbehaves in every way a proposal must survive: it copies a shown eval prompt (exactly, and with
+ * another answer), repeats a training row, writes a line that is not JSON, and two good new rows.
+ */
+export function teacherAnswer(messages: Msg[]): string {
+  const user = messages.at(-1)?.content ?? "";
+  const shown = /1\. prompt: (".*?")\n/.exec(user)?.[1];
+  const trainRow = /Rows of the existing training set, for the format and style:\n(.*)\n/.exec(user)?.[1] ?? "";
+  const row = (q: string, a: string) =>
+    JSON.stringify({
+      messages: [
+        { role: "user", content: q },
+        { role: "assistant", content: a },
+      ],
+    });
+  const copied = shown ? JSON.parse(shown) : "";
+  return [
+    row(copied, "yellow"),
+    row(copied, "a different answer"),
+    trainRow,
+    "this line is not JSON",
+    row("Which colour is the lemon-coloured gadget 9001?", "yellow"),
+    row("Name the colour of the sunflower sticker 9002.", "yellow"),
+  ].join("\n");
 }
