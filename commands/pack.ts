@@ -9,7 +9,7 @@ import { defineCommand } from "./types.ts";
 
 export const packAdd = defineCommand({
   path: ["pack", "add"],
-  summary: "Add an eval pack (attach pack.jsonl); a new version each time.",
+  summary: "Add an eval pack from a .jsonl of probes; a new version each time.",
   options: z.object({
     name: z.string().describe("pack name"),
     description: z.string().max(300).optional().describe("what it checks"),
