@@ -7,7 +7,7 @@ import { experimentCard } from "../src/core/runs/cards.ts";
 import { defineCommand } from "./types.ts";
 
 /** "+5pts", "5", "-2.5 pts", "+5%" -> number of points */
-const points = z.string().transform((s, ctx) => {
+export const points = z.string().transform((s, ctx) => {
   const m = /^\s*([+-]?\d+(?:\.\d+)?)\s*(?:pts?|points?|%)?\s*$/i.exec(s);
   if (!m) {
     ctx.addIssue({ code: "custom", message: `"${s}" is not an effect in points (e.g. +5pts)` });
@@ -31,11 +31,24 @@ export const experimentNew = defineCommand({
     baseline: z.array(z.string()).default([]).describe("models to beat, endpoint:model (repeat or comma-separate)"),
     budget: z.coerce.number().min(0).optional().describe("budget in USD"),
     alpha: z.coerce.number().gt(0).lt(1).default(0.05).describe("significance level"),
+    packs: z.array(z.string()).default([]).describe("eval packs, e.g. pii-leak,tone"),
   }),
   positional: ["name"],
   permission: "write",
-  examples: ["/tune experiment new support --eval support-eval --metric exact --baseline vllm:qwen2.5-7b --budget 20"],
+  examples: [
+    "/tune experiment new support --eval support-eval --metric exact --baseline vllm:qwen2.5-7b --budget 20",
+    "/tune experiment new support --eval support-eval --packs pii-leak,bias-counterfactual",
+  ],
   async handler(ctx, input) {
+    const packs = [
+      ...new Set(
+        input.packs
+          .flatMap((p) => p.split(","))
+          .map((p) => p.trim())
+          .filter(Boolean),
+      ),
+    ];
+    ctx.app.packs.check(packs); // an unknown pack, or a judge pack without a judge, is refused before anything is made
     const e = ctx.app.experiments.create({
       name: input.name,
       evalDataset: input.eval,
@@ -46,10 +59,13 @@ export const experimentNew = defineCommand({
       user: ctx.user.name,
       channelId: ctx.channelId,
     });
+    if (packs.length) ctx.app.packs.setExperimentPacks(e.id, packs);
     const evalRef = ctx.app.datasets.refOf(e.evalVersionId);
     const card = experimentCard(e, { evalRef, runs: [], hypotheses: [], spend: summarizeLedger([]) });
     card.title = `Created experiment ${e.name}`;
     card.tone = "success";
+    if (packs.length)
+      card.blocks.push(text(`Every run is also judged on these eval packs, base vs tuned: ${packs.join(", ")}.`));
     card.blocks.push(
       text(
         `Next: /tune hypothesis ${e.name} "what you expect" --expect +5pts, then /tune run start <train-dataset> --experiment ${e.name}`,
@@ -72,6 +88,7 @@ function experimentJson(app: import("../src/app.ts").App, name: string) {
     baselines: e.baselines,
     budgetUsd: e.budgetUsd,
     alpha: e.alpha,
+    packs: app.packs.experimentPacks(e.id),
     spentUsd: spend.totalUsd,
     heldUsd: round(use.heldUsd),
     leftUsd: left === null ? null : round(left),

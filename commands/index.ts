@@ -7,6 +7,8 @@ import { evalCommands } from "./eval.ts";
 import { experimentCommands } from "./experiment.ts";
 import { iterateCommands } from "./iterate.ts";
 import { migrateCommands } from "./migrate.ts";
+import { packCommands } from "./pack.ts";
+import { proposeCommands } from "./propose.ts";
 import { runCommands } from "./run.ts";
 import { usage } from "./parse.ts";
 import { providersHelpCard, providersHelpData } from "../src/providers/help.ts";
@@ -21,6 +23,8 @@ const GROUP_TITLES: Record<string, string> = {
   compare: "Evals",
   leaderboard: "Evals",
   chart: "Evals",
+  pack: "Eval packs",
+  iterate: "Iterations",
   schedule: "Iterations",
   subscribe: "Iterations",
   digest: "Iterations",
@@ -129,7 +133,9 @@ registry.push(
     ...runCommands,
     ...evalCommands,
     ...chartCommands,
+    ...packCommands,
     ...iterateCommands,
+    ...proposeCommands,
     ...demoCommands,
     ...migrateCommands,
     help,

@@ -14,6 +14,9 @@ import { comparisonJson, evalJson, keepEvalFile } from "./eval.ts";
 import { TuneError } from "../src/errors.ts";
 import { isAdmin } from "./permissions.ts";
 import { withMigrationVerdict } from "./migrate.ts";
+import type { PackVerdict } from "../src/core/packs/types.ts";
+import type { ClusterMeasure } from "../src/core/iterate/types.ts";
+import { clustersCard } from "../src/core/iterate/cards.ts";
 import { defineCommand, type CommandContext, type CommandResult } from "./types.ts";
 
 const runId = z.coerce.number().int().positive();
@@ -42,6 +45,13 @@ export async function runVerdictCard(app: App, r: RunRecord, v: RunVerdict): Pro
     card.files = [...(card.files ?? []), keepEvalFile(app, answersFile(tuned, rows))];
   }
   try {
+    // the failures, grouped, with buttons that propose new rows for a cluster (docs/packs.md)
+    const c = await app.iterate.clusters(r.id);
+    if (c.clusters.length) card.thread = [...(card.thread ?? []), clustersCard(r.id, c.clusters, c.failures, c.rows)];
+  } catch (err) {
+    app.log.warn({ err, runId: r.id }, "clusters failed");
+  }
+  try {
     card.files = [...(card.files ?? []), ...(await runChartFiles(app, r, v.evals, v.comparisons))];
   } catch (err) {
     app.log.warn({ err, runId: r.id }, "charts failed"); // a chart is never worth losing the verdict for
@@ -66,7 +76,15 @@ export function runVerdict(app: App, r: RunRecord): RunVerdict | null {
       .hypotheses(exp.id)
       .filter((h) => h.runId === r.id && h.verdict)
       .map((h) => ({ id: h.id, text: h.text, verdict: h.verdict! })),
+    ...packsOf(app, r),
   };
+}
+
+/** The run's pack verdict, as the worker stored it (the last one, after a restart). */
+function packsOf(app: App, r: RunRecord): { packs?: PackVerdict; clusters?: ClusterMeasure[] } {
+  const p = app.engine.runEvents(r.id, "packs").at(-1)?.data as PackVerdict | undefined;
+  const c = app.engine.runEvents(r.id, "clusters").at(-1)?.data as ClusterMeasure[] | undefined;
+  return { ...(p ? { packs: p } : {}), ...(c ? { clusters: c } : {}) };
 }
 
 export function runJson(app: App, r: RunRecord) {

@@ -60,6 +60,7 @@ export const settingsSchema = z.object({
   TUNELOOP_RUN_CHANNELS: z.string().default(""),
   TUNELOOP_GRADER_TIMEOUT_MS: intFrom(1000, 10),
   TUNELOOP_MIGRATE_MARGIN_PTS: z.coerce.number().gt(0).max(100).default(2),
+  TUNELOOP_PACK_JUDGE: z.string().trim().optional(),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -88,6 +89,8 @@ export interface Config {
   graderTimeoutMs: number;
   /** Non-inferiority margin of `migrate openai start` in points (its --margin overrides it). */
   migrateMarginPts: number;
+  /** The judge (endpoint:model) of judge packs (tone; agree without labels); unset: they refuse to run. */
+  packJudge: string | null;
   /** Values that must never be printed (tokens, keys, secrets); the logger and renderers scrub them. */
   secrets: string[];
 }
@@ -153,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     graderTimeoutMs: s.TUNELOOP_GRADER_TIMEOUT_MS,
     migrateMarginPts: s.TUNELOOP_MIGRATE_MARGIN_PTS,
+    packJudge: s.TUNELOOP_PACK_JUDGE || null,
     secrets: Object.entries(env)
       .filter(([k, v]) => SECRET_NAME.test(k) && typeof v === "string" && v.length >= 8)
       .map(([, v]) => v as string),

@@ -48,7 +48,9 @@ export interface DatasetVersionRecord {
 
 export type DatasetOrigin =
   | { kind: "upload"; droppedRows?: number }
-  | { kind: "split"; side: "train" | "eval"; from: string; seed: number; evalShare: number };
+  | { kind: "split"; side: "train" | "eval"; from: string; seed: number; evalShare: number }
+  /** A version made by adding rows to another (`dataset upload --append-to`, an approved proposal). */
+  | { kind: "append"; from: string; added: number; source: string };
 
 /** What is kept of an ingest report for `dataset show` (the rows themselves live in the blobs). */
 export interface DatasetStats {

@@ -44,7 +44,10 @@ describe("CLI text", () => {
     const usage = (JSON.parse(j.stdout) as Array<{ command: string; usage: string }>).find(
       (c) => c.command === "dataset upload",
     )?.usage;
-    assert.equal(usage, "npx tuneloop dataset upload FILE [name] [--drop-bad-rows] [--model <model>]");
+    assert.equal(
+      usage,
+      "npx tuneloop dataset upload FILE [name] [--drop-bad-rows] [--model <model>] [--append-to <append-to>]",
+    );
   });
 
   test("a user error reads as the CLI's, not the chat's", async () => {

@@ -9,6 +9,8 @@ import type { BudgetUse, EvalRecord, ExperimentRecord, HypothesisRecord, RunReco
 import type { RunEstimate } from "./service.ts";
 import { STATE_LABEL } from "./states.ts";
 import type { RunVerdict } from "./events.ts";
+import { packBlocks, packRegressed, packWarning } from "../packs/cards.ts";
+import { clusterMeasureBlocks } from "../iterate/cards.ts";
 
 const TONE: Record<RunRecord["state"], Card["tone"]> = {
   estimating: "info",
@@ -227,6 +229,12 @@ export function verdictCard(r: RunRecord, v: RunVerdict, cost: CostSummary): Car
         "Hypotheses",
       ),
     );
+  if (v.clusters) blocks.push(...clusterMeasureBlocks(v.clusters));
+  if (v.packs) {
+    blocks.push(...packBlocks(v.packs));
+    const warning = packWarning(v.packs, main);
+    if (warning) blocks.unshift(warning);
+  }
   const tuned = v.evals[0];
   const costLines = [
     `This run: ${fmt.usd(cost.totalUsd)} (training ${fmt.usd(cost.trainingUsd)}, evals ${fmt.usd(cost.evalUsd)}, judge ${fmt.usd(cost.judgeUsd)}), ${fmt.seconds(cost.wallSeconds)} of compute.`,
@@ -240,7 +248,8 @@ export function verdictCard(r: RunRecord, v: RunVerdict, cost: CostSummary): Car
     costLines.push(`Per 1,000 requests: ${tuned.model} ${per1k(tuned)} vs ${e.model} ${per1k(e)}.`);
   blocks.push(text(costLines.join("\n")));
   const best = main?.significant && main.diff > 0;
-  return { title: `Verdict for run ${r.id}`, tone: best ? "success" : "info", blocks };
+  const packDrop = v.packs?.comparisons.some(packRegressed);
+  return { title: `Verdict for run ${r.id}`, tone: packDrop ? "error" : best ? "success" : "info", blocks };
 }
 
 export function leaderboardCard(exp: ExperimentRecord, evalRef: string, evals: EvalRecord[], spend: CostSummary): Card {
