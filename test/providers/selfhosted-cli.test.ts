@@ -1,0 +1,184 @@
+/**
+ * The self-hosted loop through the real CLI (child processes) against the fake vLLM (test/fakes/vllm.ts) and the
+ * fake trainer (test/fakes/trainer.mjs): `run start --provider selfhosted --model gpu:<base> --yes --wait --json`
+ * trains an adapter by the trainer contract, loads it into vLLM, evaluates base and tuned through it, and books
+ * GPU hours; the refusals (rank, base model, run-time loading off) leave nothing loaded or written.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { answerFor, writeTask } from "../engine/engine-helpers.ts";
+import { startFakeVllm, type FakeVllm } from "../fakes/vllm.ts";
+import { repoRoot, runCli, runCliJson, testEnv, tmpDir } from "../helpers.ts";
+
+const BASE = "Qwen/Qwen2.5-0.5B-Instruct";
+const lastUser = (m: Array<{ role: string; content: string }>) =>
+  [...m].reverse().find((x) => x.role === "user")?.content ?? "";
+
+export function selfhostedEnv(
+  dataDir: string,
+  fake: FakeVllm,
+  adapterDir: string,
+  extra: Record<string, string> = {},
+  endpoint: Record<string, unknown> = {},
+) {
+  return testEnv(dataDir, {
+    TOGETHER_API_KEY: "",
+    OPENAI_API_KEY: "",
+    TUNELOOP_ENDPOINTS: JSON.stringify({
+      "gpu-box": {
+        baseUrl: fake.baseUrl,
+        kind: "vllm",
+        adapterDir,
+        maxLoras: 2,
+        maxLoraRank: 16,
+        gpuHourUsd: 2.4,
+        concurrency: 4,
+        ...endpoint,
+      },
+    }),
+    TUNELOOP_TRAINER_COMMAND: `"${process.execPath}" ${path.join(repoRoot, "test", "fakes", "trainer.mjs")}`,
+    TUNELOOP_TRAINER_GRACE_MS: "2000",
+    ...extra,
+  });
+}
+
+/** Uploads the colour task, splits it and makes experiment `exp` (through the CLI). */
+export async function seedCli(env: NodeJS.ProcessEnv, budget?: number) {
+  const file = writeTask(tmpDir("sh-task"), 80);
+  for (const args of [
+    ["dataset", "upload", file, "task"],
+    ["dataset", "split", "task", "--eval", "25%", "--seed", "1"],
+    ["experiment", "new", "exp", "--eval", "task-eval", "--metric", "exact", ...(budget ? ["--budget", String(budget)] : [])],
+  ]) {
+    const r = await runCli(args, env);
+    assert.equal(r.code, 0, `${args.join(" ")}\n${r.stdout}\n${r.stderr}`);
+  }
+}
+
+interface RunJson {
+  run: {
+    id: number;
+    state: string;
+    provider: string;
+    baseModel: string;
+    tunedModel: string;
+    jobId: string;
+    stateReason: string | null;
+    result: { tunedModelId: string; trainingTokens: number; usd: number; wallMs: number; steps: number };
+    estimate: { trainingUsd: number; evalUsd: number; totalUsd: number; trainingBasis?: string };
+  };
+  evals: Array<{ model: string; role: string; mean: number; summary: { usd: number | null } }>;
+  cost: { trainingUsd: number; evalUsd: number };
+}
+
+describe("selfhosted through the CLI", () => {
+  let fake: FakeVllm;
+  before(async () => {
+    fake = await startFakeVllm({
+      base: BASE,
+      maxLoras: 2,
+      maxLoraRank: 16,
+      answer: (_model, adapter, m) => (adapter ? answerFor(lastUser(m)) : "I don't know"),
+    });
+  });
+  after(() => fake?.close());
+
+  test("run start --provider selfhosted --model gpu:<base>: trains, loads, evaluates, books GPU hours", async () => {
+    const dataDir = tmpDir("sh-cli");
+    const adapterDir = tmpDir("sh-adapters");
+    const env = selfhostedEnv(dataDir, fake, adapterDir);
+    await seedCli(env, 10);
+    const r = await runCliJson<RunJson>(
+      ["run", "start", "task-train", "--experiment", "exp", "--provider", "selfhosted", "--model", `gpu:${BASE}`, "--yes", "--wait"],
+      env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const { run, evals, cost } = r.json;
+    assert.equal(run.state, "succeeded", run.stateReason ?? "");
+    assert.equal(run.provider, "selfhosted");
+    assert.equal(run.baseModel, BASE);
+    assert.match(run.result.tunedModelId, /^gpu:tl-r1-[0-9a-f]{8}$/);
+    const adapter = run.result.tunedModelId.slice(4);
+    // the PEFT folder under its final name, nothing partial left
+    assert.deepEqual(fs.readdirSync(adapterDir), [adapter]);
+    assert.deepEqual(fs.readdirSync(path.join(adapterDir, adapter)).sort(), [
+      "adapter_config.json",
+      "adapter_model.safetensors",
+    ]);
+    // loaded into vLLM, warmed up once before the eval's timed requests, and the tuned model answered
+    assert.equal(fake.loaded.get(adapter), path.join(adapterDir, adapter));
+    const chats = fake.chats.filter((c) => c.adapter === adapter);
+    const evalRows = evals.find((e) => e.role === "tuned");
+    assert.ok(evalRows);
+    assert.equal(evalRows.mean, 1, "the tuned adapter answered every row right");
+    assert.equal(evals.find((e) => e.role === "base")?.mean, 0);
+    assert.equal(evals.find((e) => e.role === "base")?.model, `selfhosted:${BASE}`);
+    const loads = fake.calls.filter((c) => c.path === "/v1/load_lora_adapter");
+    assert.equal(loads.length, 1);
+    assert.equal(chats.length, 20 + 1, "20 eval rows and one warm-up request");
+    // cost: the training's wall time in GPU hours at $2.40/h, evals by request time, all booked
+    const expected = (run.result.wallMs / 3_600_000) * 2.4;
+    assert.ok(Math.abs(run.result.usd - Math.round(expected * 100) / 100) < 0.011, `${run.result.usd} vs ${expected}`);
+    assert.ok(cost.evalUsd > 0, "eval request time booked");
+    assert.ok(run.estimate.trainingUsd > 0 && run.estimate.totalUsd >= run.estimate.trainingUsd);
+    assert.match(run.estimate.trainingBasis ?? "", /GPU hours .*at \$2\.40\/h/);
+    assert.ok(run.result.steps > 0 && run.result.trainingTokens > 0);
+    // the text card names the tuned model and the cost per 1,000 requests
+    const shown = await runCli(["run", "show", "1"], env);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, new RegExp(`gpu:${adapter}`));
+  });
+
+  test("refusals at estimate time name the setting and leave nothing loaded or written", async () => {
+    const dataDir = tmpDir("sh-refuse");
+    const adapterDir = tmpDir("sh-refuse-adapters");
+    const env = selfhostedEnv(dataDir, fake, adapterDir);
+    await seedCli(env);
+    const loadsBefore = fake.calls.filter((c) => c.path.endsWith("load_lora_adapter")).length;
+    const start = (...extra: string[]) =>
+      runCli(["run", "start", "task-train", "--experiment", "exp", "--provider", "selfhosted", "--yes", ...extra], env);
+
+    const rank = await start("--model", `gpu:${BASE}`, "--lora-rank", "32");
+    assert.equal(rank.code, 1);
+    assert.match(rank.stderr, /LoRA rank 32 is over what gpu-box loads: its maxLoraRank is 16/);
+    assert.match(rank.stderr, /--lora-rank 16 or lower \(tuneloop's side\)/);
+    assert.match(rank.stderr, /--max-lora-rank 32 and set "maxLoraRank": 32/);
+
+    const odd = await start("--model", `gpu:${BASE}`, "--lora-rank", "12");
+    assert.equal(odd.code, 1);
+    assert.match(odd.stderr, /LoRA rank 12 cannot be loaded by vLLM: it loads ranks 1, 8, 16, 32, 64, 128, 256, 320, 512/);
+
+    const other = await start("--model", "gpu:meta-llama/Llama-3.2-1B-Instruct");
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, new RegExp(`does not serve meta-llama/Llama-3.2-1B-Instruct: it serves ${BASE}`));
+
+    const list = await runCliJson<Array<unknown>>(["run", "list"], env);
+    assert.equal(list.json.length, 0, "no run was created");
+    assert.deepEqual(fs.readdirSync(adapterDir), []);
+    assert.equal(fake.calls.filter((c) => c.path.endsWith("load_lora_adapter")).length, loadsBefore);
+  });
+});
+
+describe("selfhosted: a server with run-time loading off", () => {
+  test("the run fails naming VLLM_ALLOW_RUNTIME_LORA_UPDATING=True; nothing is loaded", async () => {
+    const off = await startFakeVllm({ base: BASE, runtimeLoading: false });
+    try {
+      const dataDir = tmpDir("sh-off");
+      const adapterDir = tmpDir("sh-off-adapters");
+      const env = selfhostedEnv(dataDir, off, adapterDir);
+      await seedCli(env);
+      const r = await runCliJson<RunJson>(
+        ["run", "start", "task-train", "--experiment", "exp", "--provider", "selfhosted", "--model", `gpu:${BASE}`, "--yes", "--wait"],
+        env,
+      );
+      assert.equal(r.json.run.state, "failed");
+      assert.match(r.json.run.stateReason ?? "", /run-time adapter loading is off/);
+      assert.match(r.json.run.stateReason ?? "", /VLLM_ALLOW_RUNTIME_LORA_UPDATING=True/);
+      assert.equal(off.loaded.size, 0);
+    } finally {
+      await off.close();
+    }
+  });
+});
