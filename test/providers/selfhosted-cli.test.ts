@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { answerFor, writeTask } from "../engine/engine-helpers.ts";
+import { startFakeOpenAI, type FakeEndpoint } from "../fakes/openai-compatible.ts";
 import { startFakeVllm, type FakeVllm } from "../fakes/vllm.ts";
 import { repoRoot, runCli, runCliJson, testEnv, tmpDir } from "../helpers.ts";
 
@@ -22,6 +23,7 @@ export function selfhostedEnv(
   adapterDir: string,
   extra: Record<string, string> = {},
   endpoint: Record<string, unknown> = {},
+  others: Record<string, unknown> = {},
 ) {
   return testEnv(dataDir, {
     TOGETHER_API_KEY: "",
@@ -37,6 +39,7 @@ export function selfhostedEnv(
         concurrency: 4,
         ...endpoint,
       },
+      ...others,
     }),
     TUNELOOP_TRAINER_COMMAND: `"${process.execPath}" ${path.join(repoRoot, "test", "fakes", "trainer.mjs")}`,
     TUNELOOP_TRAINER_GRACE_MS: "2000",
@@ -45,12 +48,12 @@ export function selfhostedEnv(
 }
 
 /** Uploads the colour task, splits it and makes experiment `exp` (through the CLI). */
-export async function seedCli(env: NodeJS.ProcessEnv, budget?: number) {
+export async function seedCli(env: NodeJS.ProcessEnv, budget?: number, baseline?: string) {
   const file = writeTask(tmpDir("sh-task"), 80);
   for (const args of [
     ["dataset", "upload", file, "task"],
     ["dataset", "split", "task", "--eval", "25%", "--seed", "1"],
-    ["experiment", "new", "exp", "--eval", "task-eval", "--metric", "exact", ...(budget ? ["--budget", String(budget)] : [])],
+    ["experiment", "new", "exp", "--eval", "task-eval", "--metric", "exact", ...(budget ? ["--budget", String(budget)] : []), ...(baseline ? ["--baseline", baseline] : [])],
   ]) {
     const r = await runCli(args, env);
     assert.equal(r.code, 0, `${args.join(" ")}\n${r.stdout}\n${r.stderr}`);
@@ -75,7 +78,9 @@ interface RunJson {
 
 describe("selfhosted through the CLI", () => {
   let fake: FakeVllm;
+  let cloud: FakeEndpoint;
   before(async () => {
+    cloud = await startFakeOpenAI({ answer: (m) => answerFor(lastUser(m)) });
     fake = await startFakeVllm({
       base: BASE,
       maxLoras: 2,
@@ -83,13 +88,19 @@ describe("selfhosted through the CLI", () => {
       answer: (_model, adapter, m) => (adapter ? answerFor(lastUser(m)) : "I don't know"),
     });
   });
-  after(() => fake?.close());
+  after(async () => {
+    await fake?.close();
+    await cloud?.close();
+  });
 
   test("run start --provider selfhosted --model gpu:<base>: trains, loads, evaluates, books GPU hours", async () => {
     const dataDir = tmpDir("sh-cli");
     const adapterDir = tmpDir("sh-adapters");
-    const env = selfhostedEnv(dataDir, fake, adapterDir);
-    await seedCli(env, 10);
+    // a hosted baseline priced per token, to read the tuned adapter's cost per 1,000 requests beside
+    const env = selfhostedEnv(dataDir, fake, adapterDir, {}, {}, {
+      cloud: { baseUrl: cloud.baseUrl, prices: { "*": { inputPer1M: 2, outputPer1M: 8 } } },
+    });
+    await seedCli(env, 10, "cloud:big-model");
     const r = await runCliJson<RunJson>(
       ["run", "start", "task-train", "--experiment", "exp", "--provider", "selfhosted", "--model", `gpu:${BASE}`, "--yes", "--wait"],
       env,
@@ -128,7 +139,15 @@ describe("selfhosted through the CLI", () => {
     // the text card names the tuned model and the cost per 1,000 requests
     const shown = await runCli(["run", "show", "1"], env);
     assert.equal(shown.code, 0, shown.stderr);
-    assert.match(shown.stdout, new RegExp(`gpu:${adapter}`));
+    assert.match(shown.stdout, new RegExp(`selfhosted:${BASE} -> run:1 \\(gpu:${adapter}\\)`));
+    assert.match(shown.stdout, /Estimate +training \$[\d.]+ \([\d.]+ GPU hours .*at \$2\.40\/h; [\d,]+ tokens over 3 epochs\)/);
+    // the verdict puts the adapter's cost per 1,000 requests beside the hosted baseline's
+    const board = await runCli(["leaderboard", "exp"], env);
+    // the leaderboard puts the adapter's cost per 1,000 requests (its GPU time) beside the hosted baseline's
+    assert.match(board.stdout, /cloud:big-model +baseline .* \$0\.04\n/);
+    assert.match(board.stdout, /run:1 +tuned .* \$0\.0\d+\n/);
+    const tunedUsd = evals.find((e) => e.role === "tuned")?.summary.usd ?? 0;
+    assert.ok(tunedUsd > 0 && tunedUsd < 0.001, `tuned eval booked ${tunedUsd}`);
   });
 
   test("refusals at estimate time name the setting and leave nothing loaded or written", async () => {
