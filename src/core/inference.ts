@@ -62,12 +62,7 @@ export interface InferenceModel {
   ): Promise<CompletionResult[]>;
 }
 
-export const usd = (
-  p: Pricing | null,
-  inputTokens: number,
-  outputTokens: number,
-  latencyMs?: number,
-): number | null =>
+export const usd = (p: Pricing | null, inputTokens: number, outputTokens: number, latencyMs?: number): number | null =>
   p
     ? (inputTokens * p.inputPer1M + outputTokens * p.outputPer1M) / 1e6 +
       (p.time

@@ -103,7 +103,12 @@ export interface TrainerProvider {
    * reserved (the base model is served, the LoRA rank loads, the rows' format trains) and returns the base model's
    * name. A refusal is a coded error that says which setting to change.
    */
-  prepare?(input: { model: string; hyper: Hyper; format: string; signal?: AbortSignal }): Promise<{ baseModel: string }>;
+  prepare?(input: {
+    model: string;
+    hyper: Hyper;
+    format: string;
+    signal?: AbortSignal;
+  }): Promise<{ baseModel: string }>;
   /**
    * The training's cost when it is not tokens x a price (a self-hosted GPU bills its hours): from the estimated wall
    * time. Null seconds (no estimate of the time) must still give a cost (a cautious one).

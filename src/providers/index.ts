@@ -44,9 +44,7 @@ export function createProviders(config: Config, env: NodeJS.ProcessEnv = process
       const ep = endpoints.get(provider);
       return ep ? endpointModel(ep, modelId) : null;
     },
-    providerNames: () => [
-      ...new Set([...trainers.keys(), ...endpoints.keys(), ...(selfhosted ? [GPU_PREFIX] : [])]),
-    ],
+    providerNames: () => [...new Set([...trainers.keys(), ...endpoints.keys(), ...(selfhosted ? [GPU_PREFIX] : [])])],
     unconfigured: () => [
       ...(together ? [] : [{ name: "together", setting: "TOGETHER_API_KEY" }]),
       ...(openai ? [] : [{ name: "openai", setting: "OPENAI_API_KEY" }]),

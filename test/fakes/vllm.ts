@@ -105,8 +105,7 @@ export async function startFakeVllm(o: FakeVllmOptions = {}): Promise<FakeVllm> 
       }
       if (!safetensorsHeader(path.join(p, "adapter_model.safetensors")))
         return error(400, `Loading lora ${name} failed: adapter_model.safetensors is not a safetensors file`);
-      if ((cfg.r ?? 0) > maxRank)
-        return error(400, `LoRA rank ${cfg.r} is greater than max_lora_rank ${maxRank}.`);
+      if ((cfg.r ?? 0) > maxRank) return error(400, `LoRA rank ${cfg.r} is greater than max_lora_rank ${maxRank}.`);
       if (fake.loaded.size >= maxLoras)
         return error(400, `Number of loaded LoRAs would exceed max_loras (${maxLoras}): unload one first.`);
       fake.loaded.set(name, p);

@@ -53,7 +53,17 @@ export async function seedCli(env: NodeJS.ProcessEnv, budget?: number, baseline?
   for (const args of [
     ["dataset", "upload", file, "task"],
     ["dataset", "split", "task", "--eval", "25%", "--seed", "1"],
-    ["experiment", "new", "exp", "--eval", "task-eval", "--metric", "exact", ...(budget ? ["--budget", String(budget)] : []), ...(baseline ? ["--baseline", baseline] : [])],
+    [
+      "experiment",
+      "new",
+      "exp",
+      "--eval",
+      "task-eval",
+      "--metric",
+      "exact",
+      ...(budget ? ["--budget", String(budget)] : []),
+      ...(baseline ? ["--baseline", baseline] : []),
+    ],
   ]) {
     const r = await runCli(args, env);
     assert.equal(r.code, 0, `${args.join(" ")}\n${r.stdout}\n${r.stderr}`);
@@ -97,12 +107,31 @@ describe("selfhosted through the CLI", () => {
     const dataDir = tmpDir("sh-cli");
     const adapterDir = tmpDir("sh-adapters");
     // a hosted baseline priced per token, to read the tuned adapter's cost per 1,000 requests beside
-    const env = selfhostedEnv(dataDir, fake, adapterDir, {}, {}, {
-      cloud: { baseUrl: cloud.baseUrl, prices: { "*": { inputPer1M: 2, outputPer1M: 8 } } },
-    });
+    const env = selfhostedEnv(
+      dataDir,
+      fake,
+      adapterDir,
+      {},
+      {},
+      {
+        cloud: { baseUrl: cloud.baseUrl, prices: { "*": { inputPer1M: 2, outputPer1M: 8 } } },
+      },
+    );
     await seedCli(env, 10, "cloud:big-model");
     const r = await runCliJson<RunJson>(
-      ["run", "start", "task-train", "--experiment", "exp", "--provider", "selfhosted", "--model", `gpu:${BASE}`, "--yes", "--wait"],
+      [
+        "run",
+        "start",
+        "task-train",
+        "--experiment",
+        "exp",
+        "--provider",
+        "selfhosted",
+        "--model",
+        `gpu:${BASE}`,
+        "--yes",
+        "--wait",
+      ],
       env,
     );
     assert.equal(r.code, 0, r.stderr);
@@ -140,7 +169,10 @@ describe("selfhosted through the CLI", () => {
     const shown = await runCli(["run", "show", "1"], env);
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, new RegExp(`selfhosted:${BASE} -> run:1 \\(gpu:${adapter}\\)`));
-    assert.match(shown.stdout, /Estimate +training \$[\d.]+ \([\d.]+ GPU hours .*at \$2\.40\/h; [\d,]+ tokens over 3 epochs\)/);
+    assert.match(
+      shown.stdout,
+      /Estimate +training \$[\d.]+ \([\d.]+ GPU hours .*at \$2\.40\/h; [\d,]+ tokens over 3 epochs\)/,
+    );
     // the verdict puts the adapter's cost per 1,000 requests beside the hosted baseline's
     const board = await runCli(["leaderboard", "exp"], env);
     // the leaderboard puts the adapter's cost per 1,000 requests (its GPU time) beside the hosted baseline's
@@ -167,7 +199,10 @@ describe("selfhosted through the CLI", () => {
 
     const odd = await start("--model", `gpu:${BASE}`, "--lora-rank", "12");
     assert.equal(odd.code, 1);
-    assert.match(odd.stderr, /LoRA rank 12 cannot be loaded by vLLM: it loads ranks 1, 8, 16, 32, 64, 128, 256, 320, 512/);
+    assert.match(
+      odd.stderr,
+      /LoRA rank 12 cannot be loaded by vLLM: it loads ranks 1, 8, 16, 32, 64, 128, 256, 320, 512/,
+    );
 
     const other = await start("--model", "gpu:meta-llama/Llama-3.2-1B-Instruct");
     assert.equal(other.code, 1);
@@ -189,7 +224,19 @@ describe("selfhosted: a server with run-time loading off", () => {
       const env = selfhostedEnv(dataDir, off, adapterDir);
       await seedCli(env);
       const r = await runCliJson<RunJson>(
-        ["run", "start", "task-train", "--experiment", "exp", "--provider", "selfhosted", "--model", `gpu:${BASE}`, "--yes", "--wait"],
+        [
+          "run",
+          "start",
+          "task-train",
+          "--experiment",
+          "exp",
+          "--provider",
+          "selfhosted",
+          "--model",
+          `gpu:${BASE}`,
+          "--yes",
+          "--wait",
+        ],
         env,
       );
       assert.equal(r.json.run.state, "failed");

@@ -201,7 +201,9 @@ export class RunService {
       : null;
     const baseModel =
       prepared?.baseModel ?? tunableModel(trainer.models(), providerName, input.model ?? trainer.defaultModel);
-    const fits = prepared ? { leftOut: [], why: null } : trainableModels([`${providerName}:${baseModel}`], train.format);
+    const fits = prepared
+      ? { leftOut: [], why: null }
+      : trainableModels([`${providerName}:${baseModel}`], train.format);
     if (fits.leftOut.length) {
       throw new TuneError(
         "dataset_format_unsupported",

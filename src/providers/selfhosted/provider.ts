@@ -121,7 +121,8 @@ export class SelfHostedProvider implements TrainerProvider {
 
   private stripPrefix(model: string): string {
     const m = model.trim();
-    for (const p of [`${GPU_PREFIX}:`, "selfhosted:", `${this.server.name}:`]) if (m.startsWith(p)) return m.slice(p.length);
+    for (const p of [`${GPU_PREFIX}:`, "selfhosted:", `${this.server.name}:`])
+      if (m.startsWith(p)) return m.slice(p.length);
     return m;
   }
 

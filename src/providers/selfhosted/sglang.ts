@@ -17,5 +17,6 @@ export const SGLANG: ServerDialect = {
   chatModel: (base, adapter) => `${base}:${adapter}`,
   ranks: null,
   maxRankFlag: "--max-lora-rank",
-  runtimeLoadingHint: "this SGLang has no run-time adapter loading: start it with --enable-lora (and a version with /load_lora_adapter)",
+  runtimeLoadingHint:
+    "this SGLang has no run-time adapter loading: start it with --enable-lora (and a version with /load_lora_adapter)",
 };
