@@ -7,6 +7,7 @@ import { evalCommands } from "./eval.ts";
 import { experimentCommands } from "./experiment.ts";
 import { iterateCommands } from "./iterate.ts";
 import { runCommands } from "./run.ts";
+import { serveCommands } from "./serve.ts";
 import { usage } from "./parse.ts";
 import { providersHelpCard, providersHelpData } from "../src/providers/help.ts";
 import { defineCommand, type CommandDef, type Surface } from "./types.ts";
@@ -25,6 +26,7 @@ const GROUP_TITLES: Record<string, string> = {
   digest: "Iterations",
   sweep: "Iterations",
   demo: "Demo",
+  serve: "Self-hosted",
   help: "Help",
 };
 
@@ -129,6 +131,7 @@ registry.push(
     ...chartCommands,
     ...iterateCommands,
     ...demoCommands,
+    ...serveCommands,
     help,
   ] as unknown as CommandDef[]),
 );

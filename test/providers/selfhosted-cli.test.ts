@@ -248,3 +248,52 @@ describe("selfhosted: a server with run-time loading off", () => {
     }
   });
 });
+
+describe("serve bench through the CLI", () => {
+  test("base alone, then N adapters mixed: tokens/s, p50/p95, the ratio, a PNG; the server left as it was", async () => {
+    // each request takes 20 ms on the base, 30 ms through an adapter: the mixed phase is slower
+    const bench = await startFakeVllm({
+      base: BASE,
+      maxLoras: 4,
+      latencyMs: 20,
+      adapterLatencyMs: 10,
+      answer: () => "a b c d e f g h",
+    });
+    try {
+      const dataDir = tmpDir("sh-bench");
+      const adapterDir = tmpDir("sh-bench-adapters");
+      // one trained adapter on disk: the bench loads it under 3 names
+      const d = path.join(adapterDir, "tl-r1-0000000a");
+      fs.mkdirSync(d);
+      fs.writeFileSync(path.join(d, "adapter_config.json"), JSON.stringify({ peft_type: "LORA", r: 8 }));
+      const header = Buffer.from("{}");
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(header.length));
+      fs.writeFileSync(path.join(d, "adapter_model.safetensors"), Buffer.concat([len, header]));
+      const env = selfhostedEnv(dataDir, bench, adapterDir, {}, { maxLoras: 4 });
+      const r = await runCliJson<{
+        ratio: number;
+        chart: string;
+        phases: Array<{ label: string; tokensPerSec: number; p50Ms: number; p95Ms: number; requests: number }>;
+      }>(["serve", "bench", "gpu-box", "--adapters", "3", "--requests", "24", "--concurrency", "4"], env);
+      assert.equal(r.code, 0, r.stderr);
+      const [alone, mixed] = r.json.phases;
+      assert.equal(alone.label, "base");
+      assert.equal(mixed.label, "3 adapters");
+      assert.ok(alone.p50Ms >= 20 && mixed.p50Ms >= 30, `${alone.p50Ms} / ${mixed.p50Ms}`);
+      assert.ok(r.json.ratio > 0 && r.json.ratio < 1, `ratio ${r.json.ratio}`);
+      assert.ok(Math.abs(r.json.ratio - mixed.tokensPerSec / alone.tokensPerSec) < 1e-9);
+      const png = fs.readFileSync(r.json.chart);
+      assert.equal(png.subarray(1, 4).toString(), "PNG");
+      // three names were used in one mixed stream, and unloaded after
+      const used = new Set(bench.chats.filter((c) => c.adapter).map((c) => c.adapter));
+      assert.equal(used.size, 3);
+      assert.equal(bench.loaded.size, 0);
+      const text = await runCli(["serve", "bench", "gpu-box", "--adapters", "5"], env);
+      assert.equal(text.code, 1);
+      assert.match(text.stderr, /--adapters 5 is over gpu-box's maxLoras 4/);
+    } finally {
+      await bench.close();
+    }
+  });
+});
