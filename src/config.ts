@@ -59,6 +59,7 @@ export const settingsSchema = z.object({
   TUNELOOP_ADMINS: z.string().default(""),
   TUNELOOP_RUN_CHANNELS: z.string().default(""),
   TUNELOOP_GRADER_TIMEOUT_MS: intFrom(1000, 10),
+  TUNELOOP_SELFHOSTED_WORKER: z.enum(["bot", "external"]).default("bot"),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -85,6 +86,8 @@ export interface Config {
   permissions: { spenders: string[]; admins: string[]; runChannels: string[] };
   /** Deadline of grading one answer with a user-typed pattern (regex, JSON-schema pattern). */
   graderTimeoutMs: number;
+  /** Who trains self-hosted runs: the bot's own worker, or a `tuneloop worker` on the GPU box ("external"). */
+  selfhostedWorker: "bot" | "external";
   /** Values that must never be printed (tokens, keys, secrets); the logger and renderers scrub them. */
   secrets: string[];
 }
@@ -149,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       runChannels: list(s.TUNELOOP_RUN_CHANNELS),
     },
     graderTimeoutMs: s.TUNELOOP_GRADER_TIMEOUT_MS,
+    selfhostedWorker: s.TUNELOOP_SELFHOSTED_WORKER,
     secrets: Object.entries(env)
       .filter(([k, v]) => SECRET_NAME.test(k) && typeof v === "string" && v.length >= 8)
       .map(([, v]) => v as string),

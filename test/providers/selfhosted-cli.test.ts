@@ -5,6 +5,7 @@
  * GPU hours; the refusals (rank, base model, run-time loading off) leave nothing loaded or written.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -295,5 +296,55 @@ describe("serve bench through the CLI", () => {
     } finally {
       await bench.close();
     }
+  });
+});
+
+describe("tuneloop worker", () => {
+  test("a worker process takes the self-hosted runs from the shared database; the bot side leaves them", async () => {
+    const gpu = await startFakeVllm({ base: BASE, answer: (_m, a, msgs) => (a ? answerFor(lastUser(msgs)) : "no") });
+    const dataDir = tmpDir("sh-worker");
+    const env = selfhostedEnv(dataDir, gpu, tmpDir("sh-worker-adapters"), { TUNELOOP_SELFHOSTED_WORKER: "external" });
+    await seedCli(env);
+    const worker = spawn(process.execPath, [path.join(repoRoot, "bin", "tuneloop.mjs"), "worker"], {
+      cwd: repoRoot,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    worker.stdout.on("data", (c) => {
+      out += c;
+    });
+    worker.stderr.on("data", (c) => {
+      out += c;
+    });
+    try {
+      // this process (the bot's side, TUNELOOP_SELFHOSTED_WORKER=external) only waits: the worker trains and evaluates
+      const r = await runCliJson<RunJson>(
+        [
+          "run",
+          "start",
+          "task-train",
+          "--experiment",
+          "exp",
+          "--provider",
+          "selfhosted",
+          "--model",
+          `gpu:${BASE}`,
+          "--yes",
+          "--wait",
+        ],
+        env,
+      );
+      assert.equal(r.json.run.state, "succeeded", `${r.json.run.stateReason}\n${out}`);
+      assert.match(out, /tuneloop worker: running queued selfhosted runs/);
+      const events = await runCliJson<{ events?: unknown }>(["run", "show", "1"], env);
+      assert.equal(events.code, 0);
+    } finally {
+      const exited = new Promise((resolve) => worker.once("exit", resolve));
+      worker.kill("SIGTERM");
+      assert.equal(await exited, 0, out);
+      await gpu.close();
+    }
+    assert.match(out, /stopped\./);
   });
 });
