@@ -192,10 +192,15 @@ def train(job):  # pragma: no cover - needs torch and a model (scripts/gpu-check
     total_steps = steps_per_epoch * h["epochs"]
 
     class Progress(TrainerCallback):
+        began = None
+
+        def on_train_begin(self, args, state, control, **kw):
+            Progress.began = time.time()
+
         def on_log(self, args, state, control, logs=None, **kw):
             if not logs or "loss" not in logs:
                 return
-            elapsed = max(1e-6, time.time() - started)
+            elapsed = max(1e-6, time.time() - (Progress.began or started))
             done_tokens = tokens_per_epoch * h["epochs"] * state.global_step / max(1, state.max_steps)
             emit({
                 "event": "progress",

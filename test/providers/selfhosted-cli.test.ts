@@ -161,7 +161,8 @@ describe("selfhosted through the CLI", () => {
     assert.equal(chats.length, 20 + 1, "20 eval rows and one warm-up request");
     // cost: the training's wall time in GPU hours at $2.40/h, evals by request time, all booked
     const expected = (run.result.wallMs / 3_600_000) * 2.4;
-    assert.ok(Math.abs(run.result.usd - Math.round(expected * 100) / 100) < 0.011, `${run.result.usd} vs ${expected}`);
+    assert.ok(Math.abs(run.result.usd - expected) < 2e-6, `${run.result.usd} vs ${expected}`);
+    assert.ok(Math.abs(cost.trainingUsd - run.result.usd) < 2e-6, `booked ${cost.trainingUsd}`);
     assert.ok(cost.evalUsd > 0, "eval request time booked");
     assert.ok(run.estimate.trainingUsd > 0 && run.estimate.totalUsd >= run.estimate.trainingUsd);
     assert.match(run.estimate.trainingBasis ?? "", /GPU hours .*at \$2\.40\/h/);
@@ -208,6 +209,13 @@ describe("selfhosted through the CLI", () => {
     const other = await start("--model", "gpu:meta-llama/Llama-3.2-1B-Instruct");
     assert.equal(other.code, 1);
     assert.match(other.stderr, new RegExp(`does not serve meta-llama/Llama-3.2-1B-Instruct: it serves ${BASE}`));
+
+    // the estimate (GPU hours) is reserved against the experiment's budget like any provider's
+    const budget = await runCli(["experiment", "budget", "exp", "0.01"], env);
+    assert.equal(budget.code, 0, budget.stderr);
+    const over = await start("--model", `gpu:${BASE}`);
+    assert.equal(over.code, 1);
+    assert.match(over.stderr, /This run is estimated at \$[\d.]+, over what is left of exp's budget/);
 
     const list = await runCliJson<Array<unknown>>(["run", "list"], env);
     assert.equal(list.json.length, 0, "no run was created");
