@@ -297,6 +297,12 @@ describe("selfhosted serving", () => {
       assert.equal(loads, 4);
       // one warm-up chat after each load, then the asked ones
       assert.equal(fake.chats.length, 4 + 5);
+      const unloadsSoFar = unloads.length;
+      // the server restarted (nothing loaded): the adapter is loaded again on the next request
+      fake.loaded.clear();
+      assert.equal(await ask("tl-r3-0000000c"), "from tl-r3-0000000c");
+      assert.ok(fake.loaded.has("tl-r3-0000000c"));
+      assert.equal(fake.calls.filter((c) => c.path === "/v1/unload_lora_adapter").length, unloadsSoFar);
       // the time price: $3.60/h shared by 4 requests at once
       assert.equal(p.pricing().time?.usdPerSecond, 3.6 / 3600 / 4);
     } finally {

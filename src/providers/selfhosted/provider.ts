@@ -8,7 +8,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { CompletionRequest, InferenceModel, Pricing } from "../../core/inference.ts";
+import type { CompletionRequest, CompletionResult, InferenceModel, Pricing } from "../../core/inference.ts";
 import type { Hyper } from "../../core/ports.ts";
 import { CancelledError, type TrainerProvider, type TrainJob, type TrainOutcome } from "../../core/trainer.ts";
 import { TuneError } from "../../errors.ts";
@@ -361,7 +361,16 @@ export class SelfHostedProvider implements TrainerProvider {
         return Promise.all(
           requests.map(async (r, i) => {
             if (adapter) await server.ensureLoaded(adapter, adapterPath, served, opts.signal);
-            const res = await server.chat(base ?? served, adapter, r, opts.signal);
+            let res: CompletionResult;
+            try {
+              res = await server.chat(base ?? served, adapter, r, opts.signal);
+            } catch (err) {
+              // the server lost the adapter (restarted, or another client unloaded it): load it again, once
+              if (!adapter || !/HTTP 404/.test(String((err as Error).message))) throw err;
+              server.forget();
+              await server.ensureLoaded(adapter, adapterPath, served, opts.signal);
+              res = await server.chat(served, adapter, r, opts.signal);
+            }
             opts.onResult?.(i, res);
             return res;
           }),
