@@ -83,7 +83,7 @@ interface RunJson {
     result: { tunedModelId: string; trainingTokens: number; usd: number; wallMs: number; steps: number };
     estimate: { trainingUsd: number; evalUsd: number; totalUsd: number; trainingBasis?: string };
   };
-  evals: Array<{ model: string; role: string; mean: number; summary: { usd: number | null } }>;
+  evals: Array<{ model: string; role: string; mean: number; n: number; usd: number | null }>;
   cost: { trainingUsd: number; evalUsd: number };
 }
 
@@ -176,11 +176,34 @@ describe("selfhosted through the CLI", () => {
       /Estimate +training \$[\d.]+ \([\d.]+ GPU hours .*at \$2\.40\/h; [\d,]+ tokens over 3 epochs\)/,
     );
     // the verdict puts the adapter's cost per 1,000 requests beside the hosted baseline's
+    // the next run's estimate learns this run's speed instead of the cautious first guess
+    const next = await runCliJson<{
+      run: { id: number; estimate: { wallSource: string | null; trainingBasis?: string } };
+    }>(
+      [
+        "run",
+        "start",
+        "task-train",
+        "--experiment",
+        "exp",
+        "--provider",
+        "selfhosted",
+        "--model",
+        `gpu:${BASE}`,
+        "--seed",
+        "2",
+      ],
+      env,
+    );
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(next.json.run.estimate.wallSource ?? "", /from 1 earlier run of Qwen\/Qwen2\.5-0\.5B-Instruct/);
+    assert.doesNotMatch(next.json.run.estimate.trainingBasis ?? "", /cautious guess/);
+    assert.equal((await runCli(["run", "cancel", String(next.json.run.id)], env)).code, 0);
     const board = await runCli(["leaderboard", "exp"], env);
     // the leaderboard puts the adapter's cost per 1,000 requests (its GPU time) beside the hosted baseline's
     assert.match(board.stdout, /cloud:big-model +baseline .* \$0\.04\n/);
     assert.match(board.stdout, /run:1 +tuned .* \$0\.0\d+\n/);
-    const tunedUsd = evals.find((e) => e.role === "tuned")?.summary.usd ?? 0;
+    const tunedUsd = evals.find((e) => e.role === "tuned")?.usd ?? 0;
     assert.ok(tunedUsd > 0 && tunedUsd < 0.001, `tuned eval booked ${tunedUsd}`);
   });
 

@@ -443,7 +443,8 @@ export class RunService {
       wallSeconds: wall ? Math.round(wall.seconds * 10) / 10 : null,
       wallSource: wall?.source ?? null,
       wallBasis: wall?.basis ?? null,
-      wallWork: wall ? wallWork : null,
+      // a GPU-hour trainer keeps its work even without a time estimate: its first run then measures one
+      wallWork: wall || gpu ? wallWork : null,
       budgetUsd: use.budgetUsd,
       spentUsd: round(use.spentUsd),
       heldUsd: round(use.heldUsd),
