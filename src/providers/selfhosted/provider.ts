@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { CompletionRequest, CompletionResult, InferenceModel, Pricing } from "../../core/inference.ts";
 import type { Hyper } from "../../core/ports.ts";
 import { CancelledError, type TrainerProvider, type TrainJob, type TrainOutcome } from "../../core/trainer.ts";
+import { fmt } from "../../core/format.ts";
 import { TuneError } from "../../errors.ts";
 import type { EndpointConfig } from "../openai-compatible.ts";
 import { SGLANG } from "./sglang.ts";
@@ -153,7 +154,7 @@ export class SelfHostedProvider implements TrainerProvider {
     const rate = this.server.gpuHourUsd;
     return {
       usd: Math.ceil(hours * rate * 100 - 1e-9) / 100,
-      basis: `${hours.toFixed(3)} GPU hours${input.wallSeconds === null ? " (a cautious guess until a first run here: 1,000 tokens/s + 2 min loading)" : ""} at $${rate.toFixed(2)}/h`,
+      basis: `${gpuHours(hours)}${input.wallSeconds === null ? " (a cautious guess until a first run here: 1,000 tokens/s + 2 min loading)" : ""} at ${fmt.usd(rate)}/h`,
     };
   }
 
@@ -299,7 +300,7 @@ export class SelfHostedProvider implements TrainerProvider {
     tokens = result.done.trainTokens;
     const usd = (trainSeconds / 3600) * this.server.gpuHourUsd;
     job.onEvent?.(
-      `adapter ${name} written (${fmtBytes(dirBytes(finalDir))}); ${(trainSeconds / 3600).toFixed(3)} GPU hours at $${this.server.gpuHourUsd.toFixed(2)}/h`,
+      `adapter ${name} written (${fmt.bytes(dirBytes(finalDir))}); ${gpuHours(trainSeconds / 3600)} at ${fmt.usd(this.server.gpuHourUsd)}/h`,
     );
     return {
       tunedModelId: `${GPU_PREFIX}:${name}`,
@@ -397,8 +398,8 @@ export function dirBytes(dir: string): number {
   return n;
 }
 
-export const fmtBytes = (n: number) =>
-  n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+/** "0.034 GPU hours" */
+const gpuHours = (h: number) => `${h.toFixed(3)} GPU hours`;
 
 /** The serving endpoints of TUNELOOP_ENDPOINTS (kind vllm or sglang) as servers. */
 export function loraServers(endpoints: EndpointConfig[]): LoraServer[] {
