@@ -10,6 +10,7 @@ import { migrateCommands } from "./migrate.ts";
 import { packCommands } from "./pack.ts";
 import { proposeCommands } from "./propose.ts";
 import { runCommands } from "./run.ts";
+import { serveCommands } from "./serve.ts";
 import { usage } from "./parse.ts";
 import { providersHelpCard, providersHelpData } from "../src/providers/help.ts";
 import { defineCommand, type CommandDef, type Surface } from "./types.ts";
@@ -31,6 +32,7 @@ const GROUP_TITLES: Record<string, string> = {
   sweep: "Iterations",
   demo: "Demo",
   migrate: "Migrate",
+  serve: "Self-hosted",
   help: "Help",
 };
 
@@ -138,6 +140,7 @@ registry.push(
     ...proposeCommands,
     ...demoCommands,
     ...migrateCommands,
+    ...serveCommands,
     help,
   ] as unknown as CommandDef[]),
 );

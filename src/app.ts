@@ -93,7 +93,11 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
     },
     (err) => log.warn({ err }, "run listener failed"),
   );
-  const worker = new RunWorker(engine, runs, datasets, evals, providers, clock, log, { dataDir: config.dataDir });
+  const worker = new RunWorker(engine, runs, datasets, evals, providers, clock, log, {
+    dataDir: config.dataDir,
+    // a GPU box's `tuneloop worker` takes the self-hosted runs: the bot leaves them
+    providers: config.selfhostedWorker === "external" ? { except: ["selfhosted"] } : undefined,
+  });
   const iterations = iterationRepo(db);
   const packs = new PackService(packRepo(db), engine, providers, clock, {
     judge: config.packJudge,

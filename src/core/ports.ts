@@ -400,7 +400,14 @@ export interface EngineRepo {
     patch?: Partial<Omit<RunRecord, "id" | "state">>,
   ): RunRecord | null; // a final state releases the run's hold in the same transaction
   /** Atomically leases the oldest queued run (or the given one), or a running one whose lease expired (a crashed worker's). */
-  claimRun(owner: string, now: Date, leaseUntil: Date, runId?: number): RunRecord | null;
+  claimRun(
+    owner: string,
+    now: Date,
+    leaseUntil: Date,
+    runId?: number,
+    /** Only runs of these providers, or none of those (a `tuneloop worker` for self-hosted jobs, and the bot beside it). */
+    providers?: { only?: string[]; except?: string[] },
+  ): RunRecord | null;
   renewLease(id: number, owner: string, leaseUntil: Date): boolean;
   /** Ends a run's lease now, if `owner` still holds it (its process is gone). True when it did. */
   releaseLease(id: number, owner: string): boolean;

@@ -25,6 +25,19 @@ export const endpointSchema = z.object({
   maxRetries: z.number().int().min(0).max(20).default(5),
   /** Per-model prices in USD per 1M tokens; `*` applies to every model of the endpoint. */
   prices: z.record(z.string(), z.object({ inputPer1M: z.number().min(0), outputPer1M: z.number().min(0) })).default({}),
+  /**
+   * "openai" (default): any chat endpoint. "vllm" / "sglang": a self-hosted server that loads LoRA adapters at run
+   * time (docs/selfhosted.md); it then needs `adapterDir` and `gpuHourUsd`.
+   */
+  kind: z.enum(["openai", "vllm", "sglang"]).optional(),
+  /** A folder both tuneloop's trainer and the server read: trained adapters are written under it. */
+  adapterDir: z.string().min(1).optional(),
+  /** The server's --max-loras (default 8): adapters loaded at once (the least recently used is unloaded beyond it). */
+  maxLoras: z.number().int().min(1).max(1024).optional(),
+  /** The server's --max-lora-rank (default 16). */
+  maxLoraRank: z.number().int().min(1).max(512).optional(),
+  /** What an hour of the GPU costs (rented, or your own amortised): training and eval time are booked at it. */
+  gpuHourUsd: z.number().min(0).optional(),
 });
 
 export const endpointsSchema = z.record(
@@ -196,6 +209,15 @@ export function parseEndpoints(json: string | undefined, env: NodeJS.ProcessEnv)
     throw new TuneError("config_invalid", `TUNELOOP_ENDPOINTS: ${first.path.join(".")}: ${first.message}`);
   }
   return Object.entries(parsed.data).map(([name, e]) => {
+    if (e.kind && e.kind !== "openai" && (e.adapterDir === undefined || e.gpuHourUsd === undefined)) {
+      const missing = [e.adapterDir === undefined ? "adapterDir" : "", e.gpuHourUsd === undefined ? "gpuHourUsd" : ""]
+        .filter(Boolean)
+        .join(" and ");
+      throw new TuneError(
+        "config_invalid",
+        `TUNELOOP_ENDPOINTS: endpoint "${name}" is a ${e.kind} server for self-hosted training and needs ${missing} (see docs/selfhosted.md).`,
+      );
+    }
     if (e.apiKeyEnv && !env[e.apiKeyEnv]) {
       throw new TuneError(
         "config_invalid",

@@ -13,7 +13,7 @@ import { fmt } from "../format.ts";
 import crypto from "node:crypto";
 import os from "node:os";
 import { TuneError } from "../../errors.ts";
-import type { Pricing } from "../inference.ts";
+import { usd as requestUsd, type Pricing } from "../inference.ts";
 import type { BudgetUse, Clock, EngineRepo, ExperimentRecord } from "../ports.ts";
 import { STATE_LABEL } from "../runs/states.ts";
 
@@ -109,8 +109,9 @@ export function ownerAlive(owner: string): boolean {
   }
 }
 
-export const priced = (p: Pricing | null, u: { inputTokens: number; outputTokens: number }) =>
-  p ? (u.inputTokens * p.inputPer1M + u.outputTokens * p.outputPer1M) / 1e6 : 0;
+/** A request's cost: its tokens at the model's rates, and its time (`latencyMs`, else expected) on a time-billed GPU. */
+export const priced = (p: Pricing | null, u: { inputTokens: number; outputTokens: number; latencyMs?: number }) =>
+  requestUsd(p, u.inputTokens, u.outputTokens, u.latencyMs) ?? 0;
 
 export type SpendKind = "answer" | "judge";
 export interface Ticket {

@@ -51,8 +51,14 @@ export function estimateLine(e: RunEstimate): string {
     e.wallSeconds !== null
       ? ` · about ${fmt.seconds(e.wallSeconds)} of training${e.wallSource ? ` (${e.wallSource})` : ""}`
       : "";
-  return `training ${fmt.usd(e.trainingUsd)} (${fmt.int(e.trainingTokens)} tokens billed over ${fmt.count(e.epochs, "epoch")}) + evals ${fmt.usd(e.evalUsd)} (${fmt.int(e.evalRequests)} requests) = ${fmt.usd(e.totalUsd)}${wall}`;
+  return `training ${fmt.usd(e.trainingUsd)} (${e.trainingBasis ? `${e.trainingBasis}; ${fmt.int(e.trainingTokens)} tokens` : `${fmt.int(e.trainingTokens)} tokens billed`} over ${fmt.count(e.epochs, "epoch")}) + evals ${fmt.usd(e.evalUsd)} (${fmt.int(e.evalRequests)} requests) = ${fmt.usd(e.totalUsd)}${wall}`;
 }
+
+/** A tuned model that is also a model reference of its own (a self-hosted adapter, `gpu:<adapter>`). */
+const directRef = (r: RunRecord) => {
+  const id = r.result?.tunedModelId;
+  return typeof id === "string" && id.startsWith("gpu:") ? ` (${id})` : "";
+};
 
 export function runCard(r: RunRecord, ctx: { experiment: string; dataset: string; cost?: CostSummary }): Card {
   const e = r.estimate as RunEstimate | null;
@@ -63,7 +69,7 @@ export function runCard(r: RunRecord, ctx: { experiment: string; dataset: string
     ],
     ["Experiment", ctx.experiment],
     ["Dataset", ctx.dataset],
-    ["Model", `${r.provider}:${r.baseModel}${r.tunedModel ? ` -> ${r.tunedModel}` : ""}`],
+    ["Model", `${r.provider}:${r.baseModel}${r.tunedModel ? ` -> ${r.tunedModel}${directRef(r)}` : ""}`],
     ["Hyperparameters", hyperLine(r)],
   ];
   if (e) f.push(["Estimate", estimateLine(e)]);

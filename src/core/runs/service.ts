@@ -85,6 +85,8 @@ export interface RunEstimate {
   heldUsd?: number;
   /** What is left for this run: budget - spent - held. */
   remainingUsd: number | null;
+  /** How trainingUsd was made when it is not tokens x a price ("0.42 GPU hours at $2.00/h"). */
+  trainingBasis?: string;
   /** The provider's own estimate (Together's estimate-price), shown beside tuneloop's. */
   providerQuote?: ProviderQuote | null;
 }
@@ -184,8 +186,25 @@ export class RunService {
     const evalSet = this.datasets.byId(exp.evalVersionId);
     const providerName = input.provider ?? "local";
     const trainer = this.trainer(providerName);
-    const baseModel = tunableModel(trainer.models(), providerName, input.model ?? trainer.defaultModel);
-    const fits = trainableModels([`${providerName}:${baseModel}`], train.format);
+    const epochs = input.epochs ?? defaultEpochs(train.rows);
+    const d = DEFAULT_HYPER[providerName] ?? DEFAULT_HYPER.default;
+    const hyper: Hyper = {
+      epochs,
+      learningRate: input.learningRate ?? d.learningRate,
+      batchSize: input.batchSize ?? d.batchSize,
+      loraRank: input.loraRank ?? d.loraRank,
+      loraAlpha: input.loraAlpha ?? (input.loraRank ? input.loraRank * 2 : d.loraAlpha),
+      seed: input.seed ?? d.seed,
+    };
+    // A trainer outside the price table checks the run itself (served base model, loadable rank) before anything.
+    const prepared = trainer.prepare
+      ? await trainer.prepare({ model: input.model ?? trainer.defaultModel, hyper, format: train.format })
+      : null;
+    const baseModel =
+      prepared?.baseModel ?? tunableModel(trainer.models(), providerName, input.model ?? trainer.defaultModel);
+    const fits = prepared
+      ? { leftOut: [], why: null }
+      : trainableModels([`${providerName}:${baseModel}`], train.format);
     if (fits.leftOut.length) {
       throw new TuneError(
         "dataset_format_unsupported",
@@ -200,16 +219,6 @@ export class RunService {
       );
 
     const tokens = this.datasets.tokenCounts(train);
-    const epochs = input.epochs ?? defaultEpochs(train.rows);
-    const d = DEFAULT_HYPER[providerName] ?? DEFAULT_HYPER.default;
-    const hyper: Hyper = {
-      epochs,
-      learningRate: input.learningRate ?? d.learningRate,
-      batchSize: input.batchSize ?? d.batchSize,
-      loraRank: input.loraRank ?? d.loraRank,
-      loraAlpha: input.loraAlpha ?? (input.loraRank ? input.loraRank * 2 : d.loraAlpha),
-      seed: input.seed ?? d.seed,
-    };
     const work = trainer.trainingWork?.({ trainRows: await this.datasets.allRows(train), hyper }) ?? null;
     const estimate = this.estimate(exp, train, evalSet, tokens, providerName, baseModel, epochs, work);
     if (trainer.quote) {
@@ -367,7 +376,10 @@ export class RunService {
     /** The trainer's own measure of the training (TrainerProvider.trainingWork), when it has one. */
     work: TrainingWork | null = null,
   ): RunEstimate {
-    const [t] = estimateTraining(tokens, { epochs, models: [`${provider}:${baseModel}`] });
+    const trainer = this.providers.trainer(provider);
+    const [t] = trainer?.priceTraining
+      ? [{ billedTokens: epochs * tokens.reduce((a, b) => a + b, 0), usd: 0 }]
+      : estimateTraining(tokens, { epochs, models: [`${provider}:${baseModel}`] });
     // Time follows the trainer's own measure when it has one; a trainer that has one but was not asked gets none.
     const wallWork: TrainingWork | null =
       work ??
@@ -408,6 +420,13 @@ export class RunService {
         // an unknown baseline is reported when the eval runs
       }
     }
+    // A GPU billed by the hour: the training costs its estimated wall time.
+    const gpu = trainer?.priceTraining?.({
+      baseModel,
+      tokens: t.billedTokens,
+      wallSeconds: wall ? wall.seconds : null,
+    });
+    if (gpu) t.usd = gpu.usd;
     const use = this.repo.budgetUse(exp.id, this.clock.now());
     const left = leftUsd(use);
     const totalUsd = round(t.usd + evalUsd);
@@ -421,10 +440,12 @@ export class RunService {
       evalRequests: evalSet.rows * (models.length + 1),
       evalUsd: round(evalUsd),
       totalUsd,
+      ...(gpu ? { trainingBasis: gpu.basis } : {}),
       wallSeconds: wall ? Math.round(wall.seconds * 10) / 10 : null,
       wallSource: wall?.source ?? null,
       wallBasis: wall?.basis ?? null,
-      wallWork: wall ? wallWork : null,
+      // a GPU-hour trainer keeps its work even without a time estimate: its first run then measures one
+      wallWork: wall || gpu ? wallWork : null,
       budgetUsd: use.budgetUsd,
       spentUsd: round(use.spentUsd),
       heldUsd: round(use.heldUsd),

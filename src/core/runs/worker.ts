@@ -47,6 +47,8 @@ export interface WorkerOptions {
   progressEveryMs?: number;
   /** The heartbeat row is refreshed this often (default WORKER_HEARTBEAT_MS). */
   heartbeatMs?: number;
+  /** Runs of these providers only, or of none of those (self-hosted jobs taken by a `tuneloop worker` on the GPU box). */
+  providers?: { only?: string[]; except?: string[] };
 }
 
 /** The abort reason when the process stops (Ctrl-D, SIGTERM): the run is interrupted, not cancelled or failed. */
@@ -162,7 +164,13 @@ export class RunWorker {
     try {
       const now = this.clock.now();
       this.releaseDeadLeases(now);
-      const run = this.repo.claimRun(this.owner, now, new Date(now.getTime() + this.leaseMs), runId);
+      const run = this.repo.claimRun(
+        this.owner,
+        now,
+        new Date(now.getTime() + this.leaseMs),
+        runId,
+        this.opts.providers,
+      );
       if (!run) return null;
       return await this.execute(run);
     } finally {
