@@ -131,7 +131,7 @@ export function clusterMeasureBlocks(ms: ClusterMeasure[]): Block[] {
     list(
       ms.map(
         (m) =>
-          `${m.cluster}: ${pct(m.before.mean)} (run ${m.before.runId}) → ${pct(m.after.mean)} (this run), ${fmt.pts(m.diff)} (95% CI ${fmt.pts(m.ci[0])} to ${fmt.pts(m.ci[1])}, ${m.test} ${fmt.p(m.pValue)}, n = ${m.n}; ${m.leftOut} row(s) shown to the teacher left out)`,
+          `${m.cluster}: ${pct(m.before.mean)} (run ${m.before.runId}) → ${pct(m.after.mean)} (this run), ${fmt.pts(m.diff)} (95% CI ${fmt.pts(m.ci[0])} to ${fmt.pts(m.ci[1])}, ${m.test} ${fmt.p(m.pValue)}, n = ${m.n}; ${fmt.count(m.leftOut, "row")} shown to the teacher left out)`,
       ),
       "Clusters the added rows were for (before → after)",
     ),
