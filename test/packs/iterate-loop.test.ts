@@ -188,7 +188,7 @@ test("failures cluster on the missing category; teacher rows, approved and train
   assert.match(
     before?.type === "list" ? before.items[0] : "",
     new RegExp(
-      `^cluster 1 of run ${run1} \\(answer "angry"\\): [\\d.]+% \\(run ${run1}\\) → [\\d.]+% \\(this run\\), \\+[\\d.]+ pts \\(95% CI .*mcnemar-exact p .*n = ${m.n}; 5 row\\(s\\) shown to the teacher left out\\)$`,
+      `^cluster 1 of run ${run1} \\(answer "angry"\\): [\\d.]+% \\(run ${run1}\\) → [\\d.]+% \\(this run\\), \\+[\\d.]+ pts \\(95% CI .*mcnemar-exact p .*n = ${m.n}; 5 rows shown to the teacher left out\\)$`,
     ),
   );
   t.diagnostic(
