@@ -9,7 +9,8 @@ import type { ProviderQuote } from "../core/trainer.ts";
 import crypto from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { LocatedRow } from "../core/datasets/types.ts";
-import { findModel, type PriceEntry } from "../core/costs/estimate.ts";
+import { findModelIn, type PriceEntry } from "../core/costs/estimate.ts";
+import { loadCostTables } from "./tables.ts";
 import { fmt } from "../core/format.ts";
 import type { Pricing } from "../core/inference.ts";
 import { CancelledError, type TrainJob } from "../core/trainer.ts";
@@ -367,7 +368,7 @@ export function runTag(job: Pick<TrainJob, "run">): string {
 /** The price entry of a provider's model, or null. */
 export function priceEntry(provider: string, model: string): PriceEntry | null {
   try {
-    return findModel(`${provider}:${model}`);
+    return findModelIn(loadCostTables().prices, `${provider}:${model}`);
   } catch {
     return null;
   }

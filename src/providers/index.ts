@@ -10,6 +10,7 @@ import { LocalProvider } from "./local/provider.ts";
 import { endpointModel, OpenAICompatibleClient } from "./openai-compatible.ts";
 import { OpenAIProvider } from "./openai.ts";
 import { loadProviderSettings } from "./settings.ts";
+import { installCostTables } from "./tables.ts";
 import { TogetherProvider } from "./together.ts";
 
 export interface Providers extends ProviderSet {
@@ -17,6 +18,7 @@ export interface Providers extends ProviderSet {
 }
 
 export function createProviders(config: Config, env: NodeJS.ProcessEnv = process.env): Providers {
+  installCostTables();
   const local = new LocalProvider({
     modelDir: config.localModelDir,
     cacheDir: path.join(config.dataDir, "cache", "models"),

@@ -24,7 +24,7 @@
 import crypto from "node:crypto";
 import OpenAI, { APIConnectionTimeoutError, APIError, APIUserAbortError, toFile } from "openai";
 import type { LocatedRow } from "../core/datasets/types.ts";
-import { priceTable } from "../core/costs/estimate.ts";
+import { loadCostTables } from "./tables.ts";
 import { fmt } from "../core/format.ts";
 import type { Hyper } from "../core/ports.ts";
 import type { CompletionRequest, CompletionResult, InferenceModel, Pricing } from "../core/inference.ts";
@@ -258,8 +258,8 @@ export class OpenAIProvider implements TrainerProvider {
   }
 
   models(): string[] {
-    return priceTable()
-      .filter((e) => e.provider === "openai" && e.trainingPer1M !== null)
+    return loadCostTables()
+      .prices.filter((e) => e.provider === "openai" && e.trainingPer1M !== null)
       .map((e) => e.model);
   }
 

@@ -23,7 +23,7 @@
  * rate for the base model; Together's own `total_price` (nano-dollars) is reported beside it as an event.
  */
 import type { LocatedRow } from "../core/datasets/types.ts";
-import { priceTable } from "../core/costs/estimate.ts";
+import { loadCostTables } from "./tables.ts";
 import { fmt } from "../core/format.ts";
 import type { Hyper } from "../core/ports.ts";
 import type { InferenceModel, Pricing } from "../core/inference.ts";
@@ -198,8 +198,8 @@ export class TogetherProvider implements TrainerProvider {
   }
 
   models(): string[] {
-    return priceTable()
-      .filter(
+    return loadCostTables()
+      .prices.filter(
         (e) =>
           e.provider === "together" && e.kind !== "local" && !e.model.startsWith("band:") && e.trainingPer1M !== null,
       )
@@ -712,8 +712,8 @@ export class TogetherProvider implements TrainerProvider {
 /** The price entry of the base a Together output name was tuned from ("acct/Meta-Llama-3.1-8B-...-tuneloop-..."). */
 function baseOfTuned(modelId: string) {
   const lower = modelId.toLowerCase();
-  const hits = priceTable()
-    .filter((e) => e.provider === "together" && !e.model.startsWith("band:"))
+  const hits = loadCostTables()
+    .prices.filter((e) => e.provider === "together" && !e.model.startsWith("band:"))
     .filter((e) => lower.includes((e.model.split("/").pop() ?? e.model).toLowerCase()))
     .sort((a, b) => b.model.length - a.model.length);
   return hits[0] ?? null;
