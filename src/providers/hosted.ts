@@ -17,6 +17,7 @@ import { CancelledError, type TrainJob } from "../core/trainer.ts";
 import { TuneError } from "../errors.ts";
 import { request, type HttpResponse } from "../lib/http.ts";
 import { retryDelayMs, sleep } from "../lib/limit.ts";
+import { scrubberFor } from "../lib/secrets.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Errors
@@ -206,8 +207,12 @@ export class ApiClient {
     }
   }
 
+  private scrubber?: (s: string) => string;
+
+  /** Hides the key, and any 8+ character piece of it, in text from or about the provider. */
   scrub(s: string): string {
-    return this.opts.apiKey ? s.split(this.opts.apiKey).join("[redacted]") : s;
+    this.scrubber ??= scrubberFor([this.opts.apiKey]);
+    return this.scrubber(s);
   }
 }
 

@@ -12,6 +12,7 @@ import { TuneError } from "../errors.ts";
 import { request, type HttpResponse } from "../lib/http.ts";
 import { answerFlags, chatAnswer, DEFAULT_MAX_ANSWER_BYTES, maxTokensOf, plausibleUsage } from "./answer-limits.ts";
 import { Limiter, retryDelayMs, sleep } from "../lib/limit.ts";
+import { scrubberFor } from "../lib/secrets.ts";
 
 export const endpointSchema = z.object({
   baseUrl: z.string().url(),
@@ -143,8 +144,12 @@ export class OpenAICompatibleClient {
     }
   }
 
+  private scrubber?: (s: string) => string;
+
+  /** Hides the key, and any 8+ character piece of it, in text from or about the provider. */
   private scrub(s: string): string {
-    return this.endpoint.apiKey ? s.split(this.endpoint.apiKey).join("[redacted]") : s;
+    this.scrubber ??= scrubberFor([this.endpoint.apiKey]);
+    return this.scrubber(s);
   }
 }
 

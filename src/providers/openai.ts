@@ -58,6 +58,7 @@ import {
   readBody,
 } from "./answer-limits.ts";
 import { refusal } from "./together.ts";
+import { scrubberFor } from "../lib/secrets.ts";
 
 export const OPENAI_CLOSURE =
   "OpenAI is closing new fine-tuning jobs: new organisations since 2026-05-07, idle ones since 2026-07-02, everyone from 2027-01-06. Evals of existing fine-tuned models keep working.";
@@ -183,8 +184,12 @@ export class OpenAIProvider implements TrainerProvider {
     this.wait = deps.sleep ?? sleep;
   }
 
+  private scrubber?: (s: string) => string;
+
+  /** Hides the key, and any 8+ character piece of it, in text from or about the provider. */
   private scrub(s: string): string {
-    return this.opts.apiKey ? s.split(this.opts.apiKey).join("[redacted]") : s;
+    this.scrubber ??= scrubberFor([this.opts.apiKey]);
+    return this.scrubber(s);
   }
 
   /**
