@@ -19,7 +19,7 @@ import { compareCard, EVAL_COLUMNS, evalFlagNotes, evalRow, leaderboardCard, pct
 import { experimentChartFiles } from "../src/charts/run-charts.ts";
 import { experimentEvals, latestEvalsByModel } from "../src/core/experiments/evals.ts";
 import { parseRunRef, resolveModel } from "../src/core/models.ts";
-import { TuneError } from "../src/errors.ts";
+import { TuneError, ErrorCode } from "../src/errors.ts";
 import { defineCommand } from "./types.ts";
 
 export function evalJson(e: EvalRecord) {
@@ -164,7 +164,7 @@ export const compareCommand = defineCommand({
       }
       if (!exp)
         throw new TuneError(
-          "invalid_options",
+          ErrorCode.InvalidOptions,
           "best needs an experiment: add --experiment <name>, or compare against a run (run:N).",
         );
       const otherRef = resolveModel(other, ctx.app.providers, ctx.app.engine).ref;
@@ -173,7 +173,7 @@ export const compareCommand = defineCommand({
         .sort((x, y) => (y.mean ?? -1) - (x.mean ?? -1) || y.id - x.id)[0];
       if (!best)
         throw new TuneError(
-          "eval_not_found",
+          ErrorCode.EvalNotFound,
           `Nothing else has been evaluated in ${exp.name} yet; there is no best to compare with.`,
         );
       if (a === "best") a = best.model;
@@ -244,7 +244,7 @@ export const evalShow = defineCommand({
     const ev = resolved.eval;
     if (input.regressed && !resolved.base)
       throw new TuneError(
-        "invalid_options",
+        ErrorCode.InvalidOptions,
         ev.role === "tuned"
           ? `Eval ${ev.id} has no eval of its base model on the same rows to compare with.`
           : `--regressed compares a tuned model with its base model: give run:N (eval ${ev.id} is of ${ev.model}, a ${ev.role} model).`,

@@ -12,7 +12,7 @@ import type { ScheduleRecord, SweepRecord } from "../src/core/ports.ts";
 import { EVAL_COLUMNS, evalRow, pct } from "../src/core/runs/cards.ts";
 import { nextRuns } from "../src/core/schedules/scheduler.ts";
 import type { SweepSummary } from "../src/core/sweeps.ts";
-import { TuneError } from "../src/errors.ts";
+import { TuneError, ErrorCode } from "../src/errors.ts";
 import { addRunnerNote, runCardFor } from "./run.ts";
 import { defineCommand } from "./types.ts";
 
@@ -33,7 +33,7 @@ const nums = (what: string) =>
 function scheduler(app: App) {
   if (!app.scheduler)
     throw new TuneError(
-      "scheduler_unavailable",
+      ErrorCode.SchedulerUnavailable,
       "Schedules need the bot running (npm start); this process has no scheduler.",
     );
   return app.scheduler;
@@ -170,7 +170,7 @@ export const subscribe = defineCommand({
     const bad = kinds.filter((k) => !["runs", "evals", "costs", "digest"].includes(k));
     if (bad.length)
       throw new TuneError(
-        "invalid_options",
+        ErrorCode.InvalidOptions,
         `Unknown subscription ${fmt.noun(bad.length, "kind")}: ${bad.join(", ")}. Use runs, evals, costs or digest.`,
       );
     const exp = input.experiment === "all" ? null : ctx.app.experiments.get(input.experiment);
@@ -457,7 +457,7 @@ export const sweep = defineCommand({
     const app = ctx.app;
     if (!input.dataset.length)
       throw new TuneError(
-        "invalid_options",
+        ErrorCode.InvalidOptions,
         "--dataset: give at least one training dataset (name or name@vN, comma-separated).",
       );
     const out = await app.sweeps.create({

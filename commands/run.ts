@@ -11,7 +11,7 @@ import { runChartFiles } from "../src/charts/run-charts.ts";
 import { latestEvalOf } from "../src/core/experiments/evals.ts";
 import { answerRows, answersFile, verdictExampleBlocks } from "../src/core/evals/answers.ts";
 import { comparisonJson, evalJson, keepEvalFile } from "./eval.ts";
-import { TuneError } from "../src/errors.ts";
+import { TuneError, ErrorCode } from "../src/errors.ts";
 import { isAdmin } from "./permissions.ts";
 import { defineCommand, type CommandContext, type CommandResult } from "./types.ts";
 
@@ -136,7 +136,7 @@ function assertStarterOrAdmin(ctx: CommandContext, id: number, what: string) {
   const r = ctx.app.runs.get(id);
   if (!r.createdById || r.createdById === ctx.user.id || isAdmin(ctx)) return;
   throw new TuneError(
-    "permission_denied",
+    ErrorCode.PermissionDenied,
     `Only ${r.createdBy ?? "whoever started run " + id} or an admin (${ctx.app.config.permissions.admins.join(", ") || "none set: TUNELOOP_ADMINS"}) may ${what} run ${id}.`,
   );
 }

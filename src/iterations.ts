@@ -9,7 +9,7 @@ import { fmt, table, text } from "./core/cards.ts";
 import type { ScheduleRecord } from "./core/ports.ts";
 import { STATE_LABEL, isFinal } from "./core/runs/states.ts";
 import { Scheduler } from "./core/schedules/scheduler.ts";
-import { TuneError } from "./errors.ts";
+import { TuneError, ErrorCode } from "./errors.ts";
 import { sweepSummaryCard } from "../commands/iterate.ts";
 
 /** A recipe is the words of a command: rerun <experiment>, reeval <experiment>, sweep <experiment> ..., digest. */
@@ -25,7 +25,7 @@ export function recipeWords(recipe: string): string[] {
   const head = RECIPES[kind ?? ""];
   if (!head) {
     throw new TuneError(
-      "schedule_invalid_recipe",
+      ErrorCode.ScheduleInvalidRecipe,
       `"${recipe}" is not a recipe. Use one of: rerun <experiment>, reeval <experiment>, sweep <experiment> --epochs 1,2 ..., digest [--experiment e].`,
     );
   }

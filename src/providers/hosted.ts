@@ -14,7 +14,7 @@ import { loadCostTables } from "./tables.ts";
 import { fmt } from "../core/format.ts";
 import type { Pricing } from "../core/inference.ts";
 import { CancelledError, type TrainJob } from "../core/trainer.ts";
-import { TuneError } from "../errors.ts";
+import { TuneError, ErrorCode } from "../errors.ts";
 import { request, type HttpResponse } from "../lib/http.ts";
 import { retryDelayMs, sleep } from "../lib/limit.ts";
 import { scrubberFor } from "../lib/secrets.ts";
@@ -356,7 +356,7 @@ export const sha256 = (s: string) => crypto.createHash("sha256").update(s).diges
 export function throwRowProblems(provider: string, problems: string[]): void {
   if (!problems.length) return;
   throw new TuneError(
-    "provider_file_invalid",
+    ErrorCode.ProviderFileInvalid,
     `${fmt.count(problems.length, "row")} cannot be sent to ${provider}: ${problems.slice(0, 5).join("; ")}${problems.length > 5 ? `; and ${problems.length - 5} more` : ""}. Fix them and upload a new dataset version.`,
     { problems: problems.slice(0, 100) },
   );

@@ -8,7 +8,7 @@
  */
 import { z } from "zod";
 import type { CompletionRequest, CompletionResult, InferenceModel, Pricing } from "../core/inference.ts";
-import { TuneError } from "../errors.ts";
+import { TuneError, ErrorCode } from "../errors.ts";
 import { request, type HttpResponse } from "../lib/http.ts";
 import { answerFlags, chatAnswer, DEFAULT_MAX_ANSWER_BYTES, maxTokensOf, plausibleUsage } from "./answer-limits.ts";
 import { Limiter, retryDelayMs, sleep } from "../lib/limit.ts";
@@ -119,7 +119,7 @@ export class OpenAICompatibleClient {
         failure = `HTTP ${res.status}: ${this.scrub(errorText(res.text, res.status))}`;
         if (res.status !== 429 && res.status < 500) {
           throw new TuneError(
-            "endpoint_error",
+            ErrorCode.EndpointError,
             `${this.endpoint.name} refused the request for ${model}: ${failure}. Check the model name and the endpoint's settings (TUNELOOP_ENDPOINTS).`,
           );
         }
@@ -134,7 +134,7 @@ export class OpenAICompatibleClient {
       }
       if (attempt >= this.endpoint.maxRetries) {
         throw new TuneError(
-          "endpoint_unavailable",
+          ErrorCode.EndpointUnavailable,
           `${this.endpoint.name} did not answer for ${model} after ${attempt + 1} tries (last: ${failure}). Is the endpoint up? Try again later.`,
         );
       }
@@ -191,19 +191,19 @@ export function parseEndpoints(json: string | undefined, env: NodeJS.ProcessEnv)
     raw = JSON.parse(json);
   } catch (err) {
     throw new TuneError(
-      "config_invalid",
+      ErrorCode.ConfigInvalid,
       `TUNELOOP_ENDPOINTS is not valid JSON (${(err as Error).message}). Example: {"vllm": {"baseUrl": "http://localhost:8000/v1"}}`,
     );
   }
   const parsed = endpointsSchema.safeParse(raw);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    throw new TuneError("config_invalid", `TUNELOOP_ENDPOINTS: ${first.path.join(".")}: ${first.message}`);
+    throw new TuneError(ErrorCode.ConfigInvalid, `TUNELOOP_ENDPOINTS: ${first.path.join(".")}: ${first.message}`);
   }
   return Object.entries(parsed.data).map(([name, e]) => {
     if (e.apiKeyEnv && !env[e.apiKeyEnv]) {
       throw new TuneError(
-        "config_invalid",
+        ErrorCode.ConfigInvalid,
         `TUNELOOP_ENDPOINTS: endpoint "${name}" reads its key from ${e.apiKeyEnv}, which is not set.`,
       );
     }

@@ -29,7 +29,7 @@ import { fmt } from "../core/format.ts";
 import type { Hyper } from "../core/ports.ts";
 import type { CompletionRequest, CompletionResult, InferenceModel, Pricing } from "../core/inference.ts";
 import { CancelledError, type TrainerProvider, type TrainOutcome } from "../core/trainer.ts";
-import { TuneError } from "../errors.ts";
+import { TuneError, ErrorCode } from "../errors.ts";
 import { Limiter, retryDelayMs, sleep } from "../lib/limit.ts";
 import {
   type ApiDeps,
@@ -317,7 +317,7 @@ export class OpenAIProvider implements TrainerProvider {
     )) as OpenAIFile;
     if (f.status === "error") {
       throw new TuneError(
-        "provider_file_invalid",
+        ErrorCode.ProviderFileInvalid,
         `OpenAI rejected the training file ${f.id}: ${f.status_details ?? "no details"}. Fix the rows and upload a new dataset version.`,
       );
     }
@@ -582,7 +582,7 @@ export class OpenAIProvider implements TrainerProvider {
           const detail = e?.message
             ? `${e.message}${e.code ? ` (code ${e.code}${e.param ? `, param ${e.param}` : ""})` : ""}`
             : "no error given";
-          throw new TuneError("provider_job_failed", `OpenAI job ${jobId} failed: ${detail}.`, {
+          throw new TuneError(ErrorCode.ProviderJobFailed, `OpenAI job ${jobId} failed: ${detail}.`, {
             jobId,
             error: e ?? null,
           });
@@ -601,7 +601,7 @@ export class OpenAIProvider implements TrainerProvider {
     );
 
     if (!final.fine_tuned_model) {
-      throw new TuneError("provider_job_failed", `OpenAI finished job ${jobId} but named no fine-tuned model.`, {
+      throw new TuneError(ErrorCode.ProviderJobFailed, `OpenAI finished job ${jobId} but named no fine-tuned model.`, {
         jobId,
       });
     }
@@ -683,13 +683,13 @@ export class OpenAIProvider implements TrainerProvider {
       } catch (err) {
         if (err instanceof ProviderHttpError) {
           throw new TuneError(
-            "endpoint_error",
+            ErrorCode.EndpointError,
             `openai refused the request for ${model}: HTTP ${err.status}: ${err.providerMessage}. Check the model name and the OpenAI settings (OPENAI_API_KEY, OPENAI_BASE_URL).`,
           );
         }
         if (err instanceof ProviderUnavailableError) {
           throw new TuneError(
-            "endpoint_unavailable",
+            ErrorCode.EndpointUnavailable,
             `${err.message.replace(/^OpenAI did not answer POST \/chat\/completions/, `openai did not answer for ${model}`)}. Is the endpoint up? Try again later.`,
           );
         }
@@ -698,7 +698,7 @@ export class OpenAIProvider implements TrainerProvider {
       const answer = chatAnswer(res.text, res.truncated);
       if (!answer) {
         throw new TuneError(
-          "endpoint_unavailable",
+          ErrorCode.EndpointUnavailable,
           `openai sent an answer for ${model} that is not a chat completion: ${this.scrub(res.text.slice(0, 100))}. Try again later.`,
         );
       }
@@ -740,7 +740,7 @@ function refusedJob(err: ProviderHttpError, model: string): TuneError {
       err.providerMessage,
     );
   return new TuneError(
-    "provider_refused",
+    ErrorCode.ProviderRefused,
     `OpenAI refused the fine-tuning job for ${model} (HTTP ${err.status}): ${err.providerMessage}.${closure ? ` ${OPENAI_CLOSURE} Tune on Together instead (--provider together).` : ""}`,
     { status: err.status, body: err.body },
   );

@@ -28,7 +28,7 @@ import { fmt } from "../core/format.ts";
 import type { Hyper } from "../core/ports.ts";
 import type { InferenceModel, Pricing } from "../core/inference.ts";
 import { CancelledError, type TrainerProvider, type TrainOutcome } from "../core/trainer.ts";
-import { TuneError } from "../errors.ts";
+import { TuneError, ErrorCode } from "../errors.ts";
 import {
   ApiClient,
   type ApiDeps,
@@ -289,13 +289,13 @@ export class TogetherProvider implements TrainerProvider {
         if (st === "COMPLETED" || (!st && f.Processed !== false)) return { done: true as const, value: f };
         if (st === "FAILED" || st === "INVALID_FORMAT") {
           throw new TuneError(
-            "provider_file_invalid",
+            ErrorCode.ProviderFileInvalid,
             `Together rejected the training file ${f.id} (${st}): ${reportText(f.validation_report)}. Fix the rows and upload a new dataset version.`,
           );
         }
         if (Date.now() > deadline) {
           throw new TuneError(
-            "provider_file_invalid",
+            ErrorCode.ProviderFileInvalid,
             `Together has not finished checking the training file ${f.id} after ${FILE_CHECK_LIMIT_MS / 60_000} minutes (processing_status ${st || "unknown"}). Try again later.`,
           );
         }
@@ -635,7 +635,7 @@ export class TogetherProvider implements TrainerProvider {
         if (m.state === "cancelled") throw new CancelledError(`Together job ${jobId} was cancelled at Together.`);
         if (m.state === "failed") {
           throw new TuneError(
-            "provider_job_failed",
+            ErrorCode.ProviderJobFailed,
             `Together job ${jobId} failed: ${lastError ?? `status ${j.status}, no error event`}. Together refunds failed jobs (docs: fine-tuning pricing).`,
             { jobId, status: j.status },
           );
@@ -655,7 +655,7 @@ export class TogetherProvider implements TrainerProvider {
 
     const tuned = final.model_output_name;
     if (!tuned) {
-      throw new TuneError("provider_job_failed", `Together finished job ${jobId} but named no output model.`, {
+      throw new TuneError(ErrorCode.ProviderJobFailed, `Together finished job ${jobId} but named no output model.`, {
         jobId,
       });
     }
@@ -747,7 +747,7 @@ export function refusal(err: unknown, what: string): unknown {
           ? " Check the model name and the job id."
           : "";
     return new TuneError(
-      "provider_refused",
+      ErrorCode.ProviderRefused,
       `${what}: ${err.provider} refused it (HTTP ${err.status}): ${err.providerMessage}.${hint}`,
       {
         status: err.status,
@@ -755,7 +755,7 @@ export function refusal(err: unknown, what: string): unknown {
     );
   }
   if (err instanceof ProviderUnavailableError) {
-    return new TuneError("provider_unavailable", `${what}: ${err.message}. Try again later.`);
+    return new TuneError(ErrorCode.ProviderUnavailable, `${what}: ${err.message}. Try again later.`);
   }
   return err;
 }

@@ -22,8 +22,12 @@
  * Default epochs follow the cookbook rule (`defaultEpochs`) for every provider.
  */
 import { z } from "zod";
+import type { ErrorCodeValue } from "../../errors.ts";
 
-export type EstimateErrorCode = "unknown_model" | "ambiguous_model" | "invalid_price_table" | "not_trainable";
+export type EstimateErrorCode = Extract<
+  ErrorCodeValue,
+  "unknown_model" | "ambiguous_model" | "invalid_price_table" | "not_trainable"
+>;
 
 export class EstimateError extends Error {
   readonly code: EstimateErrorCode;

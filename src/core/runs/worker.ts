@@ -7,7 +7,7 @@
 import crypto from "node:crypto";
 import os from "node:os";
 import path from "node:path";
-import { TuneError, asTuneError } from "../../errors.ts";
+import { TuneError, asTuneError, ErrorCode } from "../../errors.ts";
 import { fmt } from "../format.ts";
 import { round } from "../costs/ledger.ts";
 import { seqBucket } from "../costs/throughput.ts";
@@ -381,7 +381,7 @@ export class RunWorker {
 
   private async evaluate(run: RunRecord, signal: AbortSignal): Promise<RunVerdict> {
     const exp = this.repo.experimentById(run.experimentId);
-    if (!exp) throw new TuneError("experiment_not_found", `Run ${run.id}'s experiment is gone.`);
+    if (!exp) throw new TuneError(ErrorCode.ExperimentNotFound, `Run ${run.id}'s experiment is gone.`);
     const evalSet = this.datasets.byId(exp.evalVersionId);
     const base = `${run.provider}:${run.baseModel}`;
     const tuned = runRef(run.id);
