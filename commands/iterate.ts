@@ -75,7 +75,7 @@ export const scheduleAdd = defineCommand({
       cron: input.cron,
       tz,
       recipe: input.recipe,
-      channelId: ctx.surface === "cli" ? null : ctx.channelId,
+      channelId: ctx.surface === "cli" || ctx.surface === "schedule" ? null : ctx.channelId,
       user: ctx.user.name,
     });
     const next = nextRuns(s.cron, s.tz, 3);
@@ -263,7 +263,7 @@ export const experimentRerun = defineCommand({
       yes: input.yes,
       user: ctx.user.name,
       userId: ctx.user.id,
-      channelId: ctx.surface === "cli" ? null : ctx.channelId,
+      channelId: ctx.surface === "cli" || ctx.surface === "schedule" ? null : ctx.channelId,
       idempotencyKey: ctx.requestId,
     });
     const card = runCardFor(app, out.run);
@@ -471,7 +471,7 @@ export const sweep = defineCommand({
       yes: input.yes,
       user: ctx.user.name,
       userId: ctx.user.id,
-      channelId: ctx.surface === "cli" ? null : ctx.channelId,
+      channelId: ctx.surface === "cli" || ctx.surface === "schedule" ? null : ctx.channelId,
     });
     const card = sweepCard(app, out.sweep, out.totalUsd);
     if (out.dropped) card.blocks.push(text(`${fmt.count(out.dropped, "more expensive cell")} left out by --max-runs.`));

@@ -186,7 +186,7 @@ export const runStart = defineCommand({
       yes: input.yes,
       user: ctx.user.name,
       userId: ctx.user.id,
-      channelId: ctx.surface === "cli" ? null : ctx.channelId,
+      channelId: ctx.surface === "cli" || ctx.surface === "schedule" ? null : ctx.channelId,
       idempotencyKey: ctx.requestId,
     });
     return runReply(ctx, out.run, {
@@ -285,7 +285,7 @@ export const runRerun = defineCommand({
     const out = await ctx.app.runs.rerun(input.id, {
       user: ctx.user.name,
       userId: ctx.user.id,
-      channelId: ctx.surface === "cli" ? null : ctx.channelId,
+      channelId: ctx.surface === "cli" || ctx.surface === "schedule" ? null : ctx.channelId,
       seed: input.seed,
       yes: input.yes,
       idempotencyKey: ctx.requestId,

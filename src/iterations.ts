@@ -11,6 +11,7 @@ import { STATE_LABEL, isFinal } from "./core/runs/states.ts";
 import { Scheduler } from "./core/schedules/scheduler.ts";
 import { TuneError, ErrorCode } from "./errors.ts";
 import { sweepSummaryCard } from "../commands/iterate.ts";
+import { type CommandContext, SCHEDULE_ACTOR_ID } from "../commands/types.ts";
 
 /** A recipe is the words of a command: rerun <experiment>, reeval <experiment>, sweep <experiment> ..., digest. */
 export const RECIPES: Record<string, string[]> = {
@@ -32,6 +33,21 @@ export function recipeWords(recipe: string): string[] {
   return [...head, ...rest, ...(kind === "sweep" ? ["--yes"] : [])];
 }
 
+/**
+ * The context a fire runs in: the system actor, shown as the schedule in what it starts ("Started by: schedule #3
+ * (rerun exp)"), with a schedule's rights (commands/permissions.ts) and no host access (its type cannot hold one).
+ */
+export function scheduleContext(app: App, s: ScheduleRecord): CommandContext {
+  return {
+    app,
+    user: { id: SCHEDULE_ACTOR_ID, name: `schedule #${s.id} (${s.recipe})` },
+    channelId: s.channelId ?? "schedule",
+    surface: "schedule",
+    requestId: `schedule-${s.id}-${app.clock.now().toISOString()}`,
+    progress: () => {},
+  };
+}
+
 export function createScheduler(app: App): Scheduler {
   return new Scheduler({
     repo: app.iterations,
@@ -46,15 +62,7 @@ export function createScheduler(app: App): Scheduler {
     },
     run: async (s: ScheduleRecord) => {
       const words = recipeWords(s.recipe);
-      const out = await runCommand(words, {
-        app,
-        user: { id: `schedule-${s.id}`, name: `schedule #${s.id}` },
-        channelId: s.channelId ?? "console",
-        // A schedule was added by someone allowed to; its fires run with the bot's own rights.
-        surface: "cli",
-        requestId: `schedule-${s.id}-${app.clock.now().toISOString()}`,
-        progress: () => {},
-      });
+      const out = await runCommand(words, scheduleContext(app, s));
       const data = out.data as { skipped?: string } | null;
       // A fire that would spend past its experiment's budget is not a failure to retry: it is skipped, and the
       // schedule waits (paused) until someone raises the budget or the held work ends.
