@@ -16,7 +16,8 @@ import type { Pricing } from "../core/inference.ts";
 import { CancelledError, type TrainJob } from "../core/trainer.ts";
 import { TuneError, ErrorCode } from "../errors.ts";
 import { request, type HttpResponse } from "../lib/http.ts";
-import { retryDelayMs, sleep } from "../lib/limit.ts";
+import { sleep } from "../lib/limit.ts";
+import { nextRetryMs, retryableStatus, retryAfterHeader } from "../lib/retry.ts";
 import { scrubberFor } from "../lib/secrets.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -88,8 +89,9 @@ export interface RequestOptions {
   /** Overrides the client's maxRetries. */
   maxRetries?: number;
   /**
-   * false: a 5xx, timeout or network error is not retried here (the request may have been carried out: a create
-   * first looks for what it made, then tries again). 429 is always retried: a rate-limited request was not run.
+   * false: an unsure create (src/lib/retry.ts): a 5xx, timeout or cut connection is not retried here (the request may
+   * have been carried out: a create first looks for what it made, then tries again). A 429 or a connection never
+   * made is retried: the request was not run.
    */
   retryUnsure?: boolean;
 }
@@ -170,6 +172,7 @@ export class ApiClient {
     for (let attempt = 0; ; attempt++) {
       let status: number | null = null;
       let retryAfter: string | null = null;
+      let error: unknown;
       let failure: string;
       try {
         const timeout = AbortSignal.timeout(this.opts.timeoutMs);
@@ -180,28 +183,32 @@ export class ApiClient {
         });
         status = res.status;
         if (res.status >= 200 && res.status < 300) return res;
-        const ra = res.headers["retry-after"];
-        retryAfter = Array.isArray(ra) ? (ra[0] ?? null) : (ra ?? null);
+        retryAfter = retryAfterHeader(res.headers);
         const msg = this.scrub(providerMessage(res.text, res.status));
-        if (res.status !== 429 && res.status < 500) {
+        if (!retryableStatus(res.status)) {
           throw new ProviderHttpError(this.name, res.status, msg, this.scrub(res.text.slice(0, 2000)));
         }
         failure = `HTTP ${res.status}: ${msg}`;
       } catch (err) {
         if (err instanceof ProviderHttpError) throw err;
         if (r.signal?.aborted) throw r.signal.reason ?? err;
+        error = err;
         const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
         failure = timedOut
           ? `no answer within ${this.opts.timeoutMs} ms`
           : `network error: ${this.scrub(String((err as Error)?.message ?? err))}`;
       }
-      if (attempt >= maxRetries || (o.retryUnsure === false && status !== 429)) {
+      const delayMs = nextRetryMs(
+        attempt,
+        { status, retryAfter, error },
+        { maxRetries, create: o.retryUnsure === false, baseMs: this.opts.retryBaseMs },
+      );
+      if (delayMs === null) {
         throw new ProviderUnavailableError(
           this.name,
           `${this.name} did not answer ${method} ${path} after ${attempt + 1} tries (last: ${failure})`,
         );
       }
-      const delayMs = retryDelayMs(attempt, retryAfter, { baseMs: this.opts.retryBaseMs });
       this.deps.onRetry?.({ method, path, attempt, status, delayMs });
       await this.wait(delayMs, r.signal);
     }

@@ -11,7 +11,8 @@ import type { CompletionRequest, CompletionResult, InferenceModel, Pricing } fro
 import { TuneError, ErrorCode } from "../errors.ts";
 import { request, type HttpResponse } from "../lib/http.ts";
 import { answerFlags, chatAnswer, DEFAULT_MAX_ANSWER_BYTES, maxTokensOf, plausibleUsage } from "./answer-limits.ts";
-import { Limiter, retryDelayMs, sleep } from "../lib/limit.ts";
+import { Limiter, sleep } from "../lib/limit.ts";
+import { nextRetryMs, retryableStatus, retryAfterHeader } from "../lib/retry.ts";
 import { scrubberFor } from "../lib/secrets.ts";
 
 export const endpointSchema = z.object({
@@ -91,6 +92,7 @@ export class OpenAICompatibleClient {
       const started = performance.now();
       let status: number | null = null;
       let retryAfter: string | null = null;
+      let error: unknown;
       let failure: string;
       try {
         const res = await this.post(url, {
@@ -114,10 +116,9 @@ export class OpenAICompatibleClient {
             ...(flags ? { flags } : {}),
           };
         }
-        const ra = res.headers["retry-after"];
-        retryAfter = Array.isArray(ra) ? (ra[0] ?? null) : (ra ?? null);
+        retryAfter = retryAfterHeader(res.headers);
         failure = `HTTP ${res.status}: ${this.scrub(errorText(res.text, res.status))}`;
-        if (res.status !== 429 && res.status < 500) {
+        if (!retryableStatus(res.status)) {
           throw new TuneError(
             ErrorCode.EndpointError,
             `${this.endpoint.name} refused the request for ${model}: ${failure}. Check the model name and the endpoint's settings (TUNELOOP_ENDPOINTS).`,
@@ -126,19 +127,20 @@ export class OpenAICompatibleClient {
       } catch (err) {
         if (err instanceof TuneError) throw err;
         if (signal?.aborted) throw err;
+        error = err;
         const timedOut =
           err instanceof Error && (err.name === "TimeoutError" || (err.name === "AbortError" && !signal?.aborted));
         failure = timedOut
           ? `no answer within ${this.endpoint.timeoutMs} ms`
           : `network error: ${this.scrub(String((err as Error)?.message ?? err))}`;
       }
-      if (attempt >= this.endpoint.maxRetries) {
+      const delayMs = nextRetryMs(attempt, { status, retryAfter, error }, { maxRetries: this.endpoint.maxRetries });
+      if (delayMs === null) {
         throw new TuneError(
           ErrorCode.EndpointUnavailable,
           `${this.endpoint.name} did not answer for ${model} after ${attempt + 1} tries (last: ${failure}). Is the endpoint up? Try again later.`,
         );
       }
-      const delayMs = retryDelayMs(attempt, retryAfter);
       this.deps.onRetry?.({ attempt, status, delayMs });
       await this.wait(delayMs, signal);
     }

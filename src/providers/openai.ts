@@ -30,7 +30,8 @@ import type { Hyper } from "../core/ports.ts";
 import type { CompletionRequest, CompletionResult, InferenceModel, Pricing } from "../core/inference.ts";
 import { CancelledError, type TrainerProvider, type TrainOutcome } from "../core/trainer.ts";
 import { TuneError, ErrorCode } from "../errors.ts";
-import { Limiter, retryDelayMs, sleep } from "../lib/limit.ts";
+import { Limiter, sleep } from "../lib/limit.ts";
+import { nextRetryMs, retryableStatus, retryAfterHeader } from "../lib/retry.ts";
 import {
   type ApiDeps,
   type HostedHyper,
@@ -153,7 +154,10 @@ const fmtMetric = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ?
 /** How one SDK call is retried (see OpenAIProvider.call). */
 interface CallOptions {
   signal?: AbortSignal;
-  /** false: a 5xx, timeout or network error is not retried (the request may have been carried out). 429 always is. */
+  /**
+   * false: an unsure create (src/lib/retry.ts): a 5xx, timeout or cut connection is not retried (the request may have
+   * been carried out). A 429 or a connection never made is.
+   */
   retryUnsure?: boolean;
   timeoutMs?: number;
   /** First backoff step (default: the provider's retryBaseMs). */
@@ -209,6 +213,7 @@ export class OpenAIProvider implements TrainerProvider {
       if (o.signal?.aborted) throw o.signal.reason;
       let status: number | null = null;
       let retryAfter: string | null = null;
+      let error: unknown;
       let failure: string;
       // The SDK adds an abort listener to the signal it is given and never removes it: hand it a per-request
       // signal, linked to the job's for this request only, so hours of polling do not pile listeners on the job's.
@@ -221,13 +226,13 @@ export class OpenAIProvider implements TrainerProvider {
         if (o.signal?.aborted) throw o.signal.reason ?? err;
         if (err instanceof APIError && typeof err.status === "number") {
           status = err.status;
-          retryAfter = err.headers?.get("retry-after") ?? null;
+          retryAfter = retryAfterHeader(err.headers);
           const raw =
             err.error !== undefined && err.error !== null
               ? JSON.stringify({ error: err.error })
               : err.message.replace(/^\d{3} /, "");
           const msg = this.scrub(providerMessage(raw, err.status));
-          if (err.status !== 429 && err.status < 500) {
+          if (!retryableStatus(err.status)) {
             throw new ProviderHttpError("OpenAI", err.status, msg, this.scrub(raw.slice(0, 2000)));
           }
           failure = `HTTP ${err.status}: ${msg}`;
@@ -237,6 +242,7 @@ export class OpenAIProvider implements TrainerProvider {
           throw err;
         } else if (err instanceof APIError) {
           const cause = (err as { cause?: unknown }).cause;
+          error = cause ?? err;
           const detail = cause instanceof Error ? `${err.message} (${cause.message})` : err.message;
           failure = `network error: ${this.scrub(detail)}`;
         } else if (err instanceof SyntaxError) {
@@ -250,13 +256,21 @@ export class OpenAIProvider implements TrainerProvider {
       } finally {
         o.signal?.removeEventListener("abort", onAbort);
       }
-      if (attempt >= this.opts.maxRetries || (o.retryUnsure === false && status !== 429)) {
+      const delayMs = nextRetryMs(
+        attempt,
+        { status, retryAfter, error },
+        {
+          maxRetries: this.opts.maxRetries,
+          create: o.retryUnsure === false,
+          baseMs: o.retryBaseMs ?? this.opts.retryBaseMs,
+        },
+      );
+      if (delayMs === null) {
         throw new ProviderUnavailableError(
           "OpenAI",
           `OpenAI did not answer ${what} after ${attempt + 1} tries (last: ${failure})`,
         );
       }
-      const delayMs = retryDelayMs(attempt, retryAfter, { baseMs: o.retryBaseMs ?? this.opts.retryBaseMs });
       this.deps.onRetry?.({ method, path, attempt, status, delayMs });
       await this.wait(delayMs, o.signal);
     }
