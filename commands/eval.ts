@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { graderExamples } from "../src/core/evals/graders.ts";
 import type { App } from "../src/app.ts";
 import { type Block, type CardFile, fields, fmt, list, table, text } from "../src/core/cards.ts";
 import {
@@ -69,10 +70,7 @@ export const evalCommand = defineCommand({
   options: z.object({
     model: z.string().describe("model: provider:model, run:N or endpoint:model"),
     dataset: z.string().describe("eval dataset, name[@vN]"),
-    graders: z
-      .string()
-      .default("exact")
-      .describe("metric/grader, e.g. exact, normalized, label:yes,no, judge:endpoint:model"),
+    graders: z.string().default("exact").describe(`metric/grader: ${graderExamples()}`),
     experiment: z.string().optional().describe("book the eval (and its cost) to this experiment"),
     maxTokens: z.coerce.number().int().min(1).max(8192).optional().describe("longest answer to generate"),
   }),

@@ -4,6 +4,7 @@ import { budgetLine, committedUsd, leftUsd } from "../src/core/costs/budget.ts";
 import { round, summarizeLedger } from "../src/core/costs/ledger.ts";
 import { latestEvalsByModel } from "../src/core/experiments/evals.ts";
 import { experimentCard } from "../src/core/runs/cards.ts";
+import { graderExamples } from "../src/core/evals/graders.ts";
 import { defineCommand } from "./types.ts";
 
 /** "+5pts", "5", "-2.5 pts", "+5%" -> number of points */
@@ -22,12 +23,7 @@ export const experimentNew = defineCommand({
   options: z.object({
     name: z.string().describe("experiment name"),
     eval: z.string().describe("eval dataset, name[@vN] (frozen at this version)"),
-    metric: z
-      .string()
-      .default("exact")
-      .describe(
-        "grader: exact, normalized, contains, regex:..., label:a,b, json, json-schema:..., numeric:0.01, judge:endpoint:model",
-      ),
+    metric: z.string().default("exact").describe(`grader: ${graderExamples()}`),
     baseline: z.array(z.string()).default([]).describe("models to beat, endpoint:model (repeat or comma-separate)"),
     budget: z.coerce.number().min(0).optional().describe("budget in USD"),
     alpha: z.coerce.number().gt(0).lt(1).default(0.05).describe("significance level"),
