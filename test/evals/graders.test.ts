@@ -273,7 +273,8 @@ describe("json-schema (ajv)", () => {
     // What the hand-written subset refused, ajv does: a $ref inside the schema, if/then.
     const withRef = { definitions: { id: { type: "integer" } }, properties: { id: { $ref: "#/definitions/id" } } };
     assert.match(validateJsonSchema({ id: "x" }, withRef) ?? "", /^\$\.id: expected integer, got string$/);
-    const ifThen = { if: { properties: { a: { const: 1 } } }, then: { required: ["b"] } };
+    // (parsed, as users type it: the linter reads an object literal with a "then" key as a thenable)
+    const ifThen = JSON.parse('{"if": {"properties": {"a": {"const": 1}}}, "then": {"required": ["b"]}}');
     assert.match(validateJsonSchema({ a: 1 }, ifThen) ?? "", /^\$\.b: required property is missing/);
     assert.equal(validateJsonSchema({ a: 2 }, ifThen), null);
   });
@@ -500,7 +501,8 @@ describe("the grader registry", () => {
       ["eval", "graders"],
     ]) {
       const def = registry.find((d) => d.path.join(" ") === path);
-      const described = (def?.options.shape as Record<string, { description?: string }>)[field]?.description ?? "";
+      assert.ok(def, path);
+      const described = (def.options.shape as Record<string, { description?: string }>)[field]?.description ?? "";
       for (const kind of GRADER_KINDS)
         assert.ok(described.includes(GRADERS[kind].example), `${kind} in ${path} --${field}`);
     }
