@@ -5,14 +5,17 @@ import { datasetCommands } from "./dataset.ts";
 import { demoCommands } from "./demo.ts";
 import { evalCommands } from "./eval.ts";
 import { experimentCommands } from "./experiment.ts";
-import { iterateCommands } from "./iterate.ts";
+import { digestCommands } from "./digest.ts";
+import { scheduleCommands } from "./schedule.ts";
+import { sweepCommands } from "./sweep.ts";
 import { runCommands } from "./run.ts";
 import { usage } from "./parse.ts";
 import { providersHelpCard, providersHelpData } from "../src/providers/help.ts";
 import { GRADER_KINDS, GRADERS, graderHelp } from "../src/core/evals/graders.ts";
 import { defineCommand, type CommandDef, type Surface } from "./types.ts";
 
-const GROUP_TITLES: Record<string, string> = {
+/** The help sections; a command file is named after its first word or after its section (commands/run.ts, eval.ts). */
+export const GROUP_TITLES: Record<string, string> = {
   dataset: "Datasets",
   experiment: "Experiments",
   hypothesis: "Experiments",
@@ -147,7 +150,9 @@ registry.push(
     ...runCommands,
     ...evalCommands,
     ...chartCommands,
-    ...iterateCommands,
+    ...scheduleCommands,
+    ...digestCommands,
+    ...sweepCommands,
     ...demoCommands,
     help,
   ] as unknown as CommandDef[]),

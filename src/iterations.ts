@@ -10,7 +10,7 @@ import type { ScheduleRecord } from "./core/ports.ts";
 import { STATE_LABEL, isFinal } from "./core/runs/states.ts";
 import { Scheduler } from "./core/schedules/scheduler.ts";
 import { TuneError, ErrorCode } from "./errors.ts";
-import { sweepSummaryCard } from "../commands/iterate.ts";
+import { sweepSummaryCard } from "../commands/sweep.ts";
 import { type CommandContext, SCHEDULE_ACTOR_ID } from "../commands/types.ts";
 
 /** A recipe is the words of a command: rerun <experiment>, reeval <experiment>, sweep <experiment> ..., digest. */

@@ -115,3 +115,21 @@ test("the walk catches a forbidden import, a dynamic import, an SDK and a data f
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("each command file is named after the commands it declares (their first word, or their help section)", async () => {
+  const { GROUP_TITLES } = await import("../commands/index.ts");
+  const dir = path.join(ROOT, "commands");
+  const wrong: string[] = [];
+  // index.ts is the registry itself, and declares /tune help.
+  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".ts") && f !== "index.ts")) {
+    const name = file.replace(/\.ts$/, "");
+    const words = [...fs.readFileSync(path.join(dir, file), "utf8").matchAll(/\bpath: \["([a-z-]+)"/g)].map(
+      (m) => m[1],
+    );
+    for (const w of new Set(words)) {
+      const sameSection = GROUP_TITLES[w] !== undefined && GROUP_TITLES[w] === GROUP_TITLES[name];
+      if (w !== name && !sameSection) wrong.push(`commands/${file} declares /tune ${w}`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+});
