@@ -66,7 +66,7 @@ export function createScheduler(app: App): Scheduler {
       const data = out.data as { skipped?: string } | null;
       // A fire that would spend past its experiment's budget is not a failure to retry: it is skipped, and the
       // schedule waits (paused) until someone raises the budget or the held work ends.
-      if (out.error?.code === "budget_exceeded")
+      if (out.error?.code === ErrorCode.BudgetExceeded)
         return {
           outcome: "skipped",
           message: out.error.message,

@@ -194,7 +194,7 @@ export class SweepService {
         cells[i] = { ...c, runId: out.run.id, status: "started" };
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
-        if ((err as { code?: string }).code !== "budget_exceeded") {
+        if ((err as { code?: string }).code !== ErrorCode.BudgetExceeded) {
           cells[i] = { ...c, status: "failed", note: message };
           continue;
         }

@@ -95,7 +95,7 @@ export class LocalProvider implements TrainerProvider {
         usd: 0,
       };
     } catch (err) {
-      if ((err as { code?: string }).code === "cancelled") throw new CancelledError();
+      if ((err as { code?: string }).code === ErrorCode.Cancelled) throw new CancelledError();
       throw err;
     }
   }
