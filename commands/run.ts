@@ -11,7 +11,7 @@ import { runChartFiles } from "../src/charts/run-charts.ts";
 import { latestEvalOf } from "../src/core/experiments/evals.ts";
 import { answerRows, answersFile, verdictExampleBlocks } from "../src/core/evals/answers.ts";
 import { comparisonJson, evalJson, keepEvalFile } from "./eval.ts";
-import { TuneError } from "../src/errors.ts";
+import { TuneError, ErrorCode } from "../src/errors.ts";
 import { isAdmin } from "./permissions.ts";
 import { withMigrationVerdict } from "./migrate.ts";
 import type { PackVerdict } from "../src/core/packs/types.ts";
@@ -155,7 +155,7 @@ function assertStarterOrAdmin(ctx: CommandContext, id: number, what: string) {
   const r = ctx.app.runs.get(id);
   if (!r.createdById || r.createdById === ctx.user.id || isAdmin(ctx)) return;
   throw new TuneError(
-    "permission_denied",
+    ErrorCode.PermissionDenied,
     `Only ${r.createdBy ?? "whoever started run " + id} or an admin (${ctx.app.config.permissions.admins.join(", ") || "none set: TUNELOOP_ADMINS"}) may ${what} run ${id}.`,
   );
 }
@@ -205,7 +205,7 @@ export const runStart = defineCommand({
       yes: input.yes,
       user: ctx.user.name,
       userId: ctx.user.id,
-      channelId: ctx.surface === "cli" ? null : ctx.channelId,
+      channelId: ctx.surface === "cli" || ctx.surface === "schedule" ? null : ctx.channelId,
       idempotencyKey: ctx.requestId,
     });
     return runReply(ctx, out.run, {
@@ -304,7 +304,7 @@ export const runRerun = defineCommand({
     const out = await ctx.app.runs.rerun(input.id, {
       user: ctx.user.name,
       userId: ctx.user.id,
-      channelId: ctx.surface === "cli" ? null : ctx.channelId,
+      channelId: ctx.surface === "cli" || ctx.surface === "schedule" ? null : ctx.channelId,
       seed: input.seed,
       yes: input.yes,
       idempotencyKey: ctx.requestId,

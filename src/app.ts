@@ -27,6 +27,7 @@ import { PackService } from "./core/packs/service.ts";
 import { fsBlobStore, sweepTmp } from "./lib/blobs.ts";
 import type { Logger } from "./log.ts";
 import { createProviders, type Providers } from "./providers/index.ts";
+import { installCostTables } from "./providers/tables.ts";
 
 export type { ChatPort };
 
@@ -64,6 +65,7 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
   const blobs = fsBlobStore(config.dataDir);
   sweepTmp(config.dataDir);
   const clock = opts.clock ?? systemClock;
+  installCostTables();
   const engine = engineRepo(db);
   const providers = opts.providers ?? createProviders(config);
   const ingest = new IngestPool();

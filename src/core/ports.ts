@@ -17,6 +17,17 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
+/**
+ * The log port: structured lines (an object of facts, then a message). The core logs through this and never imports
+ * src/log.ts (which pulls in the settings); pino's logger, handed in by the wiring, fits it as it is.
+ */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
 /** Content-addressed blobs (sha256) in the data folder. */
 export interface BlobStore {
   /** Moves a finished temporary file into the store under its sha256; a blob already there is kept, the file dropped. */

@@ -12,6 +12,7 @@ import { OpenAIProvider } from "./openai.ts";
 import { createSelfHosted, GPU_PREFIX, loraServers } from "./selfhosted/provider.ts";
 import type { LoraServer } from "./selfhosted/server.ts";
 import { loadProviderSettings } from "./settings.ts";
+import { installCostTables } from "./tables.ts";
 import { TogetherProvider } from "./together.ts";
 
 export interface Providers extends ProviderSet {
@@ -23,6 +24,7 @@ export interface Providers extends ProviderSet {
 }
 
 export function createProviders(config: Config, env: NodeJS.ProcessEnv = process.env): Providers {
+  installCostTables();
   const local = new LocalProvider({
     modelDir: config.localModelDir,
     cacheDir: path.join(config.dataDir, "cache", "models"),

@@ -30,7 +30,7 @@ async function said<T>(what: string, fn: () => Promise<T>): Promise<T> {
             ? " See /tune migrate openai list."
             : "";
       throw new TuneError(
-        "provider_error",
+        "provider_refused",
         `OpenAI refused ${what}: HTTP ${err.status}: ${err.providerMessage}.${hint}`,
         {
           status: err.status,

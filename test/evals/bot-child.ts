@@ -17,6 +17,7 @@ const ctx: CommandContext = {
   user: { id: "u1", name: "tester" },
   channelId: "c1",
   surface: "console",
+  // The console is a terminal surface: it may name files on this machine (the test uploads with --file).
   host: HostAccess.forTerminal("console"),
   progress: () => {},
 };

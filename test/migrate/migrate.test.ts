@@ -391,7 +391,7 @@ describe("migrate openai: OpenAI refusing, failing and stalling", () => {
       },
     });
     const denied = await run(["migrate", "openai", "list"]);
-    assert.equal(denied.error?.code, "provider_error");
+    assert.equal(denied.error?.code, "provider_refused");
     assert.match(
       denied.error?.message ?? "",
       /OpenAI refused the list of fine-tuning jobs: HTTP 401: .*Check OPENAI_API_KEY/,

@@ -167,7 +167,7 @@ export class RunService {
 
   get(id: number): RunRecord {
     const r = this.repo.runById(id);
-    if (!r) throw new TuneError("run_not_found", `No run ${id}. See /tune run list.`);
+    if (!r) throw new TuneError(ErrorCode.RunNotFound, `No run ${id}. See /tune run list.`);
     return r;
   }
 
@@ -207,7 +207,7 @@ export class RunService {
       : trainableModels([`${providerName}:${baseModel}`], train.format);
     if (fits.leftOut.length) {
       throw new TuneError(
-        "dataset_format_unsupported",
+        ErrorCode.DatasetFormatUnsupported,
         `${providerName}:${baseModel} cannot train on ${formatRef(train.name, train.version)}: ${fits.why}. Train it on together or local, or upload the rows as chat messages.`,
       );
     }
@@ -320,7 +320,7 @@ export class RunService {
           `${fmt.count(hit.samePrompt, "eval row")} sharing a prompt with a training row (${rows(o.samePrompt, "~")})`,
         );
       throw new TuneError(
-        "run_overlap",
+        ErrorCode.RunOverlap,
         `${tRef} overlaps the eval set ${eRef}: ${parts.join("; ")}. Training on eval rows makes the verdict meaningless: remove them (e.g. /tune dataset split, then train on the -train side).`,
         { exact: o.exact, samePrompt: o.samePrompt },
       );
@@ -330,7 +330,7 @@ export class RunService {
     const msg = `${fmt.count(hit.near, "eval row")} of the eval set ${eRef} (${fmt.pct(share)}) ${hit.near === 1 ? "has" : "have"} a near-duplicate in ${tRef}: ${rows(o.near, "~")}`;
     if (share > this.settings.nearOverlapMaxShare) {
       throw new TuneError(
-        "run_overlap",
+        ErrorCode.RunOverlap,
         `${msg}. That is over the ${fmt.pct(this.settings.nearOverlapMaxShare, 0)} allowed (TUNELOOP_NEAR_OVERLAP_MAX_SHARE). Remove them from the training set, or raise the setting if your rows are templated by design.`,
         { near: o.near.slice(0, 100) },
       );
@@ -351,14 +351,14 @@ export class RunService {
         .filter((n) => this.providers.trainer(n)?.validationLoss)
         .join(", ");
       throw new TuneError(
-        "validation_unsupported",
+        ErrorCode.ValidationUnsupported,
         `The ${providerName} trainer does not report validation loss here (hosted trainers bill validation tokens that tuneloop's estimate does not count yet). Leave out --valid, or train with ${able || "the local trainer"}.`,
       );
     }
     const valid = this.datasets.get(ref);
     if (valid.id === train.id) {
       throw new TuneError(
-        "validation_is_training",
+        ErrorCode.ValidationIsTraining,
         `--valid ${ref} is the training set itself: its loss would only repeat the training loss. Hold rows out instead (/tune dataset split ${ref}) and pass the other side.`,
       );
     }
@@ -464,7 +464,7 @@ export class RunService {
     if (!next) {
       const now = this.get(run.id);
       throw new TuneError(
-        "run_state",
+        ErrorCode.RunState,
         `Run ${run.id} is ${STATE_LABEL[now.state]}; it cannot become ${STATE_LABEL[to]}.`,
       );
     }
@@ -492,7 +492,7 @@ export class RunService {
   ): Promise<StartOutcome> {
     const r = this.get(id);
     const exp = this.repo.experimentById(r.experimentId);
-    if (!exp) throw new TuneError("experiment_not_found", `Run ${id}'s experiment is gone.`);
+    if (!exp) throw new TuneError(ErrorCode.ExperimentNotFound, `Run ${id}'s experiment is gone.`);
     return this.start({
       dataset: this.datasets.refOf(r.datasetVersionId),
       experiment: exp.name,
@@ -517,7 +517,7 @@ export class RunService {
     const run = this.get(id);
     if (run.state !== "awaiting_confirmation") {
       throw new TuneError(
-        "run_state",
+        ErrorCode.RunState,
         `Run ${id} is ${STATE_LABEL[run.state]}; only a run awaiting confirmation can be confirmed.`,
       );
     }
@@ -539,7 +539,7 @@ export class RunService {
       return r;
     }
     if (!["estimating", "awaiting_confirmation", "queued"].includes(run.state)) {
-      throw new TuneError("run_state", `Run ${id} is already ${STATE_LABEL[run.state]}.`);
+      throw new TuneError(ErrorCode.RunState, `Run ${id} is already ${STATE_LABEL[run.state]}.`);
     }
     return this.setState(run, ["estimating", "awaiting_confirmation", "queued"], "cancelled", user, {
       stateReason: `cancelled by ${user}`,

@@ -7,16 +7,15 @@
 import crypto from "node:crypto";
 import os from "node:os";
 import path from "node:path";
-import { TuneError, asTuneError } from "../../errors.ts";
+import { TuneError, asTuneError, ErrorCode } from "../../errors.ts";
 import { fmt } from "../format.ts";
-import type { Logger } from "../../log.ts";
 import { round } from "../costs/ledger.ts";
 import { seqBucket } from "../costs/throughput.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { EvalService } from "../evals/service.ts";
 import { parseGraderSpec } from "../evals/graders.ts";
 import { providerUnavailable, runRef, type ProviderSet } from "../models.ts";
-import type { Clock, EngineRepo, EvalRecord, RunProgress, RunRecord } from "../ports.ts";
+import type { Clock, EngineRepo, Logger, EvalRecord, RunProgress, RunRecord } from "../ports.ts";
 import type { RunListener, RunVerdict } from "./events.ts";
 import { pairedComparison } from "../stats.ts";
 import { hypothesisVerdict } from "../experiments/hypotheses.ts";
@@ -397,7 +396,7 @@ export class RunWorker {
 
   private async evaluate(run: RunRecord, signal: AbortSignal): Promise<RunVerdict> {
     const exp = this.repo.experimentById(run.experimentId);
-    if (!exp) throw new TuneError("experiment_not_found", `Run ${run.id}'s experiment is gone.`);
+    if (!exp) throw new TuneError(ErrorCode.ExperimentNotFound, `Run ${run.id}'s experiment is gone.`);
     const evalSet = this.datasets.byId(exp.evalVersionId);
     const base = `${run.provider}:${run.baseModel}`;
     const tuned = runRef(run.id);
