@@ -47,6 +47,13 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     }
     throw err;
   }
+  if (words[0] === "worker") {
+    try {
+      return await (await import("./worker-process.ts")).runWorkerProcess(app, words.slice(1), process.stdout);
+    } finally {
+      await app.close();
+    }
+  }
   // Not started: schedule commands write to the database, and a running bot picks the changes up.
   app.scheduler = createScheduler(app);
   try {

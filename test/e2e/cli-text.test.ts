@@ -45,7 +45,10 @@ describe("CLI text", () => {
     const usage = (JSON.parse(j.stdout) as Array<{ command: string; usage: string }>).find(
       (c) => c.command === "dataset upload",
     )?.usage;
-    assert.equal(usage, "npx tuneloop dataset upload FILE [name] [--drop-bad-rows] [--model <model>]");
+    assert.equal(
+      usage,
+      "npx tuneloop dataset upload FILE [name] [--drop-bad-rows] [--model <model>] [--append-to <append-to>]",
+    );
   });
 
   test("a user error reads as the CLI's, not the chat's (the real bin, exit 1 on stderr)", async () => {
@@ -96,7 +99,7 @@ describe("CLI text", () => {
     );
     assert.match(
       other.stderr,
-      /No trainer named "mystery"\. Trainers here: local; also possible: together \(set TOGETHER_API_KEY\), openai \(set OPENAI_API_KEY\)\./,
+      /No trainer named "mystery"\. Trainers here: local; also possible: together \(set TOGETHER_API_KEY\), openai \(set OPENAI_API_KEY\), selfhosted \(set a "kind": "vllm" endpoint in TUNELOOP_ENDPOINTS\)\./,
     );
     const ev = await runCliInProcess(["eval", "together:Qwen/Qwen2.5-7B-Instruct", "toy"], env);
     assert.equal(ev.code, 1);

@@ -17,7 +17,7 @@ const ctx: CommandContext = {
   user: { id: "u1", name: "tester" },
   channelId: "c1",
   surface: "console",
-  // As the console: the person at the machine names files on it (dataset upload --file PATH).
+  // The console is a terminal surface: it may name files on this machine (the test uploads with --file).
   host: HostAccess.forTerminal("console"),
   progress: () => {},
 };
