@@ -49,7 +49,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   }
   if (words[0] === "worker") {
     try {
-      return await (await import("./worker-process.ts")).runWorkerProcess(app, words.slice(1), process.stdout);
+      return await (await import("./worker-process.ts")).runWorkerProcess(app, words.slice(1), io);
     } finally {
       await app.close();
     }

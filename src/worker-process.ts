@@ -7,6 +7,7 @@
  */
 import { RunWorker } from "./core/runs/worker.ts";
 import type { App } from "./app.ts";
+import type { CliIo } from "./cli.ts";
 
 export function parseWorkerArgs(args: string[]): { providers: string[] } | { error: string } {
   let providers = ["selfhosted"];
@@ -29,15 +30,19 @@ export function parseWorkerArgs(args: string[]): { providers: string[] } | { err
 }
 
 /** Runs the worker until SIGINT/SIGTERM; resolves with the exit code. */
-export async function runWorkerProcess(app: App, args: string[], out: NodeJS.WritableStream): Promise<number> {
+export async function runWorkerProcess(
+  app: App,
+  args: string[],
+  io: Pick<CliIo, "stdout" | "stderr">,
+): Promise<number> {
   const parsed = parseWorkerArgs(args);
   if ("error" in parsed) {
-    process.stderr.write(`${parsed.error}\n`);
+    io.stderr(`${parsed.error}\n`);
     return 1;
   }
   const unknown = parsed.providers.filter((p) => !app.providers.trainer(p));
   if (unknown.length) {
-    process.stderr.write(
+    io.stderr(
       `No trainer ${unknown.join(", ")} here (trainers: ${app.providers.trainerNames().join(", ")}). For selfhosted, name a "kind": "vllm" endpoint in TUNELOOP_ENDPOINTS (docs/selfhosted.md).\n`,
     );
     return 1;
@@ -47,7 +52,7 @@ export async function runWorkerProcess(app: App, args: string[], out: NodeJS.Wri
     providers: { only: parsed.providers },
   });
   worker.start({ label: `a tuneloop worker for ${parsed.providers.join(", ")}` });
-  out.write(
+  io.stdout(
     `tuneloop worker: running queued ${parsed.providers.join(", ")} runs from ${app.config.dataDir}. Ctrl-C stops it.\n`,
   );
   // the worker's own timer does not hold the process: this does, until a signal
@@ -58,6 +63,6 @@ export async function runWorkerProcess(app: App, args: string[], out: NodeJS.Wri
   });
   clearInterval(keep);
   const id = await worker.stop();
-  out.write(id === null ? "stopped.\n" : `stopped; run ${id} resumes when a worker starts again.\n`);
+  io.stdout(id === null ? "stopped.\n" : `stopped; run ${id} resumes when a worker starts again.\n`);
   return 0;
 }
