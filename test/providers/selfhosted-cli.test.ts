@@ -1,8 +1,9 @@
 /**
- * The self-hosted loop through the real CLI (child processes) against the fake vLLM (test/fakes/vllm.ts) and the
- * fake trainer (test/fakes/trainer.mjs): `run start --provider selfhosted --model gpu:<base> --yes --wait --json`
- * trains an adapter by the trainer contract, loads it into vLLM, evaluates base and tuned through it, and books
- * GPU hours; the refusals (rank, base model, run-time loading off) leave nothing loaded or written.
+ * The self-hosted loop through the CLI's code (runCliInProcess: src/cli.ts's main, in this process) against the
+ * fake vLLM (test/fakes/vllm.ts) and the fake trainer (test/fakes/trainer.mjs): `run start --provider selfhosted
+ * --model gpu:<base> --yes --wait --json` trains an adapter by the trainer contract, loads it into vLLM, evaluates
+ * base and tuned through it, and books GPU hours; the refusals (rank, base model, run-time loading off) leave nothing loaded or written. `tuneloop worker`
+ * is a separate process by its nature (it runs until a signal, beside the bot): that test spawns the real bin.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -12,7 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { answerFor, writeTask } from "../engine/engine-helpers.ts";
 import { startFakeOpenAI, type FakeEndpoint } from "../fakes/openai-compatible.ts";
 import { startFakeVllm, type FakeVllm } from "../fakes/vllm.ts";
-import { repoRoot, runCli, runCliJson, testEnv, tmpDir } from "../helpers.ts";
+import { repoRoot, runCliInProcess, runCliJsonInProcess, testEnv, tmpDir } from "../helpers.ts";
 
 const BASE = "Qwen/Qwen2.5-0.5B-Instruct";
 const lastUser = (m: Array<{ role: string; content: string }>) =>
@@ -66,7 +67,7 @@ export async function seedCli(env: NodeJS.ProcessEnv, budget?: number, baseline?
       ...(baseline ? ["--baseline", baseline] : []),
     ],
   ]) {
-    const r = await runCli(args, env);
+    const r = await runCliInProcess(args, env);
     assert.equal(r.code, 0, `${args.join(" ")}\n${r.stdout}\n${r.stderr}`);
   }
 }
@@ -119,7 +120,7 @@ describe("selfhosted through the CLI", () => {
       },
     );
     await seedCli(env, 10, "cloud:big-model");
-    const r = await runCliJson<RunJson>(
+    const r = await runCliJsonInProcess<RunJson>(
       [
         "run",
         "start",
@@ -168,7 +169,7 @@ describe("selfhosted through the CLI", () => {
     assert.match(run.estimate.trainingBasis ?? "", /GPU hours .*at \$2\.40\/h/);
     assert.ok(run.result.steps > 0 && run.result.trainingTokens > 0);
     // the text card names the tuned model and the cost per 1,000 requests
-    const shown = await runCli(["run", "show", "1"], env);
+    const shown = await runCliInProcess(["run", "show", "1"], env);
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, new RegExp(`selfhosted:${BASE} -> run:1 \\(gpu:${adapter}\\)`));
     assert.match(
@@ -177,7 +178,7 @@ describe("selfhosted through the CLI", () => {
     );
     // the verdict puts the adapter's cost per 1,000 requests beside the hosted baseline's
     // the next run's estimate learns this run's speed instead of the cautious first guess
-    const next = await runCliJson<{
+    const next = await runCliJsonInProcess<{
       run: { id: number; estimate: { wallSource: string | null; trainingBasis?: string } };
     }>(
       [
@@ -198,8 +199,8 @@ describe("selfhosted through the CLI", () => {
     assert.equal(next.code, 0, next.stderr);
     assert.match(next.json.run.estimate.wallSource ?? "", /from 1 earlier run of Qwen\/Qwen2\.5-0\.5B-Instruct/);
     assert.doesNotMatch(next.json.run.estimate.trainingBasis ?? "", /cautious guess/);
-    assert.equal((await runCli(["run", "cancel", String(next.json.run.id)], env)).code, 0);
-    const board = await runCli(["leaderboard", "exp"], env);
+    assert.equal((await runCliInProcess(["run", "cancel", String(next.json.run.id)], env)).code, 0);
+    const board = await runCliInProcess(["leaderboard", "exp"], env);
     // the leaderboard puts the adapter's cost per 1,000 requests (its GPU time) beside the hosted baseline's
     assert.match(board.stdout, /cloud:big-model +baseline .* \$0\.04\n/);
     assert.match(board.stdout, /run:1 +tuned .* \$0\.0\d+\n/);
@@ -214,7 +215,10 @@ describe("selfhosted through the CLI", () => {
     await seedCli(env);
     const loadsBefore = fake.calls.filter((c) => c.path.endsWith("load_lora_adapter")).length;
     const start = (...extra: string[]) =>
-      runCli(["run", "start", "task-train", "--experiment", "exp", "--provider", "selfhosted", "--yes", ...extra], env);
+      runCliInProcess(
+        ["run", "start", "task-train", "--experiment", "exp", "--provider", "selfhosted", "--yes", ...extra],
+        env,
+      );
 
     const rank = await start("--model", `gpu:${BASE}`, "--lora-rank", "32");
     assert.equal(rank.code, 1);
@@ -234,13 +238,13 @@ describe("selfhosted through the CLI", () => {
     assert.match(other.stderr, new RegExp(`does not serve meta-llama/Llama-3.2-1B-Instruct: it serves ${BASE}`));
 
     // the estimate (GPU hours) is reserved against the experiment's budget like any provider's
-    const budget = await runCli(["experiment", "budget", "exp", "0.01"], env);
+    const budget = await runCliInProcess(["experiment", "budget", "exp", "0.01"], env);
     assert.equal(budget.code, 0, budget.stderr);
     const over = await start("--model", `gpu:${BASE}`);
     assert.equal(over.code, 1);
     assert.match(over.stderr, /This run is estimated at \$[\d.]+, over what is left of exp's budget/);
 
-    const list = await runCliJson<Array<unknown>>(["run", "list"], env);
+    const list = await runCliJsonInProcess<Array<unknown>>(["run", "list"], env);
     assert.equal(list.json.length, 0, "no run was created");
     assert.deepEqual(fs.readdirSync(adapterDir), []);
     assert.equal(fake.calls.filter((c) => c.path.endsWith("load_lora_adapter")).length, loadsBefore);
@@ -255,7 +259,7 @@ describe("selfhosted: a server with run-time loading off", () => {
       const adapterDir = tmpDir("sh-off-adapters");
       const env = selfhostedEnv(dataDir, off, adapterDir);
       await seedCli(env);
-      const r = await runCliJson<RunJson>(
+      const r = await runCliJsonInProcess<RunJson>(
         [
           "run",
           "start",
@@ -283,12 +287,13 @@ describe("selfhosted: a server with run-time loading off", () => {
 
 describe("serve bench through the CLI", () => {
   test("base alone, then N adapters mixed: tokens/s, p50/p95, the ratio, a PNG; the server left as it was", async () => {
-    // each request takes 20 ms on the base, 30 ms through an adapter: the mixed phase is slower
+    // each request takes 20 ms on the base, 200 ms through an adapter: the mixed phase is slower by far more than a
+    // busy machine's noise (at 20 ms against 30 ms a scheduling hiccup in the base phase gave a ratio over 1)
     const bench = await startFakeVllm({
       base: BASE,
       maxLoras: 4,
       latencyMs: 20,
-      adapterLatencyMs: 10,
+      adapterLatencyMs: 180,
       answer: () => "a b c d e f g h",
     });
     try {
@@ -303,7 +308,7 @@ describe("serve bench through the CLI", () => {
       len.writeBigUInt64LE(BigInt(header.length));
       fs.writeFileSync(path.join(d, "adapter_model.safetensors"), Buffer.concat([len, header]));
       const env = selfhostedEnv(dataDir, bench, adapterDir, {}, { maxLoras: 4 });
-      const r = await runCliJson<{
+      const r = await runCliJsonInProcess<{
         ratio: number;
         chart: string;
         phases: Array<{ label: string; tokensPerSec: number; p50Ms: number; p95Ms: number; requests: number }>;
@@ -312,7 +317,7 @@ describe("serve bench through the CLI", () => {
       const [alone, mixed] = r.json.phases;
       assert.equal(alone.label, "base");
       assert.equal(mixed.label, "3 adapters");
-      assert.ok(alone.p50Ms >= 20 && mixed.p50Ms >= 30, `${alone.p50Ms} / ${mixed.p50Ms}`);
+      assert.ok(alone.p50Ms >= 20 && mixed.p50Ms >= 200, `${alone.p50Ms} / ${mixed.p50Ms}`);
       assert.ok(r.json.ratio > 0 && r.json.ratio < 1, `ratio ${r.json.ratio}`);
       assert.ok(Math.abs(r.json.ratio - mixed.tokensPerSec / alone.tokensPerSec) < 1e-9);
       const png = fs.readFileSync(r.json.chart);
@@ -321,7 +326,7 @@ describe("serve bench through the CLI", () => {
       const used = new Set(bench.chats.filter((c) => c.adapter).map((c) => c.adapter));
       assert.equal(used.size, 3);
       assert.equal(bench.loaded.size, 0);
-      const text = await runCli(["serve", "bench", "gpu-box", "--adapters", "5"], env);
+      const text = await runCliInProcess(["serve", "bench", "gpu-box", "--adapters", "5"], env);
       assert.equal(text.code, 1);
       assert.match(text.stderr, /--adapters 5 is over gpu-box's maxLoras 4/);
     } finally {
@@ -331,6 +336,29 @@ describe("serve bench through the CLI", () => {
 });
 
 describe("tuneloop worker", () => {
+  test("a bad option or an unknown trainer: exit 1, the usage or the setting named on stderr, nothing started", async () => {
+    const gpu = await startFakeVllm({ base: BASE });
+    try {
+      const env = selfhostedEnv(tmpDir("sh-worker-usage"), gpu, tmpDir("sh-worker-usage-adapters"));
+      const bad = await runCliInProcess(["worker", "--bogus"], env);
+      assert.equal(bad.code, 1);
+      assert.equal(bad.stdout, "");
+      assert.match(
+        bad.stderr,
+        /^Unknown option --bogus\. Usage: npx tuneloop worker \[--providers selfhosted,local\]\n$/,
+      );
+      const none = await runCliInProcess(["worker", "--providers", "together"], { ...env, TUNELOOP_ENDPOINTS: "" });
+      assert.equal(none.code, 1);
+      assert.match(
+        none.stderr,
+        /^No trainer together here \(trainers: local\)\. For selfhosted, name a "kind": "vllm"/,
+      );
+      assert.equal(gpu.calls.length, 0);
+    } finally {
+      await gpu.close();
+    }
+  });
+
   test("a worker process takes the self-hosted runs from the shared database; the bot side leaves them", async () => {
     const gpu = await startFakeVllm({ base: BASE, answer: (_m, a, msgs) => (a ? answerFor(lastUser(msgs)) : "no") });
     const dataDir = tmpDir("sh-worker");
@@ -350,7 +378,7 @@ describe("tuneloop worker", () => {
     });
     try {
       // this process (the bot's side, TUNELOOP_SELFHOSTED_WORKER=external) only waits: the worker trains and evaluates
-      const r = await runCliJson<RunJson>(
+      const r = await runCliJsonInProcess<RunJson>(
         [
           "run",
           "start",
@@ -368,7 +396,7 @@ describe("tuneloop worker", () => {
       );
       assert.equal(r.json.run.state, "succeeded", `${r.json.run.stateReason}\n${out}`);
       assert.match(out, /tuneloop worker: running queued selfhosted runs/);
-      const events = await runCliJson<{ events?: unknown }>(["run", "show", "1"], env);
+      const events = await runCliJsonInProcess<{ events?: unknown }>(["run", "show", "1"], env);
       assert.equal(events.code, 0);
     } finally {
       const exited = new Promise((resolve) => worker.once("exit", resolve));
