@@ -343,3 +343,17 @@ export const workers = sqliteTable("workers", {
   startedAt: integer("started_at", { mode: "timestamp_ms" }).notNull(),
   seenAt: integer("seen_at", { mode: "timestamp_ms" }).notNull(),
 });
+
+/**
+ * Chat requests already taken (src/chat/dedupe.ts): a platform's retried delivery (a Slack event retry, a Discord
+ * gateway replay) finds its key here and is dropped, also after a restart and across processes on one database.
+ * Rows older than a day are pruned.
+ */
+export const chatRequests = sqliteTable(
+  "chat_requests",
+  {
+    key: text("key").primaryKey(),
+    at: integer("at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("chat_requests_at").on(t.at)],
+);
