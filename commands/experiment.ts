@@ -33,6 +33,7 @@ export const experimentNew = defineCommand({
     alpha: z.coerce.number().gt(0).lt(1).default(0.05).describe("significance level"),
   }),
   positional: ["name"],
+  complete: { eval: "dataset" },
   permission: "write",
   examples: ["/tune experiment new support --eval support-eval --metric exact --baseline vllm:qwen2.5-7b --budget 20"],
   async handler(ctx, input) {
@@ -88,6 +89,7 @@ export const experimentShow = defineCommand({
   summary: "Show an experiment: eval set, metric, baselines, budget, runs, hypotheses, best model.",
   options: z.object({ name: z.string().describe("experiment name") }),
   positional: ["name"],
+  complete: { name: "experiment" },
   permission: "read",
   examples: ["/tune experiment show support"],
   async handler(ctx, input) {
@@ -124,6 +126,7 @@ export const experimentBudget = defineCommand({
       .describe("the budget in USD, or none"),
   }),
   positional: ["name", "usd"],
+  complete: { name: "experiment" },
   permission: "admin",
   examples: ["/tune experiment budget support 50", "/tune experiment budget support none"],
   async handler(ctx, input) {
@@ -201,6 +204,7 @@ export const hypothesis = defineCommand({
     expect: points.describe("expected effect of the next run against its base, e.g. +5pts"),
   }),
   positional: ["experiment", "text"],
+  complete: { experiment: "experiment" },
   permission: "write",
   examples: ['/tune hypothesis support "adding refund examples helps" --expect +5pts'],
   async handler(ctx, input) {

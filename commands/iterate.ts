@@ -163,6 +163,7 @@ export const subscribe = defineCommand({
   }),
   positional: ["experiment"],
   rest: "kinds",
+  complete: { experiment: "experiment" },
   permission: "write",
   examples: ["/tune subscribe support digest", "/tune subscribe all runs evals"],
   async handler(ctx, input) {
@@ -200,6 +201,7 @@ export const digestNow = defineCommand({
     experiment: z.string().optional().describe("only this experiment"),
     days: z.coerce.number().int().min(1).max(365).default(7).describe("the period, in days"),
   }),
+  complete: { experiment: "experiment" },
   permission: "read",
   examples: ["/tune digest now", "/tune digest now --experiment support --days 30"],
   async handler(ctx, input) {
@@ -230,6 +232,7 @@ export const experimentRerun = defineCommand({
     "Re-train the experiment's best recipe on the newest version of its dataset (skipped when it has not changed).",
   options: z.object({ experiment: z.string().describe("experiment name"), yes: z.boolean().default(false) }),
   positional: ["experiment"],
+  complete: { experiment: "experiment" },
   permission: "spend",
   examples: ["/tune experiment rerun support"],
   async handler(ctx, input) {
@@ -293,6 +296,7 @@ export const experimentReeval = defineCommand({
   summary: "Evaluate the experiment's current best model and its baselines again (e.g. after adding a baseline).",
   options: z.object({ experiment: z.string().describe("experiment name") }),
   positional: ["experiment"],
+  complete: { experiment: "experiment" },
   permission: "spend",
   examples: ["/tune experiment reeval support"],
   async handler(ctx, input) {
@@ -449,6 +453,7 @@ export const sweep = defineCommand({
     yes: z.boolean().default(false).describe("start without asking"),
   }),
   positional: ["experiment"],
+  complete: { experiment: "experiment", dataset: "dataset" },
   permission: "spend",
   examples: [
     "/tune sweep support --dataset support-train@v1,support-train@v2 --epochs 1,2,3 --lr 1e-3,3e-3 --lora-rank 4,8 --budget 10",
