@@ -25,6 +25,7 @@ const GROUP_TITLES: Record<string, string> = {
   digest: "Iterations",
   sweep: "Iterations",
   demo: "Demo",
+  home: "Help",
   help: "Help",
 };
 
@@ -120,6 +121,17 @@ const help = defineCommand({
   },
 });
 
+const home = defineCommand({
+  path: ["home"],
+  summary: "Your overview: your recent runs, every experiment's best score against its baseline, this month's spend.",
+  options: z.object({}),
+  permission: "read",
+  examples: ["/tune home"],
+  async handler(ctx) {
+    return { card: ctx.app.overview(ctx.user.id), data: null };
+  },
+});
+
 registry.push(
   ...([
     ...datasetCommands,
@@ -129,6 +141,7 @@ registry.push(
     ...chartCommands,
     ...iterateCommands,
     ...demoCommands,
+    home,
     help,
   ] as unknown as CommandDef[]),
 );

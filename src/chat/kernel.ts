@@ -51,15 +51,20 @@ export class ChatKernel {
     return this.app.requests.first(`${this.adapter.surface}:${key}`);
   }
 
-  context(ev: Pick<CommandEvent, "user" | "channelId" | "requestId">, progress?: (m: string) => void): CommandContext {
-    return {
+  context(
+    ev: Pick<CommandEvent, "user" | "channelId"> & { requestId?: string },
+    progress?: (m: string) => void,
+  ): CommandContext {
+    const base = {
       app: this.app,
       user: ev.user,
       channelId: ev.channelId,
-      surface: this.adapter.surface,
       requestId: ev.requestId,
       progress: progress ?? (() => {}),
     };
+    const { surface, host } = this.adapter;
+    // Host access only where the adapter is the terminal's (the console); a chat platform's context has none.
+    return surface === "console" ? { ...base, surface, host } : { ...base, surface };
   }
 
   /** What the dispatcher refuses before any handler runs; null: go ahead. */
@@ -174,12 +179,11 @@ export class ChatKernel {
    * its thread cards into the message's thread and, for a run's card, its presence.
    */
   async deliver(outcome: Outcome, reply: Reply, opts: { forcePublic?: boolean } = {}): Promise<MessageRef | null> {
-    const { thread, ...card } = outcome.card;
-    if (outcome.error || (card.ephemeral && !opts.forcePublic)) {
-      await reply.private(card);
-      for (const t of thread ?? []) await reply.private(t);
+    if (outcome.error || (outcome.card.ephemeral && !opts.forcePublic)) {
+      await reply.private(outcome.card); // its thread cards go with it where the platform can show them
       return null;
     }
+    const { thread, ...card } = outcome.card;
     const ref = await reply.public({ ...card, ephemeral: false });
     if (!ref) return null;
     for (const t of thread ?? [])

@@ -8,13 +8,19 @@
  * Inbound, an adapter turns platform events into the events below, and gives each request a `Reply`: how the answer
  * to that request goes out (Slack: a response_url or a progress message; Discord: the interaction's reply).
  */
+import type { HostAccess } from "../../commands/attachments.ts";
 import type { Actor, Surface } from "../../commands/types.ts";
 import type { Card } from "../core/cards.ts";
 import type { ChatPort } from "../core/ports.ts";
 
 export interface ChatAdapter extends ChatPort {
-  /** The command context's surface ("slack", "discord"). */
-  readonly surface: Exclude<Surface, "cli" | "console">;
+  /** The command context's surface ("slack", "discord", "console"). */
+  readonly surface: Exclude<Surface, "cli">;
+  /**
+   * The right to name host paths: only the console (the person at the machine) has it. A chat platform's adapter
+   * never does, so nothing its members type reaches the host's disk (commands/attachments.ts).
+   */
+  readonly host?: HostAccess;
   /** The platform's name for people and logs ("Slack", "Discord"). */
   readonly name: string;
   /** Posts a card (in the thread of `threadId` when given); its thread cards and files go with it. */
@@ -38,7 +44,7 @@ export interface MessageRef {
 export interface Reply {
   /** A public answer; null when it could not be posted publicly (the adapter then said so privately). */
   public(card: Card): Promise<MessageRef | null>;
-  /** An answer only the person who asked sees. */
+  /** An answer only the person who asked sees (with its thread cards, where the platform can show them). */
   private(card: Card): Promise<void>;
   /** Progress of long work (coalesced by the adapter into edits). */
   progress?: (line: string) => void;

@@ -80,9 +80,10 @@ class Answer {
   reply(): Reply {
     return {
       progress: (m) => this.progress(m),
-      private: async (card) => {
+      private: async ({ thread, ...card }) => {
         if (this.done) await this.i.followUp({ ...this.d.options(card), flags: MessageFlags.Ephemeral });
         else await this.final({ ...card, ephemeral: true });
+        for (const t of thread ?? []) await this.i.followUp({ ...this.d.options(t), flags: MessageFlags.Ephemeral });
       },
       public: async (card) => {
         const messageId = await this.final(card);
