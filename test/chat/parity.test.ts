@@ -9,7 +9,9 @@ import fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { registry } from "../../commands/index.ts";
 import { chatFields } from "../../src/adapters/discord/commands.ts";
+import { ButtonCommands, renderMessage } from "../../src/adapters/discord/render.ts";
 import { isDatasetFile } from "../../src/adapters/slack/context.ts";
+import { renderCard as renderSlack } from "../../src/adapters/slack/render.ts";
 import type { App } from "../../src/app.ts";
 import { completeKindOf } from "../../src/chat/complete.ts";
 import { DATASET_FILE_TYPES, isDatasetFileName } from "../../src/chat/files.ts";
@@ -226,6 +228,25 @@ describe("chat kernel parity (in-memory platform)", () => {
         assert.ok(completeKindOf(def, f));
       }
     }
+  });
+
+  test("buttons are identical on every platform: the same labels running the same commands", () => {
+    const card = { ...chat.get(runMsg)!.card };
+    assert.ok(card.actions?.length, "the run's card has buttons");
+    const want = card.actions!.map((a) => [a.label, a.command]);
+    const slack = renderSlack(card, { secrets: [] }).blocks.flatMap((b) =>
+      b.type === "actions"
+        ? (b.elements as Array<{ text: { text: string }; value: string }>).map((e) => [e.text.text, e.value])
+        : [],
+    );
+    const buttons = new ButtonCommands();
+    const discord = renderMessage(card, { secrets: [], buttons }).components.flatMap((r) =>
+      r.components.map((c) => [c.label, buttons.command(c.custom_id)]),
+    );
+    const text = [...plainText(card).matchAll(/\[([^\]:]+): \/tune ([^\]]+)\]/g)].map((m) => [m[1], m[2]]);
+    assert.deepEqual(slack, want, "Slack");
+    assert.deepEqual(discord, want, "Discord");
+    assert.deepEqual(text, want, "console");
   });
 
   test("one list of dataset file types for every platform", () => {
