@@ -9,7 +9,6 @@ import {
   regressed,
   resolveEval,
 } from "../src/core/evals/answers.ts";
-import { summarizeLedger } from "../src/core/costs/ledger.ts";
 import { compareCard, EVAL_COLUMNS, evalFlagNotes, evalRow, leaderboardCard, pct } from "../src/core/runs/cards.ts";
 import { experimentChartFiles } from "../src/charts/run-charts.ts";
 import { experimentEvals, latestEvalsByModel } from "../src/core/experiments/evals.ts";
@@ -77,8 +76,8 @@ export const evalCommand = defineCommand({
         ),
       );
     }
-    const cost = summarizeLedger(ctx.app.engine.ledger({ evalIds: chain }));
-    const earlier = summarizeLedger(ctx.app.engine.ledger({ evalIds: chain.slice(1) })).totalUsd;
+    const cost = ctx.app.costs.ofEvals(chain);
+    const earlier = ctx.app.costs.ofEvals(chain.slice(1)).totalUsd;
     blocks.push(
       fields([
         [
@@ -118,8 +117,8 @@ export const compareCommand = defineCommand({
       const other = a === "best" ? b : a;
       if (!exp) {
         const runId = parseRunRef(other);
-        const run = runId !== null ? ctx.app.engine.runById(runId) : null;
-        exp = run ? (ctx.app.engine.experimentById(run.experimentId) ?? undefined) : undefined;
+        const run = runId !== null ? ctx.app.runs.find(runId) : null;
+        exp = run ? (ctx.app.experiments.byId(run.experimentId) ?? undefined) : undefined;
       }
       if (!exp)
         throw new TuneError(
@@ -154,7 +153,7 @@ export const leaderboardCommand = defineCommand({
   async handler(ctx, input) {
     const exp = ctx.app.experiments.get(input.experiment);
     const evals = latestEvalsByModel(ctx.app.engine, exp);
-    const spend = summarizeLedger(ctx.app.engine.ledger({ experimentId: exp.id }));
+    const spend = ctx.app.costs.ofExperiment(exp.id);
     const card = leaderboardCard(exp, ctx.app.datasets.refOf(exp.evalVersionId), evals, spend);
     if (evals.length) card.files = await experimentChartFiles(ctx.app, exp);
     return {

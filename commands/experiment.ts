@@ -62,8 +62,8 @@ export const experimentNew = defineCommand({
 
 function experimentJson(app: import("../src/app.ts").App, name: string) {
   const e = app.experiments.get(name);
-  const spend = summarizeLedger(app.engine.ledger({ experimentId: e.id }));
-  const use = app.engine.budgetUse(e.id, app.clock.now());
+  const spend = app.costs.ofExperiment(e.id);
+  const use = app.costs.budgetUse(e.id);
   const left = leftUsd(use);
   return {
     name: e.name,
@@ -99,8 +99,8 @@ export const experimentShow = defineCommand({
       evalRef: ctx.app.datasets.refOf(e.evalVersionId),
       runs: ctx.app.runs.list({ experimentId: e.id }),
       hypotheses: ctx.app.experiments.hypotheses(e.id),
-      spend: summarizeLedger(ctx.app.engine.ledger({ experimentId: e.id })),
-      budget: ctx.app.engine.budgetUse(e.id, ctx.app.clock.now()),
+      spend: ctx.app.costs.ofExperiment(e.id),
+      budget: ctx.app.costs.budgetUse(e.id),
       best,
     });
     return { card, data: experimentJson(ctx.app, e.name) };
@@ -131,7 +131,7 @@ export const experimentBudget = defineCommand({
   examples: ["/tune experiment budget support 50", "/tune experiment budget support none"],
   async handler(ctx, input) {
     const e = ctx.app.experiments.setBudget(input.name, input.usd);
-    const use = ctx.app.engine.budgetUse(e.id, ctx.app.clock.now());
+    const use = ctx.app.costs.budgetUse(e.id);
     const blocks = [text(`Budget of ${e.name}: ${budgetLine(use)}.`)];
     if (e.budgetUsd !== null && committedUsd(use) > e.budgetUsd + 1e-9)
       blocks.push(
@@ -163,7 +163,7 @@ export const experimentList = defineCommand({
         data: [],
       };
     const rows = all.map((e) => {
-      const spend = summarizeLedger(ctx.app.engine.ledger({ experimentId: e.id })).totalUsd;
+      const spend = ctx.app.costs.ofExperiment(e.id).totalUsd;
       return { e, spend, runs: ctx.app.runs.list({ experimentId: e.id }).length };
     });
     return {

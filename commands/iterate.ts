@@ -285,7 +285,7 @@ export const experimentRerun = defineCommand({
         ...runner,
       },
       onPosted: ({ channelId, messageId }) => {
-        app.engine.updateRun(out.run.id, { channelId, messageId });
+        app.runs.setMessage(out.run.id, { channelId, messageId });
       },
     };
   },
@@ -346,7 +346,7 @@ export const experimentReeval = defineCommand({
 });
 
 function sweepCard(app: App, s: SweepRecord, totalUsd: number): Card {
-  const exp = app.engine.experimentById(s.experimentId);
+  const exp = app.experiments.byId(s.experimentId);
   const rows = s.cells.map((c, i) => [
     String(i + 1),
     c.dataset,
@@ -383,7 +383,7 @@ function sweepCard(app: App, s: SweepRecord, totalUsd: number): Card {
 }
 
 export async function sweepSummaryCard(app: App, s: SweepRecord, summary: SweepSummary): Promise<Card> {
-  const exp = app.engine.experimentById(s.experimentId);
+  const exp = app.experiments.byId(s.experimentId);
   const rows = summary.cells.map((c) => [
     c.dataset,
     String(c.epochs),

@@ -99,7 +99,7 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
   const worker = new RunWorker(engine, runs, datasets, evals, providers, clock, log, { dataDir: config.dataDir });
   const iterations = iterationRepo(db);
   const sweeps = new SweepService(iterations, engine, runs, datasets, evals, clock);
-  const costs = new CostService(engine);
+  const costs = new CostService(engine, clock);
   const requests = chatRequestLog(db, clock);
   return {
     config,

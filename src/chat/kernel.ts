@@ -40,6 +40,8 @@ import type {
 export class ChatKernel {
   /** Messages the kernel posted that are a run's card (message id -> run id), besides the runs' own card messages. */
   private readonly subjects = new Map<string, number>();
+  /** Messages known not to be a run's card, and when that was looked up. */
+  private readonly misses = new Map<string, number>();
 
   constructor(
     readonly app: App,
@@ -198,10 +200,7 @@ export class ChatKernel {
    */
   presence(outcome: Outcome, ref: MessageRef): void {
     const subject = outcome.card.subject;
-    if (subject?.kind === "run") {
-      this.subjects.set(`${ref.channelId}:${ref.messageId}`, subject.id);
-      if (this.subjects.size > 5000) this.subjects.delete(this.subjects.keys().next().value as string);
-    }
+    if (subject?.kind === "run") this.remember(`${ref.channelId}:${ref.messageId}`, subject.id);
     if (!outcome.onPosted || ref.threadId) return;
     outcome.onPosted({ channelId: ref.channelId, messageId: ref.messageId });
     if (subject?.kind !== "run") return;
@@ -215,9 +214,30 @@ export class ChatKernel {
     }
   }
 
-  /** The run a message is the card of (posted by this process, or stored as the run's card message), or null. */
+  /**
+   * The run a message is the card of (posted by this process, or stored as the run's card message), or null. A miss
+   * is remembered for a minute: every message in every thread asks this.
+   */
   subjectOf(channelId: string, messageId: string): number | null {
-    return this.subjects.get(`${channelId}:${messageId}`) ?? this.app.runs.byMessage(channelId, messageId)?.id ?? null;
+    const key = `${channelId}:${messageId}`;
+    const known = this.subjects.get(key);
+    if (known !== undefined) return known;
+    const missed = this.misses.get(key);
+    if (missed !== undefined && Date.now() - missed < 60_000) return null;
+    const run = this.app.runs.byMessage(channelId, messageId);
+    if (run) {
+      this.remember(key, run.id);
+      return run.id;
+    }
+    this.misses.set(key, Date.now());
+    if (this.misses.size > 5000) this.misses.clear();
+    return null;
+  }
+
+  private remember(key: string, runId: number) {
+    this.subjects.set(key, runId);
+    this.misses.delete(key);
+    if (this.subjects.size > 5000) this.subjects.delete(this.subjects.keys().next().value as string);
   }
 
   /** A person's reply in a thread: kept as the run's discussion when the thread is a run's. Returns the run id. */
@@ -273,14 +293,23 @@ export class ChatKernel {
   }
 }
 
-/** The words of a command line typed with a file, or null when the text is not a command ("tune ..."/"/tune ..."). */
-export function typedWords(text: string | undefined, defaults = ["dataset", "upload"]): string[] | null {
+/**
+ * The command typed with a dropped file ("tune dataset upload x" or "/tune dataset upload x"): the words after tune
+ * (`dataset upload` when only "tune" was typed), or null when the text is not a command.
+ */
+export function typedLine(text: string | undefined): string | null {
   const m = /^\s*\/?tune\b(.*)$/is.exec(text ?? "");
   if (!m) return null;
+  return m[1].trim() || "dataset upload";
+}
+
+/** typedLine as words (an unclosed quote: the plain upload). */
+export function typedWords(text: string | undefined): string[] | null {
+  const line = typedLine(text);
+  if (line === null) return null;
   try {
-    const words = splitWords(m[1].trim());
-    return words.length ? words : defaults;
+    return splitWords(line);
   } catch {
-    return defaults;
+    return ["dataset", "upload"];
   }
 }

@@ -7,6 +7,7 @@
  */
 import type { App as BoltApp, RespondFn } from "@slack/bolt";
 import type { Actor } from "../../../../commands/types.ts";
+import { typedLine } from "../../../chat/kernel.ts";
 import type { InboundFile, Reply } from "../../../chat/types.ts";
 import { fmt } from "../../../core/cards.ts";
 import type { SlackFile } from "../api.ts";
@@ -24,11 +25,7 @@ interface FileShareMessage {
 }
 
 /** "tune dataset upload x" or "/tune dataset upload x" typed with a file: the words after tune. */
-export function typedCommand(t: string | undefined): string | null {
-  const m = /^\s*\/?tune\b(.*)$/is.exec(commandText(t ?? ""));
-  if (!m) return null;
-  return m[1].trim() || "dataset upload";
-}
+export const typedCommand = (t: string | undefined): string | null => typedLine(commandText(t ?? ""));
 
 export function registerFileShares(bolt: BoltApp, s: SlackContext): void {
   bolt.event("message", async ({ event }) => {
