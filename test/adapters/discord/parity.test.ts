@@ -7,9 +7,8 @@ import { after, before, describe, test } from "node:test";
 import { text } from "../../../src/core/cards.ts";
 import { seedExperiment } from "../../engine/engine-helpers.ts";
 import { FakeDiscord, type FakeInteraction, type FakeMember } from "../../fakes/discord.ts";
-import { startHarness, type Harness } from "./helpers.ts";
+import { finalAnswer, startHarness, type Harness } from "./helpers.ts";
 
-const LOADING = 128;
 const EPHEMERAL = 64;
 
 describe("discord parity rows", () => {
@@ -18,11 +17,7 @@ describe("discord parity rows", () => {
   let alice: FakeMember;
   let bob: FakeMember;
 
-  const answered = (i: FakeInteraction) =>
-    fake.waitFor(`the answer to interaction ${i.id}`, () => {
-      const m = fake.original(i);
-      return m && !(m.flags & LOADING) ? m : undefined;
-    });
+  const answered = (i: FakeInteraction) => finalAnswer(fake, i);
 
   before(async () => {
     h = await startHarness();
