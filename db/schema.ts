@@ -388,3 +388,16 @@ export const proposals = sqliteTable("proposals", {
   datasetVersionId: integer("dataset_version_id"),
   hypothesisId: integer("hypothesis_id"),
 });
+/**
+ * Chat requests already taken (src/chat/dedupe.ts): a platform's retried delivery (a Slack event retry, a Discord
+ * gateway replay) finds its key here and is dropped, also after a restart and across processes on one database.
+ * Rows older than a day are pruned.
+ */
+export const chatRequests = sqliteTable(
+  "chat_requests",
+  {
+    key: text("key").primaryKey(),
+    at: integer("at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("chat_requests_at").on(t.at)],
+);

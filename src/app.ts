@@ -3,6 +3,11 @@ import { datasetRepo } from "../db/repos/datasets.ts";
 import { engineRepo } from "../db/repos/engine.ts";
 import { openDb, type Db } from "../db/client.ts";
 import type { Config } from "./config.ts";
+import { chatRequestLog } from "../db/repos/chat.ts";
+import type { RequestLog } from "./chat/dedupe.ts";
+import { CostService } from "./core/costs/service.ts";
+import { overviewCard } from "./core/overview.ts";
+import type { Card } from "./core/cards.ts";
 import { IngestPool } from "./core/datasets/run-ingest.ts";
 import { DatasetService } from "./core/datasets/service.ts";
 import { EvalService } from "./core/evals/service.ts";
@@ -53,6 +58,12 @@ export interface App {
   packs: PackService;
   /** Failure clusters, teacher proposals and their approval (docs/packs.md). */
   iterate: IterateService;
+  /** What money and compute went where (per run, experiment, period). */
+  costs: CostService;
+  /** Chat requests already taken (src/chat/dedupe.ts), kept in the database. */
+  requests: RequestLog;
+  /** The overview a person opens (Slack App Home, `/tune home`): their runs, experiments, this month's spend. */
+  overview(userId: string): Card;
   /** Set by startScheduler (src/iterations.ts) when the bot runs; commands that manage schedules need it. */
   scheduler?: Scheduler;
   /** Set by the chat adapter that runs the bot (console, Slack, Discord). */
@@ -109,6 +120,8 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
   const iterate = new IterateService(proposalRepo(db), engine, datasets, experiments, providers, clock);
   worker.iterate = iterate;
   const sweeps = new SweepService(iterations, engine, runs, datasets, evals, clock);
+  const costs = new CostService(engine, clock);
+  const requests = chatRequestLog(db, clock);
   return {
     config,
     log,
@@ -127,6 +140,9 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
     packs,
     iterate,
     ingest,
+    costs,
+    requests,
+    overview: (userId) => overviewCard({ repo: engine, clock, runs, experiments, evals, datasets, costs }, userId),
     async close() {
       await this.scheduler?.stop();
       await worker.stop();

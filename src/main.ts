@@ -3,36 +3,33 @@
  * console chat in this terminal. One chat platform per process (run two processes on one data folder for both:
  * the database queue gives each run to exactly one of them).
  */
-import { runCardFor, runVerdictCard } from "../commands/run.ts";
-import { consoleChat } from "./adapters/console/chat.ts";
-import { discordSettings } from "./adapters/discord/settings.ts";
-import { slackSettings } from "./adapters/slack/settings.ts";
 import { createApp } from "./app.ts";
 import { loadConfig } from "./config.ts";
-import { attachRunNotifier } from "./core/runs/notifier.ts";
 import { loadDotEnv } from "./env.ts";
 import { ErrorCode, isTuneError, TuneError } from "./errors.ts";
 import { attachIterationNotices, createScheduler } from "./iterations.ts";
 import { createLogger } from "./log.ts";
+import { PLATFORMS, type Platform } from "./platforms.ts";
 import { loadProviderSettings } from "./providers/settings.ts";
 import { startWebhookServer } from "./webhooks.ts";
 
 async function main(): Promise<number> {
   loadDotEnv();
   let config: ReturnType<typeof loadConfig>;
-  let slack: ReturnType<typeof slackSettings>;
-  let discord: ReturnType<typeof discordSettings>;
+  let platform: Platform;
+  let settings: unknown = null;
   try {
     config = loadConfig();
     loadProviderSettings(); // a bad provider setting is named here, before anything starts
-    slack = slackSettings(process.env);
-    discord = discordSettings(process.env);
-    if (slack && discord) {
+    const configured = PLATFORMS.map((p) => ({ p, s: p.settings(process.env) })).filter((x) => x.s !== null);
+    if (configured.length > 1) {
       throw new TuneError(
         ErrorCode.ConfigInvalid,
-        "Both SLACK_BOT_TOKEN and DISCORD_TOKEN are set: run one process per platform (each with one of them) on the same TUNELOOP_DATA.",
+        `More than one chat platform is configured (${configured.map((x) => x.p.name).join(", ")}: e.g. both SLACK_BOT_TOKEN and DISCORD_TOKEN are set): run one process per platform, each with its own settings, on the same TUNELOOP_DATA.`,
       );
     }
+    platform = configured[0]?.p ?? (PLATFORMS.find((p) => p.name === "console") as Platform);
+    settings = configured[0]?.s ?? null;
   } catch (err) {
     if (isTuneError(err)) {
       process.stderr.write(`${err.message}\n`);
@@ -40,10 +37,9 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  const platform = slack ? "slack" : discord ? "discord" : "console";
-  const log = createLogger(config, { toFile: platform === "console" });
+  const log = createLogger(config, { toFile: platform.name === "console" });
   const app = createApp(config, log);
-  log.info({ dataDir: config.dataDir, platform }, "tuneloop started");
+  log.info({ dataDir: config.dataDir, platform: platform.name }, "tuneloop started");
   app.scheduler = createScheduler(app);
   attachIterationNotices(app);
   const openai = loadProviderSettings().openai;
@@ -55,46 +51,23 @@ async function main(): Promise<number> {
     await app.close();
   };
 
-  if (platform === "console") {
-    // The worker runs queued runs (also those started from the CLI without --wait) and resumes the runs a stopped
-    // process left behind; the notifier keeps their cards and threads current in the chat.
-    attachRunNotifier(app.runs.events, {
-      chat: () => app.chat,
-      card: (run) => runCardFor(app, run),
-      verdictCard: (run, v) => runVerdictCard(app, run, v),
-      onError: (err) => log.warn({ err }, "chat update failed"),
-    });
-    // Ctrl-D during a run: stop its work and wait for it before the database closes; the run resumes at the next start.
-    const chat = consoleChat(app, {
-      async beforeExit() {
-        await app.scheduler?.stop();
-        const id = await app.worker.stop();
-        return id === null
-          ? undefined
-          : `Run ${id} was interrupted: it resumes when tuneloop starts again (npm start), or drop it with npx tuneloop run cancel ${id}.`;
-      },
-    });
-    app.worker.start({ label: "the console bot" });
-    await app.scheduler.start();
-    void app.ingest.warm();
+  // The platform's adapter makes itself the app's chat and keeps run cards and threads current. The worker runs
+  // queued runs (also those started from the CLI without --wait) and resumes the runs a stopped process left behind.
+  const bot = await platform.start(app, settings);
+  app.worker.start({ label: platform.label });
+  await app.scheduler.start();
+  void app.ingest.warm();
+  if (bot.done) {
+    // The console ends when the person leaves (Ctrl-D, /quit).
     try {
-      await chat;
+      await bot.done;
     } finally {
       await stopAll();
     }
     return 0;
   }
-
-  // Slack or Discord: the adapter sets app.chat and attaches the run notifier itself.
-  // The platform SDKs load only when used.
-  const bot = slack
-    ? await (await import("./adapters/slack/index.ts")).startSlack(app, slack)
-    : await (await import("./adapters/discord/index.ts")).startDiscord(app, discord as NonNullable<typeof discord>);
-  app.worker.start({ label: slack ? "the Slack bot" : "the Discord bot" });
-  await app.scheduler.start();
-  void app.ingest.warm();
   process.stdout.write(
-    `tuneloop is running on ${platform}${"port" in bot && bot.port ? ` (HTTP on port ${bot.port})` : ""}. Ctrl-C stops it.\n`,
+    `tuneloop is running on ${platform.name}${bot.port ? ` (HTTP on port ${bot.port})` : ""}. Ctrl-C stops it.\n`,
   );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
