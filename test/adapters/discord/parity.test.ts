@@ -46,12 +46,17 @@ describe("discord parity rows", () => {
     const said = fake.post(bob, thread.id, "is 3 epochs enough?");
     // A gateway replay of the same message: stored once.
     fake.dispatch("MESSAGE_CREATE", { ...said, channel_id: thread.id, guild_id: fake.guildId });
-    await fake.waitFor("the discussion stored", () => h.app.runs.discussion(runId).length > 0);
-    await new Promise((r) => setTimeout(r, 200));
+    // The gateway delivers in order: once a later message is stored, the replay before it has been handled (no
+    // fixed sleep: a busy machine only makes this wait longer).
+    const later = fake.post(alice, thread.id, "yes, 3 is fine");
+    await fake.waitFor("the later reply stored", () => h.app.runs.discussion(runId).some((d) => d.ts === later.id));
     assert.deepEqual(
       h.app.runs.discussion(runId).map((d) => [d.user.toLowerCase(), d.userId, d.text, d.ts]),
-      [["bob", bob.user.id, "is 3 epochs enough?", said.id]],
-      "stored once, without the bot's own line",
+      [
+        ["bob", bob.user.id, "is 3 epochs enough?", said.id],
+        ["alice", alice.user.id, "yes, 3 is fine", later.id],
+      ],
+      "each stored once, without the bot's own line",
     );
   });
 
@@ -75,7 +80,7 @@ describe("discord parity rows", () => {
         .find((m) => m.message_reference?.message_id === dropped.id && !/Reading/.test(m.content)),
     );
     assert.match(FakeDiscord.text(reply), /JSON|jsonl/i);
-    await new Promise((r) => setTimeout(r, 200));
+    await h.bot.idle();
     assert.equal(
       fake.messagesIn(fake.watchChannelId).filter((m) => m.message_reference?.message_id === dropped.id).length,
       1,

@@ -49,7 +49,7 @@ describe("slack parity rows", () => {
     const png = h.fake.addFile({ name: "shot.png", content: "png", user: ALICE });
     const ev2 = fileShareEvent(h.fake, png, { channel: CH, user: ALICE });
     await h.event(ev2);
-    await new Promise((r) => setTimeout(r, 300));
+    await h.slack.idle();
     assert.deepEqual(h.fake.threadOf(CH, String(ev2.ts)), [], "nothing said about a screenshot");
     assert.equal(h.fake.downloads.filter((d) => d.fileId === png.id).length, 0);
   });
