@@ -7,7 +7,7 @@ import { formatRef } from "../src/core/datasets/names.ts";
 import type { ExperimentRecord } from "../src/core/ports.ts";
 import { compareCard, pct } from "../src/core/runs/cards.ts";
 import { isFinal, STATE_LABEL } from "../src/core/runs/states.ts";
-import { comparisonJson } from "./eval.ts";
+import { comparisonJson, costJson } from "../src/views/runs.ts";
 import { shareOption } from "./parse.ts";
 import { runCardFor, runVerdict, runVerdictCard, waitForRun } from "./run.ts";
 import { defineCommand } from "./types.ts";
@@ -152,13 +152,7 @@ export const demo = defineCommand({
         tuned: { accuracy: c.b.mean, n: c.n },
         chance: v?.evals[0]?.summary?.chance ?? null,
         comparison: comparisonJson(c),
-        cost: {
-          trainingUsd: cost.trainingUsd,
-          evalUsd: cost.evalUsd,
-          judgeUsd: cost.judgeUsd,
-          totalUsd: cost.totalUsd,
-          wallSeconds: cost.wallSeconds,
-        },
+        cost: costJson(cost),
       },
     };
   },

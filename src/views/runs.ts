@@ -135,6 +135,23 @@ function packsOf(app: App, r: RunRecord): { packs?: PackVerdict; clusters?: Clus
   return { ...(p ? { packs: p } : {}), ...(c ? { clusters: c } : {}) };
 }
 
+/** The cost part of the stable JSON (`--json`, docs/cli.md). */
+export function costJson(cost: {
+  trainingUsd: number;
+  evalUsd: number;
+  judgeUsd: number;
+  totalUsd: number;
+  wallSeconds: number;
+}) {
+  return {
+    trainingUsd: cost.trainingUsd,
+    evalUsd: cost.evalUsd,
+    judgeUsd: cost.judgeUsd,
+    totalUsd: cost.totalUsd,
+    wallSeconds: cost.wallSeconds,
+  };
+}
+
 export function runJson(app: App, r: RunRecord) {
   const v = runVerdict(app, r);
   const cost = app.costs.ofRun(r.id);
@@ -163,12 +180,6 @@ export function runJson(app: App, r: RunRecord) {
     comparison: main ? comparisonJson(main) : null,
     comparisons: (v?.comparisons ?? []).map(comparisonJson),
     hypotheses: v?.hypotheses ?? [],
-    cost: {
-      trainingUsd: cost.trainingUsd,
-      evalUsd: cost.evalUsd,
-      judgeUsd: cost.judgeUsd,
-      totalUsd: cost.totalUsd,
-      wallSeconds: cost.wallSeconds,
-    },
+    cost: costJson(cost),
   };
 }

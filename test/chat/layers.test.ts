@@ -22,9 +22,10 @@ const imports = (src: string) => [...src.matchAll(/^\s*(?:import|export)[^;]*?fr
 /** Repository and database reach: the App's raw repositories, its database handle, the db/ folder, SQL drivers. */
 const STORAGE = [/\.engine\b/, /\.iterations\b/, /\bapp\.db\b/, /\.db\.\$client/, /\.requests\.first/, /\brepo\.\w+\(/];
 
-test("adapters contain no repository or database call, and import nothing from db/", () => {
+/** Lines of a folder's files that reach storage, and its imports of db/ or an SQL driver. */
+function storageReach(dir: string): string[] {
   const found: string[] = [];
-  for (const f of files("src/adapters")) {
+  for (const f of files(dir)) {
     const src = read(f);
     src.split("\n").forEach((line, i) => {
       if (/^\s*(\*|\/\/)/.test(line)) return; // comments
@@ -32,20 +33,15 @@ test("adapters contain no repository or database call, and import nothing from d
     });
     for (const m of imports(src)) if (/(^|\/)db\/|drizzle|better-sqlite3/.test(m)) found.push(`${f}: imports ${m}`);
   }
-  assert.deepEqual(found, []);
+  return found;
+}
+
+test("adapters contain no repository or database call, and import nothing from db/", () => {
+  assert.deepEqual(storageReach("src/adapters"), []);
 });
 
 test("commands call the App's services, never a repository or the database (docs/architecture.md)", () => {
-  const found: string[] = [];
-  for (const f of files("commands")) {
-    const src = read(f);
-    src.split("\n").forEach((line, i) => {
-      if (/^\s*(\*|\/\/)/.test(line)) return; // comments
-      for (const re of STORAGE) if (re.test(line)) found.push(`${f}:${i + 1}: ${line.trim()}`);
-    });
-    for (const m of imports(src)) if (/(^|\/)db\/|drizzle|better-sqlite3/.test(m)) found.push(`${f}: imports ${m}`);
-  }
-  assert.deepEqual(found, []);
+  assert.deepEqual(storageReach("commands"), []);
 });
 
 test("Slack and Discord do not import the console adapter (shared text rendering is in src/chat)", () => {
