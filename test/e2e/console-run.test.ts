@@ -108,7 +108,7 @@ describe("console chat: a run as the terminal shows it", () => {
 
     // The next start picks it up at once (its lease was given back), and a second Ctrl-D is as clean.
     const again = startConsole(env);
-    await again.waitFor(new RegExp(`Run ${runId} resumed \\(attempt 2\\)`), 60_000);
+    await again.waitFor(new RegExp(`Run ${runId} resumed \\(attempt 2\\)`), 120_000);
     again.ctrlD();
     assert.equal(await again.exited, 0, again.io.err);
     assert.match(again.io.out, new RegExp(`Run ${runId} was interrupted`));
