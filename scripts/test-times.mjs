@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// Times each test file: runs every test/**/*.test.ts (or the files given) through `node --import tsx --test`,
+// Times each test file: every test/**/*.test.ts in npm test's order (or the files given), through `node --import tsx --test`,
 // N files at a time like `npm test`, and prints each file's wall time (process start to exit), slowest first,
 // with its CPU seconds (user + system, through GNU time when present), its pass/fail counts and the totals.
 //   node scripts/test-times.mjs [--concurrency=2] [--top=15] [files...]
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { testFiles } from "./test-files.mjs";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -16,15 +17,8 @@ const option = (name, fallback) => {
 const concurrency = option("concurrency", 2);
 const top = option("top", Number.POSITIVE_INFINITY);
 
-function find(dir) {
-  return readdirSync(dir).flatMap((name) => {
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) return find(full);
-    return name.endsWith(".test.ts") ? [full] : [];
-  });
-}
 const given = args.filter((a) => !a.startsWith("--"));
-const files = given.length ? given : find("test").sort();
+const files = given.length ? given : testFiles(); // npm test's files, in its order
 
 function runFile(file) {
   return new Promise((resolve) => {
