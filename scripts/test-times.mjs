@@ -43,7 +43,15 @@ function runFile(file) {
         const [user, sys] = readFileSync(cpuFile, "utf8").trim().split(/\s+/).slice(-2).map(Number);
         cpu = user + sys;
       } catch {}
-      resolve({ file, s: (performance.now() - started) / 1000, cpu, code, pass: count("pass"), fail: count("fail"), failures });
+      resolve({
+        file,
+        s: (performance.now() - started) / 1000,
+        cpu,
+        code,
+        pass: count("pass"),
+        fail: count("fail"),
+        failures,
+      });
     });
   });
 }
@@ -58,7 +66,9 @@ await Promise.all(
     while (queue.length) {
       const result = await runFile(queue.shift());
       results.push(result);
-      process.stderr.write(`${result.s.toFixed(1).padStart(6)} s  ${result.code === 0 ? "ok  " : "FAIL"} ${result.file}\n`);
+      process.stderr.write(
+        `${result.s.toFixed(1).padStart(6)} s  ${result.code === 0 ? "ok  " : "FAIL"} ${result.file}\n`,
+      );
     }
   }),
 );
@@ -67,11 +77,15 @@ rmSync(scratch, { recursive: true, force: true });
 results.sort((a, b) => b.s - a.s);
 console.log(`\nper-file wall time and CPU time, ${concurrency} at a time, slowest first:`);
 for (const r of results.slice(0, top)) {
-  console.log(`${r.s.toFixed(1).padStart(7)} s ${r.cpu.toFixed(1).padStart(7)} cpu s ${String(r.pass).padStart(4)} pass ${r.fail ? `${r.fail} FAIL` : "      "} ${r.file}`);
+  console.log(
+    `${r.s.toFixed(1).padStart(7)} s ${r.cpu.toFixed(1).padStart(7)} cpu s ${String(r.pass).padStart(4)} pass ${r.fail ? `${r.fail} FAIL` : "      "} ${r.file}`,
+  );
 }
 const pass = results.reduce((n, r) => n + r.pass, 0);
 const fail = results.reduce((n, r) => n + r.fail, 0);
 const cpu = results.reduce((n, r) => n + r.cpu, 0);
-console.log(`files ${results.length}, tests pass ${pass}, fail ${fail}, wall ${wall.toFixed(1)} s, cpu ${cpu.toFixed(1)} s`);
+console.log(
+  `files ${results.length}, tests pass ${pass}, fail ${fail}, wall ${wall.toFixed(1)} s, cpu ${cpu.toFixed(1)} s`,
+);
 for (const r of results.filter((r) => r.code !== 0)) console.log(`  FAILED ${r.file}: ${r.failures.join(" | ")}`);
 process.exitCode = fail || results.some((r) => r.code !== 0) ? 1 : 0;
