@@ -1,13 +1,12 @@
 #!/usr/bin/env node
-// Times each test file: every test/**/*.test.ts in npm test's order (or the files given), through `node --import tsx --test`,
+// Times each test file: every test/**/*.test.ts in npm test's order (sorted) or the files given, through `node --import tsx --test`,
 // N files at a time like `npm test`, and prints each file's wall time (process start to exit), slowest first,
 // with its CPU seconds (user + system, through GNU time when present), its pass/fail counts and the totals.
 //   node scripts/test-times.mjs [--concurrency=2] [--top=15] [files...]
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { testFiles } from "./test-files.mjs";
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -18,7 +17,15 @@ const concurrency = option("concurrency", 2);
 const top = option("top", Number.POSITIVE_INFINITY);
 
 const given = args.filter((a) => !a.startsWith("--"));
-const files = given.length ? given : testFiles(); // npm test's files, in its order
+function find(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) return find(full);
+    return name.endsWith(".test.ts") ? [full] : [];
+  });
+}
+// npm test's files in its order: node --test (Node 20) sorts the files it is given
+const files = given.length ? given : find("test").sort();
 
 function runFile(file) {
   return new Promise((resolve) => {
