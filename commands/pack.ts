@@ -16,6 +16,7 @@ export const packAdd = defineCommand({
   }),
   positional: ["name"],
   attachment: "required",
+  attachmentDescription: "the pack file (.jsonl of probes)",
   permission: "write",
   examples: [
     "/tune pack add support-guardrails (with pack.jsonl attached)",
