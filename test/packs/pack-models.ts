@@ -110,7 +110,8 @@ export function judgeAnswer(messages: Msg[], model: string): string {
   return u(model, user) < 0.6 ? "A" : "B";
 }
 
-const PRICE = { inputPer1M: 0.5, outputPer1M: 1.5 };
+/** What the pack tests' endpoint `ep` charges, for any model. */
+export const PACK_PRICE = { inputPer1M: 0.5, outputPer1M: 1.5 };
 
 /** An app whose endpoint `ep` is the fake, priced, with `ep:judge` as the packs' judge. */
 export async function packApp(
@@ -127,7 +128,7 @@ export async function packApp(
   const providers = fakeProviders({
     trainer: opts.trainer,
     answers: opts.answers ?? answerFor,
-    endpoints: [fakeEndpoint("ep", fake.baseUrl, PRICE, { concurrency: 8, timeoutMs: 60_000 })],
+    endpoints: [fakeEndpoint("ep", fake.baseUrl, PACK_PRICE, { concurrency: 8, timeoutMs: 60_000 })],
   });
   return createApp(config, createLogger(config), { providers });
 }

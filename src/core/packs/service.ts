@@ -11,6 +11,7 @@ import { parseGraderSpec, type Grader, type GraderSpec, type JudgeClient } from 
 import type { CompletionRequest, InferenceModel } from "../inference.ts";
 import { resolveModel, type ProviderSet } from "../models.ts";
 import type { Clock, EngineRepo, ExperimentRecord, RunRecord } from "../ports.ts";
+import { cut } from "../evals/answers.ts";
 import { meanInterval, pairedComparison } from "../stats.ts";
 import { BUILTIN, builtinPack } from "./builtin.ts";
 import {
@@ -381,8 +382,12 @@ export class PackService {
         } else {
           const q = (k: number) => pack.probes[k].messages.at(-1)?.content ?? "";
           const reply = await this.ask(pack.name, books, equivalenceJudgeMessages(q(x), q(y), answers[x], answers[y]));
-          agree = parseYesNo(reply) === true;
-          if (!agree) reason = "the judge found the answers different";
+          const said = parseYesNo(reply);
+          agree = said === true;
+          // an unreadable reply counts against the pair, and says so (it is not a finding about the answers)
+          if (said === false) reason = "the judge found the answers different";
+          else if (said === null)
+            reason = `the judge's reply was neither yes nor no (${JSON.stringify(cut(reply, 40))})`;
         }
         units.push({ unit: p.pair, group: px.attribute, score: agree ? 1 : 0, ...(reason ? { reason } : {}) });
         continue;
