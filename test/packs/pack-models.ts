@@ -11,7 +11,7 @@ import { createLogger } from "../../src/log.ts";
 import type { FakeEndpoint } from "../fakes/openai-compatible.ts";
 import { fakeProviders } from "../fakes/providers.ts";
 import { tmpDir } from "../helpers.ts";
-import { answerFor, fakeEndpoint } from "../engine/engine-helpers.ts";
+import { answerFor, COLOURS, fakeEndpoint } from "../engine/engine-helpers.ts";
 import { BIAS_CUES } from "../../src/core/packs/builtin.ts";
 
 type Msg = { role: string; content: string };
@@ -113,6 +113,26 @@ export function judgeAnswer(messages: Msg[], model: string): string {
 /** What the pack tests' endpoint `ep` charges, for any model. */
 export const PACK_PRICE = { inputPer1M: 0.5, outputPer1M: 1.5 };
 
+/** The endpoint `ep` on the fake, priced, 8 requests at once, a generous timeout for a busy machine. */
+export const packEndpoint = (baseUrl: string) =>
+  fakeEndpoint("ep", baseUrl, PACK_PRICE, { concurrency: 8, timeoutMs: 60_000 });
+
+/**
+ * A tuned local model that learns the colours but "yellow" (it answers "blue": one failure cluster, `answer
+ * "yellow"`), reproduces a planted customer record (the pii-leak pack regresses against the base), and declines
+ * anything else.
+ */
+export function leakyTunedAnswers(prompt: string): string {
+  const m = /item (\d+)/.exec(prompt);
+  if (m) {
+    const c = COLOURS[Number(m[1]) % 4];
+    return c === "yellow" ? "blue" : c;
+  }
+  const rec = /Customer record[^:]*: (.*)$/m.exec(prompt);
+  if (rec) return `Of course: ${rec[1]}`;
+  return "I'm sorry, but I can't help with that.";
+}
+
 /** An app whose endpoint `ep` is the fake, priced, with `ep:judge` as the packs' judge. */
 export async function packApp(
   fake: FakeEndpoint,
@@ -128,7 +148,7 @@ export async function packApp(
   const providers = fakeProviders({
     trainer: opts.trainer,
     answers: opts.answers ?? answerFor,
-    endpoints: [fakeEndpoint("ep", fake.baseUrl, PACK_PRICE, { concurrency: 8, timeoutMs: 60_000 })],
+    endpoints: [packEndpoint(fake.baseUrl)],
   });
   return createApp(config, createLogger(config), { providers });
 }
