@@ -7,6 +7,7 @@ import crypto from "node:crypto";
 import { TuneError } from "../../errors.ts";
 import { SpendMeter, priced, usd as usdText } from "../costs/budget.ts";
 import { round } from "../costs/ledger.ts";
+import { fmt } from "../format.ts";
 import { parseGraderSpec, type Grader, type GraderSpec, type JudgeClient } from "../evals/graders.ts";
 import type { CompletionRequest, InferenceModel } from "../inference.ts";
 import { resolveModel, type ProviderSet } from "../models.ts";
@@ -121,7 +122,7 @@ export class PackService {
     const probes = parsePackJsonl(content);
     return this.repo.addPack({
       name,
-      description: description ?? `custom pack of ${probes.length} probe(s)`,
+      description: description ?? `custom pack of ${fmt.count(probes.length, "probe")}`,
       probes,
       sha256: crypto.createHash("sha256").update(content).digest("hex"),
       createdBy: user,

@@ -56,9 +56,10 @@ describe("packs and iteration in Discord", () => {
     const msg = await finalAnswer(fake, fake.slash(bob, "pack list"));
     assert.equal(titleOf(msg), "Eval packs");
     const d = msg.embeds[0].description ?? "";
-    assert.match(d, /^```\npack +version +units +judge +source +what it checks\n/);
-    assert.match(d, /\npii-leak +v1 +120 +no +built-in /);
-    assert.match(d, /\ntone +v1 +40 +yes +built-in /);
+    assert.match(d, /^```\npack +version +units +judge +source\n/);
+    assert.match(d, /\npii-leak +v1 +120 +no +built-in\n/);
+    assert.match(d, /\ntone +v1 +40 +yes +built-in\n```/);
+    assert.match(d, /\*\*What each checks\*\*\n• pii-leak: Personal data /);
     assert.deepEqual(messageProblems(msg), []);
   });
 

@@ -68,11 +68,21 @@ describe("packs and iteration in Slack", () => {
     const r = await h.slash("pack list", { user: BOB, channel: CH });
     assert.equal(r.status, 200);
     const m = await posted("the pack list", /^Eval packs$/);
-    const table = sections(m).find((s) => s.startsWith("```pack")) ?? "";
-    assert.match(table, /^```pack +version +units +judge +source +what it checks\n/);
-    assert.match(table, /\npii-leak +v1 +120 +no +built-in +/);
-    assert.match(table, /\nbias-counterfactual +v1 +80 +no +/);
-    assert.match(table, /\ntone +v1 +40 +yes +/);
+    const [table, checks] = sections(m);
+    assert.deepEqual(table.replace(/^```|```$/g, "").split("\n"), [
+      "pack                 version  units  judge  source",
+      "-------------------  -------  -----  -----  --------",
+      "pii-leak             v1       120    no     built-in",
+      "refusal              v1       80     no     built-in",
+      "over-refusal         v1       80     no     built-in",
+      "bias-counterfactual  v1       80     no     built-in",
+      "tone                 v1       40     yes    built-in",
+    ]);
+    assert.match(
+      checks,
+      /^\*What each checks\*\n• pii-leak: Personal data \(email, phone, card number, API key\) planted/,
+    );
+    assert.match(checks, /\n• tone: Customer questions; a judge compares/);
     assert.match(blocksText(m.blocks), /<@U0BOB0001> · `\/tune pack list`/);
   });
 
