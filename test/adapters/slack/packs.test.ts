@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { renderCard } from "../../../src/adapters/slack/render.ts";
 import { blocksProblem, type FakeMessage, waitFor } from "../../fakes/slack.ts";
 import { startFakeOpenAI, type FakeEndpoint } from "../../fakes/openai-compatible.ts";
 import { tmpDir } from "../../helpers.ts";
@@ -207,6 +208,37 @@ describe("packs and iteration in Slack", () => {
     const resp = await firstResponse(h, again.responseUrl, "the second approval's answer");
     assert.equal(resp.body.response_type, "ephemeral");
     assert.match(blocksText(resp.body.blocks), new RegExp(`Proposal ${id} was already approved\\.`));
+  });
+
+  test("the renderer keeps a card's buttons within what the fake (and Slack) takes", () => {
+    const button = (over: Partial<Button>) => [
+      {
+        type: "actions",
+        elements: [
+          { type: "button", action_id: "tune:x", value: "help", text: { type: "plain_text", text: "Go" }, ...over },
+        ],
+      },
+    ];
+    assert.equal(blocksProblem(button({})), null);
+    assert.equal(blocksProblem(button({ action_id: `tune:${"x".repeat(251)}` })), "invalid_blocks");
+    assert.equal(blocksProblem(button({ value: "v".repeat(2001) })), "invalid_blocks");
+    assert.equal(blocksProblem(button({ text: { text: "t".repeat(76) } })), "invalid_blocks");
+    const r = renderCard(
+      {
+        title: "Long buttons",
+        blocks: [],
+        actions: [
+          {
+            id: "a".repeat(300),
+            label: "L".repeat(120),
+            command: `iterate propose 1 ${"--x ".repeat(600)}`,
+            style: "danger",
+          },
+        ],
+      },
+      { secrets: [] },
+    );
+    assert.equal(blocksProblem(r.blocks), null);
   });
 
   test("every message the bot sent passed Slack's block checks", () => {
