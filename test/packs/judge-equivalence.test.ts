@@ -11,15 +11,12 @@ import fs from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { receiveUpload } from "../../commands/attachments.ts";
 import { runCommand } from "../../commands/dispatch.ts";
-import { runVerdict } from "../../commands/run.ts";
 import type { App } from "../../src/app.ts";
-import { summarizeLedger } from "../../src/core/costs/ledger.ts";
-import { verdictCard } from "../../src/core/runs/cards.ts";
 import { renderCard } from "../../src/chat/text.ts";
 import { startFakeOpenAI, type FakeEndpoint } from "../fakes/openai-compatible.ts";
 import { tmpDir } from "../helpers.ts";
 import { ctxFor, writeTask } from "../engine/engine-helpers.ts";
-import { packApp, PACK_PRICE } from "./pack-models.ts";
+import { assertBudgetStop, packApp, PACK_PRICE } from "./pack-models.ts";
 
 type Msg = { role: string; content: string };
 
@@ -238,21 +235,13 @@ describe("agree probes without labels: the judge decides equivalence", () => {
       assert.equal(made.exitCode, 0, made.error?.message);
       const out = await runCommand(["run", "start", "task-train@v1", "--experiment", "exp", "--yes", "--wait"], cli);
       assert.equal(out.exitCode, 0, out.error?.message);
-      const run = budgeted.runs.get((out.data as { run: { id: number } }).run.id);
-      const v = runVerdict(budgeted, run);
-      assert.equal(v?.packs?.comparisons.length, 0);
-      assert.match(
-        v?.packs?.skipped[0].reason ?? "",
+      assertBudgetStop(
+        budgeted,
+        (out.data as { run: { id: number } }).run.id,
+        "pay-pairs",
+        0.0008,
         /^stopped at the budget: exp has \$0\.000\d+ spent of its \$0\.0008 budget/,
       );
-      const judgeRows = budgeted.engine.ledger({ runId: run.id }).filter((l) => l.kind === "judge");
-      const spent = judgeRows.reduce((s, l) => s + l.usd, 0);
-      assert.ok(spent > 0, "the judge calls made before the stop are booked");
-      const total = budgeted.engine.ledger({ experimentId: run.experimentId }).reduce((s, l) => s + l.usd, 0);
-      assert.ok(total <= 0.0008 + 1e-12, `spend ${total} stays within the budget`);
-      const card = renderCard(verdictCard(run, v!, summarizeLedger(budgeted.engine.ledger({ runId: run.id }))));
-      assert.match(card, /Packs not run/);
-      assert.match(card, /pay-pairs: stopped at the budget/);
     } finally {
       await budgeted.close();
     }

@@ -4,7 +4,12 @@
  * everything, one whose screening answer flips on the swapped attribute, one that writes loudly, and a judge that
  * prefers the calm answer with a position bias toward A when it cannot tell.
  */
+import assert from "node:assert/strict";
 import crypto from "node:crypto";
+import { runVerdict } from "../../commands/run.ts";
+import { renderCard } from "../../src/chat/text.ts";
+import { summarizeLedger } from "../../src/core/costs/ledger.ts";
+import { verdictCard } from "../../src/core/runs/cards.ts";
 import { createApp, type App } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
@@ -177,4 +182,26 @@ export function teacherAnswer(messages: Msg[]): string {
     row("Which colour is the lemon-coloured gadget 9001?", "yellow"),
     row("Name the colour of the sunflower sticker 9002.", "yellow"),
   ].join("\n");
+}
+
+/**
+ * A run's judge pack stopped at its experiment's budget: skipped with the reason, what the judge spent booked, the
+ * experiment's spend within the budget, and "Packs not run" in the verdict card. Returns the card as text.
+ */
+export function assertBudgetStop(app: App, runId: number, pack: string, budget: number, reason: RegExp): string {
+  const run = app.runs.get(runId);
+  const v = runVerdict(app, run);
+  assert.equal(v?.packs?.comparisons.length, 0);
+  assert.equal(v?.packs?.skipped[0].pack, pack);
+  assert.match(v?.packs?.skipped[0].reason ?? "", reason);
+  const spent = app.engine
+    .ledger({ runId })
+    .filter((l) => l.kind === "judge")
+    .reduce((s, l) => s + l.usd, 0);
+  assert.ok(spent > 0, "the judge calls made before the stop are booked");
+  const total = app.engine.ledger({ experimentId: run.experimentId }).reduce((s, l) => s + l.usd, 0);
+  assert.ok(total <= budget + 1e-12, `spend ${total} stays within the budget`);
+  const card = renderCard(verdictCard(run, v!, summarizeLedger(app.engine.ledger({ runId }))));
+  assert.match(card, new RegExp(`Packs not run:\\n  - ${pack}: stopped at the budget`));
+  return card;
 }
