@@ -401,3 +401,13 @@ export const chatRequests = sqliteTable(
   },
   (t) => [index("chat_requests_at").on(t.at)],
 );
+/**
+ * Commands of chat buttons whose platform id cannot carry them (Discord's custom_id holds 100 characters; a button's
+ * id is then `tune#` and a hash of its command, src/chat/buttons.ts): kept here so the button still works after a
+ * restart and in another process on the same database. One row per distinct command.
+ */
+export const chatButtons = sqliteTable("chat_buttons", {
+  key: text("key").primaryKey(),
+  command: text("command").notNull(),
+  at: integer("at", { mode: "timestamp_ms" }).notNull(),
+});

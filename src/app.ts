@@ -3,7 +3,8 @@ import { datasetRepo } from "../db/repos/datasets.ts";
 import { engineRepo } from "../db/repos/engine.ts";
 import { openDb, type Db } from "../db/client.ts";
 import type { Config } from "./config.ts";
-import { chatRequestLog } from "../db/repos/chat.ts";
+import { chatButtonStore, chatRequestLog } from "../db/repos/chat.ts";
+import type { ButtonStore } from "./chat/buttons.ts";
 import type { RequestLog } from "./chat/dedupe.ts";
 import { CostService } from "./core/costs/service.ts";
 import { overviewCard } from "./core/overview.ts";
@@ -65,6 +66,8 @@ export interface App {
   costs: CostService;
   /** Chat requests already taken (src/chat/dedupe.ts), kept in the database. */
   requests: RequestLog;
+  /** Commands of buttons too long for a platform's button id (src/chat/buttons.ts). */
+  buttons: ButtonStore;
   /** The overview a person opens (Slack App Home, `/tune home`): their runs, experiments, this month's spend. */
   overview(userId: string): Card;
   /** Set by startScheduler (src/iterations.ts) when the bot runs; commands that manage schedules need it. */
@@ -125,6 +128,7 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
   const sweeps = new SweepService(iterations, engine, runs, datasets, evals, clock);
   const costs = new CostService(engine, clock);
   const requests = chatRequestLog(db, clock);
+  const buttons = chatButtonStore(db, clock);
   return {
     config,
     log,
@@ -146,6 +150,7 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
     ingest,
     costs,
     requests,
+    buttons,
     overview: (userId) => overviewCard({ repo: engine, clock, runs, experiments, evals, datasets, costs }, userId),
     async close() {
       await this.scheduler?.stop();

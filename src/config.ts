@@ -61,6 +61,7 @@ export const settingsSchema = z.object({
   TUNELOOP_GRADER_TIMEOUT_MS: intFrom(1000, 10),
   TUNELOOP_MIGRATE_MARGIN_PTS: z.coerce.number().gt(0).max(100).default(2),
   TUNELOOP_PACK_JUDGE: z.string().trim().optional(),
+  TUNELOOP_TEACHER: z.string().trim().optional(),
   TUNELOOP_SELFHOSTED_WORKER: z.enum(["bot", "external"]).default("bot"),
 });
 
@@ -92,6 +93,11 @@ export interface Config {
   migrateMarginPts: number;
   /** The judge (endpoint:model) of judge packs (tone; agree without labels); unset: they refuse to run. */
   packJudge: string | null;
+  /**
+   * The teacher (endpoint:model) `iterate propose` asks when no --teacher is given, and so the clusters card's
+   * "Propose rows" buttons; unset: they give a file to fill in.
+   */
+  teacher: string | null;
   /** Who trains self-hosted runs: the bot's own worker, or a `tuneloop worker` on the GPU box ("external"). */
   selfhostedWorker: "bot" | "external";
   /** Values that must never be printed (tokens, keys, secrets); the logger and renderers scrub them. */
@@ -160,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     graderTimeoutMs: s.TUNELOOP_GRADER_TIMEOUT_MS,
     migrateMarginPts: s.TUNELOOP_MIGRATE_MARGIN_PTS,
     packJudge: s.TUNELOOP_PACK_JUDGE || null,
+    teacher: s.TUNELOOP_TEACHER || null,
     selfhostedWorker: s.TUNELOOP_SELFHOSTED_WORKER,
     secrets: Object.entries(env)
       .filter(([k, v]) => SECRET_NAME.test(k) && typeof v === "string" && v.length >= 8)

@@ -43,11 +43,22 @@ export function fakeEndpoint(
 }
 
 export async function engineApp(
-  opts: { dataDir?: string; trainer?: FakeTrainer; env?: Record<string, string>; endpoints?: EndpointConfig[] } = {},
+  opts: {
+    dataDir?: string;
+    trainer?: FakeTrainer;
+    env?: Record<string, string>;
+    endpoints?: EndpointConfig[];
+    /** What the tuned local model answers (default: every colour right). */
+    answers?: (prompt: string) => string;
+  } = {},
 ) {
   const dataDir = opts.dataDir ?? tmpDir("engine");
   const config = loadConfig({ TUNELOOP_DATA: dataDir, LOG_LEVEL: "silent", ...opts.env });
-  const providers = fakeProviders({ trainer: opts.trainer, answers: answerFor, endpoints: opts.endpoints });
+  const providers = fakeProviders({
+    trainer: opts.trainer,
+    answers: opts.answers ?? answerFor,
+    endpoints: opts.endpoints,
+  });
   const app = createApp(config, createLogger(config), { providers });
   return { app, dataDir, providers };
 }

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { runCommand } from "../../commands/dispatch.ts";
 import type { App } from "../../src/app.ts";
+import { renderCard } from "../../src/chat/text.ts";
 import { startFakeOpenAI, type FakeEndpoint } from "../fakes/openai-compatible.ts";
 import { tmpDir } from "../helpers.ts";
 import { COLOURS, ctxFor, writeTask } from "../engine/engine-helpers.ts";
@@ -94,5 +95,42 @@ describe("iterate propose with a teacher", () => {
     assert.equal(o.error?.code, "budget_exceeded");
     assert.match(o.error?.message ?? "", /^Asking ep:teacher for 200 rows is estimated at \$/);
     assert.equal(fake.requests.length, asked, "nothing sent");
+  });
+});
+
+describe("TUNELOOP_TEACHER: the default teacher", () => {
+  test("propose without --teacher asks it, --teacher none gives the file, and the clusters card says which", async () => {
+    const fake = await startFakeOpenAI({ answer: modelAnswer });
+    const app = await packApp(fake, { TUNELOOP_TEACHER: "ep:teacher" }, { answers });
+    try {
+      await app.datasets.upload({ filePath: writeTask(tmpDir("task"), 80), filename: "task.jsonl", name: "task" });
+      const split = await app.datasets.split("task", { evalShare: 0.25, seed: 1 });
+      const cli = ctxFor(app);
+      await runCommand(["experiment", "new", "exp", "--eval", `${split.eval.name}@v1`], cli);
+      const out = await runCommand(
+        ["run", "start", `${split.train.name}@v1`, "--experiment", "exp", "--yes", "--wait"],
+        cli,
+      );
+      const run = (out.data as { run: { id: number } }).run.id;
+      const c = await runCommand(["iterate", "clusters", String(run)], ctxFor(app, "slack"));
+      assert.match(
+        renderCard(c.card),
+        new RegExp(
+          `Buttons ask ep:teacher \\(TUNELOOP_TEACHER\\) for 20 rows; /tune iterate propose ${run} --cluster 1 --teacher none gives a file to fill in instead\\.`,
+        ),
+      );
+      assert.equal(c.card.actions?.[0].command, `iterate propose ${run} --cluster 1`, "the button names no teacher");
+      const asked = await runCommand(["iterate", "propose", String(run)], ctxFor(app, "slack"));
+      assert.equal(asked.exitCode, 0, asked.error?.message);
+      const d = asked.data as { proposal: { teacher: string; rows: number } | null; files: string[] };
+      assert.equal(d.proposal?.teacher, "ep:teacher");
+      const none = await runCommand(["iterate", "propose", String(run), "--teacher", "none"], ctxFor(app, "slack"));
+      const n = none.data as { proposal: unknown; files: string[] };
+      assert.equal(n.proposal, null);
+      assert.deepEqual(n.files, [`run-${run}-cluster-1-new-rows.jsonl`, `run-${run}-cluster-1-failures.jsonl`]);
+    } finally {
+      await app.close();
+      await fake.close();
+    }
   });
 });
