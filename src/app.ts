@@ -2,6 +2,7 @@ import path from "node:path";
 import { datasetRepo } from "../db/repos/datasets.ts";
 import { engineRepo } from "../db/repos/engine.ts";
 import { openDb, type Db } from "../db/client.ts";
+import { openPgSync, type PgSync } from "../db/pg/sync.ts";
 import type { Config } from "./config.ts";
 import { IngestPool } from "./core/datasets/run-ingest.ts";
 import { DatasetService } from "./core/datasets/service.ts";
@@ -30,7 +31,10 @@ export type { ChatPort };
 export interface App {
   config: Config;
   log: Logger;
-  db: Db;
+  /** The SQLite database; null when storage is Postgres (TUNELOOP_DATABASE_URL, see `pg`). */
+  db: Db | null;
+  /** The Postgres storage (TUNELOOP_DATABASE_URL), or null on SQLite. */
+  pg: PgSync | null;
   clock: Clock;
   blobs: BlobStore;
   engine: EngineRepo;
@@ -52,15 +56,16 @@ export interface App {
 }
 
 export function createApp(config: Config, log: Logger, opts: { clock?: Clock; providers?: Providers } = {}): App {
-  const db = openDb(path.join(config.dataDir, "tuneloop.db"));
+  const pg = config.scale.databaseUrl ? openPgSync(config.scale.databaseUrl) : null;
+  const db = pg ? null : openDb(path.join(config.dataDir, "tuneloop.db"));
   const blobs = fsBlobStore(config.dataDir);
   sweepTmp(config.dataDir);
   const clock = opts.clock ?? systemClock;
-  const engine = engineRepo(db);
+  const engine = pg ? pg.engine : engineRepo(db!);
   const providers = opts.providers ?? createProviders(config);
   const ingest = new IngestPool();
   const datasets = new DatasetService(
-    datasetRepo(db),
+    pg ? pg.datasets : datasetRepo(db!),
     blobs,
     clock,
     {
@@ -86,12 +91,13 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
     (err) => log.warn({ err }, "run listener failed"),
   );
   const worker = new RunWorker(engine, runs, datasets, evals, providers, clock, log, { dataDir: config.dataDir });
-  const iterations = iterationRepo(db);
+  const iterations = pg ? pg.iterations : iterationRepo(db!);
   const sweeps = new SweepService(iterations, engine, runs, datasets, evals, clock);
   return {
     config,
     log,
     db,
+    pg,
     clock,
     blobs,
     engine,
@@ -110,7 +116,8 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
       await ingest.close();
       await evals.close();
       await providers.close();
-      db.$client.close();
+      db?.$client.close();
+      await pg?.close();
     },
   };
 }

@@ -5,8 +5,14 @@ import { createLogger } from "../../src/log.ts";
 import { RunWorker } from "../../src/core/runs/worker.ts";
 import { FakeTrainer, fakeProviders } from "../fakes/providers.ts";
 import { answerFor } from "./engine-helpers.ts";
+import { engineDatabaseUrl } from "../pg/cluster.ts";
 
-const config = loadConfig({ TUNELOOP_DATA: process.argv[2], LOG_LEVEL: "silent" });
+const databaseUrl = await engineDatabaseUrl(process.argv[2]);
+const config = loadConfig({
+  TUNELOOP_DATA: process.argv[2],
+  LOG_LEVEL: "silent",
+  ...(databaseUrl ? { TUNELOOP_DATABASE_URL: databaseUrl } : {}),
+});
 const trainer = new FakeTrainer({ steps: 1000, stepMs: 50 });
 const providers = fakeProviders({ trainer, answers: answerFor });
 const app = createApp(config, createLogger(config), { providers });

@@ -65,6 +65,9 @@ test("the parity check sees a difference (a column missing from one schema fails
   const runs = describe(sqliteConfig(sqlite.runs));
   const fewer = describe(pgConfig(pg.runs)).filter((l) => !l.startsWith("column job_id "));
   assert.notDeepEqual(fewer, runs);
-  assert.ok(runs.some((l) => l === "column idempotency_key text not null unique"), runs.join("\n"));
+  assert.ok(
+    runs.some((l) => l === "column idempotency_key text not null unique"),
+    runs.join("\n"),
+  );
   assert.ok(runs.some((l) => l.startsWith("foreign key (experiment_id) -> experiments (id)")));
 });
