@@ -31,7 +31,7 @@ export function pgCluster(): { url: string | null; why: string } {
 
 /** A database of its own for `key` (created on first use; the same key gives the same database). */
 export async function pgDatabase(adminUrl: string, key: string): Promise<string> {
-  const name = `t_${crypto.createHash("sha256").update(key).digest("hex").slice(0, 20)}`;
+  const name = dbName(key);
   const c = new pg.Client({ connectionString: adminUrl });
   await c.connect();
   try {
@@ -42,9 +42,24 @@ export async function pgDatabase(adminUrl: string, key: string): Promise<string>
   } finally {
     await c.end();
   }
+  return urlOf(adminUrl, name);
+}
+
+const dbName = (key: string) => `t_${crypto.createHash("sha256").update(key).digest("hex").slice(0, 20)}`;
+
+function urlOf(adminUrl: string, name: string): string {
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;
   return u.toString();
+}
+
+/**
+ * The settings that put a child process (the CLI) on the same database as the test app of `dataDir` (created by
+ * engineApp first): TUNELOOP_DATABASE_URL on the Postgres pass, nothing on SQLite.
+ */
+export function engineDatabaseEnv(dataDir: string): Record<string, string> {
+  const admin = process.env.TUNELOOP_TEST_DATABASE_URL;
+  return admin ? { TUNELOOP_DATABASE_URL: urlOf(admin, dbName(dataDir)) } : {};
 }
 
 /**
