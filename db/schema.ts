@@ -343,3 +343,25 @@ export const workers = sqliteTable("workers", {
   startedAt: integer("started_at", { mode: "timestamp_ms" }).notNull(),
   seenAt: integer("seen_at", { mode: "timestamp_ms" }).notNull(),
 });
+
+/**
+ * Named leases among processes sharing one database (docs/scale.md): the Socket Mode or Discord gateway connection
+ * is held by the replica whose lease is current; another takes it over once the lease runs out.
+ */
+export const leases = sqliteTable("leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  until: integer("until", { mode: "timestamp_ms" }).notNull(),
+  acquiredAt: integer("acquired_at", { mode: "timestamp_ms" }).notNull(),
+});
+
+/** Chat deliveries already taken by a replica (a Slack retry or a Discord redelivery on another replica is dropped). */
+export const deliveryClaims = sqliteTable(
+  "delivery_claims",
+  {
+    key: text("key").primaryKey(),
+    holder: text("holder").notNull(),
+    at: integer("at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("delivery_claims_at").on(t.at)],
+);

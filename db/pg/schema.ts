@@ -360,3 +360,25 @@ export const workers = pgTable("workers", {
   startedAt: timestamp("started_at", { withTimezone: true, mode: "date" }).notNull(),
   seenAt: timestamp("seen_at", { withTimezone: true, mode: "date" }).notNull(),
 });
+
+/**
+ * Named leases among processes sharing one database (docs/scale.md): the Socket Mode or Discord gateway connection
+ * is held by the replica whose lease is current; another takes it over once the lease runs out.
+ */
+export const leases = pgTable("leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  until: timestamp("until", { withTimezone: true, mode: "date" }).notNull(),
+  acquiredAt: timestamp("acquired_at", { withTimezone: true, mode: "date" }).notNull(),
+});
+
+/** Chat deliveries already taken by a replica (a Slack retry or a Discord redelivery on another replica is dropped). */
+export const deliveryClaims = pgTable(
+  "delivery_claims",
+  {
+    key: text("key").primaryKey(),
+    holder: text("holder").notNull(),
+    at: timestamp("at", { withTimezone: true, mode: "date" }).notNull(),
+  },
+  (t) => [index("delivery_claims_at").on(t.at)],
+);
