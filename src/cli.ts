@@ -13,6 +13,7 @@ import { loadConfig } from "./config.ts";
 import { loadDotEnv } from "./env.ts";
 import { isTuneError } from "./errors.ts";
 import { createLogger, scrubSecrets } from "./log.ts";
+import { runScaleCommand, SCALE_COMMANDS } from "./scale/cli.ts";
 
 export async function main(argv: string[]): Promise<number> {
   const json = argv.includes("--json");
@@ -31,6 +32,20 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     throw err;
+  }
+  // `worker` and `db copy` are processes' roles, not chat commands (docs/scale.md).
+  if (SCALE_COMMANDS.includes(words[0] ?? "")) {
+    try {
+      return await runScaleCommand(app, words, (line) =>
+        process.stdout.write(`${scrubSecrets(line, config.secrets)}\n`),
+      );
+    } catch (err) {
+      if (!isTuneError(err)) throw err;
+      process.stderr.write(`${scrubSecrets(err.message, config.secrets)}\n`);
+      return 1;
+    } finally {
+      await app.close();
+    }
   }
   // Not started: schedule commands write to the database, and a running bot picks the changes up.
   app.scheduler = createScheduler(app);
