@@ -22,6 +22,7 @@ import type { Scheduler } from "./core/schedules/scheduler.ts";
 import { SweepService } from "./core/sweeps.ts";
 import { iterationRepo } from "../db/repos/iterations.ts";
 import { fsBlobStore, sweepTmp } from "./lib/blobs.ts";
+import { s3BlobStore } from "./scale/s3-blobs.ts";
 import type { Logger } from "./log.ts";
 import { createProviders, type Providers } from "./providers/index.ts";
 
@@ -58,7 +59,8 @@ export interface App {
 export function createApp(config: Config, log: Logger, opts: { clock?: Clock; providers?: Providers } = {}): App {
   const pg = config.scale.databaseUrl ? openPgSync(config.scale.databaseUrl) : null;
   const db = pg ? null : openDb(path.join(config.dataDir, "tuneloop.db"));
-  const blobs = fsBlobStore(config.dataDir);
+  const s3 = config.scale.blob.kind === "s3" ? s3BlobStore(config.dataDir, config.scale.blob) : null;
+  const blobs = s3 ?? fsBlobStore(config.dataDir);
   sweepTmp(config.dataDir);
   const clock = opts.clock ?? systemClock;
   const engine = pg ? pg.engine : engineRepo(db!);
@@ -90,7 +92,10 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
     },
     (err) => log.warn({ err }, "run listener failed"),
   );
-  const worker = new RunWorker(engine, runs, datasets, evals, providers, clock, log, { dataDir: config.dataDir });
+  const worker = new RunWorker(engine, runs, datasets, evals, providers, clock, log, {
+    dataDir: config.dataDir,
+    leaseMs: config.scale.runLeaseMs,
+  });
   const iterations = pg ? pg.iterations : iterationRepo(db!);
   const sweeps = new SweepService(iterations, engine, runs, datasets, evals, clock);
   return {
@@ -118,6 +123,7 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
       await providers.close();
       db?.$client.close();
       await pg?.close();
+      await s3?.close();
     },
   };
 }

@@ -12,6 +12,8 @@ export interface ScaleConfig {
   blob: { kind: "fs" } | { kind: "s3"; bucket: string; prefix: string; endpoint?: string; region: string };
   /** How long a Socket Mode / gateway leader's lease lasts without renewal: another replica takes over after it. */
   leaderLeaseMs: number;
+  /** How long a run's lease lasts without renewal: a run whose worker died is resumed elsewhere after it. */
+  runLeaseMs: number;
 }
 
 const bad = (name: string, value: string, what: string) =>
@@ -45,7 +47,15 @@ export function scaleFromSettings(env: NodeJS.ProcessEnv): ScaleConfig {
   const leaseS = Number(env.TUNELOOP_LEADER_LEASE_S ?? 20);
   if (!Number.isFinite(leaseS) || leaseS < 2 || leaseS > 300)
     throw bad("TUNELOOP_LEADER_LEASE_S", String(env.TUNELOOP_LEADER_LEASE_S), "write seconds between 2 and 300");
-  return { databaseUrl: dbUrl, blob, leaderLeaseMs: Math.round(leaseS * 1000) };
+  const runLeaseS = Number(env.TUNELOOP_RUN_LEASE_S ?? 60);
+  if (!Number.isFinite(runLeaseS) || runLeaseS < 1 || runLeaseS > 3600)
+    throw bad("TUNELOOP_RUN_LEASE_S", String(env.TUNELOOP_RUN_LEASE_S), "write seconds between 1 and 3600");
+  return {
+    databaseUrl: dbUrl,
+    blob,
+    leaderLeaseMs: Math.round(leaseS * 1000),
+    runLeaseMs: Math.round(runLeaseS * 1000),
+  };
 }
 
 /** The password inside a database URL (the logger and renderers scrub it). */
