@@ -4,7 +4,8 @@
  * replicas run.
  *
  * - A run (and so its evals, and each sweep cell, which is a run) is a job on `run-<provider>` with the run's id as
- *   its singleton key (policy "stately": at most one waiting and one running per run). A worker takes jobs only of
+ *   its singleton key (policy "short": at most one waiting per run; not "stately", whose one-active-per-key rule
+ *   would keep a run's new job waiting behind the job of a worker killed mid-run until that job expires). A worker takes jobs only of
  *   the providers it declares (`tuneloop worker --provider selfhosted`). The job only says "run #12 is ready": the run's
  *   lease in the runs table stays the one guard against running it twice (a job retried after its worker died finds
  *   the run finished, or resumes it), so the ledger and the budget see each run once.
@@ -69,7 +70,7 @@ export class PgQueue {
     const q = runQueue(run.provider);
     // Training can take hours: the job never expires under a live worker (the run's own lease says who runs it);
     // a worker that dies leaves the job active until it expires, and the run's lease lets another resume it first.
-    await this.queue(q, { policy: "stately", retryLimit: 5, retryDelay: 2, expireInSeconds: 23 * 3600 });
+    await this.queue(q, { policy: "short", retryLimit: 5, retryDelay: 2, expireInSeconds: 23 * 3600 });
     await this.boss.send(q, { runId: run.id }, { singletonKey: `run-${run.id}` });
   }
 
@@ -78,7 +79,7 @@ export class PgQueue {
     for (const p of providers) {
       const q = runQueue(p);
       if (this.working.has(q)) continue;
-      await this.queue(q, { policy: "stately", retryLimit: 5, retryDelay: 2, expireInSeconds: 23 * 3600 });
+      await this.queue(q, { policy: "short", retryLimit: 5, retryDelay: 2, expireInSeconds: 23 * 3600 });
       this.working.add(q);
       await this.boss.work<{ runId: number }>(
         q,
