@@ -16,6 +16,7 @@ import { attachIterationNotices, createScheduler } from "./iterations.ts";
 import { createLogger } from "./log.ts";
 import { loadProviderSettings } from "./providers/settings.ts";
 import { startWebhookServer } from "./webhooks.ts";
+import { startScale } from "./scale/index.ts";
 
 async function main(): Promise<number> {
   loadDotEnv();
@@ -44,7 +45,9 @@ async function main(): Promise<number> {
   const log = createLogger(config, { toFile: platform === "console" });
   const app = createApp(config, log);
   log.info({ dataDir: config.dataDir, platform }, "tuneloop started");
-  app.scheduler = createScheduler(app);
+  // With Postgres (docs/scale.md): jobs through the shared queue, schedules fired once across replicas.
+  const scale = config.scale.databaseUrl ? await startScale(app, { role: "chat", label: `the ${platform} bot` }) : null;
+  app.scheduler = createScheduler(app, scale?.timer);
   attachIterationNotices(app);
   const openai = loadProviderSettings().openai;
   const webhooks = openai?.webhookSecret
@@ -52,6 +55,8 @@ async function main(): Promise<number> {
     : null;
   const stopAll = async () => {
     await webhooks?.close();
+    await app.worker.stop();
+    await scale?.stop();
     await app.close();
   };
 
@@ -74,7 +79,7 @@ async function main(): Promise<number> {
           : `Run ${id} was interrupted: it resumes when tuneloop starts again (npm start), or drop it with npx tuneloop run cancel ${id}.`;
       },
     });
-    app.worker.start({ label: "the console bot" });
+    if (!scale) app.worker.start({ label: "the console bot" });
     await app.scheduler.start();
     void app.ingest.warm();
     try {
@@ -87,21 +92,39 @@ async function main(): Promise<number> {
 
   // Slack or Discord: the adapter sets app.chat and attaches the run notifier itself.
   // The platform SDKs load only when used.
-  const bot = slack
-    ? await (await import("./adapters/slack/index.ts")).startSlack(app, slack)
-    : await (await import("./adapters/discord/index.ts")).startDiscord(app, discord as NonNullable<typeof discord>);
-  app.worker.start({ label: slack ? "the Slack bot" : "the Discord bot" });
+  const connect = async () =>
+    slack
+      ? await (await import("./adapters/slack/index.ts")).startSlack(app, slack)
+      : await (await import("./adapters/discord/index.ts")).startDiscord(app, discord as NonNullable<typeof discord>);
+  // Socket Mode and the Discord gateway allow one connection: with replicas, only the lease holder connects.
+  const single = scale && (discord || slack?.mode === "socket");
+  let bot: Awaited<ReturnType<typeof connect>> | null = null;
+  const leader = single ? scale.leader(slack ? "slack-socket" : "discord-gateway") : null;
+  if (leader) {
+    leader.start({
+      lead: async () => {
+        bot = await connect();
+      },
+      follow: async () => {
+        await bot?.stop();
+        bot = null;
+      },
+    });
+  } else bot = await connect();
+  if (!scale) app.worker.start({ label: slack ? "the Slack bot" : "the Discord bot" });
   await app.scheduler.start();
   void app.ingest.warm();
   process.stdout.write(
-    `tuneloop is running on ${platform}${"port" in bot && bot.port ? ` (HTTP on port ${bot.port})` : ""}. Ctrl-C stops it.\n`,
+    `tuneloop is running on ${platform}${bot && "port" in bot && bot.port ? ` (HTTP on port ${bot.port})` : ""}${leader ? " (connects while it holds the leader lease)" : ""}. Ctrl-C stops it.\n`,
   );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
   log.info("stopping");
-  await bot.stop();
+  // Disconnect first, then give the lease up: another replica connects only after this one has closed.
+  await (bot as { stop(): Promise<void> } | null)?.stop();
+  await leader?.stop();
   await stopAll();
   return 0;
 }
