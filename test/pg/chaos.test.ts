@@ -5,49 +5,15 @@
  * Runs on the Postgres pass (`npm run test:pg`, .ci/run); skipped elsewhere.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import path from "node:path";
+import type { ChildProcess } from "node:child_process";
 import { test } from "node:test";
 import { runCommand } from "../../commands/dispatch.ts";
 import { startScale } from "../../src/scale/index.ts";
-import { repoRoot } from "../helpers.ts";
 import { ctxFor } from "../engine/engine-helpers.ts";
 import { pricedExperiment } from "../engine/money-helpers.ts";
-import { engineDatabaseEnv } from "./cluster.ts";
+import { startWorker } from "./workers.ts";
 
 const pass = process.env.TUNELOOP_TEST_DATABASE_URL;
-
-export function startWorker(
-  dataDir: string,
-  env: Record<string, string>,
-  steps = 8,
-  stepMs = 40,
-): Promise<ChildProcess> {
-  const { TUNELOOP_DATABASE_URL: url } = engineDatabaseEnv(dataDir);
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      path.join(repoRoot, "test", "pg", "worker-child.ts"),
-      dataDir,
-      url,
-      String(steps),
-      String(stepMs),
-    ],
-    { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  return new Promise((resolve, reject) => {
-    let out = "";
-    let err = "";
-    child.stdout?.on("data", (d) => {
-      out += d;
-      if (out.includes("ready\n")) resolve(child);
-    });
-    child.stderr?.on("data", (d) => (err += d));
-    child.once("exit", (code) => reject(new Error(`worker exited early (${code}): ${err.slice(-2000)}`)));
-  });
-}
 
 test("chaos: 3 workers, 30 runs, a worker killed with SIGKILL every 2.5 s: each run ends once, no double booking, budget kept", {
   skip: pass ? false : "runs in npm run test:pg (a Postgres cluster for the engine tests)",
