@@ -5,6 +5,7 @@
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { migratePg, openPg } from "./client.ts";
+import { claimDelivery } from "./scale.ts";
 import { pgDatasetRepo } from "./repos/datasets.ts";
 import { pgEngineRepo } from "./repos/engine.ts";
 import { pgIterationRepo } from "./repos/iterations.ts";
@@ -18,6 +19,10 @@ const services: Record<string, Record<string, (...a: unknown[]) => Promise<unkno
   engine: pgEngineRepo(db) as never,
   datasets: pgDatasetRepo(db) as never,
   iterations: pgIterationRepo(db) as never,
+  deliveries: {
+    claim: (key, holder, keepMs) =>
+      claimDelivery(db, key as string, holder as string, new Date(), keepMs as number) as Promise<unknown>,
+  },
   admin: {
     migrate: () => migratePg(db, migrations),
     close: () => db.$client.end(),

@@ -13,6 +13,7 @@
  * better-sqlite3 (which blocks on disk), and it keeps the engine's atomic steps atomic. Work that must not block
  * (the queue, leader leases, delivery dedupe) talks to Postgres asynchronously on its own pool (src/scale/).
  */
+import { hostname } from "node:os";
 import { MessageChannel, receiveMessageOnPort, type Worker } from "node:worker_threads";
 import type { DatasetRepo, EngineRepo, IterationRepo } from "../../src/core/ports.ts";
 import { startWorker } from "../../src/lib/worker.ts";
@@ -23,6 +24,11 @@ export interface PgSync {
   datasets: DatasetRepo;
   iterations: IterationRepo;
   url: string;
+  /**
+   * Takes a chat delivery (a Slack event or trigger, a Discord interaction or message id) for this process: true the
+   * first time any replica sees `key`, false for a retry or redelivery that another replica (or this one) took.
+   */
+  claimDelivery(key: string): boolean;
   close(): Promise<void>;
 }
 
@@ -48,6 +54,7 @@ export function openPgSync(url: string, opts: { timeoutMs?: number } = {}): PgSy
   worker.postMessage(port2, [port2]);
   worker.unref();
   let nextId = 0;
+  const holder = `${hostname()}:${process.pid}`;
   let closed = false;
 
   const call = (target: string, method: string, args: unknown[]): unknown => {
@@ -107,6 +114,7 @@ export function openPgSync(url: string, opts: { timeoutMs?: number } = {}): PgSy
     datasets: proxy<DatasetRepo>("datasets"),
     iterations: proxy<IterationRepo>("iterations"),
     url,
+    claimDelivery: (key) => call("deliveries", "claim", [key, holder, 24 * 3600_000]) as boolean,
     async close() {
       if (closed) return;
       try {

@@ -132,3 +132,23 @@ test("tuneloop db copy --from sqlite:<file> moves an install; a second copy into
   assert.match(again.stderr, /Nothing was copied: the Postgres database already has rows in datasets/);
   assert.doesNotMatch(again.stderr, /internal error/);
 });
+
+test("the Slack adapter's retry check on two replicas: the second replica drops the retry", { skip }, async () => {
+  const { url, db } = await freshDb("seen");
+  await db.$client.end();
+  const { openPgSync } = await import("../../db/pg/sync.ts");
+  const { Seen } = await import("../../src/adapters/slack/context.ts");
+  const a = openPgSync(url);
+  const b = openPgSync(url);
+  try {
+    const seenA = new Seen(undefined, undefined, (k) => a.claimDelivery(`slack:${k}`));
+    const seenB = new Seen(undefined, undefined, (k) => b.claimDelivery(`slack:${k}`));
+    assert.equal(seenA.check("event:Ev1"), false, "replica A takes the first delivery");
+    assert.equal(seenB.check("event:Ev1"), true, "the retry on replica B is dropped");
+    assert.equal(seenA.check("event:Ev1"), true, "and on A again");
+    assert.equal(seenB.check("event:Ev2"), false, "another event is new on B");
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

@@ -90,11 +90,16 @@ const DATASET_FILE = /\.(jsonl|ndjson|json|txt|csv|tsv|parquet|xlsx|zip|gz)$/i;
 /** A bounded set of ids seen (gateway replays deliver an event again). */
 class SeenIds {
   private readonly ids = new Set<string>();
-  constructor(private readonly max = 10_000) {}
-  /** True the first time an id is offered. */
+  constructor(
+    private readonly max = 10_000,
+    /** With replicas (Postgres): takes the id in the database; false when another replica took it first. */
+    private readonly shared?: (id: string) => boolean,
+  ) {}
+  /** True the first time an id is offered (to any replica). */
   first(id: string): boolean {
     if (this.ids.has(id)) return false;
     this.ids.add(id);
+    if (this.shared && !this.shared(id)) return false;
     if (this.ids.size > this.max) this.ids.delete(this.ids.values().next().value as string);
     return true;
   }
@@ -136,7 +141,8 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
   const buttons = new ButtonCommands();
   const chat = new DiscordChat({ rest: client.rest, log, secrets, buttons });
   const render = (card: Card): DiscordMessage => chat.render(card);
-  const seen = new SeenIds();
+  const pg = app.pg;
+  const seen = new SeenIds(undefined, pg ? (id) => pg.claimDelivery(`discord:${id}`) : undefined);
   const pressing = new Set<string>();
   const inFlight = new Set<Promise<unknown>>();
 

@@ -20,13 +20,19 @@ export class Seen {
   constructor(
     private readonly ttlMs = 3_600_000,
     private readonly max = 10_000,
+    /** With replicas (Postgres): takes the key in the database; false when another replica took it first. */
+    private readonly shared?: (key: string) => boolean,
   ) {}
 
-  /** True when `key` was seen already; records it otherwise. */
+  /** True when `key` was seen already (here, or by another replica); records it otherwise. */
   check(key: string): boolean {
     const now = Date.now();
     const at = this.keys.get(key);
     if (at !== undefined && now - at < this.ttlMs) return true;
+    if (this.shared && !this.shared(key)) {
+      this.keys.set(key, now);
+      return true;
+    }
     this.keys.set(key, now);
     if (this.keys.size > this.max) {
       for (const [k, t] of this.keys) {
@@ -123,7 +129,7 @@ export interface ReplyTarget {
 }
 
 export class SlackContext {
-  readonly seen = new Seen();
+  readonly seen: Seen;
   readonly runThreads: RunThreads;
   readonly files = new RecentFiles();
   private readonly inflight = new Set<Promise<unknown>>();
@@ -139,6 +145,8 @@ export class SlackContext {
     readonly botUserId: string,
   ) {
     this.runThreads = new RunThreads(app);
+    const pg = app.pg;
+    this.seen = new Seen(undefined, undefined, pg ? (key) => pg.claimDelivery(`slack:${key}`) : undefined);
     this.port = {
       post: async (channelId, card, opts) => ({ messageId: await this.postCard(channelId, card, opts?.threadId) }),
       update: (channelId, messageId, card) => this.updateCard(channelId, messageId, card),
