@@ -22,12 +22,16 @@ test("chaos: 3 workers, 30 runs, a worker killed with SIGKILL every 2.5 s: each 
   const BUDGET = 0.05;
   const x = await pricedExperiment({ runUsd: 0.001, budget: BUDGET });
   const scale = await startScale(x.app, { role: "chat", providers: [] });
+  // The workers' endpoint settings, patient: on a busy machine a 2 s answer deadline fails runs that chaos did not.
+  const endpoints = JSON.parse(x.endpointsJson) as Record<string, Record<string, unknown>>;
+  for (const e of Object.values(endpoints)) Object.assign(e, { timeoutMs: 60_000, maxRetries: 2 });
+  const wenv = { TUNELOOP_ENDPOINTS: JSON.stringify(endpoints) };
   const workers: ChildProcess[] = [];
   let kills = 0;
   const failedStarts: string[] = [];
   let timer: NodeJS.Timeout | null = null;
   try {
-    for (let i = 0; i < 3; i++) workers.push(await startWorker(x.dataDir, { TUNELOOP_ENDPOINTS: x.endpointsJson }));
+    for (let i = 0; i < 3; i++) workers.push(await startWorker(x.dataDir, wenv));
     for (let i = 0; i < 30; i++) {
       const out = await runCommand(["run", "start", x.train, "--experiment", "exp", "--yes", "--seed", String(i + 1)], {
         ...ctxFor(x.app, "console"),
@@ -42,7 +46,7 @@ test("chaos: 3 workers, 30 runs, a worker killed with SIGKILL every 2.5 s: each 
       const i = Math.floor(Math.random() * workers.length);
       workers[i].kill("SIGKILL");
       kills++;
-      startWorker(x.dataDir, { TUNELOOP_ENDPOINTS: x.endpointsJson })
+      startWorker(x.dataDir, wenv)
         .then((w) => {
           workers[i] = w;
         })
