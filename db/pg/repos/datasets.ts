@@ -1,5 +1,6 @@
 import { and, desc, eq, max } from "drizzle-orm";
 import type { DatasetRepo, DatasetVersionRecord, NewDatasetVersion } from "../../../src/core/ports.ts";
+import { toRecord as liteRecord } from "../../repos/datasets.ts";
 import type { PgDb } from "../client.ts";
 import { datasets, datasetVersions } from "../schema.ts";
 import { LOCK, lock } from "./budget.ts";
@@ -7,23 +8,8 @@ import type { Async } from "./types.ts";
 
 type Row = typeof datasetVersions.$inferSelect;
 
-const toRecord = (row: Row, name: string): DatasetVersionRecord => ({
-  id: row.id,
-  datasetId: row.datasetId,
-  name,
-  version: row.version,
-  sha256: row.sha256,
-  normSha256: row.normSha256,
-  tokensSha256: row.tokensSha256,
-  format: row.format,
-  rows: row.rows,
-  bytes: row.bytes,
-  filename: row.filename,
-  origin: row.origin as DatasetVersionRecord["origin"],
-  stats: row.stats as DatasetVersionRecord["stats"],
-  createdBy: row.createdBy,
-  createdAt: row.createdAt,
-});
+/** SQLite's row mapper (db/repos/datasets.ts): a Postgres row has the same fields and JS types. */
+const toRecord = (row: Row, name: string) => liteRecord(row as never, name);
 
 /** Datasets on Postgres (the contract of db/repos/datasets.ts). */
 export function pgDatasetRepo(db: PgDb): Async<DatasetRepo> {

@@ -5,17 +5,20 @@
  */
 import { and, asc, desc, eq, gte, inArray, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import { isFinal } from "../../../src/core/runs/states.ts";
+import { asEval as liteEval, asHypothesis as liteHypothesis, asRun as liteRun, RESUMED } from "../../repos/engine.ts";
 import type {
   EngineRepo,
   EvalClaimResult,
   EvalRecord,
   ExperimentRecord,
-  HypothesisRecord,
   LedgerEntry,
-  RunRecord,
-  RunState,
 } from "../../../src/core/ports.ts";
 import type { PgDb } from "../client.ts";
+
+// The row mappers are SQLite's (db/repos/engine.ts): a Postgres row has the same fields and the same JS types.
+const asRun = (r: typeof runs.$inferSelect) => liteRun(r as never);
+const asEval = (r: typeof evals.$inferSelect) => liteEval(r as never);
+const asHypothesis = (r: typeof hypotheses.$inferSelect) => liteHypothesis(r as never);
 import {
   evalRows,
   evals,
@@ -30,28 +33,6 @@ import {
 import { budgetOps, budgetUse, fits, insertHold, LOCK, lock, release } from "./budget.ts";
 import { rows, type Async, type Exec } from "./types.ts";
 
-const asRun = (r: typeof runs.$inferSelect): RunRecord => ({
-  ...r,
-  hyper: r.hyper as RunRecord["hyper"],
-  state: r.state as RunState,
-  progress: (r.progress ?? null) as RunRecord["progress"],
-  result: (r.result ?? null) as RunRecord["result"],
-  estimate: r.estimate ?? null,
-});
-
-const asEval = (r: typeof evals.$inferSelect): EvalRecord => ({
-  ...r,
-  role: r.role as EvalRecord["role"],
-  state: r.state as EvalRecord["state"],
-  summary: (r.summary ?? null) as EvalRecord["summary"],
-});
-
-const asHypothesis = (r: typeof hypotheses.$inferSelect): HypothesisRecord => ({
-  ...r,
-  verdict: (r.verdict ?? null) as HypothesisRecord["verdict"],
-});
-
-const RESUMED = /resumed as #\d+/;
 /** Rows per INSERT of eval rows (12 parameters a row, under Postgres's 65,535 a statement). */
 const ROWS_PER_INSERT = 2000;
 

@@ -1,19 +1,13 @@
 import { and, desc, eq, inArray, isNull } from "drizzle-orm";
-import type { IterationRepo, ScheduleRecord, SubscriptionRecord, SweepRecord } from "../../../src/core/ports.ts";
+import type { IterationRepo, SubscriptionRecord } from "../../../src/core/ports.ts";
+import { asSchedule as liteSchedule, asSweep as liteSweep } from "../../repos/iterations.ts";
 import type { PgDb } from "../client.ts";
 import { scheduleFires, schedules, subscriptions, sweeps } from "../schema.ts";
 import type { Async } from "./types.ts";
 
-const asSchedule = (r: typeof schedules.$inferSelect): ScheduleRecord => ({
-  ...r,
-  state: r.state as ScheduleRecord["state"],
-});
-const asSweep = (r: typeof sweeps.$inferSelect): SweepRecord => ({
-  ...r,
-  cells: r.cells as SweepRecord["cells"],
-  state: r.state as SweepRecord["state"],
-  summary: r.summary ?? null,
-});
+// SQLite's row mappers (db/repos/iterations.ts): a Postgres row has the same fields and JS types.
+const asSchedule = (r: typeof schedules.$inferSelect) => liteSchedule(r as never);
+const asSweep = (r: typeof sweeps.$inferSelect) => liteSweep(r as never);
 
 /** Schedules, subscriptions and sweeps on Postgres (the contract of db/repos/iterations.ts). */
 export function pgIterationRepo(db: PgDb): Async<IterationRepo> {
