@@ -74,6 +74,9 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
   listener.on("error", warn("run changes: the LISTEN connection failed"));
   await listener.connect();
   await listener.query(`LISTEN ${RUN_CHANNEL}`);
+  // Changes are read back at most twice a second per run (progress from busy workers must not flood this replica's
+  // synchronous storage calls); a verdict is passed on as it comes.
+  const pending = new Map<number, "state" | "progress">();
   listener.on("notification", (n) => {
     try {
       const m = JSON.parse(n.payload ?? "{}") as {
@@ -83,14 +86,30 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
         verdict?: RunVerdict;
       };
       if (m.origin === origin) return;
-      const run = app.engine.runById(m.id);
-      if (!run) return;
-      if (m.verdict) void app.runs.events.verdict(run, m.verdict);
-      else app.runs.events.run(run, m.event ?? "state");
+      if (m.verdict) {
+        const run = app.engine.runById(m.id);
+        if (run) void app.runs.events.verdict(run, m.verdict);
+        return;
+      }
+      if (pending.get(m.id) !== "state") pending.set(m.id, m.event ?? "state");
     } catch (err) {
       warn("run changes: a notification could not be read")(err);
     }
   });
+  timers.push(
+    setInterval(() => {
+      const batch = [...pending];
+      pending.clear();
+      for (const [id, event] of batch) {
+        try {
+          const run = app.engine.runById(id);
+          if (run) app.runs.events.run(run, event);
+        } catch (err) {
+          warn("run changes: reading a run failed")(err);
+        }
+      }
+    }, 500),
+  );
   const offTell = app.runs.events.listen({
     onRun: (run, event) =>
       notifyRun(db, JSON.stringify({ origin, id: run.id, event })).catch(warn("run changes: NOTIFY failed")),
