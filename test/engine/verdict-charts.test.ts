@@ -121,7 +121,10 @@ describe("verdict intervals and charts", () => {
 
       // the card's fields say how the interval and the detectable effect were computed
       const fields = blocksText(cmp.card as Parameters<typeof blocksText>[0]);
-      assert.match(fields, /95% CI: -16\.1 pts to \+16\.1 pts \(Newcombe's hybrid score interval for paired proportions\)/);
+      assert.match(
+        fields,
+        /95% CI: -16\.1 pts to \+16\.1 pts \(Newcombe's hybrid score interval for paired proportions\)/,
+      );
       assert.match(
         fields,
         /Detectable effect: \d+\.\d pts at 80% power \(n = 20, local:stories260K at 0\.0%, 0\.0% of rows discordant; McNemar, Connor 1987\)/,
