@@ -3,7 +3,7 @@ import { experimentChartFiles, historyChart, runChartFiles } from "../src/charts
 import { scoreHistory } from "../src/core/digest.ts";
 import { text } from "../src/core/cards.ts";
 import { parseRunRef } from "../src/core/models.ts";
-import { TuneError } from "../src/errors.ts";
+import { TuneError, ErrorCode } from "../src/errors.ts";
 import { runVerdict } from "./run.ts";
 import { defineCommand } from "./types.ts";
 
@@ -38,7 +38,7 @@ export const chart = defineCommand({
     }
     if (!files.length) {
       throw new TuneError(
-        "chart_empty",
+        ErrorCode.ChartEmpty,
         `Nothing to chart for ${input.target} yet: a run needs training steps or evals, an experiment needs evals.`,
       );
     }

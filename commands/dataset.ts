@@ -12,6 +12,7 @@ export const datasetUpload = defineCommand({
     name: z.string().optional().describe("Dataset name (default: from the file name)"),
     dropBadRows: z.boolean().default(false).describe("Store the good rows even if some rows have errors"),
     model: z.string().optional().describe("Model whose context limit rows are checked against, as provider:model"),
+    appendTo: z.string().optional().describe("Add the rows to this dataset's next version"),
   }),
   positional: ["name"],
   attachment: "required",
@@ -88,6 +89,22 @@ export const datasetUpload = defineCommand({
       })),
       elapsedMs: r.elapsedMs,
     };
+    if (input.appendTo && outcome.dataset) {
+      // the file's rows (validated above, like any upload) added to the other dataset's latest version
+      const target = ctx.app.datasets.get(input.appendTo);
+      const added = await ctx.app.datasets.allRows(outcome.dataset);
+      const v = await ctx.app.datasets.appendRows(target.id, added, {
+        user: ctx.user.name,
+        from: `upload ${formatRef(outcome.dataset.name, outcome.dataset.version)}`,
+      });
+      const ref = formatRef(v.name, v.version);
+      card.blocks.push(
+        text(
+          `Appended: ${ref} = ${formatRef(target.name, target.version)} + ${fmt.count(added.length, "row")} (${fmt.count(v.rows, "row")}). Train on it: /tune run start ${ref} --experiment <name>`,
+        ),
+      );
+      Object.assign(data, { appended: { ref, rows: v.rows, added: added.length } });
+    }
     // Refused for its errors (or empty): a user error for the CLI's exit code; identical content is not.
     return { card, data, failed: !outcome.stored && !outcome.existing };
   },

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { graderExamples } from "../src/core/evals/graders.ts";
 import type { App } from "../src/app.ts";
 import { type Block, type CardFile, fields, fmt, list, table, text } from "../src/core/cards.ts";
 import {
@@ -19,7 +20,7 @@ import { compareCard, EVAL_COLUMNS, evalFlagNotes, evalRow, leaderboardCard, pct
 import { experimentChartFiles } from "../src/charts/run-charts.ts";
 import { experimentEvals, latestEvalsByModel } from "../src/core/experiments/evals.ts";
 import { parseRunRef, resolveModel } from "../src/core/models.ts";
-import { TuneError } from "../src/errors.ts";
+import { TuneError, ErrorCode } from "../src/errors.ts";
 import { defineCommand } from "./types.ts";
 
 export function evalJson(e: EvalRecord) {
@@ -69,10 +70,7 @@ export const evalCommand = defineCommand({
   options: z.object({
     model: z.string().describe("model: provider:model, run:N or endpoint:model"),
     dataset: z.string().describe("eval dataset, name[@vN]"),
-    graders: z
-      .string()
-      .default("exact")
-      .describe("metric/grader, e.g. exact, normalized, label:yes,no, judge:endpoint:model"),
+    graders: z.string().default("exact").describe(`metric/grader: ${graderExamples()}`),
     experiment: z.string().optional().describe("book the eval (and its cost) to this experiment"),
     maxTokens: z.coerce.number().int().min(1).max(8192).optional().describe("longest answer to generate"),
   }),
@@ -164,7 +162,7 @@ export const compareCommand = defineCommand({
       }
       if (!exp)
         throw new TuneError(
-          "invalid_options",
+          ErrorCode.InvalidOptions,
           "best needs an experiment: add --experiment <name>, or compare against a run (run:N).",
         );
       const otherRef = resolveModel(other, ctx.app.providers, ctx.app.engine).ref;
@@ -173,7 +171,7 @@ export const compareCommand = defineCommand({
         .sort((x, y) => (y.mean ?? -1) - (x.mean ?? -1) || y.id - x.id)[0];
       if (!best)
         throw new TuneError(
-          "eval_not_found",
+          ErrorCode.EvalNotFound,
           `Nothing else has been evaluated in ${exp.name} yet; there is no best to compare with.`,
         );
       if (a === "best") a = best.model;
@@ -244,7 +242,7 @@ export const evalShow = defineCommand({
     const ev = resolved.eval;
     if (input.regressed && !resolved.base)
       throw new TuneError(
-        "invalid_options",
+        ErrorCode.InvalidOptions,
         ev.role === "tuned"
           ? `Eval ${ev.id} has no eval of its base model on the same rows to compare with.`
           : `--regressed compares a tuned model with its base model: give run:N (eval ${ev.id} is of ${ev.model}, a ${ev.role} model).`,

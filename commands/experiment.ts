@@ -1,13 +1,15 @@
 import { z } from "zod";
 import { fmt, table, text } from "../src/core/cards.ts";
-import { budgetLine, committedUsd, leftUsd } from "../src/core/costs/budget.ts";
+import { assertFits, budgetLine, committedUsd, leftUsd } from "../src/core/costs/budget.ts";
 import { round, summarizeLedger } from "../src/core/costs/ledger.ts";
 import { latestEvalsByModel } from "../src/core/experiments/evals.ts";
-import { experimentCard } from "../src/core/runs/cards.ts";
+import { EVAL_COLUMNS, evalRow, experimentCard, pct } from "../src/core/runs/cards.ts";
+import { graderExamples } from "../src/core/evals/graders.ts";
+import { addRunnerNote, runCardFor } from "./run.ts";
 import { defineCommand } from "./types.ts";
 
 /** "+5pts", "5", "-2.5 pts", "+5%" -> number of points */
-const points = z.string().transform((s, ctx) => {
+export const points = z.string().transform((s, ctx) => {
   const m = /^\s*([+-]?\d+(?:\.\d+)?)\s*(?:pts?|points?|%)?\s*$/i.exec(s);
   if (!m) {
     ctx.addIssue({ code: "custom", message: `"${s}" is not an effect in points (e.g. +5pts)` });
@@ -22,20 +24,28 @@ export const experimentNew = defineCommand({
   options: z.object({
     name: z.string().describe("experiment name"),
     eval: z.string().describe("eval dataset, name[@vN] (frozen at this version)"),
-    metric: z
-      .string()
-      .default("exact")
-      .describe(
-        "grader: exact, normalized, contains, regex:..., label:a,b, json, json-schema:..., numeric:0.01, judge:endpoint:model",
-      ),
+    metric: z.string().default("exact").describe(`grader: ${graderExamples()}`),
     baseline: z.array(z.string()).default([]).describe("models to beat, endpoint:model (repeat or comma-separate)"),
     budget: z.coerce.number().min(0).optional().describe("budget in USD"),
     alpha: z.coerce.number().gt(0).lt(1).default(0.05).describe("significance level"),
+    packs: z.array(z.string()).default([]).describe("eval packs, e.g. pii-leak,tone"),
   }),
   positional: ["name"],
   permission: "write",
-  examples: ["/tune experiment new support --eval support-eval --metric exact --baseline vllm:qwen2.5-7b --budget 20"],
+  examples: [
+    "/tune experiment new support --eval support-eval --metric exact --baseline vllm:qwen2.5-7b --budget 20",
+    "/tune experiment new support --eval support-eval --packs pii-leak,bias-counterfactual",
+  ],
   async handler(ctx, input) {
+    const packs = [
+      ...new Set(
+        input.packs
+          .flatMap((p) => p.split(","))
+          .map((p) => p.trim())
+          .filter(Boolean),
+      ),
+    ];
+    ctx.app.packs.check(packs); // an unknown pack, or a judge pack without a judge, is refused before anything is made
     const e = ctx.app.experiments.create({
       name: input.name,
       evalDataset: input.eval,
@@ -46,10 +56,13 @@ export const experimentNew = defineCommand({
       user: ctx.user.name,
       channelId: ctx.channelId,
     });
+    if (packs.length) ctx.app.packs.setExperimentPacks(e.id, packs);
     const evalRef = ctx.app.datasets.refOf(e.evalVersionId);
     const card = experimentCard(e, { evalRef, runs: [], hypotheses: [], spend: summarizeLedger([]) });
     card.title = `Created experiment ${e.name}`;
     card.tone = "success";
+    if (packs.length)
+      card.blocks.push(text(`Every run is also judged on these eval packs, base vs tuned: ${packs.join(", ")}.`));
     card.blocks.push(
       text(
         `Next: /tune hypothesis ${e.name} "what you expect" --expect +5pts, then /tune run start <train-dataset> --experiment ${e.name}`,
@@ -72,6 +85,7 @@ function experimentJson(app: import("../src/app.ts").App, name: string) {
     baselines: e.baselines,
     budgetUsd: e.budgetUsd,
     alpha: e.alpha,
+    packs: app.packs.experimentPacks(e.id),
     spentUsd: spend.totalUsd,
     heldUsd: round(use.heldUsd),
     leftUsd: left === null ? null : round(left),
@@ -226,4 +240,129 @@ export const hypothesis = defineCommand({
   },
 });
 
-export const experimentCommands = [experimentNew, experimentShow, experimentList, experimentBudget, hypothesis];
+export const experimentRerun = defineCommand({
+  path: ["experiment", "rerun"],
+  summary:
+    "Re-train the experiment's best recipe on the newest version of its dataset (skipped when it has not changed).",
+  options: z.object({ experiment: z.string().describe("experiment name"), yes: z.boolean().default(false) }),
+  positional: ["experiment"],
+  permission: "spend",
+  examples: ["/tune experiment rerun support"],
+  async handler(ctx, input) {
+    const app = ctx.app;
+    const exp = app.experiments.get(input.experiment);
+    const best = app.evals.bestTuned(exp);
+    if (!best?.runId) {
+      return {
+        card: { title: `Nothing to re-run in ${exp.name}`, blocks: [text("No run has finished yet.")] },
+        data: { skipped: "no finished run to repeat yet" },
+      };
+    }
+    const run = app.runs.get(best.runId);
+    const used = app.datasets.byId(run.datasetVersionId);
+    const newest = app.datasets.get(used.name);
+    if (newest.id === used.id) {
+      const why = `${used.name}@v${used.version} has not changed since run ${run.id}`;
+      return { card: { title: `Re-run of ${exp.name} skipped`, blocks: [text(`${why}.`)] }, data: { skipped: why } };
+    }
+    const out = await app.runs.start({
+      dataset: `${newest.name}@v${newest.version}`,
+      experiment: exp.name,
+      provider: run.provider,
+      model: run.baseModel,
+      epochs: run.hyper.epochs,
+      learningRate: run.hyper.learningRate,
+      batchSize: run.hyper.batchSize,
+      loraRank: run.hyper.loraRank,
+      loraAlpha: run.hyper.loraAlpha,
+      seed: run.hyper.seed,
+      yes: input.yes,
+      user: ctx.user.name,
+      userId: ctx.user.id,
+      channelId: ctx.surface === "cli" || ctx.surface === "schedule" ? null : ctx.channelId,
+      idempotencyKey: ctx.requestId,
+    });
+    const card = runCardFor(app, out.run);
+    card.blocks.unshift(
+      text(
+        `Best recipe of ${exp.name} (run ${run.id}, ${pct(best.mean)}) on the newest data, ${newest.name}@v${newest.version}.`,
+      ),
+    );
+    const runner = addRunnerNote(ctx, card, out.run, false);
+    return {
+      card,
+      data: {
+        run: { id: out.run.id, state: out.run.state },
+        from: run.id,
+        dataset: `${newest.name}@v${newest.version}`,
+        ...runner,
+      },
+      onPosted: ({ channelId, messageId }) => {
+        app.engine.updateRun(out.run.id, { channelId, messageId });
+      },
+    };
+  },
+});
+
+export const experimentReeval = defineCommand({
+  path: ["experiment", "reeval"],
+  summary: "Evaluate the experiment's current best model and its baselines again (e.g. after adding a baseline).",
+  options: z.object({ experiment: z.string().describe("experiment name") }),
+  positional: ["experiment"],
+  permission: "spend",
+  examples: ["/tune experiment reeval support"],
+  async handler(ctx, input) {
+    const app = ctx.app;
+    const exp = app.experiments.get(input.experiment);
+    const best = app.evals.bestTuned(exp);
+    const models = [
+      ...(best ? [{ model: best.model, role: "tuned" as const }] : []),
+      ...exp.baselines.map((m) => ({ model: m, role: "baseline" as const })),
+    ];
+    if (!models.length)
+      return {
+        card: {
+          title: `Nothing to re-evaluate in ${exp.name}`,
+          blocks: [text("No tuned model and no baselines yet.")],
+        },
+        data: { skipped: "no model to evaluate" },
+      };
+    const evalSet = app.datasets.byId(exp.evalVersionId);
+    // All of it must fit before the first request (each eval then reserves its own part as it starts).
+    const total = models.reduce((a, m) => a + app.evals.estimateUsd(m.model, evalSet, exp.metric), 0);
+    assertFits(app.engine, app.clock, exp, total, `Re-evaluating ${models.map((m) => m.model).join(", ")}`);
+    const done = [];
+    for (const m of models) {
+      done.push(
+        await app.evals.evaluate({
+          modelRef: m.model,
+          dataset: evalSet,
+          metric: exp.metric,
+          role: m.role,
+          experimentId: exp.id,
+          runId: m.role === "tuned" ? best?.runId : null,
+        }),
+      );
+    }
+    return {
+      card: {
+        title: `Re-evaluated ${exp.name} on ${app.datasets.refOf(exp.evalVersionId)}`,
+        blocks: [table(EVAL_COLUMNS, done.map(evalRow))],
+      },
+      data: {
+        experiment: exp.name,
+        evals: done.map((e) => ({ model: e.model, mean: e.mean, ci: [e.ciLow, e.ciHigh], n: e.n })),
+      },
+    };
+  },
+});
+
+export const experimentCommands = [
+  experimentNew,
+  experimentShow,
+  experimentList,
+  experimentBudget,
+  hypothesis,
+  experimentRerun,
+  experimentReeval,
+];

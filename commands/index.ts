@@ -5,13 +5,21 @@ import { datasetCommands } from "./dataset.ts";
 import { demoCommands } from "./demo.ts";
 import { evalCommands } from "./eval.ts";
 import { experimentCommands } from "./experiment.ts";
-import { iterateCommands } from "./iterate.ts";
+import { digestCommands } from "./digest.ts";
+import { migrateCommands } from "./migrate.ts";
+import { packCommands } from "./pack.ts";
+import { proposeCommands } from "./propose.ts";
+import { scheduleCommands } from "./schedule.ts";
+import { sweepCommands } from "./sweep.ts";
 import { runCommands } from "./run.ts";
+import { serveCommands } from "./serve.ts";
 import { usage } from "./parse.ts";
 import { providersHelpCard, providersHelpData } from "../src/providers/help.ts";
+import { GRADER_KINDS, GRADERS, graderHelp } from "../src/core/evals/graders.ts";
 import { defineCommand, type CommandDef, type Surface } from "./types.ts";
 
-const GROUP_TITLES: Record<string, string> = {
+/** The help sections; a command file is named after its first word or after its section (commands/run.ts, eval.ts). */
+export const GROUP_TITLES: Record<string, string> = {
   dataset: "Datasets",
   experiment: "Experiments",
   hypothesis: "Experiments",
@@ -20,11 +28,15 @@ const GROUP_TITLES: Record<string, string> = {
   compare: "Evals",
   leaderboard: "Evals",
   chart: "Evals",
+  pack: "Eval packs",
+  iterate: "Iterations",
   schedule: "Iterations",
   subscribe: "Iterations",
   digest: "Iterations",
   sweep: "Iterations",
   demo: "Demo",
+  migrate: "Migrate",
+  serve: "Self-hosted",
   help: "Help",
 };
 
@@ -48,9 +60,24 @@ function examplesFor(d: CommandDef, cli: boolean): string[] {
   return [...own, ...chat.map((e) => `npx tuneloop ${e.slice("/tune ".length)}`)];
 }
 
+const graderHelpOf = (kind: (typeof GRADER_KINDS)[number]) => ({
+  form: GRADERS[kind].form,
+  help: GRADERS[kind].help,
+});
+
+/** The graders (metrics) an experiment or an eval can use, generated from the grader registry. */
+function gradersHelpCard(): Card {
+  return {
+    title: "Graders (--metric of experiment new, --graders of eval)",
+    ephemeral: true,
+    blocks: [list(graderHelp(), "Graders")],
+  };
+}
+
 /** The help card; host-path options (--out...) only for a surface with host access (the CLI, the console). */
 export function helpCard(group?: string, opts: { hostPaths?: boolean; surface?: Surface } = {}): Card {
   if (group?.toLowerCase() === "providers") return providersHelpCard();
+  if (group?.toLowerCase() === "graders") return gradersHelpCard();
   const cli = opts.surface === "cli";
   // One section per group title, in registry order (hypothesis sits with Experiments, compare with Evals).
   const groups = new Map<string, CommandDef[]>();
@@ -97,12 +124,16 @@ export function helpCard(group?: string, opts: { hostPaths?: boolean; surface?: 
 const help = defineCommand({
   path: ["help"],
   summary: "Show the commands, grouped, with examples.",
-  options: z.object({ group: z.string().optional().describe("a command group, e.g. dataset, or providers") }),
+  options: z.object({
+    group: z.string().optional().describe("a command group, e.g. dataset, or providers or graders"),
+  }),
   positional: ["group"],
   permission: "read",
-  examples: ["/tune help", "/tune help dataset", "/tune help providers"],
+  examples: ["/tune help", "/tune help dataset", "/tune help providers", "/tune help graders"],
   async handler(ctx, input) {
     if (input.group?.toLowerCase() === "providers") return { card: providersHelpCard(), data: providersHelpData() };
+    if (input.group?.toLowerCase() === "graders")
+      return { card: gradersHelpCard(), data: GRADER_KINDS.map((kind) => ({ kind, ...graderHelpOf(kind) })) };
     const cli = ctx.surface === "cli";
     const host = { hostPaths: Boolean(ctx.host) };
     const card = helpCard(input.group, { ...host, surface: ctx.surface });
@@ -127,8 +158,14 @@ registry.push(
     ...runCommands,
     ...evalCommands,
     ...chartCommands,
-    ...iterateCommands,
+    ...packCommands,
+    ...scheduleCommands,
+    ...digestCommands,
+    ...sweepCommands,
+    ...proposeCommands,
     ...demoCommands,
+    ...migrateCommands,
+    ...serveCommands,
     help,
   ] as unknown as CommandDef[]),
 );

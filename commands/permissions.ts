@@ -9,11 +9,17 @@ import type { CommandContext, Permission } from "./types.ts";
  *   groups or Discord roles, or role:NAME / user:ID; src/lib/principals.ts; empty: everyone) and runs start only in
  *   TUNELOOP_RUN_CHANNELS (empty: any); `admin` needs TUNELOOP_ADMINS. Admins may do everything. A role's name
  *   matches only an entry written role:NAME, never an id.
+ * - A scheduled fire (surface "schedule") acts for the admin who added the schedule (`schedule add` needs spend
+ *   rights, its channel was checked then): it may read, write and spend, in any channel, but never do what needs
+ *   `admin`, and it has no host access.
  */
 export function checkPermission(permission: Permission, ctx: CommandContext): string | null {
   if (permission === "read") return null;
   if (ctx.surface === "console" || ctx.surface === "cli") return null;
   const rules = ctx.app.config.permissions;
+  if (ctx.surface === "schedule") {
+    return permission === "admin" ? "A schedule cannot do what needs an admin; run it yourself." : null;
+  }
   if (isAdmin(ctx)) return null;
   if (permission === "admin") {
     return `Only admins may do this (TUNELOOP_ADMINS: ${rules.admins.join(", ") || "none set"}).`;

@@ -11,8 +11,12 @@ import { runChartFiles } from "../src/charts/run-charts.ts";
 import { latestEvalOf } from "../src/core/experiments/evals.ts";
 import { answerRows, answersFile, verdictExampleBlocks } from "../src/core/evals/answers.ts";
 import { comparisonJson, evalJson, keepEvalFile } from "./eval.ts";
-import { TuneError } from "../src/errors.ts";
+import { TuneError, ErrorCode } from "../src/errors.ts";
 import { isAdmin } from "./permissions.ts";
+import { withMigrationVerdict } from "./migrate.ts";
+import type { PackVerdict } from "../src/core/packs/types.ts";
+import type { ClusterMeasure } from "../src/core/iterate/types.ts";
+import { clustersCard } from "../src/core/iterate/cards.ts";
 import { defineCommand, type CommandContext, type CommandResult } from "./types.ts";
 
 const runId = z.coerce.number().int().positive();
@@ -41,11 +45,18 @@ export async function runVerdictCard(app: App, r: RunRecord, v: RunVerdict): Pro
     card.files = [...(card.files ?? []), keepEvalFile(app, answersFile(tuned, rows))];
   }
   try {
+    // the failures, grouped, with buttons that propose new rows for a cluster (docs/packs.md)
+    const c = await app.iterate.clusters(r.id);
+    if (c.clusters.length) card.thread = [...(card.thread ?? []), clustersCard(r.id, c.clusters, c.failures, c.rows)];
+  } catch (err) {
+    app.log.warn({ err, runId: r.id }, "clusters failed");
+  }
+  try {
     card.files = [...(card.files ?? []), ...(await runChartFiles(app, r, v.evals, v.comparisons))];
   } catch (err) {
     app.log.warn({ err, runId: r.id }, "charts failed"); // a chart is never worth losing the verdict for
   }
-  return card;
+  return withMigrationVerdict(app, r, card);
 }
 
 /** The verdict of a finished run, rebuilt from the database (evals, comparisons, decided hypotheses). */
@@ -65,7 +76,15 @@ export function runVerdict(app: App, r: RunRecord): RunVerdict | null {
       .hypotheses(exp.id)
       .filter((h) => h.runId === r.id && h.verdict)
       .map((h) => ({ id: h.id, text: h.text, verdict: h.verdict! })),
+    ...packsOf(app, r),
   };
+}
+
+/** The run's pack verdict, as the worker stored it (the last one, after a restart). */
+function packsOf(app: App, r: RunRecord): { packs?: PackVerdict; clusters?: ClusterMeasure[] } {
+  const p = app.engine.runEvents(r.id, "packs").at(-1)?.data as PackVerdict | undefined;
+  const c = app.engine.runEvents(r.id, "clusters").at(-1)?.data as ClusterMeasure[] | undefined;
+  return { ...(p ? { packs: p } : {}), ...(c ? { clusters: c } : {}) };
 }
 
 export function runJson(app: App, r: RunRecord) {
@@ -136,7 +155,7 @@ function assertStarterOrAdmin(ctx: CommandContext, id: number, what: string) {
   const r = ctx.app.runs.get(id);
   if (!r.createdById || r.createdById === ctx.user.id || isAdmin(ctx)) return;
   throw new TuneError(
-    "permission_denied",
+    ErrorCode.PermissionDenied,
     `Only ${r.createdBy ?? "whoever started run " + id} or an admin (${ctx.app.config.permissions.admins.join(", ") || "none set: TUNELOOP_ADMINS"}) may ${what} run ${id}.`,
   );
 }
@@ -186,7 +205,7 @@ export const runStart = defineCommand({
       yes: input.yes,
       user: ctx.user.name,
       userId: ctx.user.id,
-      channelId: ctx.surface === "cli" ? null : ctx.channelId,
+      channelId: ctx.surface === "cli" || ctx.surface === "schedule" ? null : ctx.channelId,
       idempotencyKey: ctx.requestId,
     });
     return runReply(ctx, out.run, {
@@ -285,7 +304,7 @@ export const runRerun = defineCommand({
     const out = await ctx.app.runs.rerun(input.id, {
       user: ctx.user.name,
       userId: ctx.user.id,
-      channelId: ctx.surface === "cli" ? null : ctx.channelId,
+      channelId: ctx.surface === "cli" || ctx.surface === "schedule" ? null : ctx.channelId,
       seed: input.seed,
       yes: input.yes,
       idempotencyKey: ctx.requestId,

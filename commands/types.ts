@@ -14,7 +14,14 @@ export type { Attachment, HostAccess };
  */
 export type Permission = "read" | "write" | "spend" | "admin";
 
-export type Surface = "console" | "cli" | "slack" | "discord";
+/**
+ * Where a request comes from. "schedule" is the system actor of a scheduled fire (src/iterations.ts): not a person
+ * at a terminal, not a chat member; it acts as SCHEDULE_ACTOR and has no host access.
+ */
+export type Surface = "console" | "cli" | "slack" | "discord" | "schedule";
+
+/** The user of every scheduled fire (its name says which schedule: "schedule #3 (rerun exp)"). */
+export const SCHEDULE_ACTOR_ID = "system:schedule";
 
 export interface Actor {
   id: string;
@@ -44,11 +51,11 @@ interface ContextBase {
 
 /**
  * A command's context. `host` is the right to name paths on the bot's host (--file, --out, the CLI's FILE word):
- * the CLI and the console create it; a chat surface's context cannot hold one, and a schedule's fire (surface
- * "cli", words typed in chat) is given none.
+ * the CLI and the console create it; a chat surface's context cannot hold one, nor can a schedule's fire (surface
+ * "schedule": words typed in chat, run later by the bot).
  */
 export type CommandContext = ContextBase &
-  ({ surface: "slack" | "discord"; host?: undefined } | { surface: "cli" | "console"; host?: HostAccess });
+  ({ surface: "slack" | "discord" | "schedule"; host?: undefined } | { surface: "cli" | "console"; host?: HostAccess });
 
 export interface CommandResult {
   card: Card;

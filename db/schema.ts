@@ -365,3 +365,48 @@ export const deliveryClaims = sqliteTable(
   },
   (t) => [index("delivery_claims_at").on(t.at)],
 );
+
+/** Custom eval packs (docs/packs.md): each `pack add` of a name adds its next version. */
+export const packs = sqliteTable(
+  "packs",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    name: text("name").notNull(),
+    version: integer("version").notNull(),
+    description: text("description").notNull(),
+    probes: text("probes", { mode: "json" }).notNull(),
+    sha256: text("sha256").notNull(),
+    createdBy: text("created_by"),
+    createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [uniqueIndex("packs_name_version").on(t.name, t.version)],
+);
+
+/** The packs every run of an experiment is also judged on (`experiment new --packs`). */
+export const experimentPacks = sqliteTable("experiment_packs", {
+  experimentId: integer("experiment_id")
+    .primaryKey()
+    .references(() => experiments.id),
+  packs: text("packs", { mode: "json" }).$type<string[]>().notNull(),
+});
+
+/** New training rows proposed for a failure cluster of a run (`iterate propose`), approved or rejected in the thread. */
+export const proposals = sqliteTable("proposals", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  runId: integer("run_id")
+    .notNull()
+    .references(() => runs.id),
+  /** The cluster: key, label, eval rows it holds, rows shown to the teacher. */
+  cluster: text("cluster", { mode: "json" }).notNull(),
+  rows: text("rows", { mode: "json" }).notNull(),
+  teacher: text("teacher"),
+  /** proposed | approved | rejected */
+  state: text("state").notNull(),
+  createdBy: text("created_by"),
+  createdAt: integer("created_at", { mode: "timestamp_ms" }).notNull(),
+  decidedBy: text("decided_by"),
+  decidedAt: integer("decided_at", { mode: "timestamp_ms" }),
+  /** The dataset version made on approval, and the hypothesis recorded for it. */
+  datasetVersionId: integer("dataset_version_id"),
+  hypothesisId: integer("hypothesis_id"),
+});

@@ -21,10 +21,15 @@ import { RunWorker } from "./core/runs/worker.ts";
 import type { Scheduler } from "./core/schedules/scheduler.ts";
 import { SweepService } from "./core/sweeps.ts";
 import { iterationRepo } from "../db/repos/iterations.ts";
+import { packRepo } from "../db/repos/packs.ts";
+import { proposalRepo } from "../db/repos/proposals.ts";
+import { IterateService } from "./core/iterate/service.ts";
+import { PackService } from "./core/packs/service.ts";
 import { fsBlobStore, sweepTmp } from "./lib/blobs.ts";
 import { s3BlobStore } from "./scale/s3-blobs.ts";
 import type { Logger } from "./log.ts";
 import { createProviders, type Providers } from "./providers/index.ts";
+import { installCostTables } from "./providers/tables.ts";
 
 export type { ChatPort };
 
@@ -49,6 +54,10 @@ export interface App {
   worker: RunWorker;
   iterations: IterationRepo;
   sweeps: SweepService;
+  /** Eval packs (docs/packs.md). */
+  packs: PackService;
+  /** Failure clusters, teacher proposals and their approval (docs/packs.md). */
+  iterate: IterateService;
   /** Set by startScheduler (src/iterations.ts) when the bot runs; commands that manage schedules need it. */
   scheduler?: Scheduler;
   /** Set by the chat adapter that runs the bot (console, Slack, Discord). */
@@ -63,6 +72,7 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
   const blobs = s3 ?? fsBlobStore(config.dataDir);
   sweepTmp(config.dataDir);
   const clock = opts.clock ?? systemClock;
+  installCostTables();
   const engine = pg ? pg.engine : engineRepo(db!);
   const providers = opts.providers ?? createProviders(config);
   const ingest = new IngestPool();
@@ -95,8 +105,24 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
   const worker = new RunWorker(engine, runs, datasets, evals, providers, clock, log, {
     dataDir: config.dataDir,
     leaseMs: config.scale.runLeaseMs,
+    // a GPU box's `tuneloop worker` takes the self-hosted runs: the bot leaves them
+    providers: config.selfhostedWorker === "external" ? { except: ["selfhosted"] } : undefined,
   });
   const iterations = pg ? pg.iterations : iterationRepo(db!);
+  const packs = new PackService(pg ? pg.packs : packRepo(db!), engine, providers, clock, {
+    judge: config.packJudge,
+    grader: (spec, judge) => evals.grader(spec, judge),
+  });
+  worker.packs = packs;
+  const iterate = new IterateService(
+    pg ? pg.proposals : proposalRepo(db!),
+    engine,
+    datasets,
+    experiments,
+    providers,
+    clock,
+  );
+  worker.iterate = iterate;
   const sweeps = new SweepService(iterations, engine, runs, datasets, evals, clock);
   return {
     config,
@@ -114,6 +140,8 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
     worker,
     iterations,
     sweeps,
+    packs,
+    iterate,
     ingest,
     async close() {
       await this.scheduler?.stop();

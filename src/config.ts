@@ -60,6 +60,9 @@ export const settingsSchema = z.object({
   TUNELOOP_ADMINS: z.string().default(""),
   TUNELOOP_RUN_CHANNELS: z.string().default(""),
   TUNELOOP_GRADER_TIMEOUT_MS: intFrom(1000, 10),
+  TUNELOOP_MIGRATE_MARGIN_PTS: z.coerce.number().gt(0).max(100).default(2),
+  TUNELOOP_PACK_JUDGE: z.string().trim().optional(),
+  TUNELOOP_SELFHOSTED_WORKER: z.enum(["bot", "external"]).default("bot"),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -86,6 +89,12 @@ export interface Config {
   permissions: { spenders: string[]; admins: string[]; runChannels: string[] };
   /** Deadline of grading one answer with a user-typed pattern (regex, JSON-schema pattern). */
   graderTimeoutMs: number;
+  /** Non-inferiority margin of `migrate openai start` in points (its --margin overrides it). */
+  migrateMarginPts: number;
+  /** The judge (endpoint:model) of judge packs (tone; agree without labels); unset: they refuse to run. */
+  packJudge: string | null;
+  /** Who trains self-hosted runs: the bot's own worker, or a `tuneloop worker` on the GPU box ("external"). */
+  selfhostedWorker: "bot" | "external";
   /** Values that must never be printed (tokens, keys, secrets); the logger and renderers scrub them. */
   secrets: string[];
   /** Postgres, the object store, leader leases (src/scale/settings.ts, docs/scale.md). */
@@ -152,6 +161,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       runChannels: list(s.TUNELOOP_RUN_CHANNELS),
     },
     graderTimeoutMs: s.TUNELOOP_GRADER_TIMEOUT_MS,
+    migrateMarginPts: s.TUNELOOP_MIGRATE_MARGIN_PTS,
+    packJudge: s.TUNELOOP_PACK_JUDGE || null,
+    selfhostedWorker: s.TUNELOOP_SELFHOSTED_WORKER,
     secrets: Object.entries(env)
       .filter(([k, v]) => SECRET_NAME.test(k) && typeof v === "string" && v.length >= 8)
       .map(([, v]) => v as string)

@@ -9,8 +9,9 @@ import { fmt, table, text } from "./core/cards.ts";
 import type { ScheduleRecord } from "./core/ports.ts";
 import { STATE_LABEL, isFinal } from "./core/runs/states.ts";
 import { Scheduler, type ScheduleTimer } from "./core/schedules/scheduler.ts";
-import { TuneError } from "./errors.ts";
-import { sweepSummaryCard } from "../commands/iterate.ts";
+import { TuneError, ErrorCode } from "./errors.ts";
+import { sweepSummaryCard } from "../commands/sweep.ts";
+import { type CommandContext, SCHEDULE_ACTOR_ID } from "../commands/types.ts";
 
 /** A recipe is the words of a command: rerun <experiment>, reeval <experiment>, sweep <experiment> ..., digest. */
 export const RECIPES: Record<string, string[]> = {
@@ -25,11 +26,26 @@ export function recipeWords(recipe: string): string[] {
   const head = RECIPES[kind ?? ""];
   if (!head) {
     throw new TuneError(
-      "schedule_invalid_recipe",
+      ErrorCode.ScheduleInvalidRecipe,
       `"${recipe}" is not a recipe. Use one of: rerun <experiment>, reeval <experiment>, sweep <experiment> --epochs 1,2 ..., digest [--experiment e].`,
     );
   }
   return [...head, ...rest, ...(kind === "sweep" ? ["--yes"] : [])];
+}
+
+/**
+ * The context a fire runs in: the system actor, shown as the schedule in what it starts ("Started by: schedule #3
+ * (rerun exp)"), with a schedule's rights (commands/permissions.ts) and no host access (its type cannot hold one).
+ */
+export function scheduleContext(app: App, s: ScheduleRecord): CommandContext {
+  return {
+    app,
+    user: { id: SCHEDULE_ACTOR_ID, name: `schedule #${s.id} (${s.recipe})` },
+    channelId: s.channelId ?? "schedule",
+    surface: "schedule",
+    requestId: `schedule-${s.id}-${app.clock.now().toISOString()}`,
+    progress: () => {},
+  };
 }
 
 /** `timer`: a queue shared by replicas (src/scale/), so each fire runs once; unset: node-cron in this process. */
@@ -48,19 +64,11 @@ export function createScheduler(app: App, timer?: ScheduleTimer): Scheduler {
     },
     run: async (s: ScheduleRecord) => {
       const words = recipeWords(s.recipe);
-      const out = await runCommand(words, {
-        app,
-        user: { id: `schedule-${s.id}`, name: `schedule #${s.id}` },
-        channelId: s.channelId ?? "console",
-        // A schedule was added by someone allowed to; its fires run with the bot's own rights.
-        surface: "cli",
-        requestId: `schedule-${s.id}-${app.clock.now().toISOString()}`,
-        progress: () => {},
-      });
+      const out = await runCommand(words, scheduleContext(app, s));
       const data = out.data as { skipped?: string } | null;
       // A fire that would spend past its experiment's budget is not a failure to retry: it is skipped, and the
       // schedule waits (paused) until someone raises the budget or the held work ends.
-      if (out.error?.code === "budget_exceeded")
+      if (out.error?.code === ErrorCode.BudgetExceeded)
         return {
           outcome: "skipped",
           message: out.error.message,

@@ -382,3 +382,48 @@ export const deliveryClaims = pgTable(
   },
   (t) => [index("delivery_claims_at").on(t.at)],
 );
+
+/** Custom eval packs (docs/packs.md): each `pack add` of a name adds its next version. */
+export const packs = pgTable(
+  "packs",
+  {
+    id: serial("id").primaryKey(),
+    name: text("name").notNull(),
+    version: integer("version").notNull(),
+    description: text("description").notNull(),
+    probes: jsonb("probes").notNull(),
+    sha256: text("sha256").notNull(),
+    createdBy: text("created_by"),
+    createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),
+  },
+  (t) => [uniqueIndex("packs_name_version").on(t.name, t.version)],
+);
+
+/** The packs every run of an experiment is also judged on (`experiment new --packs`). */
+export const experimentPacks = pgTable("experiment_packs", {
+  experimentId: integer("experiment_id")
+    .primaryKey()
+    .references(() => experiments.id),
+  packs: jsonb("packs").$type<string[]>().notNull(),
+});
+
+/** New training rows proposed for a failure cluster of a run (`iterate propose`), approved or rejected in the thread. */
+export const proposals = pgTable("proposals", {
+  id: serial("id").primaryKey(),
+  runId: integer("run_id")
+    .notNull()
+    .references(() => runs.id),
+  /** The cluster: key, label, eval rows it holds, rows shown to the teacher. */
+  cluster: jsonb("cluster").notNull(),
+  rows: jsonb("rows").notNull(),
+  teacher: text("teacher"),
+  /** proposed | approved | rejected */
+  state: text("state").notNull(),
+  createdBy: text("created_by"),
+  createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull(),
+  decidedBy: text("decided_by"),
+  decidedAt: timestamp("decided_at", { withTimezone: true, mode: "date" }),
+  /** The dataset version made on approval, and the hypothesis recorded for it. */
+  datasetVersionId: integer("dataset_version_id"),
+  hypothesisId: integer("hypothesis_id"),
+});

@@ -9,6 +9,8 @@ import { claimDelivery } from "./scale.ts";
 import { pgDatasetRepo } from "./repos/datasets.ts";
 import { pgEngineRepo } from "./repos/engine.ts";
 import { pgIterationRepo } from "./repos/iterations.ts";
+import { pgPackRepo } from "./repos/packs.ts";
+import { pgProposalRepo } from "./repos/proposals.ts";
 
 const { url, flag: sab, migrations } = workerData as { url: string; flag: SharedArrayBuffer; migrations: string };
 /** The channel to the main thread arrives as the first message (a port cannot travel in workerData here). */
@@ -19,6 +21,8 @@ const services: Record<string, Record<string, (...a: unknown[]) => Promise<unkno
   engine: pgEngineRepo(db) as never,
   datasets: pgDatasetRepo(db) as never,
   iterations: pgIterationRepo(db) as never,
+  packs: pgPackRepo(db) as never,
+  proposals: pgProposalRepo(db) as never,
   deliveries: {
     claim: (key, holder, keepMs) =>
       claimDelivery(db, key as string, holder as string, new Date(), keepMs as number) as Promise<unknown>,

@@ -1,8 +1,8 @@
 /**
  * Synchronous repos on Postgres.
  *
- * The core's storage ports (EngineRepo, DatasetRepo, IterationRepo in src/core/ports.ts) are synchronous: they were
- * written for better-sqlite3, and the engine relies on it (a claim, a budget check and its hold happen in one call
+ * The core's storage ports (EngineRepo, DatasetRepo, IterationRepo in src/core/ports.ts; PackRepo, ProposalRepo)
+ * are synchronous: they were written for better-sqlite3, and the engine relies on it (a claim, a budget check and its hold happen in one call
  * with no await between them). Rather than rewrite every caller to async at once, Postgres sits behind the same
  * synchronous ports: the async repos (db/pg/repos/*, drizzle over node-postgres) run in a worker thread, and each
  * call blocks the calling thread on Atomics.wait until the worker posts the answer (read with receiveMessageOnPort).
@@ -15,6 +15,8 @@
  */
 import { hostname } from "node:os";
 import { MessageChannel, receiveMessageOnPort, type Worker } from "node:worker_threads";
+import type { ProposalRepo } from "../../src/core/iterate/types.ts";
+import type { PackRepo } from "../../src/core/packs/types.ts";
 import type { DatasetRepo, EngineRepo, IterationRepo } from "../../src/core/ports.ts";
 import { startWorker } from "../../src/lib/worker.ts";
 import { pgMigrationsFolder, redactUrl } from "./client.ts";
@@ -23,6 +25,8 @@ export interface PgSync {
   engine: EngineRepo;
   datasets: DatasetRepo;
   iterations: IterationRepo;
+  packs: PackRepo;
+  proposals: ProposalRepo;
   url: string;
   /**
    * Takes a chat delivery (a Slack event or trigger, a Discord interaction or message id) for this process: true the
@@ -113,6 +117,8 @@ export function openPgSync(url: string, opts: { timeoutMs?: number } = {}): PgSy
     engine: proxy<EngineRepo>("engine"),
     datasets: proxy<DatasetRepo>("datasets"),
     iterations: proxy<IterationRepo>("iterations"),
+    packs: proxy<PackRepo>("packs"),
+    proposals: proxy<ProposalRepo>("proposals"),
     url,
     claimDelivery: (key) => call("deliveries", "claim", [key, holder, 24 * 3600_000]) as boolean,
     async close() {

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, inArray, isNull, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, isNull, lt, notInArray, or, sql, type SQL } from "drizzle-orm";
 import { isFinal } from "../../src/core/runs/states.ts";
 import type {
   EngineRepo,
@@ -159,7 +159,7 @@ export function engineRepo(db: Db): EngineRepo {
         return r ? asRun(r) : null;
       });
     },
-    claimRun(owner, now, leaseUntil, runId) {
+    claimRun(owner, now, leaseUntil, runId, providers) {
       // One UPDATE ... WHERE id = (SELECT ...) statement: SQLite runs it atomically, so two workers never get
       // the same run.
       const r = db
@@ -170,6 +170,8 @@ export function engineRepo(db: Db): EngineRepo {
             runs.id,
             sql`(SELECT id FROM ${runs} WHERE ${and(
               runId === undefined ? undefined : eq(runs.id, runId),
+              providers?.only ? inArray(runs.provider, providers.only) : undefined,
+              providers?.except?.length ? notInArray(runs.provider, providers.except) : undefined,
               inArray(runs.state, ["queued", "running", "stalled"]),
               or(lt(runs.leaseUntil, now), sql`${runs.leaseUntil} IS NULL`),
             )} ORDER BY ${runs.id} LIMIT 1)`,

@@ -31,6 +31,17 @@ export interface CompletionFlags {
 export interface Pricing {
   inputPer1M: number;
   outputPer1M: number;
+  /**
+   * A self-hosted GPU bills time, not tokens: USD per second of a request's time (the GPU's hourly price / 3600 /
+   * the requests that share it). A request whose time is not known yet (an estimate) is expected to take
+   * `expectSeconds` for its tokens.
+   */
+  time?: { usdPerSecond: number; prefillTokensPerSec: number; decodeTokensPerSec: number };
+}
+
+/** The seconds a request of this size is expected to take on a time-billed model (for estimates). */
+export function expectSeconds(t: NonNullable<Pricing["time"]>, inputTokens: number, outputTokens: number): number {
+  return inputTokens / t.prefillTokensPerSec + outputTokens / t.decodeTokensPerSec;
 }
 
 export interface InferenceModel {
@@ -51,5 +62,11 @@ export interface InferenceModel {
   ): Promise<CompletionResult[]>;
 }
 
-export const usd = (p: Pricing | null, inputTokens: number, outputTokens: number): number | null =>
-  p ? (inputTokens * p.inputPer1M + outputTokens * p.outputPer1M) / 1e6 : null;
+export const usd = (p: Pricing | null, inputTokens: number, outputTokens: number, latencyMs?: number): number | null =>
+  p
+    ? (inputTokens * p.inputPer1M + outputTokens * p.outputPer1M) / 1e6 +
+      (p.time
+        ? p.time.usdPerSecond *
+          (latencyMs !== undefined ? latencyMs / 1000 : expectSeconds(p.time, inputTokens, outputTokens))
+        : 0)
+    : null;

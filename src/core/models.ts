@@ -31,7 +31,7 @@ export function providerUnavailable(
   const message = known
     ? `No ${kind === "trainer" ? "trainer" : "provider"} "${name}" here: set ${known.setting} in .env or the environment (a running bot needs a restart to see it). See /tune help providers.`
     : `No ${kind === "trainer" ? "trainer" : "provider or endpoint"} named "${name}". ${kind === "trainer" ? "Trainers" : "Providers"} here: ${here.join(", ") || "none"}${could.length ? `; also possible: ${could.join(", ")}` : ""}.${kind === "model" ? " Name OpenAI-compatible endpoints in TUNELOOP_ENDPOINTS." : ""}`;
-  return new TuneError(kind === "trainer" || known ? "provider_unavailable" : ErrorCode.UnknownModel, message);
+  return new TuneError(kind === "trainer" || known ? ErrorCode.ProviderUnavailable : ErrorCode.UnknownModel, message);
 }
 
 export interface ResolvedModel {
@@ -51,18 +51,18 @@ export function resolveModel(ref: string, providers: ProviderSet, repo: EngineRe
   const runId = parseRunRef(ref);
   if (runId !== null) {
     const run = repo.runById(runId);
-    if (!run) throw new TuneError("run_not_found", `No run ${runId}. See /tune run list.`);
+    if (!run) throw new TuneError(ErrorCode.RunNotFound, `No run ${runId}. See /tune run list.`);
     const tuned = run.result?.tunedModelId;
     if (run.state !== "succeeded" && typeof tuned !== "string") {
       throw new TuneError(
-        "run_not_ready",
+        ErrorCode.RunNotReady,
         `Run ${runId} is ${run.state.replace("_", " ")}; its tuned model exists once training has succeeded.`,
       );
     }
     const model = providers.inference(run.provider, String(tuned), runRef(runId));
     if (!model) {
       const why = providerUnavailable(providers, run.provider, "model");
-      throw new TuneError("provider_unavailable", `Run ${runId} was tuned on ${run.provider}. ${why.message}`);
+      throw new TuneError(ErrorCode.ProviderUnavailable, `Run ${runId} was tuned on ${run.provider}. ${why.message}`);
     }
     return { ref: runRef(runId), model, run };
   }

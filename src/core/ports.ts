@@ -17,6 +17,17 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
+/**
+ * The log port: structured lines (an object of facts, then a message). The core logs through this and never imports
+ * src/log.ts (which pulls in the settings); pino's logger, handed in by the wiring, fits it as it is.
+ */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
 /** Content-addressed blobs (sha256) in the data folder. */
 export interface BlobStore {
   /** Moves a finished temporary file into the store under its sha256; a blob already there is kept, the file dropped. */
@@ -48,7 +59,9 @@ export interface DatasetVersionRecord {
 
 export type DatasetOrigin =
   | { kind: "upload"; droppedRows?: number }
-  | { kind: "split"; side: "train" | "eval"; from: string; seed: number; evalShare: number };
+  | { kind: "split"; side: "train" | "eval"; from: string; seed: number; evalShare: number }
+  /** A version made by adding rows to another (`dataset upload --append-to`, an approved proposal). */
+  | { kind: "append"; from: string; added: number; source: string };
 
 /** What is kept of an ingest report for `dataset show` (the rows themselves live in the blobs). */
 export interface DatasetStats {
@@ -398,7 +411,14 @@ export interface EngineRepo {
     patch?: Partial<Omit<RunRecord, "id" | "state">>,
   ): RunRecord | null; // a final state releases the run's hold in the same transaction
   /** Atomically leases the oldest queued run (or the given one), or a running one whose lease expired (a crashed worker's). */
-  claimRun(owner: string, now: Date, leaseUntil: Date, runId?: number): RunRecord | null;
+  claimRun(
+    owner: string,
+    now: Date,
+    leaseUntil: Date,
+    runId?: number,
+    /** Only runs of these providers, or none of those (a `tuneloop worker` for self-hosted jobs, and the bot beside it). */
+    providers?: { only?: string[]; except?: string[] },
+  ): RunRecord | null;
   renewLease(id: number, owner: string, leaseUntil: Date): boolean;
   /** Ends a run's lease now, if `owner` still holds it (its process is gone). True when it did. */
   releaseLease(id: number, owner: string): boolean;

@@ -5,7 +5,7 @@
  * experiment's metric and the best cell with the experiment's current best. Sweeps over dataset versions are how a
  * team tests "does adding these rows help".
  */
-import { TuneError } from "../errors.ts";
+import { TuneError, ErrorCode } from "../errors.ts";
 import { assertFits } from "./costs/budget.ts";
 import { round, summarizeLedger } from "./costs/ledger.ts";
 import { formatRef } from "./datasets/names.ts";
@@ -64,7 +64,7 @@ export class SweepService {
 
   get(id: number): SweepRecord {
     const s = this.repo.sweep(id);
-    if (!s) throw new TuneError("sweep_not_found", `No sweep ${id}.`);
+    if (!s) throw new TuneError(ErrorCode.SweepNotFound, `No sweep ${id}.`);
     return s;
   }
 
@@ -123,7 +123,7 @@ export class SweepService {
     const s = this.get(id);
     if (s.state !== "awaiting_confirmation")
       throw new TuneError(
-        "sweep_state",
+        ErrorCode.SweepState,
         `Sweep ${id} is ${s.state.replace("_", " ")}; only a sweep awaiting confirmation can be confirmed.`,
       );
     const first = s.cells.find((c) => c.status === "pending");
@@ -136,7 +136,7 @@ export class SweepService {
   cancel(id: number, user: string): SweepRecord {
     const s = this.get(id);
     if (s.state === "done" || s.state === "cancelled")
-      throw new TuneError("sweep_state", `Sweep ${id} is already ${s.state}.`);
+      throw new TuneError(ErrorCode.SweepState, `Sweep ${id} is already ${s.state}.`);
     const cells = s.cells.map((c) =>
       c.status === "pending" ? { ...c, status: "skipped" as const, note: `cancelled by ${user}` } : c,
     );
@@ -194,7 +194,7 @@ export class SweepService {
         cells[i] = { ...c, runId: out.run.id, status: "started" };
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
-        if ((err as { code?: string }).code !== "budget_exceeded") {
+        if ((err as { code?: string }).code !== ErrorCode.BudgetExceeded) {
           cells[i] = { ...c, status: "failed", note: message };
           continue;
         }

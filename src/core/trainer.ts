@@ -98,6 +98,26 @@ export interface TrainerProvider {
    * to its longest row and counts its own small vocabulary). Without it, time estimates use the billed tokens.
    */
   trainingWork?(input: { trainRows: LocatedRow[]; hyper: Hyper }): TrainingWork;
+  /**
+   * Trainers whose base models are not in the price table (a self-hosted GPU): checks a run before anything is
+   * reserved (the base model is served, the LoRA rank loads, the rows' format trains) and returns the base model's
+   * name. A refusal is a coded error that says which setting to change.
+   */
+  prepare?(input: {
+    model: string;
+    hyper: Hyper;
+    format: string;
+    signal?: AbortSignal;
+  }): Promise<{ baseModel: string }>;
+  /**
+   * The training's cost when it is not tokens x a price (a self-hosted GPU bills its hours): from the estimated wall
+   * time. Null seconds (no estimate of the time) must still give a cost (a cautious one).
+   */
+  priceTraining?(input: { baseModel: string; tokens: number; wallSeconds: number | null }): {
+    usd: number;
+    /** How the cost was made, for people ("0.42 GPU hours at $2.00/h"). */
+    basis: string;
+  };
   /** The provider's own estimate of a job (Together's estimate-price), when it offers one. */
   quote?(input: {
     trainRows: LocatedRow[];

@@ -30,24 +30,3 @@ export const sleep = (ms: number, signal?: AbortSignal) =>
     };
     signal?.addEventListener("abort", onAbort, { once: true });
   });
-
-/**
- * How long to wait before retry number `attempt` (0-based): the server's Retry-After when it sent one
- * (seconds or an HTTP date), else exponential backoff with full jitter, capped.
- */
-export function retryDelayMs(
-  attempt: number,
-  retryAfter: string | null,
-  opts: { baseMs?: number; capMs?: number; random?: () => number } = {},
-): number {
-  const cap = opts.capMs ?? 30_000;
-  if (retryAfter) {
-    const secs = Number(retryAfter);
-    if (Number.isFinite(secs)) return Math.min(cap * 4, Math.max(0, secs * 1000));
-    const at = Date.parse(retryAfter);
-    if (!Number.isNaN(at)) return Math.min(cap * 4, Math.max(0, at - Date.now()));
-  }
-  const base = opts.baseMs ?? 500;
-  const exp = Math.min(cap, base * 2 ** attempt);
-  return Math.round(exp / 2 + (opts.random ?? Math.random)() * (exp / 2));
-}

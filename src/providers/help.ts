@@ -1,7 +1,15 @@
 /** `/tune help providers`: which trainers and endpoints this bot has, and what each hosted provider needs. */
 import { list, text, type Card } from "../core/cards.ts";
 import { OPENAI_CLOSURE } from "./openai.ts";
-import { loadProviderSettings } from "./settings.ts";
+import { endpointsFromSettings, loadProviderSettings } from "./settings.ts";
+
+const servesLoras = (env: NodeJS.ProcessEnv) => {
+  try {
+    return endpointsFromSettings(env).some((e) => e.kind === "vllm" || e.kind === "sglang");
+  } catch {
+    return false;
+  }
+};
 
 export function providersHelpData(env: NodeJS.ProcessEnv = process.env) {
   let s: ReturnType<typeof loadProviderSettings>["summary"] | null = null;
@@ -28,6 +36,11 @@ export function providersHelpData(env: NodeJS.ProcessEnv = process.env) {
       notice: OPENAI_CLOSURE,
     },
     {
+      provider: "selfhosted",
+      configured: servesLoras(env),
+      how: 'LoRA on your own GPU: a "kind": "vllm" (or "sglang") endpoint in TUNELOOP_ENDPOINTS with adapterDir and gpuHourUsd; models written gpu:<base>, tuned ones gpu:<adapter> (docs/selfhosted.md)',
+    },
+    {
       provider: "endpoints",
       configured: Boolean(env.TUNELOOP_ENDPOINTS || env.TUNELOOP_ENDPOINTS_FILE),
       how: "TUNELOOP_ENDPOINTS (JSON) or TUNELOOP_ENDPOINTS_FILE: any OpenAI-compatible /v1 endpoint (vLLM, Ollama, LM Studio, Fireworks...) as a baseline or judge, written <endpoint>:<model>",
@@ -43,7 +56,7 @@ export function providersHelpCard(env: NodeJS.ProcessEnv = process.env): Card {
     ephemeral: true,
     blocks: [
       text(
-        "Trainers run fine-tunes (`/tune run start <dataset> --provider together|openai|local --model <base>`); every provider's models also answer evals, and named endpoints serve as baselines and judges.",
+        "Trainers run fine-tunes (`/tune run start <dataset> --provider together|openai|selfhosted|local --model <base>`); every provider's models also answer evals, and named endpoints serve as baselines and judges.",
       ),
       list(
         rows.map((r) => `${r.provider} (${mark(r.configured)}): ${r.how}`),

@@ -9,13 +9,16 @@ import type { ProviderQuote } from "../core/trainer.ts";
 import crypto from "node:crypto";
 import { EventEmitter } from "node:events";
 import type { LocatedRow } from "../core/datasets/types.ts";
-import { findModel, type PriceEntry } from "../core/costs/estimate.ts";
+import { findModelIn, type PriceEntry } from "../core/costs/estimate.ts";
+import { loadCostTables } from "./tables.ts";
 import { fmt } from "../core/format.ts";
 import type { Pricing } from "../core/inference.ts";
 import { CancelledError, type TrainJob } from "../core/trainer.ts";
-import { TuneError } from "../errors.ts";
+import { TuneError, ErrorCode } from "../errors.ts";
 import { request, type HttpResponse } from "../lib/http.ts";
-import { retryDelayMs, sleep } from "../lib/limit.ts";
+import { sleep } from "../lib/limit.ts";
+import { nextRetryMs, retryableStatus, retryAfterHeader } from "../lib/retry.ts";
+import { scrubberFor } from "../lib/secrets.ts";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Errors
@@ -86,8 +89,9 @@ export interface RequestOptions {
   /** Overrides the client's maxRetries. */
   maxRetries?: number;
   /**
-   * false: a 5xx, timeout or network error is not retried here (the request may have been carried out: a create
-   * first looks for what it made, then tries again). 429 is always retried: a rate-limited request was not run.
+   * false: an unsure create (src/lib/retry.ts): a 5xx, timeout or cut connection is not retried here (the request may
+   * have been carried out: a create first looks for what it made, then tries again). A 429 or a connection never
+   * made is retried: the request was not run.
    */
   retryUnsure?: boolean;
 }
@@ -168,6 +172,7 @@ export class ApiClient {
     for (let attempt = 0; ; attempt++) {
       let status: number | null = null;
       let retryAfter: string | null = null;
+      let error: unknown;
       let failure: string;
       try {
         const timeout = AbortSignal.timeout(this.opts.timeoutMs);
@@ -178,35 +183,43 @@ export class ApiClient {
         });
         status = res.status;
         if (res.status >= 200 && res.status < 300) return res;
-        const ra = res.headers["retry-after"];
-        retryAfter = Array.isArray(ra) ? (ra[0] ?? null) : (ra ?? null);
+        retryAfter = retryAfterHeader(res.headers);
         const msg = this.scrub(providerMessage(res.text, res.status));
-        if (res.status !== 429 && res.status < 500) {
+        if (!retryableStatus(res.status)) {
           throw new ProviderHttpError(this.name, res.status, msg, this.scrub(res.text.slice(0, 2000)));
         }
         failure = `HTTP ${res.status}: ${msg}`;
       } catch (err) {
         if (err instanceof ProviderHttpError) throw err;
         if (r.signal?.aborted) throw r.signal.reason ?? err;
+        error = err;
         const timedOut = err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError");
         failure = timedOut
           ? `no answer within ${this.opts.timeoutMs} ms`
           : `network error: ${this.scrub(String((err as Error)?.message ?? err))}`;
       }
-      if (attempt >= maxRetries || (o.retryUnsure === false && status !== 429)) {
+      const delayMs = nextRetryMs(
+        attempt,
+        { status, retryAfter, error },
+        { maxRetries, create: o.retryUnsure === false, baseMs: this.opts.retryBaseMs },
+      );
+      if (delayMs === null) {
         throw new ProviderUnavailableError(
           this.name,
           `${this.name} did not answer ${method} ${path} after ${attempt + 1} tries (last: ${failure})`,
         );
       }
-      const delayMs = retryDelayMs(attempt, retryAfter, { baseMs: this.opts.retryBaseMs });
       this.deps.onRetry?.({ method, path, attempt, status, delayMs });
       await this.wait(delayMs, r.signal);
     }
   }
 
+  private scrubber?: (s: string) => string;
+
+  /** Hides the key, and any 8+ character piece of it, in text from or about the provider. */
   scrub(s: string): string {
-    return this.opts.apiKey ? s.split(this.opts.apiKey).join("[redacted]") : s;
+    this.scrubber ??= scrubberFor([this.opts.apiKey]);
+    return this.scrubber(s);
   }
 }
 
@@ -350,7 +363,7 @@ export const sha256 = (s: string) => crypto.createHash("sha256").update(s).diges
 export function throwRowProblems(provider: string, problems: string[]): void {
   if (!problems.length) return;
   throw new TuneError(
-    "provider_file_invalid",
+    ErrorCode.ProviderFileInvalid,
     `${fmt.count(problems.length, "row")} cannot be sent to ${provider}: ${problems.slice(0, 5).join("; ")}${problems.length > 5 ? `; and ${problems.length - 5} more` : ""}. Fix them and upload a new dataset version.`,
     { problems: problems.slice(0, 100) },
   );
@@ -367,7 +380,7 @@ export function runTag(job: Pick<TrainJob, "run">): string {
 /** The price entry of a provider's model, or null. */
 export function priceEntry(provider: string, model: string): PriceEntry | null {
   try {
-    return findModel(`${provider}:${model}`);
+    return findModelIn(loadCostTables().prices, `${provider}:${model}`);
   } catch {
     return null;
   }

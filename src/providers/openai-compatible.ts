@@ -8,10 +8,12 @@
  */
 import { z } from "zod";
 import type { CompletionRequest, CompletionResult, InferenceModel, Pricing } from "../core/inference.ts";
-import { TuneError } from "../errors.ts";
+import { TuneError, ErrorCode } from "../errors.ts";
 import { request, type HttpResponse } from "../lib/http.ts";
 import { answerFlags, chatAnswer, DEFAULT_MAX_ANSWER_BYTES, maxTokensOf, plausibleUsage } from "./answer-limits.ts";
-import { Limiter, retryDelayMs, sleep } from "../lib/limit.ts";
+import { Limiter, sleep } from "../lib/limit.ts";
+import { nextRetryMs, retryableStatus, retryAfterHeader } from "../lib/retry.ts";
+import { scrubberFor } from "../lib/secrets.ts";
 
 export const endpointSchema = z.object({
   baseUrl: z.string().url(),
@@ -25,6 +27,19 @@ export const endpointSchema = z.object({
   maxRetries: z.number().int().min(0).max(20).default(5),
   /** Per-model prices in USD per 1M tokens; `*` applies to every model of the endpoint. */
   prices: z.record(z.string(), z.object({ inputPer1M: z.number().min(0), outputPer1M: z.number().min(0) })).default({}),
+  /**
+   * "openai" (default): any chat endpoint. "vllm" / "sglang": a self-hosted server that loads LoRA adapters at run
+   * time (docs/selfhosted.md); it then needs `adapterDir` and `gpuHourUsd`.
+   */
+  kind: z.enum(["openai", "vllm", "sglang"]).optional(),
+  /** A folder both tuneloop's trainer and the server read: trained adapters are written under it. */
+  adapterDir: z.string().min(1).optional(),
+  /** The server's --max-loras (default 8): adapters loaded at once (the least recently used is unloaded beyond it). */
+  maxLoras: z.number().int().min(1).max(1024).optional(),
+  /** The server's --max-lora-rank (default 16). */
+  maxLoraRank: z.number().int().min(1).max(512).optional(),
+  /** What an hour of the GPU costs (rented, or your own amortised): training and eval time are booked at it. */
+  gpuHourUsd: z.number().min(0).optional(),
 });
 
 export const endpointsSchema = z.record(
@@ -90,6 +105,7 @@ export class OpenAICompatibleClient {
       const started = performance.now();
       let status: number | null = null;
       let retryAfter: string | null = null;
+      let error: unknown;
       let failure: string;
       try {
         const res = await this.post(url, {
@@ -113,38 +129,42 @@ export class OpenAICompatibleClient {
             ...(flags ? { flags } : {}),
           };
         }
-        const ra = res.headers["retry-after"];
-        retryAfter = Array.isArray(ra) ? (ra[0] ?? null) : (ra ?? null);
+        retryAfter = retryAfterHeader(res.headers);
         failure = `HTTP ${res.status}: ${this.scrub(errorText(res.text, res.status))}`;
-        if (res.status !== 429 && res.status < 500) {
+        if (!retryableStatus(res.status)) {
           throw new TuneError(
-            "endpoint_error",
+            ErrorCode.EndpointError,
             `${this.endpoint.name} refused the request for ${model}: ${failure}. Check the model name and the endpoint's settings (TUNELOOP_ENDPOINTS).`,
           );
         }
       } catch (err) {
         if (err instanceof TuneError) throw err;
         if (signal?.aborted) throw err;
+        error = err;
         const timedOut =
           err instanceof Error && (err.name === "TimeoutError" || (err.name === "AbortError" && !signal?.aborted));
         failure = timedOut
           ? `no answer within ${this.endpoint.timeoutMs} ms`
           : `network error: ${this.scrub(String((err as Error)?.message ?? err))}`;
       }
-      if (attempt >= this.endpoint.maxRetries) {
+      const delayMs = nextRetryMs(attempt, { status, retryAfter, error }, { maxRetries: this.endpoint.maxRetries });
+      if (delayMs === null) {
         throw new TuneError(
-          "endpoint_unavailable",
+          ErrorCode.EndpointUnavailable,
           `${this.endpoint.name} did not answer for ${model} after ${attempt + 1} tries (last: ${failure}). Is the endpoint up? Try again later.`,
         );
       }
-      const delayMs = retryDelayMs(attempt, retryAfter);
       this.deps.onRetry?.({ attempt, status, delayMs });
       await this.wait(delayMs, signal);
     }
   }
 
+  private scrubber?: (s: string) => string;
+
+  /** Hides the key, and any 8+ character piece of it, in text from or about the provider. */
   private scrub(s: string): string {
-    return this.endpoint.apiKey ? s.split(this.endpoint.apiKey).join("[redacted]") : s;
+    this.scrubber ??= scrubberFor([this.endpoint.apiKey]);
+    return this.scrubber(s);
   }
 }
 
@@ -186,19 +206,28 @@ export function parseEndpoints(json: string | undefined, env: NodeJS.ProcessEnv)
     raw = JSON.parse(json);
   } catch (err) {
     throw new TuneError(
-      "config_invalid",
+      ErrorCode.ConfigInvalid,
       `TUNELOOP_ENDPOINTS is not valid JSON (${(err as Error).message}). Example: {"vllm": {"baseUrl": "http://localhost:8000/v1"}}`,
     );
   }
   const parsed = endpointsSchema.safeParse(raw);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    throw new TuneError("config_invalid", `TUNELOOP_ENDPOINTS: ${first.path.join(".")}: ${first.message}`);
+    throw new TuneError(ErrorCode.ConfigInvalid, `TUNELOOP_ENDPOINTS: ${first.path.join(".")}: ${first.message}`);
   }
   return Object.entries(parsed.data).map(([name, e]) => {
-    if (e.apiKeyEnv && !env[e.apiKeyEnv]) {
+    if (e.kind && e.kind !== "openai" && (e.adapterDir === undefined || e.gpuHourUsd === undefined)) {
+      const missing = [e.adapterDir === undefined ? "adapterDir" : "", e.gpuHourUsd === undefined ? "gpuHourUsd" : ""]
+        .filter(Boolean)
+        .join(" and ");
       throw new TuneError(
         "config_invalid",
+        `TUNELOOP_ENDPOINTS: endpoint "${name}" is a ${e.kind} server for self-hosted training and needs ${missing} (see docs/selfhosted.md).`,
+      );
+    }
+    if (e.apiKeyEnv && !env[e.apiKeyEnv]) {
+      throw new TuneError(
+        ErrorCode.ConfigInvalid,
         `TUNELOOP_ENDPOINTS: endpoint "${name}" reads its key from ${e.apiKeyEnv}, which is not set.`,
       );
     }

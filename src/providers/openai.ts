@@ -24,13 +24,14 @@
 import crypto from "node:crypto";
 import OpenAI, { APIConnectionTimeoutError, APIError, APIUserAbortError, toFile } from "openai";
 import type { LocatedRow } from "../core/datasets/types.ts";
-import { priceTable } from "../core/costs/estimate.ts";
+import { loadCostTables } from "./tables.ts";
 import { fmt } from "../core/format.ts";
 import type { Hyper } from "../core/ports.ts";
 import type { CompletionRequest, CompletionResult, InferenceModel, Pricing } from "../core/inference.ts";
 import { CancelledError, type TrainerProvider, type TrainOutcome } from "../core/trainer.ts";
-import { TuneError } from "../errors.ts";
-import { Limiter, retryDelayMs, sleep } from "../lib/limit.ts";
+import { TuneError, ErrorCode } from "../errors.ts";
+import { Limiter, sleep } from "../lib/limit.ts";
+import { nextRetryMs, retryableStatus, retryAfterHeader } from "../lib/retry.ts";
 import {
   type ApiDeps,
   type HostedHyper,
@@ -58,6 +59,8 @@ import {
   readBody,
 } from "./answer-limits.ts";
 import { refusal } from "./together.ts";
+import { openAIMigrationSource } from "./openai-jobs.ts";
+import { scrubberFor } from "../lib/secrets.ts";
 
 export const OPENAI_CLOSURE =
   "OpenAI is closing new fine-tuning jobs: new organisations since 2026-05-07, idle ones since 2026-07-02, everyone from 2027-01-06. Evals of existing fine-tuned models keep working.";
@@ -152,7 +155,10 @@ const fmtMetric = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ?
 /** How one SDK call is retried (see OpenAIProvider.call). */
 interface CallOptions {
   signal?: AbortSignal;
-  /** false: a 5xx, timeout or network error is not retried (the request may have been carried out). 429 always is. */
+  /**
+   * false: an unsure create (src/lib/retry.ts): a 5xx, timeout or cut connection is not retried (the request may have
+   * been carried out). A 429 or a connection never made is.
+   */
   retryUnsure?: boolean;
   timeoutMs?: number;
   /** First backoff step (default: the provider's retryBaseMs). */
@@ -168,6 +174,8 @@ export class OpenAIProvider implements TrainerProvider {
   private readonly wait: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly uploaded = new Map<string, string>();
   private readonly unsureCreates = new Set<string>();
+  /** The team's jobs and their files, for `migrate openai` (src/providers/openai-jobs.ts). */
+  readonly migration = openAIMigrationSource(this);
 
   constructor(
     readonly opts: OpenAIOptions,
@@ -183,8 +191,12 @@ export class OpenAIProvider implements TrainerProvider {
     this.wait = deps.sleep ?? sleep;
   }
 
+  private scrubber?: (s: string) => string;
+
+  /** Hides the key, and any 8+ character piece of it, in text from or about the provider. */
   private scrub(s: string): string {
-    return this.opts.apiKey ? s.split(this.opts.apiKey).join("[redacted]") : s;
+    this.scrubber ??= scrubberFor([this.opts.apiKey]);
+    return this.scrubber(s);
   }
 
   /**
@@ -204,6 +216,7 @@ export class OpenAIProvider implements TrainerProvider {
       if (o.signal?.aborted) throw o.signal.reason;
       let status: number | null = null;
       let retryAfter: string | null = null;
+      let error: unknown;
       let failure: string;
       // The SDK adds an abort listener to the signal it is given and never removes it: hand it a per-request
       // signal, linked to the job's for this request only, so hours of polling do not pile listeners on the job's.
@@ -216,13 +229,13 @@ export class OpenAIProvider implements TrainerProvider {
         if (o.signal?.aborted) throw o.signal.reason ?? err;
         if (err instanceof APIError && typeof err.status === "number") {
           status = err.status;
-          retryAfter = err.headers?.get("retry-after") ?? null;
+          retryAfter = retryAfterHeader(err.headers);
           const raw =
             err.error !== undefined && err.error !== null
               ? JSON.stringify({ error: err.error })
               : err.message.replace(/^\d{3} /, "");
           const msg = this.scrub(providerMessage(raw, err.status));
-          if (err.status !== 429 && err.status < 500) {
+          if (!retryableStatus(err.status)) {
             throw new ProviderHttpError("OpenAI", err.status, msg, this.scrub(raw.slice(0, 2000)));
           }
           failure = `HTTP ${err.status}: ${msg}`;
@@ -232,6 +245,7 @@ export class OpenAIProvider implements TrainerProvider {
           throw err;
         } else if (err instanceof APIError) {
           const cause = (err as { cause?: unknown }).cause;
+          error = cause ?? err;
           const detail = cause instanceof Error ? `${err.message} (${cause.message})` : err.message;
           failure = `network error: ${this.scrub(detail)}`;
         } else if (err instanceof SyntaxError) {
@@ -245,21 +259,29 @@ export class OpenAIProvider implements TrainerProvider {
       } finally {
         o.signal?.removeEventListener("abort", onAbort);
       }
-      if (attempt >= this.opts.maxRetries || (o.retryUnsure === false && status !== 429)) {
+      const delayMs = nextRetryMs(
+        attempt,
+        { status, retryAfter, error },
+        {
+          maxRetries: this.opts.maxRetries,
+          create: o.retryUnsure === false,
+          baseMs: o.retryBaseMs ?? this.opts.retryBaseMs,
+        },
+      );
+      if (delayMs === null) {
         throw new ProviderUnavailableError(
           "OpenAI",
           `OpenAI did not answer ${what} after ${attempt + 1} tries (last: ${failure})`,
         );
       }
-      const delayMs = retryDelayMs(attempt, retryAfter, { baseMs: o.retryBaseMs ?? this.opts.retryBaseMs });
       this.deps.onRetry?.({ method, path, attempt, status, delayMs });
       await this.wait(delayMs, o.signal);
     }
   }
 
   models(): string[] {
-    return priceTable()
-      .filter((e) => e.provider === "openai" && e.trainingPer1M !== null)
+    return loadCostTables()
+      .prices.filter((e) => e.provider === "openai" && e.trainingPer1M !== null)
       .map((e) => e.model);
   }
 
@@ -312,7 +334,7 @@ export class OpenAIProvider implements TrainerProvider {
     )) as OpenAIFile;
     if (f.status === "error") {
       throw new TuneError(
-        "provider_file_invalid",
+        ErrorCode.ProviderFileInvalid,
         `OpenAI rejected the training file ${f.id}: ${f.status_details ?? "no details"}. Fix the rows and upload a new dataset version.`,
       );
     }
@@ -577,7 +599,7 @@ export class OpenAIProvider implements TrainerProvider {
           const detail = e?.message
             ? `${e.message}${e.code ? ` (code ${e.code}${e.param ? `, param ${e.param}` : ""})` : ""}`
             : "no error given";
-          throw new TuneError("provider_job_failed", `OpenAI job ${jobId} failed: ${detail}.`, {
+          throw new TuneError(ErrorCode.ProviderJobFailed, `OpenAI job ${jobId} failed: ${detail}.`, {
             jobId,
             error: e ?? null,
           });
@@ -596,7 +618,7 @@ export class OpenAIProvider implements TrainerProvider {
     );
 
     if (!final.fine_tuned_model) {
-      throw new TuneError("provider_job_failed", `OpenAI finished job ${jobId} but named no fine-tuned model.`, {
+      throw new TuneError(ErrorCode.ProviderJobFailed, `OpenAI finished job ${jobId} but named no fine-tuned model.`, {
         jobId,
       });
     }
@@ -678,13 +700,13 @@ export class OpenAIProvider implements TrainerProvider {
       } catch (err) {
         if (err instanceof ProviderHttpError) {
           throw new TuneError(
-            "endpoint_error",
+            ErrorCode.EndpointError,
             `openai refused the request for ${model}: HTTP ${err.status}: ${err.providerMessage}. Check the model name and the OpenAI settings (OPENAI_API_KEY, OPENAI_BASE_URL).`,
           );
         }
         if (err instanceof ProviderUnavailableError) {
           throw new TuneError(
-            "endpoint_unavailable",
+            ErrorCode.EndpointUnavailable,
             `${err.message.replace(/^OpenAI did not answer POST \/chat\/completions/, `openai did not answer for ${model}`)}. Is the endpoint up? Try again later.`,
           );
         }
@@ -693,7 +715,7 @@ export class OpenAIProvider implements TrainerProvider {
       const answer = chatAnswer(res.text, res.truncated);
       if (!answer) {
         throw new TuneError(
-          "endpoint_unavailable",
+          ErrorCode.EndpointUnavailable,
           `openai sent an answer for ${model} that is not a chat completion: ${this.scrub(res.text.slice(0, 100))}. Try again later.`,
         );
       }
@@ -735,7 +757,7 @@ function refusedJob(err: ProviderHttpError, model: string): TuneError {
       err.providerMessage,
     );
   return new TuneError(
-    "provider_refused",
+    ErrorCode.ProviderRefused,
     `OpenAI refused the fine-tuning job for ${model} (HTTP ${err.status}): ${err.providerMessage}.${closure ? ` ${OPENAI_CLOSURE} Tune on Together instead (--provider together).` : ""}`,
     { status: err.status, body: err.body },
   );

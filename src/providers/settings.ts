@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { TuneError } from "../errors.ts";
+import { TuneError, ErrorCode } from "../errors.ts";
 import { DEFAULT_MAX_ANSWER_BYTES } from "./answer-limits.ts";
 import { endpointsSchema, parseEndpoints, type EndpointConfig } from "./openai-compatible.ts";
 
@@ -78,7 +78,7 @@ export function loadProviderSettings(env: NodeJS.ProcessEnv = process.env): Prov
       return `${name}=${SECRET.test(name) ? "(hidden)" : JSON.stringify(env[name])}: ${issue.message}`;
     });
     throw new TuneError(
-      "config_invalid",
+      ErrorCode.ConfigInvalid,
       `Bad provider setting${lines.length > 1 ? "s" : ""}:\n  ${lines.join("\n  ")}\nFix it in .env or the environment (see .env.example).`,
     );
   }
@@ -135,7 +135,7 @@ export function loadEndpointsFile(file: string, env: NodeJS.ProcessEnv = process
     text = fs.readFileSync(path.resolve(file), "utf8");
   } catch (err) {
     throw new TuneError(
-      "config_invalid",
+      ErrorCode.ConfigInvalid,
       `TUNELOOP_ENDPOINTS_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`,
     );
   }
@@ -144,7 +144,7 @@ export function loadEndpointsFile(file: string, env: NodeJS.ProcessEnv = process
     raw = JSON.parse(text);
   } catch (err) {
     throw new TuneError(
-      "config_invalid",
+      ErrorCode.ConfigInvalid,
       `TUNELOOP_ENDPOINTS_FILE: ${file} is not valid JSON (${(err as Error).message}).`,
     );
   }
@@ -153,7 +153,7 @@ export function loadEndpointsFile(file: string, env: NodeJS.ProcessEnv = process
   if (!parsed.success) {
     const first = parsed.error.issues[0];
     throw new TuneError(
-      "config_invalid",
+      ErrorCode.ConfigInvalid,
       `TUNELOOP_ENDPOINTS_FILE (${file}): ${first.path.join(".")}: ${first.message}`,
     );
   }
@@ -161,7 +161,7 @@ export function loadEndpointsFile(file: string, env: NodeJS.ProcessEnv = process
     return parseEndpoints(JSON.stringify(parsed.data), env);
   } catch (err) {
     throw new TuneError(
-      "config_invalid",
+      ErrorCode.ConfigInvalid,
       (err as Error).message.replace("TUNELOOP_ENDPOINTS:", `TUNELOOP_ENDPOINTS_FILE (${file}):`),
     );
   }
@@ -179,7 +179,7 @@ export function endpointsFromSettings(env: NodeJS.ProcessEnv = process.env): End
   const clash = fromFile.find((e) => names.has(e.name));
   if (clash) {
     throw new TuneError(
-      "config_invalid",
+      ErrorCode.ConfigInvalid,
       `Endpoint "${clash.name}" is named in both TUNELOOP_ENDPOINTS and TUNELOOP_ENDPOINTS_FILE; keep one.`,
     );
   }

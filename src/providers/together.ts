@@ -23,12 +23,12 @@
  * rate for the base model; Together's own `total_price` (nano-dollars) is reported beside it as an event.
  */
 import type { LocatedRow } from "../core/datasets/types.ts";
-import { priceTable } from "../core/costs/estimate.ts";
+import { loadCostTables } from "./tables.ts";
 import { fmt } from "../core/format.ts";
 import type { Hyper } from "../core/ports.ts";
 import type { InferenceModel, Pricing } from "../core/inference.ts";
 import { CancelledError, type TrainerProvider, type TrainOutcome } from "../core/trainer.ts";
-import { TuneError } from "../errors.ts";
+import { TuneError, ErrorCode } from "../errors.ts";
 import {
   ApiClient,
   type ApiDeps,
@@ -198,8 +198,8 @@ export class TogetherProvider implements TrainerProvider {
   }
 
   models(): string[] {
-    return priceTable()
-      .filter(
+    return loadCostTables()
+      .prices.filter(
         (e) =>
           e.provider === "together" && e.kind !== "local" && !e.model.startsWith("band:") && e.trainingPer1M !== null,
       )
@@ -289,13 +289,13 @@ export class TogetherProvider implements TrainerProvider {
         if (st === "COMPLETED" || (!st && f.Processed !== false)) return { done: true as const, value: f };
         if (st === "FAILED" || st === "INVALID_FORMAT") {
           throw new TuneError(
-            "provider_file_invalid",
+            ErrorCode.ProviderFileInvalid,
             `Together rejected the training file ${f.id} (${st}): ${reportText(f.validation_report)}. Fix the rows and upload a new dataset version.`,
           );
         }
         if (Date.now() > deadline) {
           throw new TuneError(
-            "provider_file_invalid",
+            ErrorCode.ProviderFileInvalid,
             `Together has not finished checking the training file ${f.id} after ${FILE_CHECK_LIMIT_MS / 60_000} minutes (processing_status ${st || "unknown"}). Try again later.`,
           );
         }
@@ -635,7 +635,7 @@ export class TogetherProvider implements TrainerProvider {
         if (m.state === "cancelled") throw new CancelledError(`Together job ${jobId} was cancelled at Together.`);
         if (m.state === "failed") {
           throw new TuneError(
-            "provider_job_failed",
+            ErrorCode.ProviderJobFailed,
             `Together job ${jobId} failed: ${lastError ?? `status ${j.status}, no error event`}. Together refunds failed jobs (docs: fine-tuning pricing).`,
             { jobId, status: j.status },
           );
@@ -655,7 +655,7 @@ export class TogetherProvider implements TrainerProvider {
 
     const tuned = final.model_output_name;
     if (!tuned) {
-      throw new TuneError("provider_job_failed", `Together finished job ${jobId} but named no output model.`, {
+      throw new TuneError(ErrorCode.ProviderJobFailed, `Together finished job ${jobId} but named no output model.`, {
         jobId,
       });
     }
@@ -712,8 +712,8 @@ export class TogetherProvider implements TrainerProvider {
 /** The price entry of the base a Together output name was tuned from ("acct/Meta-Llama-3.1-8B-...-tuneloop-..."). */
 function baseOfTuned(modelId: string) {
   const lower = modelId.toLowerCase();
-  const hits = priceTable()
-    .filter((e) => e.provider === "together" && !e.model.startsWith("band:"))
+  const hits = loadCostTables()
+    .prices.filter((e) => e.provider === "together" && !e.model.startsWith("band:"))
     .filter((e) => lower.includes((e.model.split("/").pop() ?? e.model).toLowerCase()))
     .sort((a, b) => b.model.length - a.model.length);
   return hits[0] ?? null;
@@ -747,7 +747,7 @@ export function refusal(err: unknown, what: string): unknown {
           ? " Check the model name and the job id."
           : "";
     return new TuneError(
-      "provider_refused",
+      ErrorCode.ProviderRefused,
       `${what}: ${err.provider} refused it (HTTP ${err.status}): ${err.providerMessage}.${hint}`,
       {
         status: err.status,
@@ -755,7 +755,7 @@ export function refusal(err: unknown, what: string): unknown {
     );
   }
   if (err instanceof ProviderUnavailableError) {
-    return new TuneError("provider_unavailable", `${what}: ${err.message}. Try again later.`);
+    return new TuneError(ErrorCode.ProviderUnavailable, `${what}: ${err.message}. Try again later.`);
   }
   return err;
 }

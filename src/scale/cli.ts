@@ -11,14 +11,18 @@ export async function runScaleCommand(app: App, words: string[], out: (line: str
   if (words[0] === "worker") {
     const role = await startWorkerRole(app, { providers: providerFlags(words.slice(1)) });
     out(
-      `tuneloop worker: taking ${role.providers.join(", ")} runs from ${role.scale ? "the Postgres queue" : `the data folder ${app.config.dataDir}`}. Ctrl-C stops it (a run in progress resumes on another worker).`,
+      `tuneloop worker: running queued ${role.providers.join(", ")} runs from ${role.source}. Ctrl-C stops it (a run in progress resumes on the next worker).`,
     );
+    // the worker's own timers do not hold the process: this does, until a signal
+    const keep = setInterval(() => {}, 60_000);
     await new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);
       process.once("SIGTERM", resolve);
     });
+    clearInterval(keep);
     out("tuneloop worker: stopping");
-    await role.stop();
+    const id = await role.stop();
+    out(id === null ? "stopped." : `stopped; run ${id} resumes when a worker starts again.`);
     return 0;
   }
   const { dbCopy } = await import("./db-copy.ts");

@@ -8,25 +8,25 @@ import { openDb } from "../../db/client.ts";
 import { migratePg, openPg, redactUrl } from "../../db/pg/client.ts";
 import { copySqliteToPg, CopyRefused, countBoth } from "../../db/pg/copy.ts";
 import type { App } from "../app.ts";
-import { TuneError } from "../errors.ts";
+import { ErrorCode, TuneError } from "../errors.ts";
 
 export async function dbCopy(app: App, args: string[], out: (line: string) => void): Promise<number> {
   const usage = "Usage: tuneloop db copy --from sqlite:<file> (with TUNELOOP_DATABASE_URL=postgres://... set)";
-  if (args[0] !== "copy") throw new TuneError("invalid_options", usage);
+  if (args[0] !== "copy") throw new TuneError(ErrorCode.InvalidOptions, usage);
   const i = args.indexOf("--from");
   const from = i >= 0 ? args[i + 1] : undefined;
   const m = from ? /^sqlite:(.+)$/.exec(from) : null;
-  if (!m) throw new TuneError("invalid_options", `Name the SQLite file to copy: --from sqlite:<file>. ${usage}`);
+  if (!m) throw new TuneError(ErrorCode.InvalidOptions, `Name the SQLite file to copy: --from sqlite:<file>. ${usage}`);
   const url = app.config.scale.databaseUrl;
   if (!url)
     throw new TuneError(
-      "db_copy_needs_postgres",
+      ErrorCode.DbCopyNeedsPostgres,
       "Set TUNELOOP_DATABASE_URL=postgres://user:password@host:5432/database (an empty database) and run the copy again.",
     );
   const file = path.resolve(m[1]);
   if (!fs.existsSync(file))
     throw new TuneError(
-      "db_copy_no_file",
+      ErrorCode.DbCopyNoFile,
       `There is no SQLite file at ${file}: the install's is <TUNELOOP_DATA>/tuneloop.db.`,
     );
   const lite = openDb(file);
@@ -43,11 +43,11 @@ export async function dbCopy(app: App, args: string[], out: (line: string) => vo
       );
     const rows = report.tables.reduce((a, t) => a + t.rows, 0);
     out(
-      `Copied ${rows} rows in ${report.tables.length} tables; the counts match. Blobs stay in ${path.join(path.dirname(file), "blobs")}: with TUNELOOP_BLOB_URL=s3://... run \`tuneloop blobs push\`, or copy that folder to each machine.`,
+      `Copied ${rows} rows in ${report.tables.length} tables; the counts match. Blobs stay in ${path.join(path.dirname(file), "blobs")}: with TUNELOOP_BLOB_URL=s3://bucket/prefix copy that folder into it (e.g. \`aws s3 sync <folder> s3://bucket/prefix\`), or copy it to each machine.`,
     );
     return 0;
   } catch (err) {
-    if (err instanceof CopyRefused) throw new TuneError("db_copy_refused", `Nothing was copied: ${err.message}.`);
+    if (err instanceof CopyRefused) throw new TuneError(ErrorCode.DbCopyRefused, `Nothing was copied: ${err.message}.`);
     throw err;
   } finally {
     lite.$client.close();

@@ -14,6 +14,7 @@ import { claimMissedFire, notifyRun, RUN_CHANNEL } from "../../db/pg/scale.ts";
 import type { App } from "../app.ts";
 import type { RunRecord } from "../core/ports.ts";
 import type { RunVerdict } from "../core/runs/events.ts";
+import type { RunWorker } from "../core/runs/worker.ts";
 import type { ScheduleTimer } from "../core/schedules/scheduler.ts";
 import { LeaderLease } from "./leader.ts";
 import { PgQueue, type QueueOptions } from "./queue.ts";
@@ -23,11 +24,16 @@ const READY: RunRecord["state"][] = ["queued", "running", "stalled"];
 export interface ScaleOptions {
   /** "chat": serves chat (and schedules); "worker": runs jobs only. */
   role: "chat" | "worker";
-  /** Providers whose runs this process takes; [] takes none (a chat replica beside workers). Default: all it has. */
+  /**
+   * Providers whose runs this process takes; [] takes none (a chat replica beside workers). Default: all it has
+   * (but selfhosted on a chat replica when TUNELOOP_SELFHOSTED_WORKER=external).
+   */
   providers?: string[];
   /** Who this process is, for `run start`'s "who will run it" (the workers table). */
   label?: string;
   queue?: QueueOptions;
+  /** The run worker that runs this process's jobs (default: the app's). */
+  worker?: RunWorker;
   /** How often runs whose worker died are offered again (ms). */
   sweepMs?: number;
 }
@@ -128,13 +134,16 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
   });
 
   // Run jobs: one run at a time per process, for the providers it declares.
-  const have = app.providers.trainerNames();
-  const providers = opts.providers ?? have;
+  const worker = opts.worker ?? app.worker;
+  // A chat replica leaves the self-hosted runs to the GPU box's worker when told so (TUNELOOP_SELFHOSTED_WORKER).
+  const providers =
+    opts.providers ??
+    app.providers.trainerNames().filter((p) => !(p === "selfhosted" && app.config.selfhostedWorker === "external"));
   if (providers.length) {
     let chain: Promise<unknown> = Promise.resolve();
     await queue.workRuns(providers, (runId) => {
       const next = chain.then(async () => {
-        const r = await app.worker.runNext(runId);
+        const r = await worker.runNext(runId);
         // Interrupted (this process stopping): fail the job so that it is offered again at once.
         if (r && !["succeeded", "failed", "cancelled"].includes(r.state))
           throw new Error(`run ${runId} was interrupted (${r.state})`);
@@ -145,7 +154,7 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
     const beat = () => {
       try {
         app.engine.beatWorker({
-          id: app.worker.owner,
+          id: worker.owner,
           label: opts.label ?? `a tuneloop ${opts.role} (${providers.join(", ")})`,
           host: os.hostname(),
           pid: process.pid,

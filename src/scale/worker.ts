@@ -1,25 +1,40 @@
 /**
- * `tuneloop worker` (`npm run worker`): a process that runs jobs only, on any machine that reaches the database.
- * `--provider selfhosted` (repeatable, or a comma list) says what it can run: it takes only those providers' runs.
+ * `tuneloop worker` (`npm run worker`): a process that runs queued runs only, on any machine that reaches the
+ * database. `--providers selfhosted,local` (or `--provider NAME`, repeatable) says what it can run: it takes only
+ * those providers' runs.
+ * - SQLite: it shares the data folder's database with the bot on the same machine (default: the `selfhosted` runs,
+ *   which the bot leaves to it with TUNELOOP_SELFHOSTED_WORKER=external; docs/selfhosted.md).
+ * - Postgres (TUNELOOP_DATABASE_URL): it takes run jobs of its providers from the shared queue, on any machine
+ *   (default: every provider it has a trainer for; docs/scale.md).
  */
-import { TuneError } from "../errors.ts";
+import { ErrorCode, TuneError } from "../errors.ts";
 import type { App } from "../app.ts";
+import { RunWorker } from "../core/runs/worker.ts";
 import { startScale, type Scale } from "./index.ts";
 
 export interface WorkerRole {
   scale: Scale | null;
   providers: string[];
-  stop(): Promise<void>;
+  /** Where it takes runs from, for people: "the Postgres queue", "the data folder /srv/tuneloop". */
+  source: string;
+  /** Stops taking runs; resolves with the id of the run it interrupted, if any (it resumes on the next worker). */
+  stop(): Promise<number | null>;
 }
 
-/** `--provider a --provider b,c` → ["a", "b", "c"]; undefined when none was given. */
+const USAGE = "npx tuneloop worker [--providers selfhosted,local]";
+
+/** `--providers a,b`, `--provider a --provider b,c` → ["a", "b", "c"]; undefined when none was given. */
 export function providerFlags(args: string[]): string[] | undefined {
   const out: string[] = [];
+  let given = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
-    const v: string | undefined = a === "--provider" ? args[++i] : a.startsWith("--provider=") ? a.slice(11) : "";
+    const flag = /^--providers?(?==|$)/.exec(a)?.[0];
+    if (!flag) throw new TuneError(ErrorCode.InvalidOptions, `Unknown option ${a}. Usage: ${USAGE}`);
+    const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : args[++i];
     if (v === undefined || v.startsWith("--"))
-      throw new TuneError("invalid_options", "--provider needs a provider name, e.g. --provider selfhosted");
+      throw new TuneError(ErrorCode.InvalidOptions, `${flag} needs a provider name, e.g. ${flag} selfhosted`);
+    given = true;
     out.push(
       ...v
         .split(",")
@@ -27,7 +42,9 @@ export function providerFlags(args: string[]): string[] | undefined {
         .filter(Boolean),
     );
   }
-  return out.length ? out : undefined;
+  if (given && !out.length)
+    throw new TuneError(ErrorCode.InvalidOptions, `--providers needs at least one provider name. Usage: ${USAGE}`);
+  return given ? out : undefined;
 }
 
 export async function startWorkerRole(
@@ -35,29 +52,38 @@ export async function startWorkerRole(
   opts: { providers?: string[]; label?: string } = {},
 ): Promise<WorkerRole> {
   const have = app.providers.trainerNames();
-  const unknown = (opts.providers ?? []).filter((p) => !have.includes(p));
+  const scaled = Boolean(app.config.scale.databaseUrl);
+  // SQLite: the bot beside it runs the other providers' runs; Postgres: a worker is a general job runner.
+  const providers = opts.providers ?? (scaled ? have : ["selfhosted"]);
+  const unknown = providers.filter((p) => !have.includes(p));
   if (unknown.length)
     throw new TuneError(
-      "worker_unknown_provider",
-      `This worker has no trainer ${unknown.map((p) => `"${p}"`).join(", ")}: it has ${have.join(", ")}. Set the provider's settings on this machine (see .env.example), or leave --provider out to take every provider it has.`,
+      ErrorCode.WorkerUnknownProvider,
+      `This worker has no trainer ${unknown.map((p) => `"${p}"`).join(", ")}: it has ${have.join(", ")}. Set the provider's settings on this machine (see .env.example${unknown.includes("selfhosted") ? `; for selfhosted, name a "kind": "vllm" endpoint in TUNELOOP_ENDPOINTS, docs/selfhosted.md` : ""})${opts.providers ? ", or name only providers it has" : ", or name the providers it should run with --providers"}.`,
     );
-  if (!app.config.scale.databaseUrl) {
-    if (opts.providers)
-      throw new TuneError(
-        "worker_needs_postgres",
-        "--provider needs the shared queue: set TUNELOOP_DATABASE_URL=postgres://... on the bot and on every worker (docs/scale.md). On SQLite a worker shares the data folder and runs every provider's runs.",
-      );
-    // SQLite: today's queue (the runs table polled on this machine's data folder).
-    app.worker.start({ label: opts.label ?? "a tuneloop worker" });
-    return { scale: null, providers: have, stop: async () => void (await app.worker.stop()) };
+  // Its own run worker, for exactly these providers (the app's worker may leave some to a worker like this one).
+  const worker = new RunWorker(app.engine, app.runs, app.datasets, app.evals, app.providers, app.clock, app.log, {
+    dataDir: app.config.dataDir,
+    leaseMs: app.config.scale.runLeaseMs,
+    providers: { only: providers },
+  });
+  worker.packs = app.packs;
+  worker.iterate = app.iterate;
+  const label = opts.label ?? `a tuneloop worker for ${providers.join(", ")}`;
+  if (!scaled) {
+    // SQLite: today's queue (the runs table, polled on this machine's data folder).
+    worker.start({ label });
+    return { scale: null, providers, source: app.config.dataDir, stop: () => worker.stop() };
   }
-  const scale = await startScale(app, { role: "worker", providers: opts.providers ?? have, label: opts.label });
+  const scale = await startScale(app, { role: "worker", providers, label, worker });
   return {
     scale,
-    providers: scale.providers,
+    providers,
+    source: "the Postgres queue",
     async stop() {
-      await app.worker.stop();
+      const id = await worker.stop();
       await scale.stop();
+      return id;
     },
   };
 }

@@ -10,6 +10,10 @@ import {
   parsePriceTable,
   priceTable,
 } from "../../src/core/costs/estimate.ts";
+import { installCostTables } from "../../src/providers/tables.ts";
+
+// The wiring hands the core the providers' tables; these tests estimate with the real ones.
+installCostTables();
 
 describe("defaultEpochs (cookbook rule)", () => {
   it("boundaries", () => {

@@ -10,6 +10,10 @@ import {
   type ThroughputEntry,
 } from "../../src/core/costs/throughput.ts";
 import type { ThroughputSample } from "../../src/core/ports.ts";
+import { installCostTables } from "../../src/providers/tables.ts";
+
+// The wiring hands the core the providers' tables; these tests estimate with the real ones.
+installCostTables();
 
 const entry = (e: Partial<ThroughputEntry>): ThroughputEntry => ({
   provider: "local",

@@ -44,7 +44,10 @@ describe("CLI text", () => {
     const usage = (JSON.parse(j.stdout) as Array<{ command: string; usage: string }>).find(
       (c) => c.command === "dataset upload",
     )?.usage;
-    assert.equal(usage, "npx tuneloop dataset upload FILE [name] [--drop-bad-rows] [--model <model>]");
+    assert.equal(
+      usage,
+      "npx tuneloop dataset upload FILE [name] [--drop-bad-rows] [--model <model>] [--append-to <append-to>]",
+    );
   });
 
   test("a user error reads as the CLI's, not the chat's", async () => {
@@ -86,7 +89,7 @@ describe("CLI text", () => {
     const other = await runCli(["run", "start", "toy", "--experiment", "toyexp", "--provider", "mystery"], env);
     assert.match(
       other.stderr,
-      /No trainer named "mystery"\. Trainers here: local; also possible: together \(set TOGETHER_API_KEY\), openai \(set OPENAI_API_KEY\)\./,
+      /No trainer named "mystery"\. Trainers here: local; also possible: together \(set TOGETHER_API_KEY\), openai \(set OPENAI_API_KEY\), selfhosted \(set a "kind": "vllm" endpoint in TUNELOOP_ENDPOINTS\)\./,
     );
     const ev = await runCli(["eval", "together:Qwen/Qwen2.5-7B-Instruct", "toy"], env);
     assert.equal(ev.code, 1);

@@ -81,7 +81,8 @@ describe("console chat: a run as the terminal shows it", () => {
       assert.match(l, new RegExp(`^\\s+↳ thread ${id} · m\\d+ · training: \\d+/\\d+ steps \\(\\d+%\\)`));
     assert.match(out, new RegExp(`↳ thread ${id} · m\\d+ · Run \\d+ started\\.`));
     const lines = out.split("\n").length;
-    assert.ok(lines < 110, `${lines} lines for one run:\n${out}`);
+    // the verdict's thread (failures, clusters) is printed once; reprinting the card per step gave ~700 lines
+    assert.ok(lines < 150, `${lines} lines for one run:\n${out}`);
   });
 
   test("Ctrl-D during a run stops its work before the database closes; the next start resumes it", {

@@ -13,6 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { makeDemoTask } from "../../src/core/demo/task.ts";
 import { REHEARSAL_KEY, startRehearsal } from "../fakes/serve-together.ts";
 import type { FakeTogether } from "../fakes/together.ts";
+import { type Block, codeBlocks } from "../markdown.ts";
 import { repoRoot, runProcess, sharedDir, tmpDir } from "../helpers.ts";
 
 const CLONED = [
@@ -51,25 +52,6 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 /** A line as a user's shell runs it. */
 const sh = (line: string, cwd: string, env: NodeJS.ProcessEnv, input?: string) =>
   runProcess("sh", ["-c", line], { cwd, env, input });
-
-interface Block {
-  lang: string;
-  lines: string[];
-}
-
-function codeBlocks(markdown: string): Block[] {
-  const blocks: Block[] = [];
-  let cur: Block | null = null;
-  for (const line of markdown.split("\n")) {
-    const fence = /^```(\w*)\s*$/.exec(line);
-    if (fence && !cur) cur = { lang: fence[1], lines: [] };
-    else if (fence && cur) {
-      blocks.push(cur);
-      cur = null;
-    } else cur?.lines.push(line);
-  }
-  return blocks;
-}
 
 const hasJq = spawnSync("jq", ["--version"]).status === 0;
 

@@ -3,6 +3,7 @@
  * it works): the parent sends `{ id, words }`, this process runs the command as the console would and answers
  * `{ id, exitCode, data, card, ms }`. Settings come from the environment (TUNELOOP_DATA, TUNELOOP_ENDPOINTS...).
  */
+import { HostAccess } from "../../commands/attachments.ts";
 import { runCommand } from "../../commands/dispatch.ts";
 import type { CommandContext } from "../../commands/types.ts";
 import { createApp } from "../../src/app.ts";
@@ -16,6 +17,8 @@ const ctx: CommandContext = {
   user: { id: "u1", name: "tester" },
   channelId: "c1",
   surface: "console",
+  // The console is a terminal surface: it may name files on this machine (the test uploads with --file).
+  host: HostAccess.forTerminal("console"),
   progress: () => {},
 };
 const send = (m: unknown) => process.send?.(m);

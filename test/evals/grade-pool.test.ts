@@ -4,7 +4,7 @@ import { test } from "node:test";
 import { GradePool } from "../../src/core/evals/grade-pool.ts";
 import { makeGrader, parseGraderSpec, userPattern } from "../../src/core/evals/graders.ts";
 
-test("pooled regex and json-schema graders give the inline grades; other kinds stay inline", async () => {
+test("pooled regex graders give the inline grades, json-schema patterns run only on the pool; other kinds stay inline", async () => {
   const pool = new GradePool({ timeoutMs: 5000 });
   try {
     const cases: Array<[string, string, string]> = [
@@ -18,6 +18,18 @@ test("pooled regex and json-schema graders give the inline grades; other kinds s
       const spec = parseGraderSpec(text);
       assert.ok(userPattern(spec), text);
       const pooled = await makeGrader(spec, { patterns: pool })({ output, expected });
+      if (spec.kind === "json-schema") {
+        // A schema's patterns never run on this thread (ajv is handed an engine that refuses): only on the pool.
+        await assert.rejects(makeGrader(spec)({ output, expected }), /must run on the grade pool/);
+        assert.deepEqual(
+          pooled,
+          output === '{"id":"abc"}'
+            ? { score: 1, pass: true }
+            : { score: 0, pass: false, detail: '$.id: "ab1" does not match the pattern ^[a-z]+$' },
+          text,
+        );
+        continue;
+      }
       const inline = await makeGrader(spec)({ output, expected });
       assert.deepEqual(pooled, inline, text);
     }

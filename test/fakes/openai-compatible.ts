@@ -73,8 +73,14 @@ export async function startFakeOpenAI(opts: FakeOptions = {}): Promise<FakeEndpo
         res.end(JSON.stringify(payload), () => opts.onAnswered?.());
       };
       if (opts.apiKey && req.headers.authorization !== `Bearer ${opts.apiKey}`) {
+        // Like OpenAI: the message shows the start and the end of the key it was sent.
+        const sent = String(req.headers.authorization ?? "").replace(/^Bearer /, "");
         return send(401, {
-          error: { message: "Incorrect API key provided.", type: "invalid_request_error", code: "invalid_api_key" },
+          error: {
+            message: `Incorrect API key provided: ${sent.slice(0, 12)}****${sent.slice(-4)}.`,
+            type: "invalid_request_error",
+            code: "invalid_api_key",
+          },
         });
       }
       if (req.method === "GET" && req.url === "/v1/models") {

@@ -30,6 +30,9 @@
  *                                                                      last_id, has_more}
  *   https://platform.openai.com/docs/api-reference/fine-tuning/cancel  POST .../cancel -> the job, cancelled
  *   https://platform.openai.com/docs/api-reference/chat/create         POST /chat/completions with usage
+ *   https://platform.openai.com/docs/api-reference/files/retrieve      GET /files/{id} -> File (metadata)
+ *   https://platform.openai.com/docs/api-reference/files/retrieve-contents  GET /files/{id}/content -> the file's
+ *                                                                      bytes as they were uploaded
  *   https://platform.openai.com/docs/api-reference/webhook-events      fine_tuning.job.succeeded|failed|cancelled:
  *                                                                      {id, object: event, created_at, type, data: {id}}
  *   https://platform.openai.com/docs/guides/webhooks                   Standard Webhooks headers webhook-id,
@@ -82,6 +85,19 @@ interface FakeEvent {
   data: Record<string, unknown> | null;
 }
 
+export interface SeedJob {
+  /** The job's id (default: a random ftjob-...); its last 8 characters end the tuned model's id. */
+  id?: string;
+  model?: string;
+  suffix?: string;
+  training: { filename: string; content: string };
+  validation?: { filename: string; content: string };
+  method?: "supervised" | "dpo" | "reinforcement";
+  hyperparameters?: Record<string, unknown>;
+  status?: string;
+  createdAt?: number;
+}
+
 export interface FakeOpenAIJob {
   id: string;
   object: "fine_tuning.job";
@@ -114,6 +130,8 @@ interface JobState {
   epochs: number;
   plan: OpenAIPlan;
   served: string[];
+  /** A job added by seedJob: it stays as seeded (a running one keeps running). */
+  seeded?: boolean;
 }
 
 export interface FakeOpenAI {
@@ -125,7 +143,15 @@ export interface FakeOpenAI {
   jobs: Map<string, JobState>;
   files: Map<string, { id: string; purpose: string; filename: string; content: string }>;
   plans: OpenAIPlan[];
+  /** Files whose content is sent a few bytes at a time and then never finished (a stalled download). */
+  stalledFiles: Set<string>;
   advance(id: string): void;
+  /**
+   * Adds a finished job as a team would have it from earlier work (for `migrate openai`): its training file (and
+   * validation file when given) stored as uploads, the job succeeded with a fine-tuned model, the hyperparameters
+   * under `method.<type>.hyperparameters` and (for supervised jobs) the legacy top-level `hyperparameters`.
+   */
+  seedJob(j: SeedJob): FakeOpenAIJob;
   count(method: string, path: RegExp): number;
   close(): Promise<void>;
 }
@@ -144,6 +170,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions): Promise<FakeOpen
   const jobs = new Map<string, JobState>();
   const files = new Map<string, { id: string; purpose: string; filename: string; content: string }>();
   const plans: OpenAIPlan[] = [];
+  const stalledFiles = new Set<string>();
   let n = 0;
   const nowS = () => Math.floor(Date.now() / 1000);
   const rid = (p: string) => `${p}-${crypto.randomBytes(12).toString("hex")}`;
@@ -196,7 +223,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions): Promise<FakeOpen
 
   const advance = (id: string) => {
     const s = jobs.get(id);
-    if (!s) return;
+    if (!s || s.seeded) return;
     const j = s.job;
     switch (j.status) {
       case "validating_files": {
@@ -319,6 +346,38 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions): Promise<FakeOpen
           purpose: parts.purpose.value,
           status: "processed",
           status_details: null,
+        },
+      };
+    }
+    const filePath = /^\/files\/([^/]+)(\/content)?$/.exec(p);
+    if (req.method === "GET" && filePath) {
+      const f = files.get(decodeURIComponent(filePath[1]));
+      if (!f)
+        return {
+          status: 404,
+          body: errorBody(`No such File object: ${filePath[1]}`, "invalid_request_error", "file_not_found"),
+        };
+      if (!filePath[2])
+        return {
+          status: 200,
+          body: {
+            id: f.id,
+            object: "file",
+            bytes: Buffer.byteLength(f.content),
+            created_at: nowS(),
+            filename: f.filename,
+            purpose: f.purpose,
+            status: "processed",
+            status_details: null,
+          },
+        };
+      return {
+        status: 200,
+        body: null,
+        write: (res) => {
+          res.writeHead(200, { "content-type": "application/octet-stream" });
+          if (stalledFiles.has(f.id)) res.write(f.content.slice(0, 10));
+          else res.end(f.content);
         },
       };
     }
@@ -472,6 +531,54 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions): Promise<FakeOpen
     return { status: 404, body: errorBody(`Invalid URL (${req.method} /v1${p})`) };
   };
 
+  const seedJob = (j: SeedJob): FakeOpenAIJob => {
+    // With a given job id, its files' ids follow from it (a rehearsal prints the same ids every time).
+    const file = (x: { filename: string; content: string }, side: string) => {
+      const id = j.id ? `file-${j.id.replace(/^ftjob-/, "").slice(0, 10)}${side}` : rid("file");
+      files.set(id, { id, purpose: "fine-tune", filename: x.filename, content: x.content });
+      return id;
+    };
+    const type = j.method ?? "supervised";
+    const hp = j.hyperparameters ?? { n_epochs: 3, batch_size: 1, learning_rate_multiplier: 1.8 };
+    const model = j.model ?? "gpt-4o-mini-2024-07-18";
+    const id = j.id ?? rid("ftjob");
+    const succeeded = (j.status ?? "succeeded") === "succeeded";
+    const job: FakeOpenAIJob = {
+      id,
+      object: "fine_tuning.job",
+      created_at: j.createdAt ?? nowS(),
+      finished_at: succeeded ? (j.createdAt ?? nowS()) + 600 : null,
+      model,
+      fine_tuned_model: succeeded ? `ft:${model}:fake-org:${j.suffix ?? ""}:${id.slice(-8)}` : null,
+      organization_id: "org-fake",
+      status: j.status ?? "succeeded",
+      training_file: file(j.training, "Tr"),
+      validation_file: j.validation ? file(j.validation, "Va") : null,
+      trained_tokens: succeeded ? tokensOf(j.training.content) * 3 : null,
+      seed: 42,
+      estimated_finish: null,
+      error: null,
+      metadata: null,
+      method: { type, [type]: { hyperparameters: hp } },
+      hyperparameters: type === "supervised" ? hp : {},
+      result_files: [],
+      integrations: [],
+      user_provided_suffix: j.suffix ?? null,
+    };
+    jobs.set(id, {
+      job,
+      events: [],
+      checkpoints: [],
+      step: steps,
+      totalSteps: steps,
+      epochs: 3,
+      plan: {},
+      served: [],
+      seeded: true,
+    });
+    return job;
+  };
+
   const srv = await serve(opts.apiKey, faults, requests, handle);
   const timer = opts.autoAdvanceMs
     ? setInterval(() => {
@@ -486,7 +593,9 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions): Promise<FakeOpen
     jobs,
     files,
     plans,
+    stalledFiles,
     advance,
+    seedJob,
     count: (method, path) => requests.filter((r) => r.method === method && path.test(r.path)).length,
     close: async () => {
       if (timer) clearInterval(timer);

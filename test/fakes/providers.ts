@@ -34,7 +34,7 @@ export class FakeTrainer implements TrainerProvider {
       if (job.signal.aborted) throw new CancelledError();
       await new Promise((r) => setTimeout(r, this.opts.stepMs ?? 5));
       if (this.opts.failAt?.step === step)
-        throw Object.assign(new Error(this.opts.failAt.message), { code: "training_failed" });
+        throw Object.assign(new Error(this.opts.failAt.message), { code: "training_diverged" });
       job.onProgress({
         step,
         totalSteps: steps,

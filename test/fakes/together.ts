@@ -136,7 +136,12 @@ export async function serve(
       if (req.headers.authorization !== `Bearer ${apiKey}`) {
         return send({
           status: 401,
-          body: errorBody("Invalid API key provided.", "invalid_request_error", "invalid_api_key"),
+          // The message shows the start of the key it was sent (as OpenAI's does).
+          body: errorBody(
+            `Invalid API key provided: ${String(req.headers.authorization ?? "").slice(7, 19)}****.`,
+            "invalid_request_error",
+            "invalid_api_key",
+          ),
         });
       }
       const fault = faults.find((f) => (!f.method || f.method === logged.method) && (!f.path || f.path.test(path)));

@@ -1,13 +1,16 @@
 /** Schedules under node:test mock timers: fires, next times, time zones, a missed fire after a restart, no overlap, pause after failures. */
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import { afterEach, describe, mock, test } from "node:test";
 import { runCommand } from "../../commands/dispatch.ts";
 import { renderCard } from "../../src/adapters/console/render.ts";
 import type { Card } from "../../src/core/cards.ts";
 import type { ScheduleRecord } from "../../src/core/ports.ts";
 import { nextRuns, Scheduler, type RecipeOutcome } from "../../src/core/schedules/scheduler.ts";
-import { createScheduler } from "../../src/iterations.ts";
+import { runCardFor } from "../../commands/run.ts";
+import { createScheduler, scheduleContext } from "../../src/iterations.ts";
 import { ctxFor, engineApp, seedExperiment } from "../engine/engine-helpers.ts";
+import { tmpDir } from "../helpers.ts";
 
 const flush = async (n = 20) => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
@@ -112,6 +115,39 @@ describe("schedules", () => {
       assert.ok(app.iterations.schedule(s.id)?.nextFireAt?.toISOString().startsWith("2026-12-07T08:00"));
     } finally {
       mock.timers.reset();
+      await app.close();
+    }
+  });
+
+  test("a fire runs as the schedule: shown as it in what it starts, with no host access and no admin rights", async () => {
+    const { app } = await engineApp();
+    try {
+      const { train } = await seedExperiment(app);
+      app.scheduler = createScheduler(app);
+      const recipe = `sweep exp --dataset ${train} --epochs 1`;
+      const s = app.scheduler.add({ cron: "0 2 * * *", tz: "UTC", recipe, channelId: "c1", user: "tester" });
+      const ctx = scheduleContext(app, s);
+      assert.equal(ctx.surface, "schedule");
+      assert.equal(ctx.user.id, "system:schedule");
+      assert.equal(ctx.host, undefined);
+      // No host access: a path is refused as it is in chat, and nothing is written.
+      const out = `${tmpDir("sched-out")}/x.jsonl`;
+      const exported = await runCommand(["dataset", "export", train, "--out", out], ctx);
+      assert.equal(exported.error?.code, "host_path_refused");
+      assert.equal(fs.existsSync(out), false);
+      // A schedule may spend (what it was added for) but never do what needs an admin.
+      const budget = await runCommand(["experiment", "budget", "exp", "5"], ctx);
+      assert.equal(budget.error?.code, "permission_denied");
+      assert.match(budget.error?.message ?? "", /A schedule cannot do what needs an admin/);
+
+      const fired = await app.scheduler.fire(s.id, "manual");
+      assert.equal(fired.outcome, "ok", fired.message);
+      const [run] = app.runs.list();
+      assert.ok(run, "the fire started a run");
+      assert.equal(run.createdBy, `schedule #${s.id} (${recipe})`);
+      assert.equal(run.createdById, "system:schedule");
+      assert.match(renderCard(runCardFor(app, run)), new RegExp(`Started by\\s+schedule #${s.id} \\(sweep exp`));
+    } finally {
       await app.close();
     }
   });

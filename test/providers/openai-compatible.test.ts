@@ -6,7 +6,7 @@ import {
   parseEndpoints,
   type EndpointConfig,
 } from "../../src/providers/openai-compatible.ts";
-import { retryDelayMs } from "../../src/lib/limit.ts";
+import { retryDelayMs } from "../../src/lib/retry.ts";
 import { startFakeOpenAI, type FakeEndpoint } from "../fakes/openai-compatible.ts";
 
 const KEY = "sk-test-0123456789abcdef";

@@ -11,7 +11,7 @@ import { budgetHolds, experiments, runs } from "../schema.ts";
 import { rows, type Exec } from "./types.ts";
 
 /** Advisory-lock namespaces (the first key of pg_advisory_xact_lock(int, int)). */
-export const LOCK = { budget: 7415101, runKey: 7415102, evalKey: 7415103, dataset: 7415104 } as const;
+export const LOCK = { budget: 7415101, runKey: 7415102, evalKey: 7415103, dataset: 7415104, pack: 7415105 } as const;
 
 /** Serialises the rest of the transaction with every other one that takes the same (namespace, key). */
 export async function lock(x: Exec, ns: number, key: number | string): Promise<void> {

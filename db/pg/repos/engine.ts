@@ -3,7 +3,7 @@
  * for what each method promises). Where SQLite's single writer makes a read-then-write atomic, this file takes a
  * row lock (FOR UPDATE SKIP LOCKED for claims) or a transaction-scoped advisory lock on the key being decided.
  */
-import { and, asc, desc, eq, gte, inArray, isNull, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, isNull, lt, notInArray, or, sql, type SQL } from "drizzle-orm";
 import { isFinal } from "../../../src/core/runs/states.ts";
 import { asEval as liteEval, asHypothesis as liteHypothesis, asRun as liteRun, RESUMED } from "../../repos/engine.ts";
 import type {
@@ -130,7 +130,7 @@ export function pgEngineRepo(db: PgDb): Async<EngineRepo> {
         return r ? asRun(r) : null;
       });
     },
-    async claimRun(owner, now, leaseUntil, runId) {
+    async claimRun(owner, now, leaseUntil, runId, providers) {
       // The inner SELECT locks the row it picks and skips rows another worker is claiming at this instant: two
       // workers never get the same run, and neither waits on the other.
       const r = await one(
@@ -142,6 +142,8 @@ export function pgEngineRepo(db: PgDb): Async<EngineRepo> {
               runs.id,
               sql`(SELECT id FROM ${runs} WHERE ${and(
                 runId === undefined ? undefined : eq(runs.id, runId),
+                providers?.only ? inArray(runs.provider, providers.only) : undefined,
+                providers?.except?.length ? notInArray(runs.provider, providers.except) : undefined,
                 inArray(runs.state, ["queued", "running", "stalled"]),
                 or(lt(runs.leaseUntil, now), isNull(runs.leaseUntil)),
               )} ORDER BY ${runs.id} LIMIT 1 FOR UPDATE SKIP LOCKED)`,

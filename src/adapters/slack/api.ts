@@ -12,6 +12,7 @@ import type { CardFile } from "../../core/cards.ts";
 import { fmt } from "../../core/cards.ts";
 import { ErrorCode, TuneError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
+import { nextRetryMs, retryAfterHeader } from "../../lib/retry.ts";
 import { boltLogger } from "./logger.ts";
 import { Outbox, withRateLimitRetry } from "./outbox.ts";
 import type { Rendered, SlackBlock } from "./render.ts";
@@ -161,10 +162,17 @@ export class SlackApi {
       headers: { Authorization: `Bearer ${this.settings.botToken}` },
       redirect: "follow",
     });
-    if (res.status === 429 && attempt < 3) {
-      const sec = Number(res.headers.get("retry-after") ?? "1");
+    const retryMs =
+      res.status === 429
+        ? nextRetryMs(
+            attempt,
+            { status: 429, retryAfter: retryAfterHeader(res.headers) },
+            { maxRetries: 3, capMs: 15_000 },
+          )
+        : null;
+    if (retryMs !== null) {
       await res.body?.cancel().catch(() => {});
-      await new Promise((r) => setTimeout(r, Math.min(60, Math.max(0, sec || 1)) * 1000));
+      await new Promise((r) => setTimeout(r, retryMs));
       return this.download(file, dest, maxBytes, attempt + 1);
     }
     if (!res.ok || !res.body) {

@@ -5,6 +5,7 @@
  * progress every second causes one edit per interval, not one per report).
  */
 import { webApi } from "@slack/bolt";
+import { nextRetryMs } from "../../lib/retry.ts";
 
 export interface OutboxOptions {
   intervalMs: number;
@@ -39,9 +40,11 @@ export async function withRateLimitRetry<T>(
       return await fn();
     } catch (err) {
       const sec = retryAfterOf(err);
-      if (sec === null || attempt >= max) throw err;
+      const waitMs =
+        sec === null ? null : nextRetryMs(attempt, { status: 429, retryAfter: String(sec) }, { maxRetries: max });
+      if (sec === null || waitMs === null) throw err;
       onLimited?.(sec);
-      await sleep(Math.max(0, sec) * 1000);
+      await sleep(waitMs);
     }
   }
 }

@@ -12,8 +12,8 @@
 import { fmt } from "../format.ts";
 import crypto from "node:crypto";
 import os from "node:os";
-import { TuneError } from "../../errors.ts";
-import type { Pricing } from "../inference.ts";
+import { TuneError, ErrorCode } from "../../errors.ts";
+import { usd as requestUsd, type Pricing } from "../inference.ts";
 import type { BudgetUse, Clock, EngineRepo, ExperimentRecord } from "../ports.ts";
 import { STATE_LABEL } from "../runs/states.ts";
 
@@ -67,7 +67,7 @@ export function budgetRefusal(
   const parts = [`${usd(u.budgetUsd ?? 0)} budget`, `${usd(u.spentUsd)} spent`, ...holders(repo, u)];
   const held = u.heldUsd > EPS;
   return new TuneError(
-    "budget_exceeded",
+    ErrorCode.BudgetExceeded,
     `${head} is estimated at ${usd(estimate)}, over what is left of ${exp.name}'s budget: ${parts.join(" − ")} = ${usd(left)} left. ${held ? "Wait for that work to finish or cancel it, " : ""}${held ? todo : todo[0].toUpperCase() + todo.slice(1)}, or raise the budget (/tune experiment budget ${exp.name} <usd>).`,
     { estimateUsd: estimate, budgetUsd: u.budgetUsd, spentUsd: u.spentUsd, heldUsd: u.heldUsd, leftUsd: left },
   );
@@ -109,8 +109,9 @@ export function ownerAlive(owner: string): boolean {
   }
 }
 
-export const priced = (p: Pricing | null, u: { inputTokens: number; outputTokens: number }) =>
-  p ? (u.inputTokens * p.inputPer1M + u.outputTokens * p.outputPer1M) / 1e6 : 0;
+/** A request's cost: its tokens at the model's rates, and its time (`latencyMs`, else expected) on a time-billed GPU. */
+export const priced = (p: Pricing | null, u: { inputTokens: number; outputTokens: number; latencyMs?: number }) =>
+  requestUsd(p, u.inputTokens, u.outputTokens, u.latencyMs) ?? 0;
 
 export type SpendKind = "answer" | "judge";
 export interface Ticket {
@@ -177,7 +178,7 @@ export class SpendMeter {
           r = this.o.repo.growHold(hold.id, target, now);
         }
         if (!r.ok) {
-          this.stopped = new TuneError("budget_stopped", this.o.stopMessage(r.use, this));
+          this.stopped = new TuneError(ErrorCode.BudgetStopped, this.o.stopMessage(r.use, this));
           this.wake();
           throw this.stopped;
         }

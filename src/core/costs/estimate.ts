@@ -1,5 +1,6 @@
 /**
- * Training-cost estimates from per-row token counts and the price table in src/providers/prices.json.
+ * Training-cost estimates from per-row token counts and the price table (src/providers/prices.json, loaded by the
+ * providers and handed in with `usePriceTable`: the core reads no file of the providers).
  *
  * prices.json is an array of entries (validated with zod when first used):
  *   provider, model            `provider:model` is the reference ("openai:gpt-4.1"); `aliases` (optional) are
@@ -20,10 +21,13 @@
  * Billing follows the OpenAI cookbook: billed tokens = epochs x sum(min(contextTokens, rowTokens)).
  * Default epochs follow the cookbook rule (`defaultEpochs`) for every provider.
  */
-import { readFileSync } from "node:fs";
 import { z } from "zod";
+import type { ErrorCodeValue } from "../../errors.ts";
 
-export type EstimateErrorCode = "unknown_model" | "ambiguous_model" | "invalid_price_table" | "not_trainable";
+export type EstimateErrorCode = Extract<
+  ErrorCodeValue,
+  "unknown_model" | "ambiguous_model" | "invalid_price_table" | "not_trainable"
+>;
 
 export class EstimateError extends Error {
   readonly code: EstimateErrorCode;
@@ -69,7 +73,6 @@ export const PriceTableSchema = z.array(PriceEntrySchema).superRefine((entries, 
   }
 });
 
-const PRICES_URL = new URL("../../providers/prices.json", import.meta.url);
 let table: readonly PriceEntry[] | undefined;
 
 /** Parses and validates a price table (throws EstimateError `invalid_price_table`). */
@@ -82,9 +85,16 @@ export function parsePriceTable(data: unknown): PriceEntry[] {
   return r.data;
 }
 
-/** The price table (read from src/providers/prices.json and validated once). */
+/** Hands the core the price table (the providers load and validate it: src/providers/tables.ts). */
+export function usePriceTable(entries: readonly PriceEntry[]): void {
+  table = Object.freeze([...entries]);
+}
+
+/** The price table handed in by the providers. */
 export function priceTable(): readonly PriceEntry[] {
-  if (table === undefined) table = Object.freeze(parsePriceTable(JSON.parse(readFileSync(PRICES_URL, "utf8"))));
+  if (table === undefined) {
+    throw new Error("no price table: the wiring hands it in (installCostTables in src/providers/tables.ts)");
+  }
   return table;
 }
 
@@ -98,7 +108,11 @@ export function modelRef(e: PriceEntry): string {
  * several providers → `ambiguous_model`.
  */
 export function findModel(ref: string): PriceEntry {
-  const entries = priceTable();
+  return findModelIn(priceTable(), ref);
+}
+
+/** findModel in a given table. */
+export function findModelIn(entries: readonly PriceEntry[], ref: string): PriceEntry {
   const wanted = ref.trim().toLowerCase();
   const names = (e: PriceEntry) => [e.model, ...(e.aliases ?? [])].map((n) => n.toLowerCase());
   const colon = wanted.indexOf(":");

@@ -11,12 +11,12 @@
  *    (its wall time / the table's prediction); the estimate is the table's prediction times the median of those
  *    factors, so a run like an earlier one is estimated at what that one took, and the fixed overhead of a hosted
  *    job is not stretched over its tokens. The figure shown is those runs' median tokens/s, wall to wall.
- * 2. Otherwise the default table, src/providers/throughput.json (validated with zod on first use): entries per
+ * 2. Otherwise the default table, src/providers/throughput.json (loaded and validated by the providers and handed in
+ *    with `useThroughputTable`): entries per
  *    provider and model ("*" = any), each with tokensPerRow (null = any length; between two entries of one model the
  *    rate is interpolated on log scales), tokensPerSec, overheadSeconds, and where the numbers come from (`source`,
  *    `date`, a short `note` shown with the estimate).
  */
-import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { fmt } from "../cards.ts";
 import type { ThroughputSample } from "../ports.ts";
@@ -36,7 +36,6 @@ export const ThroughputEntrySchema = z
 
 export type ThroughputEntry = z.infer<typeof ThroughputEntrySchema>;
 
-const TABLE_URL = new URL("../../providers/throughput.json", import.meta.url);
 let table: readonly ThroughputEntry[] | undefined;
 
 export function parseThroughputTable(data: unknown): ThroughputEntry[] {
@@ -48,9 +47,16 @@ export function parseThroughputTable(data: unknown): ThroughputEntry[] {
   return r.data;
 }
 
-/** The default throughput table (src/providers/throughput.json, validated once). */
+/** Hands the core the default throughput table (the providers load and validate it: src/providers/tables.ts). */
+export function useThroughputTable(entries: readonly ThroughputEntry[]): void {
+  table = Object.freeze([...entries]);
+}
+
+/** The default throughput table handed in by the providers. */
 export function throughputTable(): readonly ThroughputEntry[] {
-  if (table === undefined) table = Object.freeze(parseThroughputTable(JSON.parse(readFileSync(TABLE_URL, "utf8"))));
+  if (table === undefined) {
+    throw new Error("no throughput table: the wiring hands it in (installCostTables in src/providers/tables.ts)");
+  }
   return table;
 }
 

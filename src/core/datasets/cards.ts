@@ -167,7 +167,9 @@ export function showCard(
   const origin =
     v.origin.kind === "split"
       ? `${v.origin.side} side of ${v.origin.from} (eval share ${fmt.pct(v.origin.evalShare, 0)}, seed ${v.origin.seed})`
-      : `upload${v.filename ? ` of ${v.filename}` : ""}${v.origin.droppedRows ? ` (${fmt.count(v.origin.droppedRows, "bad row")} dropped)` : ""}`;
+      : v.origin.kind === "append"
+        ? `${v.origin.from} + ${fmt.count(v.origin.added, "row")} from ${v.origin.source}`
+        : `upload${v.filename ? ` of ${v.filename}` : ""}${v.origin.droppedRows ? ` (${fmt.count(v.origin.droppedRows, "bad row")} dropped)` : ""}`;
   return {
     title: formatRef(v.name, v.version),
     blocks: [

@@ -6,6 +6,7 @@
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
+import type { ErrorCodeValue } from "../../errors.ts";
 import { fmt } from "../format.ts";
 import { batchFeatures } from "./batch-features.ts";
 import { type DedupeFeatures, DuplicateFinder } from "./dedupe.ts";
@@ -76,7 +77,7 @@ export interface IngestProgress {
 /** A file-level refusal: nothing in the file can be used (binary, archive, wrong encoding, over a limit...). */
 export class IngestRefusal extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCodeValue,
     message: string,
     readonly details?: Record<string, unknown>,
   ) {

@@ -1,4 +1,5 @@
 import type { Worker } from "node:worker_threads";
+import { isErrorCode } from "../../errors.ts";
 import { startWorker } from "../../lib/worker.ts";
 import { COUNT_WORKER } from "./token-counter.ts";
 import { IngestRefusal, type IngestOptions, type IngestProgress, type IngestResult } from "./ingest.ts";
@@ -100,8 +101,8 @@ export class IngestPool {
     this.current = null;
     this.worker?.unref();
     if (m.type === "done") job.resolve(m.result as IngestResult);
-    else if (m.type === "refused")
-      job.reject(new IngestRefusal(m.code as string, m.message as string, m.details as Record<string, unknown>));
+    else if (m.type === "refused" && isErrorCode(m.code))
+      job.reject(new IngestRefusal(m.code, m.message as string, m.details as Record<string, unknown>));
     else job.reject(new Error(`ingest worker failed: ${m.message as string}`));
     this.pump();
   }

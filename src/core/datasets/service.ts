@@ -16,7 +16,7 @@ import { scanRowPii } from "./pii.ts";
 import type { IngestPool } from "./run-ingest.ts";
 import { summarize } from "./summary.ts";
 import { hashRow } from "./text.ts";
-import type { ChatMessage, LocatedRow } from "./types.ts";
+import type { ChatMessage, LocatedRow, NormalizedRow } from "./types.ts";
 
 export interface DatasetSettings {
   limits: { maxUploadBytes: number; maxRows: number; maxLineBytes: number };
@@ -358,6 +358,35 @@ export class DatasetService {
       formatRef(made.eval.name, made.eval.version),
     );
     return { source: src, train: made.train, eval: made.eval, groups: members.size, templated, overlap };
+  }
+
+  /**
+   * The next version of a dataset: every row of `baseId` followed by `rows` (already validated: an upload's rows or
+   * an approved proposal's). Returns the new version (or the same content's existing one).
+   */
+  async appendRows(
+    baseId: number,
+    rows: NormalizedRow[],
+    opts: { user?: string; from: string },
+  ): Promise<DatasetVersionRecord> {
+    const base = this.byId(baseId);
+    const old = await this.allRows(base);
+    const { countRowTokens } = await import("./tokens.ts");
+    const added: LocatedRow[] = rows.map((r, i) => ({
+      ...r,
+      kind: r.kind ?? "chat",
+      line: old.length + i + 1,
+      index: old.length + i,
+    }));
+    return this.storeDerived({
+      name: base.name,
+      rows: [...old, ...added],
+      tokens: [...this.tokenCounts(base), ...added.map((r) => countRowTokens(r))],
+      format: base.format,
+      origin: { kind: "append", from: formatRef(base.name, base.version), added: rows.length, source: opts.from },
+      contextModel: base.stats.contextModel,
+      user: opts.user,
+    });
   }
 
   /** Stores rows made from another version (a split side) as a new version; rows are renumbered 1..n. */

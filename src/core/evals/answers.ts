@@ -51,18 +51,21 @@ export function resolveEval(repo: EngineRepo, ref: string): ResolvedEval {
   let ev: EvalRecord | null;
   if (runId !== null) {
     const run = repo.runById(runId);
-    if (!run) throw new TuneError("run_not_found", `No run ${runId}. See /tune run list.`);
+    if (!run) throw new TuneError(ErrorCode.RunNotFound, `No run ${runId}. See /tune run list.`);
     ev = repo.evals({ runId, state: "succeeded" }).find((e) => e.role === "tuned") ?? null;
     if (!ev)
       throw new TuneError(
-        "eval_not_found",
+        ErrorCode.EvalNotFound,
         `Run ${runId} has no finished eval of its tuned model yet (it is ${run.state.replace("_", " ")}). See /tune run status ${runId}.`,
       );
   } else if (/^(?:eval[:#]?)?\d+$/i.test(ref.trim())) {
     const id = Number(ref.trim().replace(/^eval[:#]?/i, ""));
     ev = repo.evalById(id);
     if (!ev)
-      throw new TuneError("eval_not_found", `No eval ${id}. Eval ids are in /tune leaderboard --json, or use run:N.`);
+      throw new TuneError(
+        ErrorCode.EvalNotFound,
+        `No eval ${id}. Eval ids are in /tune leaderboard --json, or use run:N.`,
+      );
   } else {
     throw new TuneError(
       ErrorCode.InvalidOptions,
@@ -70,7 +73,10 @@ export function resolveEval(repo: EngineRepo, ref: string): ResolvedEval {
     );
   }
   if (ev.state !== "succeeded")
-    throw new TuneError("eval_not_found", `Eval ${ev.id} ${ev.state === "running" ? "is still running" : "failed"}.`);
+    throw new TuneError(
+      ErrorCode.EvalNotFound,
+      `Eval ${ev.id} ${ev.state === "running" ? "is still running" : "failed"}.`,
+    );
   let base: EvalRecord | null = null;
   if (ev.role === "tuned" && ev.runId !== null) {
     const run = repo.runById(ev.runId);

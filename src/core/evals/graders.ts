@@ -20,15 +20,20 @@
  *  - label        the predicted label is taken from the output (see `extractLabel`) and compared with the
  *                 expected one, case-insensitively after normalization. No label found: fail, detail 'no label'.
  *  - json-valid   the output parses as JSON; a single ``` / ```json fence around the whole output is tolerated.
- *  - json-schema  as json-valid, then validated against the schema (a common subset of JSON Schema, see
+ *  - json-schema  as json-valid, then validated against the schema (JSON Schema draft-07, checked by ajv; see
  *                 `validateJsonSchema`); the detail names the first violation and its path ("$.items[2].id").
+ *                 Its `pattern`s never run on the bot's thread: such a schema is graded on the grade pool.
+ *
+ * Each kind is one entry of GRADERS (parse, check, make, help): a new grader is a GraderSpec variant and an entry.
  *  - numeric      the number in the output (see `extractNumber`) is within `tolerance` of the number in
  *                 expected: |x - e| <= tolerance, or with relative: |x - e| <= tolerance·|e| (so relative to an
  *                 expected 0 means exactly 0).
  *  - judge        an LLM scores the output against a rubric (see `makeJudgeGrader`); score in [0, 1],
  *                 pass = score >= passThreshold (default 0.5); its token usage is returned for costing.
  */
-import { TuneError } from "../../errors.ts";
+import { isMainThread } from "node:worker_threads";
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { ErrorCode, TuneError } from "../../errors.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // Types
@@ -85,32 +90,7 @@ export interface JudgeResponse {
 
 export type JudgeClient = (req: JudgeRequest) => Promise<JudgeResponse>;
 
-export const GRADER_KINDS: readonly GraderKind[] = [
-  "exact",
-  "normalized",
-  "contains",
-  "regex",
-  "label",
-  "json-valid",
-  "json-schema",
-  "numeric",
-  "judge",
-];
-
-/** The command-line forms, for help texts and error messages. */
-export const GRADER_SPEC_FORMS = [
-  "exact",
-  "normalized",
-  "contains",
-  "regex:<pattern> or regex:/<pattern>/<flags>",
-  "label:<a>,<b>,...",
-  "json (or json-valid)",
-  "json-schema:<inline JSON schema>",
-  "numeric[:<abs tolerance>|:<n>%]",
-  "judge:<provider:model>",
-] as const;
-
-export const INVALID_GRADER = "invalid_grader";
+export const INVALID_GRADER = ErrorCode.InvalidGrader;
 
 function invalid(message: string, details?: Record<string, unknown>): TuneError {
   return new TuneError(INVALID_GRADER, message, details);
@@ -299,308 +279,125 @@ function parseJsonOutput(output: string): { ok: true; value: unknown } | { ok: f
   }
 }
 
-type JsonType = "null" | "boolean" | "object" | "array" | "number" | "integer" | "string";
-const JSON_TYPES = new Set<string>(["null", "boolean", "object", "array", "number", "integer", "string"]);
-
-function jsonTypeOf(v: unknown): Exclude<JsonType, "integer"> | "undefined" {
+function jsonTypeOf(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "array";
-  const t = typeof v;
-  if (t === "boolean" || t === "number" || t === "string" || t === "object") return t;
-  return "undefined";
+  if (typeof v === "number" && !Number.isInteger(v)) return "non-integer number";
+  return typeof v;
 }
-
-function hasType(v: unknown, type: string): boolean {
-  if (type === "integer") return typeof v === "number" && Number.isInteger(v);
-  return jsonTypeOf(v) === type;
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== typeof b || a === null || b === null || typeof a !== "object") return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
-  const ka = Object.keys(a as object);
-  const kb = Object.keys(b as object);
-  if (ka.length !== kb.length) return false;
-  return ka.every(
-    (k) =>
-      Object.hasOwn(b as object, k) && deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
-  );
-}
-
-function childPath(path: string, key: string | number): string {
-  if (typeof key === "number") return `${path}[${key}]`;
-  return /^[A-Za-z_$][\w$]*$/u.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
-}
-
-const patternCache = new Map<string, RegExp>();
-
-function compilePattern(pattern: string): RegExp {
-  let re = patternCache.get(pattern);
-  if (!re) {
-    try {
-      re = new RegExp(pattern, "u");
-    } catch {
-      re = new RegExp(pattern); // throws for a truly invalid pattern
-    }
-    patternCache.set(pattern, re);
-  }
-  return re;
-}
-
-const SUPPORTED_KEYWORDS = new Set([
-  "type",
-  "properties",
-  "required",
-  "items",
-  "prefixItems",
-  "enum",
-  "const",
-  "additionalProperties",
-  "minimum",
-  "maximum",
-  "exclusiveMinimum",
-  "exclusiveMaximum",
-  "multipleOf",
-  "minLength",
-  "maxLength",
-  "pattern",
-  "minItems",
-  "maxItems",
-  "uniqueItems",
-  "minProperties",
-  "maxProperties",
-  "anyOf",
-  "oneOf",
-  "allOf",
-  "not",
-]);
-const IGNORED_KEYWORDS = new Set([
-  "$schema",
-  "$id",
-  "$comment",
-  "title",
-  "description",
-  "default",
-  "examples",
-  "format",
-  "nullable",
-  "deprecated",
-  "readOnly",
-  "writeOnly",
-]);
 
 /**
- * Checks a schema before use: it must be an object (or boolean), use only the supported keywords (plus
- * annotations such as title/description/format, which are ignored), have valid type names and patterns.
- * Throws TuneError `invalid_grader` naming the schema path of the problem. `$ref` is not supported.
+ * Patterns in a schema are users' regexes: on the bot's thread ajv only checks that they compile (compiling never
+ * backtracks) and gets an engine that refuses to run them; a schema with a pattern is graded on the grade pool's
+ * threads (grade-pool.ts), which use real RegExps under a deadline. So a catastrophic pattern never runs here.
  */
-export function checkJsonSchema(schema: unknown, path = "#"): void {
-  if (typeof schema === "boolean") return;
-  if (schema === null || typeof schema !== "object" || Array.isArray(schema))
-    throw invalid(`JSON schema at ${path} must be an object`);
-  const s = schema as Record<string, unknown>;
-  for (const key of Object.keys(s)) {
-    if (SUPPORTED_KEYWORDS.has(key) || IGNORED_KEYWORDS.has(key)) continue;
-    if (key === "$ref" || key === "$defs" || key === "definitions") {
-      throw invalid(`JSON schema at ${path}: "${key}" is not supported; inline the referenced schema`);
-    }
-    if (
-      key === "if" ||
-      key === "then" ||
-      key === "else" ||
-      key === "patternProperties" ||
-      key === "dependentRequired" ||
-      key === "contains"
-    ) {
-      throw invalid(
-        `JSON schema at ${path}: "${key}" is not supported (supported: ${[...SUPPORTED_KEYWORDS].join(", ")})`,
-      );
-    }
-    // other unknown keywords are annotations as far as JSON Schema is concerned: ignored
-  }
-  if (s.type !== undefined) {
-    const types = Array.isArray(s.type) ? s.type : [s.type];
-    for (const t of types)
-      if (typeof t !== "string" || !JSON_TYPES.has(t))
-        throw invalid(`JSON schema at ${path}/type: unknown type ${JSON.stringify(t)}`);
-  }
-  if (s.properties !== undefined) {
-    if (typeof s.properties !== "object" || s.properties === null || Array.isArray(s.properties))
-      throw invalid(`JSON schema at ${path}/properties must be an object`);
-    for (const [k, sub] of Object.entries(s.properties)) checkJsonSchema(sub, `${path}/properties/${k}`);
-  }
-  if (s.required !== undefined && !(Array.isArray(s.required) && s.required.every((r) => typeof r === "string"))) {
-    throw invalid(`JSON schema at ${path}/required must be an array of strings`);
-  }
-  if (s.items !== undefined) {
-    if (Array.isArray(s.items)) {
-      for (const [i, sub] of s.items.entries()) checkJsonSchema(sub, `${path}/items/${i}`);
-    } else checkJsonSchema(s.items, `${path}/items`);
-  }
-  if (s.prefixItems !== undefined) {
-    if (!Array.isArray(s.prefixItems)) throw invalid(`JSON schema at ${path}/prefixItems must be an array`);
-    for (const [i, sub] of s.prefixItems.entries()) checkJsonSchema(sub, `${path}/prefixItems/${i}`);
-  }
-  if (s.additionalProperties !== undefined) checkJsonSchema(s.additionalProperties, `${path}/additionalProperties`);
-  if (s.not !== undefined) checkJsonSchema(s.not, `${path}/not`);
-  for (const k of ["anyOf", "oneOf", "allOf"] as const) {
-    if (s[k] === undefined) continue;
-    const list = s[k];
-    if (!Array.isArray(list) || list.length === 0)
-      throw invalid(`JSON schema at ${path}/${k} must be a non-empty array`);
-    for (const [i, sub] of list.entries()) checkJsonSchema(sub, `${path}/${k}/${i}`);
-  }
-  if (s.enum !== undefined && !Array.isArray(s.enum)) throw invalid(`JSON schema at ${path}/enum must be an array`);
-  for (const k of [
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "multipleOf",
-    "minLength",
-    "maxLength",
-    "minItems",
-    "maxItems",
-    "minProperties",
-    "maxProperties",
-  ]) {
-    if (s[k] !== undefined && typeof s[k] !== "number") throw invalid(`JSON schema at ${path}/${k} must be a number`);
-  }
-  if (s.pattern !== undefined) {
-    if (typeof s.pattern !== "string") throw invalid(`JSON schema at ${path}/pattern must be a string`);
+const refusingRegExp = Object.assign(
+  (pattern: string, flags: string) => {
+    new RegExp(pattern, flags); // throws on an invalid pattern: reported when the grader is made
+    return {
+      test(): boolean {
+        throw new Error(`pattern /${pattern}/ must run on the grade pool, not on the bot's thread`);
+      },
+    };
+  },
+  { code: "new RegExp" },
+);
+const nativeRegExp = Object.assign((pattern: string, flags: string) => new RegExp(pattern, flags), {
+  code: "new RegExp",
+});
+
+let ajv: Ajv | undefined;
+
+/** JSON Schema draft-07 (ajv): unknown keywords are refused, `format` is not checked, $ref resolves only inside. */
+function schemaValidator(): Ajv {
+  ajv ??= new Ajv({
+    strictSchema: true,
+    strictTypes: false,
+    strictTuples: false,
+    strictRequired: false,
+    validateFormats: false,
+    allErrors: false,
+    logger: false,
+    code: { regExp: isMainThread ? refusingRegExp : nativeRegExp },
+  });
+  return ajv;
+}
+
+const compiled = new Map<string, ValidateFunction>();
+
+/**
+ * Compiles a schema (cached by its JSON text). Throws TuneError `invalid_grader` with ajv's reason for a schema
+ * that is not valid JSON Schema, uses an unknown keyword, an invalid pattern or a $ref it cannot resolve.
+ */
+export function compileJsonSchema(schema: unknown): ValidateFunction {
+  if (typeof schema !== "boolean" && (schema === null || typeof schema !== "object" || Array.isArray(schema)))
+    throw invalid("json-schema grader: the schema must be a JSON object");
+  const key = JSON.stringify(schema);
+  let v = compiled.get(key);
+  if (!v) {
     try {
-      compilePattern(s.pattern);
+      v = schemaValidator().compile(schema as object);
     } catch (err) {
-      throw invalid(`JSON schema at ${path}/pattern: invalid regular expression: ${(err as Error).message}`);
+      const why = (err as Error).message.replace(/^strict mode: /, "");
+      throw invalid(`json-schema grader: invalid schema: ${why}`, { reason: why });
     }
+    if (compiled.size >= 64) compiled.clear();
+    compiled.set(key, v);
+  }
+  return v;
+}
+
+/** An ajv instance path ("/items/2/id") in JSONPath style ("$.items[2].id", '$["odd key"]'), read along the value. */
+function jsonPath(instancePath: string, value: unknown): string {
+  let out = "$";
+  let at: unknown = value;
+  for (const raw of instancePath.split("/").slice(1)) {
+    const key = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    out += Array.isArray(at) ? `[${key}]` : /^[A-Za-z_$][\w$]*$/u.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+    at = at !== null && typeof at === "object" ? (at as Record<string, unknown>)[key] : undefined;
+  }
+  return out;
+}
+
+function describeError(e: ErrorObject, value: unknown): string {
+  const p = e.params as Record<string, unknown>;
+  const at = (extra?: string) => jsonPath(e.instancePath + (extra === undefined ? "" : `/${extra}`), value);
+  let here: unknown = value;
+  for (const k of e.instancePath.split("/").slice(1))
+    here = here !== null && typeof here === "object" ? (here as Record<string, unknown>)[k] : undefined;
+  switch (e.keyword) {
+    case "required":
+      return `${at(String(p.missingProperty))}: required property is missing`;
+    case "additionalProperties":
+      return `${at(String(p.additionalProperty))}: additional property is not allowed`;
+    case "type":
+      return `${at()}: expected ${String(p.type).split(",").join(" or ")}, got ${jsonTypeOf(here)}`;
+    case "enum":
+      return `${at()}: must be one of ${clip(JSON.stringify(p.allowedValues), 100)}, got ${clip(JSON.stringify(here) ?? "undefined", 60)}`;
+    case "const":
+      return `${at()}: must be ${clip(JSON.stringify(p.allowedValue), 60)}, got ${clip(JSON.stringify(here) ?? "undefined", 60)}`;
+    case "pattern":
+      return `${at()}: ${clip(JSON.stringify(here) ?? "", 60)} does not match the pattern ${String(p.pattern)}`;
+    default:
+      return `${at()}: ${e.message ?? e.keyword}`;
   }
 }
 
 /**
- * Validates `value` against `schema` (the subset checked by `checkJsonSchema`): type (string or list;
- * 'integer' = whole number), enum, const, minimum/maximum, exclusiveMinimum/exclusiveMaximum (numbers),
- * multipleOf, minLength/maxLength (in code points), pattern (unanchored, as in JSON Schema),
- * items (a schema, or a list = tuple), prefixItems, minItems/maxItems, uniqueItems, properties, required,
- * additionalProperties (false or a schema), minProperties/maxProperties, allOf, anyOf, oneOf, not.
- * Returns null when valid, else the first violation as "<path>: <what>", the path in JSONPath style
- * ("$", "$.items[2].id", '$["odd key"]').
+ * Validates `value` against a JSON Schema (draft-07, checked by ajv). Returns null when valid, else the first
+ * violation as "<path>: <what>", the path in JSONPath style ("$", "$.items[2].id", '$["odd key"]').
+ * On the bot's thread a schema with a `pattern` throws (it is graded on the grade pool).
  */
-export function validateJsonSchema(value: unknown, schema: unknown, path = "$"): string | null {
-  if (schema === true) return null;
-  if (schema === false) return `${path}: no value is allowed here`;
-  if (schema === null || typeof schema !== "object") return null;
-  const s = schema as Record<string, unknown>;
-
-  if (s.type !== undefined) {
-    const types = (Array.isArray(s.type) ? s.type : [s.type]) as string[];
-    if (!types.some((t) => hasType(value, t))) {
-      const got =
-        typeof value === "number" && !Number.isInteger(value) && types.includes("integer")
-          ? "non-integer number"
-          : jsonTypeOf(value);
-      return `${path}: expected ${types.join(" or ")}, got ${got}`;
-    }
-  }
-  if (Array.isArray(s.enum) && !s.enum.some((e) => deepEqual(e, value))) {
-    return `${path}: must be one of ${clip(JSON.stringify(s.enum), 100)}, got ${clip(JSON.stringify(value) ?? "undefined", 60)}`;
-  }
-  if (s.const !== undefined && !deepEqual(s.const, value)) {
-    return `${path}: must be ${clip(JSON.stringify(s.const), 60)}, got ${clip(JSON.stringify(value) ?? "undefined", 60)}`;
-  }
-
-  if (typeof value === "number") {
-    if (typeof s.minimum === "number" && value < s.minimum)
-      return `${path}: ${value} is less than the minimum ${s.minimum}`;
-    if (typeof s.maximum === "number" && value > s.maximum)
-      return `${path}: ${value} is greater than the maximum ${s.maximum}`;
-    if (typeof s.exclusiveMinimum === "number" && value <= s.exclusiveMinimum)
-      return `${path}: ${value} must be greater than ${s.exclusiveMinimum}`;
-    if (typeof s.exclusiveMaximum === "number" && value >= s.exclusiveMaximum)
-      return `${path}: ${value} must be less than ${s.exclusiveMaximum}`;
-    if (typeof s.multipleOf === "number" && s.multipleOf > 0) {
-      const q = value / s.multipleOf;
-      if (Math.abs(q - Math.round(q)) > 1e-9) return `${path}: ${value} is not a multiple of ${s.multipleOf}`;
-    }
-  }
-
-  if (typeof value === "string") {
-    const len = [...value].length;
-    if (typeof s.minLength === "number" && len < s.minLength)
-      return `${path}: string shorter than ${s.minLength} characters (${len})`;
-    if (typeof s.maxLength === "number" && len > s.maxLength)
-      return `${path}: string longer than ${s.maxLength} characters (${len})`;
-    if (typeof s.pattern === "string" && !compilePattern(s.pattern).test(value))
-      return `${path}: ${show(value)} does not match the pattern ${s.pattern}`;
-  }
-
-  if (Array.isArray(value)) {
-    if (typeof s.minItems === "number" && value.length < s.minItems)
-      return `${path}: expected at least ${s.minItems} items, got ${value.length}`;
-    if (typeof s.maxItems === "number" && value.length > s.maxItems)
-      return `${path}: expected at most ${s.maxItems} items, got ${value.length}`;
-    const tuple = Array.isArray(s.prefixItems) ? s.prefixItems : Array.isArray(s.items) ? s.items : null;
-    const rest = Array.isArray(s.items) ? undefined : s.items;
-    for (let i = 0; i < value.length; i++) {
-      const sub = tuple && i < tuple.length ? tuple[i] : rest;
-      if (sub === undefined) continue;
-      const err = validateJsonSchema(value[i], sub, childPath(path, i));
-      if (err) return err;
-    }
-    if (s.uniqueItems === true) {
-      for (let i = 0; i < value.length; i++) {
-        for (let j = 0; j < i; j++)
-          if (deepEqual(value[i], value[j]))
-            return `${childPath(path, i)}: duplicate of ${childPath(path, j)} (uniqueItems)`;
-      }
-    }
-  }
-
-  if (jsonTypeOf(value) === "object") {
-    const obj = value as Record<string, unknown>;
-    const keys = Object.keys(obj);
-    if (Array.isArray(s.required)) {
-      for (const r of s.required as string[])
-        if (!Object.hasOwn(obj, r)) return `${childPath(path, r)}: required property is missing`;
-    }
-    if (typeof s.minProperties === "number" && keys.length < s.minProperties)
-      return `${path}: expected at least ${s.minProperties} properties, got ${keys.length}`;
-    if (typeof s.maxProperties === "number" && keys.length > s.maxProperties)
-      return `${path}: expected at most ${s.maxProperties} properties, got ${keys.length}`;
-    const props = (s.properties ?? {}) as Record<string, unknown>;
-    for (const k of keys) {
-      if (Object.hasOwn(props, k)) {
-        const err = validateJsonSchema(obj[k], props[k], childPath(path, k));
-        if (err) return err;
-      } else if (s.additionalProperties === false) {
-        return `${childPath(path, k)}: additional property is not allowed`;
-      } else if (s.additionalProperties !== undefined && s.additionalProperties !== true) {
-        const err = validateJsonSchema(obj[k], s.additionalProperties, childPath(path, k));
-        if (err) return err;
-      }
-    }
-  }
-
-  if (Array.isArray(s.allOf)) {
-    for (const sub of s.allOf) {
-      const err = validateJsonSchema(value, sub, path);
-      if (err) return err;
-    }
-  }
-  if (Array.isArray(s.anyOf)) {
-    const errors = s.anyOf.map((sub) => validateJsonSchema(value, sub, path));
-    if (errors.every((e) => e !== null)) return `${path}: matches none of anyOf (first: ${errors[0]})`;
-  }
-  if (Array.isArray(s.oneOf)) {
-    const errors = s.oneOf.map((sub) => validateJsonSchema(value, sub, path));
-    const matched = errors.filter((e) => e === null).length;
-    if (matched === 0) return `${path}: matches none of oneOf (first: ${errors[0]})`;
-    if (matched > 1) return `${path}: matches ${matched} of oneOf, expected exactly 1`;
-  }
-  if (s.not !== undefined && validateJsonSchema(value, s.not, path) === null)
-    return `${path}: must not match the "not" schema`;
-  return null;
+export function validateJsonSchema(value: unknown, schema: unknown): string | null {
+  const validate = compileJsonSchema(schema);
+  if (validate(value)) return null;
+  const errors = validate.errors ?? [];
+  const last = errors[errors.length - 1];
+  if (!last) return "$: does not match the schema";
+  // anyOf / oneOf: ajv lists the branches' errors first, then its own
+  if ((last.keyword === "anyOf" || last.keyword === "oneOf") && errors.length > 1)
+    return `${describeError(last, value)} (first: ${describeError(errors[0], value)})`;
+  return describeError(errors[0], value);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -757,13 +554,6 @@ function compileRegex(pattern: string, flags = ""): RegExp {
   }
 }
 
-function unknownKind(kind: string): TuneError {
-  return invalid(`unknown grader "${kind}". Valid graders: ${GRADER_SPEC_FORMS.join(", ")}`, {
-    kind,
-    valid: [...GRADER_KINDS],
-  });
-}
-
 export interface ParseGraderOptions {
   /** Rubric for judge graders (default DEFAULT_JUDGE_RUBRIC). */
   rubric?: string;
@@ -771,48 +561,133 @@ export interface ParseGraderOptions {
   passThreshold?: number;
 }
 
+export interface GraderDeps {
+  judge?: JudgeClient;
+  patterns?: PatternGraderRunner;
+}
+
+type SpecOf<K extends GraderKind> = Extract<GraderSpec, { kind: K }>;
+
 /**
- * The command-line form of a grader:
- *   exact | normalized | contains | regex:<pattern> | regex:/<pattern>/<flags> | label:yes,no,maybe |
- *   json (= json-valid) | json-schema:<inline JSON> | numeric (exact number) | numeric:0.01 (absolute) |
- *   numeric:5% (relative, 0.05) | judge:<provider:model>  (rubric and threshold from `opts`)
- * The kind is case-insensitive; everything after the first ':' is the argument, verbatim.
- * Throws TuneError with code 'invalid_grader' for an unknown kind (listing the valid ones) or a bad argument.
+ * One grader: everything about it lives in its entry, so a new grader is a GraderSpec variant and an entry here.
+ * - form, help: its command-line form and what it does (help texts and errors are generated from these)
+ * - parse: the argument after "kind:" (undefined when there is none) into a spec
+ * - check: a spec object (e.g. a stored one) is well formed and compiles; throws `invalid_grader`
+ * - make: the grader of a checked spec
+ * - patterns: the regexes a user typed into a spec (run on the grade pool, off the bot's thread, with a deadline)
  */
-export function parseGraderSpec(text: string, opts: ParseGraderOptions = {}): GraderSpec {
-  const trimmed = text.trim();
-  const colon = trimmed.indexOf(":");
-  const kind = (colon < 0 ? trimmed : trimmed.slice(0, colon)).trim().toLowerCase();
-  const arg = colon < 0 ? undefined : trimmed.slice(colon + 1);
-  const noArg = (spec: GraderSpec): GraderSpec => {
-    if (arg !== undefined && arg.trim() !== "") throw invalid(`grader "${kind}" takes no argument (got "${arg}")`);
-    return spec;
+export interface GraderEntry<K extends GraderKind> {
+  aliases?: readonly string[];
+  form: string;
+  /** A short example of the form ("numeric:0.01"), for option descriptions. */
+  example: string;
+  help: string;
+  parse(arg: string | undefined, opts: ParseGraderOptions): SpecOf<K>;
+  check(spec: SpecOf<K>): void;
+  make(spec: SpecOf<K>, deps: GraderDeps): Grader;
+  patterns?(spec: SpecOf<K>): string[];
+}
+
+const pass = (ok: boolean, detail?: string): Grade =>
+  detail === undefined ? { score: ok ? 1 : 0, pass: ok } : { score: ok ? 1 : 0, pass: ok, detail };
+
+/** A grader without an argument. */
+function plain<K extends GraderKind>(
+  kind: K,
+  form: string,
+  help: string,
+  make: GraderEntry<K>["make"],
+  aliases?: string[],
+): GraderEntry<K> {
+  return {
+    aliases,
+    form,
+    example: aliases?.[0] ?? kind,
+    help,
+    parse(arg) {
+      if (arg !== undefined && arg.trim() !== "") throw invalid(`grader "${kind}" takes no argument (got "${arg}")`);
+      return { kind } as SpecOf<K>;
+    },
+    check() {},
+    make,
   };
-  let spec: GraderSpec;
-  switch (kind) {
-    case "exact":
-      spec = noArg({ kind: "exact" });
-      break;
-    case "normalized":
-      spec = noArg({ kind: "normalized" });
-      break;
-    case "contains":
-      spec = noArg({ kind: "contains" });
-      break;
-    case "json":
-    case "json-valid":
-      spec = noArg({ kind: "json-valid" });
-      break;
-    case "regex": {
+}
+
+/** The `pattern`s anywhere in a JSON schema. */
+function schemaPatterns(schema: unknown): string[] {
+  const found: string[] = [];
+  const walk = (s: unknown) => {
+    if (s === null || typeof s !== "object") return;
+    if (Array.isArray(s)) return s.forEach(walk);
+    for (const [k, v] of Object.entries(s)) {
+      if (k === "pattern" && typeof v === "string") found.push(`/${v}/`);
+      else walk(v);
+    }
+  };
+  walk(schema);
+  return found;
+}
+
+export const GRADERS: { readonly [K in GraderKind]: GraderEntry<K> } = {
+  exact: plain("exact", "exact", "the output equals the expected answer (trailing whitespace ignored)", () => {
+    return async ({ output, expected }) => {
+      const ok = String(output ?? "").trimEnd() === String(expected ?? "").trimEnd();
+      return ok ? pass(true) : pass(false, `expected ${show(expected)}, got ${show(output ?? "")}`);
+    };
+  }),
+  normalized: plain(
+    "normalized",
+    "normalized",
+    "equal after normalizing case, whitespace, quotes and trailing punctuation",
+    () =>
+      async ({ output, expected }) => {
+        const o = normalizeText(String(output ?? ""));
+        const e = normalizeText(String(expected ?? ""));
+        return o === e ? pass(true) : pass(false, `expected ${show(e)}, got ${show(o)} (normalized)`);
+      },
+  ),
+  contains: plain("contains", "contains", "the normalized output contains the normalized expected answer", () => {
+    return async ({ output, expected }) => {
+      const e = normalizeText(String(expected ?? ""));
+      if (e === "") return pass(false, "expected is empty");
+      return normalizeText(String(output ?? "")).includes(e)
+        ? pass(true)
+        : pass(false, `output does not contain ${show(e)}`);
+    };
+  }),
+  regex: {
+    form: "regex:<pattern> or regex:/<pattern>/<flags>",
+    example: "regex:^A",
+    help: "the pattern matches the output (run off the bot's thread, with a deadline)",
+    parse(arg) {
       if (arg === undefined || arg === "") throw invalid('regex grader needs a pattern, e.g. "regex:^A\\d+$"');
       const slashed = /^\/([\s\S]*)\/([a-z]*)$/u.exec(arg);
-      spec =
-        slashed && REGEX_FLAGS.test(slashed[2])
-          ? { kind: "regex", pattern: slashed[1], flags: slashed[2] }
-          : { kind: "regex", pattern: arg };
-      break;
-    }
-    case "label": {
+      return slashed && REGEX_FLAGS.test(slashed[2])
+        ? { kind: "regex", pattern: slashed[1], flags: slashed[2] }
+        : { kind: "regex", pattern: arg };
+    },
+    check(spec) {
+      if (typeof spec.pattern !== "string") throw invalid("regex grader: pattern must be a string");
+      if (spec.flags !== undefined && typeof spec.flags !== "string")
+        throw invalid("regex grader: flags must be a string");
+      compileRegex(spec.pattern, spec.flags);
+    },
+    make(spec) {
+      const re = compileRegex(spec.pattern, spec.flags);
+      return async ({ output }) => {
+        const m = re.exec(String(output ?? "").trim());
+        return m
+          ? pass(true, `matched ${show(m[0])}`)
+          : pass(false, `no match for /${spec.pattern}/${spec.flags ?? ""}`);
+      };
+    },
+    patterns: (spec) => [`/${spec.pattern}/${spec.flags ?? ""}`],
+  },
+  label: {
+    form: "label:<a>,<b>,...",
+    example: "label:a,b",
+    help: "the label the output gives equals the expected one",
+    parse(arg) {
       const labels = [
         ...new Set(
           (arg ?? "")
@@ -822,10 +697,43 @@ export function parseGraderSpec(text: string, opts: ParseGraderOptions = {}): Gr
         ),
       ];
       if (labels.length === 0) throw invalid('label grader needs the labels, e.g. "label:yes,no,maybe"');
-      spec = { kind: "label", labels };
-      break;
-    }
-    case "json-schema": {
+      return { kind: "label", labels };
+    },
+    check(spec) {
+      if (
+        !Array.isArray(spec.labels) ||
+        spec.labels.length === 0 ||
+        !spec.labels.every((l) => typeof l === "string" && l.trim() !== "")
+      ) {
+        throw invalid("label grader: labels must be a non-empty list of non-empty strings");
+      }
+    },
+    make(spec) {
+      const labels = [...spec.labels];
+      return async ({ output, expected }) => {
+        const predicted = extractLabel(String(output ?? ""), labels);
+        if (predicted === null) return pass(false, "no label");
+        const ok = normalizeText(predicted) === normalizeText(String(expected ?? ""));
+        return pass(ok, ok ? `label ${show(predicted)}` : `predicted ${show(predicted)}, expected ${show(expected)}`);
+      };
+    },
+  },
+  "json-valid": plain(
+    "json-valid",
+    "json (or json-valid)",
+    "the output is valid JSON",
+    () =>
+      async ({ output }) => {
+        const r = parseJsonOutput(String(output ?? ""));
+        return r.ok ? pass(true) : pass(false, r.error);
+      },
+    ["json"],
+  ),
+  "json-schema": {
+    form: "json-schema:<inline JSON schema>",
+    example: 'json-schema:{"type":"object"}',
+    help: "the output is JSON valid against the schema (draft-07, checked by ajv; patterns run off the bot's thread)",
+    parse(arg) {
       if (arg === undefined || arg.trim() === "")
         throw invalid('json-schema grader needs an inline schema, e.g. json-schema:{"type":"object"}');
       let schema: unknown;
@@ -836,167 +744,12 @@ export function parseGraderSpec(text: string, opts: ParseGraderOptions = {}): Gr
       }
       if (schema === null || typeof schema !== "object" || Array.isArray(schema))
         throw invalid("json-schema grader: the schema must be a JSON object");
-      spec = { kind: "json-schema", schema };
-      break;
-    }
-    case "numeric": {
-      const a = (arg ?? "").trim();
-      if (a === "") {
-        spec = { kind: "numeric", tolerance: 0 };
-        break;
-      }
-      const m = /^(\d+(?:\.\d+)?(?:e[-+]?\d+)?|\.\d+)\s*(%)?$/iu.exec(a);
-      if (!m)
-        throw invalid(
-          `numeric grader: tolerance must be a non-negative number or a percentage, e.g. "numeric:0.01" or "numeric:5%" (got "${a}")`,
-        );
-      spec = m[2]
-        ? { kind: "numeric", tolerance: Number(m[1]) / 100, relative: true }
-        : { kind: "numeric", tolerance: Number(m[1]) };
-      break;
-    }
-    case "judge": {
-      const model = (arg ?? "").trim();
-      if (model === "") throw invalid('judge grader needs the judge model, e.g. "judge:openai:gpt-4.1-mini"');
-      spec = { kind: "judge", model, rubric: opts.rubric ?? DEFAULT_JUDGE_RUBRIC };
-      if (opts.passThreshold !== undefined) spec.passThreshold = opts.passThreshold;
-      break;
-    }
-    default:
-      throw unknownKind(kind);
-  }
-  checkGraderSpec(spec);
-  return spec;
-}
-
-/**
- * Validates a spec object (e.g. one loaded from a stored run or a config file): kind known, arguments of the
- * right types, regex and schema compile. Throws TuneError 'invalid_grader'.
- */
-export function checkGraderSpec(spec: GraderSpec): void {
-  const s = spec as unknown as Record<string, unknown>;
-  if (s === null || typeof s !== "object" || typeof s.kind !== "string")
-    throw invalid("a grader spec must be an object with a kind");
-  switch (spec.kind) {
-    case "exact":
-    case "normalized":
-    case "contains":
-    case "json-valid":
-      return;
-    case "regex":
-      if (typeof spec.pattern !== "string") throw invalid("regex grader: pattern must be a string");
-      if (spec.flags !== undefined && typeof spec.flags !== "string")
-        throw invalid("regex grader: flags must be a string");
-      compileRegex(spec.pattern, spec.flags);
-      return;
-    case "label":
-      if (
-        !Array.isArray(spec.labels) ||
-        spec.labels.length === 0 ||
-        !spec.labels.every((l) => typeof l === "string" && l.trim() !== "")
-      ) {
-        throw invalid("label grader: labels must be a non-empty list of non-empty strings");
-      }
-      return;
-    case "json-schema":
-      checkJsonSchema(spec.schema);
-      return;
-    case "numeric":
-      if (typeof spec.tolerance !== "number" || !Number.isFinite(spec.tolerance) || spec.tolerance < 0) {
-        throw invalid("numeric grader: tolerance must be a finite number >= 0");
-      }
-      return;
-    case "judge":
-      if (typeof spec.model !== "string" || spec.model.trim() === "") throw invalid("judge grader: model is required");
-      if (typeof spec.rubric !== "string") throw invalid("judge grader: rubric must be a string");
-      if (spec.passThreshold !== undefined && !(spec.passThreshold >= 0 && spec.passThreshold <= 1)) {
-        throw invalid("judge grader: passThreshold must be in [0, 1]");
-      }
-      return;
-    default:
-      throw unknownKind(String(s.kind));
-  }
-}
-
-/**
- * The pattern(s) a user typed into a spec (a regex grader's, a JSON schema's `pattern`s), for messages; null when
- * the spec has none. Graders with one run on a PatternGraderRunner when makeGrader is given one.
- */
-export function userPattern(spec: GraderSpec): string | null {
-  if (spec.kind === "regex") return `/${spec.pattern}/${spec.flags ?? ""}`;
-  if (spec.kind !== "json-schema") return null;
-  const found: string[] = [];
-  const walk = (s: unknown) => {
-    if (s === null || typeof s !== "object") return;
-    if (Array.isArray(s)) return s.forEach(walk);
-    for (const [k, v] of Object.entries(s)) {
-      if (k === "pattern" && typeof v === "string") found.push(`/${v}/`);
-      else walk(v);
-    }
-  };
-  walk(spec.schema);
-  return found.length ? found.join(", ") : null;
-}
-
-const pass = (ok: boolean, detail?: string): Grade =>
-  detail === undefined ? { score: ok ? 1 : 0, pass: ok } : { score: ok ? 1 : 0, pass: ok, detail };
-
-/**
- * The grader for a spec. The spec is checked first (TuneError 'invalid_grader' on a bad one, including a
- * judge spec without `deps.judge`), so errors surface before any row is graded. With `deps.patterns`, a spec
- * with a user-typed pattern is graded there (off this thread, with a deadline).
- */
-export function makeGrader(
-  spec: GraderSpec,
-  deps: { judge?: JudgeClient; patterns?: PatternGraderRunner } = {},
-): Grader {
-  checkGraderSpec(spec);
-  const runner = deps.patterns;
-  if (runner && userPattern(spec) !== null) return (input) => runner.grade(spec, input);
-  switch (spec.kind) {
-    case "exact":
-      return async ({ output, expected }) => {
-        const ok = String(output ?? "").trimEnd() === String(expected ?? "").trimEnd();
-        return ok ? pass(true) : pass(false, `expected ${show(expected)}, got ${show(output ?? "")}`);
-      };
-    case "normalized":
-      return async ({ output, expected }) => {
-        const o = normalizeText(String(output ?? ""));
-        const e = normalizeText(String(expected ?? ""));
-        return o === e ? pass(true) : pass(false, `expected ${show(e)}, got ${show(o)} (normalized)`);
-      };
-    case "contains":
-      return async ({ output, expected }) => {
-        const e = normalizeText(String(expected ?? ""));
-        if (e === "") return pass(false, "expected is empty");
-        return normalizeText(String(output ?? "")).includes(e)
-          ? pass(true)
-          : pass(false, `output does not contain ${show(e)}`);
-      };
-    case "regex": {
-      const re = compileRegex(spec.pattern, spec.flags);
-      return async ({ output }) => {
-        const m = re.exec(String(output ?? "").trim());
-        return m
-          ? pass(true, `matched ${show(m[0])}`)
-          : pass(false, `no match for /${spec.pattern}/${spec.flags ?? ""}`);
-      };
-    }
-    case "label": {
-      const labels = [...spec.labels];
-      return async ({ output, expected }) => {
-        const predicted = extractLabel(String(output ?? ""), labels);
-        if (predicted === null) return pass(false, "no label");
-        const ok = normalizeText(predicted) === normalizeText(String(expected ?? ""));
-        return pass(ok, ok ? `label ${show(predicted)}` : `predicted ${show(predicted)}, expected ${show(expected)}`);
-      };
-    }
-    case "json-valid":
-      return async ({ output }) => {
-        const r = parseJsonOutput(String(output ?? ""));
-        return r.ok ? pass(true) : pass(false, r.error);
-      };
-    case "json-schema": {
+      return { kind: "json-schema", schema };
+    },
+    check(spec) {
+      compileJsonSchema(spec.schema);
+    },
+    make(spec) {
       const schema = spec.schema;
       return async ({ output }) => {
         const r = parseJsonOutput(String(output ?? ""));
@@ -1004,8 +757,31 @@ export function makeGrader(
         const err = validateJsonSchema(r.value, schema);
         return err === null ? pass(true) : pass(false, err);
       };
-    }
-    case "numeric": {
+    },
+    patterns: (spec) => schemaPatterns(spec.schema),
+  },
+  numeric: {
+    form: "numeric[:<abs tolerance>|:<n>%]",
+    example: "numeric:0.01",
+    help: "the number in the output is within the tolerance of the expected number",
+    parse(arg) {
+      const a = (arg ?? "").trim();
+      if (a === "") return { kind: "numeric", tolerance: 0 };
+      const m = /^(\d+(?:\.\d+)?(?:e[-+]?\d+)?|\.\d+)\s*(%)?$/iu.exec(a);
+      if (!m)
+        throw invalid(
+          `numeric grader: tolerance must be a non-negative number or a percentage, e.g. "numeric:0.01" or "numeric:5%" (got "${a}")`,
+        );
+      return m[2]
+        ? { kind: "numeric", tolerance: Number(m[1]) / 100, relative: true }
+        : { kind: "numeric", tolerance: Number(m[1]) };
+    },
+    check(spec) {
+      if (typeof spec.tolerance !== "number" || !Number.isFinite(spec.tolerance) || spec.tolerance < 0) {
+        throw invalid("numeric grader: tolerance must be a finite number >= 0");
+      }
+    },
+    make(spec) {
       const { tolerance, relative = false } = spec;
       return async ({ output, expected }) => {
         const e = extractNumber(String(expected ?? ""));
@@ -1023,10 +799,105 @@ export function makeGrader(
           ok ? `got ${x.value}` : `got ${x.value}, expected ${e.value} (|diff| ${+diff.toPrecision(6)} > ${tol})`,
         );
       };
-    }
-    case "judge": {
+    },
+  },
+  judge: {
+    form: "judge:<provider:model>",
+    example: "judge:endpoint:model",
+    help: "an LLM scores the output against a rubric (its tokens are booked)",
+    parse(arg, opts) {
+      const model = (arg ?? "").trim();
+      if (model === "") throw invalid('judge grader needs the judge model, e.g. "judge:openai:gpt-4.1-mini"');
+      const spec: SpecOf<"judge"> = { kind: "judge", model, rubric: opts.rubric ?? DEFAULT_JUDGE_RUBRIC };
+      if (opts.passThreshold !== undefined) spec.passThreshold = opts.passThreshold;
+      return spec;
+    },
+    check(spec) {
+      if (typeof spec.model !== "string" || spec.model.trim() === "") throw invalid("judge grader: model is required");
+      if (typeof spec.rubric !== "string") throw invalid("judge grader: rubric must be a string");
+      if (spec.passThreshold !== undefined && !(spec.passThreshold >= 0 && spec.passThreshold <= 1)) {
+        throw invalid("judge grader: passThreshold must be in [0, 1]");
+      }
+    },
+    make(spec, deps) {
       if (!deps.judge) throw invalid(`judge grader (${spec.model}) needs a judge client; none was provided`);
       return makeJudgeGrader(spec, deps.judge);
-    }
+    },
+  },
+};
+
+export const GRADER_KINDS = Object.keys(GRADERS) as GraderKind[];
+
+/** The command-line forms, for help texts and error messages. */
+export const GRADER_SPEC_FORMS: readonly string[] = GRADER_KINDS.map((k) => GRADERS[k].form);
+
+/** One line per grader, "form  what it does" (help and docs). */
+export function graderHelp(): string[] {
+  return GRADER_KINDS.map((k) => `${GRADERS[k].form}: ${GRADERS[k].help}`);
+}
+
+/** The graders as short examples, for an option's description ("exact, normalized, ..., numeric:0.01, ..."). */
+export function graderExamples(): string {
+  return GRADER_KINDS.map((k) => GRADERS[k].example).join(", ");
+}
+
+function entryOf(kind: string): GraderEntry<GraderKind> {
+  const k = (Object.hasOwn(GRADERS, kind) ? kind : GRADER_KINDS.find((g) => GRADERS[g].aliases?.includes(kind))) as
+    | GraderKind
+    | undefined;
+  if (!k) {
+    throw invalid(`unknown grader "${kind}". Valid graders: ${GRADER_SPEC_FORMS.join(", ")}`, {
+      kind,
+      valid: [...GRADER_KINDS],
+    });
   }
+  return GRADERS[k] as unknown as GraderEntry<GraderKind>;
+}
+
+/**
+ * The command-line form of a grader ("kind" or "kind:argument", see GRADERS[kind].form). The kind is
+ * case-insensitive; everything after the first ':' is the argument, verbatim. Throws TuneError `invalid_grader`
+ * for an unknown kind (listing the valid ones) or a bad argument.
+ */
+export function parseGraderSpec(text: string, opts: ParseGraderOptions = {}): GraderSpec {
+  const trimmed = text.trim();
+  const colon = trimmed.indexOf(":");
+  const kind = (colon < 0 ? trimmed : trimmed.slice(0, colon)).trim().toLowerCase();
+  const arg = colon < 0 ? undefined : trimmed.slice(colon + 1);
+  const spec = entryOf(kind).parse(arg, opts);
+  checkGraderSpec(spec);
+  return spec;
+}
+
+/**
+ * Validates a spec object (e.g. one loaded from a stored run or a config file): kind known, arguments of the
+ * right types, regex and schema compile. Throws TuneError 'invalid_grader'.
+ */
+export function checkGraderSpec(spec: GraderSpec): void {
+  const s = spec as unknown as Record<string, unknown>;
+  if (s === null || typeof s !== "object" || typeof s.kind !== "string")
+    throw invalid("a grader spec must be an object with a kind");
+  if (!Object.hasOwn(GRADERS, s.kind)) entryOf(s.kind); // throws: unknown kind
+  GRADERS[spec.kind].check(spec as never);
+}
+
+/**
+ * The pattern(s) a user typed into a spec (a regex grader's, a JSON schema's `pattern`s), for messages; null when
+ * the spec has none. Graders with one run on a PatternGraderRunner when makeGrader is given one.
+ */
+export function userPattern(spec: GraderSpec): string | null {
+  const found = (GRADERS[spec.kind] as GraderEntry<GraderKind>).patterns?.(spec) ?? [];
+  return found.length ? found.join(", ") : null;
+}
+
+/**
+ * The grader for a spec. The spec is checked first (TuneError 'invalid_grader' on a bad one, including a
+ * judge spec without `deps.judge`), so errors surface before any row is graded. With `deps.patterns`, a spec
+ * with a user-typed pattern is graded there (off this thread, with a deadline).
+ */
+export function makeGrader(spec: GraderSpec, deps: GraderDeps = {}): Grader {
+  checkGraderSpec(spec);
+  const runner = deps.patterns;
+  if (runner && userPattern(spec) !== null) return (input) => runner.grade(spec, input);
+  return (GRADERS[spec.kind] as GraderEntry<GraderKind>).make(spec, deps);
 }

@@ -212,7 +212,11 @@ export async function runEval(opts: {
     latencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95) },
     inputTokens,
     outputTokens,
-    usd: p ? (inputTokens * p.inputPer1M + outputTokens * p.outputPer1M) / 1e6 : null,
+    // a time-billed GPU: each answer's request time at the GPU's rate (as the meter booked it)
+    usd: p
+      ? (inputTokens * p.inputPer1M + outputTokens * p.outputPer1M) / 1e6 +
+        (p.time ? (latencies.reduce((a, l) => a + l, 0) / 1000) * p.time.usdPerSecond : 0)
+      : null,
     judgeUsd,
     wallMs: Math.round(performance.now() - started),
   };

@@ -7,7 +7,7 @@
  * reserves its cost. Its requests are booked as they are answered (SpendMeter), its graded rows stored as they
  * come, and its lease renewed while it runs, so a crash loses no booking and no stored answer.
  */
-import { TuneError } from "../../errors.ts";
+import { TuneError, ErrorCode } from "../../errors.ts";
 import { sleep } from "../../lib/limit.ts";
 import { budgetRefusal, leaseOwner, ownerAlive, priced, SpendMeter, usd } from "../costs/budget.ts";
 import { formatRef } from "../datasets/names.ts";
@@ -164,7 +164,7 @@ export class EvalService {
     try {
       return parseGraderSpec(metric);
     } catch (err) {
-      throw new TuneError("invalid_grader", (err as Error).message);
+      throw new TuneError(ErrorCode.InvalidGrader, (err as Error).message);
     }
   }
 
@@ -279,7 +279,10 @@ export class EvalService {
         const t = this.clock.now().getTime();
         if (!this.repo.renewEvalLease(ev.id, owner, new Date(t + this.leaseMs)))
           lease.abort(
-            new TuneError("eval_taken_over", `Eval #${ev.id} was taken over by another process; it goes on there.`),
+            new TuneError(
+              ErrorCode.EvalTakenOver,
+              `Eval #${ev.id} was taken over by another process; it goes on there.`,
+            ),
           );
       },
       Math.max(50, this.leaseMs / 3),
@@ -403,7 +406,7 @@ export class EvalService {
     if (!ea || !eb) {
       const missing = !ea ? a : b;
       throw new TuneError(
-        "eval_not_found",
+        ErrorCode.EvalNotFound,
         `No eval of ${missing} on the same eval set and metric as ${missing === a ? b : a}. Run /tune eval ${missing} <dataset> first${opts.experiment ? ` (the experiment's eval set)` : ""}.`,
       );
     }
@@ -414,7 +417,7 @@ export class EvalService {
     const ra = this.repo.evalRows(ea.id);
     const rb = new Map(this.repo.evalRows(eb.id).map((r) => [r.rowIndex, r]));
     const pairs = ra.filter((r) => rb.has(r.rowIndex)).map((r) => [r, rb.get(r.rowIndex)!] as const);
-    if (!pairs.length) throw new TuneError("eval_not_paired", `Evals ${ea.id} and ${eb.id} share no rows.`);
+    if (!pairs.length) throw new TuneError(ErrorCode.EvalNotPaired, `Evals ${ea.id} and ${eb.id} share no rows.`);
     const sa = pairs.map(([x]) => x.score);
     const sb = pairs.map(([, y]) => y.score);
     const clusters = pairs.map(([x]) => x.cluster);

@@ -1,5 +1,5 @@
 /** Experiments: a named line of work on one task, with its frozen eval set, metric, baselines, budget, hypotheses. */
-import { TuneError } from "../../errors.ts";
+import { TuneError, ErrorCode } from "../../errors.ts";
 import { formatRef } from "../datasets/names.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { EvalService } from "../evals/service.ts";
@@ -14,7 +14,7 @@ export function experimentNamed(repo: EngineRepo, name: string): ExperimentRecor
   if (e) return e;
   const names = repo.listExperiments().map((x) => x.name);
   throw new TuneError(
-    "experiment_not_found",
+    ErrorCode.ExperimentNotFound,
     `No experiment named "${name}". ${names.length ? `Known: ${names.slice(0, 10).join(", ")}.` : "Create one with /tune experiment new <name> --eval <dataset> --metric exact."}`,
   );
 }
@@ -40,20 +40,20 @@ export class ExperimentService {
   }): ExperimentRecord {
     if (!NAME_RE.test(input.name)) {
       throw new TuneError(
-        "experiment_invalid_name",
+        ErrorCode.ExperimentInvalidName,
         `"${input.name.slice(0, 60)}" is not a valid experiment name: use 1-63 lowercase letters, digits, '.', '-' or '_'.`,
       );
     }
     if (this.repo.experimentByName(input.name)) {
       throw new TuneError(
-        "experiment_exists",
+        ErrorCode.ExperimentExists,
         `An experiment named "${input.name}" exists already. Pick another name, or see /tune experiment show ${input.name}.`,
       );
     }
     const evalSet = this.datasets.get(input.evalDataset);
     if (evalSet.format === "text") {
       throw new TuneError(
-        "experiment_eval_text",
+        ErrorCode.ExperimentEvalText,
         `${formatRef(evalSet.name, evalSet.version)} holds plain text rows; an eval set needs chat rows whose last assistant message is the expected answer.`,
       );
     }
@@ -99,7 +99,7 @@ export class ExperimentService {
     this.evals.checkMetric(metric);
     if (!input.text.trim())
       throw new TuneError(
-        "invalid_options",
+        ErrorCode.InvalidOptions,
         'Say what you expect, e.g. /tune hypothesis support "adding 200 refund rows helps" --expect +5pts',
       );
     return this.repo.createHypothesis({

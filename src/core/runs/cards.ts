@@ -9,6 +9,8 @@ import type { BudgetUse, EvalRecord, ExperimentRecord, HypothesisRecord, RunReco
 import type { RunEstimate } from "./service.ts";
 import { STATE_LABEL } from "./states.ts";
 import type { RunVerdict } from "./events.ts";
+import { packBlocks, packRegressed, packWarning } from "../packs/cards.ts";
+import { clusterMeasureBlocks } from "../iterate/cards.ts";
 
 const TONE: Record<RunRecord["state"], Card["tone"]> = {
   estimating: "info",
@@ -49,8 +51,14 @@ export function estimateLine(e: RunEstimate): string {
     e.wallSeconds !== null
       ? ` · about ${fmt.seconds(e.wallSeconds)} of training${e.wallSource ? ` (${e.wallSource})` : ""}`
       : "";
-  return `training ${fmt.usd(e.trainingUsd)} (${fmt.int(e.trainingTokens)} tokens billed over ${fmt.count(e.epochs, "epoch")}) + evals ${fmt.usd(e.evalUsd)} (${fmt.int(e.evalRequests)} requests) = ${fmt.usd(e.totalUsd)}${wall}`;
+  return `training ${fmt.usd(e.trainingUsd)} (${e.trainingBasis ? `${e.trainingBasis}; ${fmt.int(e.trainingTokens)} tokens` : `${fmt.int(e.trainingTokens)} tokens billed`} over ${fmt.count(e.epochs, "epoch")}) + evals ${fmt.usd(e.evalUsd)} (${fmt.int(e.evalRequests)} requests) = ${fmt.usd(e.totalUsd)}${wall}`;
 }
+
+/** A tuned model that is also a model reference of its own (a self-hosted adapter, `gpu:<adapter>`). */
+const directRef = (r: RunRecord) => {
+  const id = r.result?.tunedModelId;
+  return typeof id === "string" && id.startsWith("gpu:") ? ` (${id})` : "";
+};
 
 export function runCard(r: RunRecord, ctx: { experiment: string; dataset: string; cost?: CostSummary }): Card {
   const e = r.estimate as RunEstimate | null;
@@ -61,7 +69,7 @@ export function runCard(r: RunRecord, ctx: { experiment: string; dataset: string
     ],
     ["Experiment", ctx.experiment],
     ["Dataset", ctx.dataset],
-    ["Model", `${r.provider}:${r.baseModel}${r.tunedModel ? ` -> ${r.tunedModel}` : ""}`],
+    ["Model", `${r.provider}:${r.baseModel}${r.tunedModel ? ` -> ${r.tunedModel}${directRef(r)}` : ""}`],
     ["Hyperparameters", hyperLine(r)],
   ];
   if (e) f.push(["Estimate", estimateLine(e)]);
@@ -227,6 +235,12 @@ export function verdictCard(r: RunRecord, v: RunVerdict, cost: CostSummary): Car
         "Hypotheses",
       ),
     );
+  if (v.clusters) blocks.push(...clusterMeasureBlocks(v.clusters));
+  if (v.packs) {
+    blocks.push(...packBlocks(v.packs));
+    const warning = packWarning(v.packs, main);
+    if (warning) blocks.unshift(warning);
+  }
   const tuned = v.evals[0];
   const costLines = [
     `This run: ${fmt.usd(cost.totalUsd)} (training ${fmt.usd(cost.trainingUsd)}, evals ${fmt.usd(cost.evalUsd)}, judge ${fmt.usd(cost.judgeUsd)}), ${fmt.seconds(cost.wallSeconds)} of compute.`,
@@ -240,7 +254,8 @@ export function verdictCard(r: RunRecord, v: RunVerdict, cost: CostSummary): Car
     costLines.push(`Per 1,000 requests: ${tuned.model} ${per1k(tuned)} vs ${e.model} ${per1k(e)}.`);
   blocks.push(text(costLines.join("\n")));
   const best = main?.significant && main.diff > 0;
-  return { title: `Verdict for run ${r.id}`, tone: best ? "success" : "info", blocks };
+  const packDrop = v.packs?.comparisons.some(packRegressed);
+  return { title: `Verdict for run ${r.id}`, tone: packDrop ? "error" : best ? "success" : "info", blocks };
 }
 
 export function leaderboardCard(exp: ExperimentRecord, evalRef: string, evals: EvalRecord[], spend: CostSummary): Card {

@@ -1,10 +1,16 @@
 import type { EvalRecord, HypothesisVerdict, RunRecord } from "../ports.ts";
 import type { Comparison } from "../evals/service.ts";
+import type { PackVerdict } from "../packs/types.ts";
+import type { ClusterMeasure } from "../iterate/types.ts";
 
 export interface RunVerdict {
   evals: EvalRecord[];
   comparisons: Comparison[];
   hypotheses: Array<{ id: number; text: string; verdict: HypothesisVerdict }>;
+  /** The experiment's eval packs, base vs tuned (docs/packs.md); absent when it has none. */
+  packs?: PackVerdict;
+  /** Clusters this run's added rows were for, before and after (docs/packs.md); absent when none. */
+  clusters?: ClusterMeasure[];
 }
 
 export interface RunListener {

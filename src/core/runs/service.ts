@@ -85,6 +85,8 @@ export interface RunEstimate {
   heldUsd?: number;
   /** What is left for this run: budget - spent - held. */
   remainingUsd: number | null;
+  /** How trainingUsd was made when it is not tokens x a price ("0.42 GPU hours at $2.00/h"). */
+  trainingBasis?: string;
   /** The provider's own estimate (Together's estimate-price), shown beside tuneloop's. */
   providerQuote?: ProviderQuote | null;
 }
@@ -101,7 +103,8 @@ export interface StartOutcome {
 export const WORKER_HEARTBEAT_MS = 10_000;
 export const WORKER_STALE_MS = 3 * WORKER_HEARTBEAT_MS;
 
-const DEFAULT_HYPER: Record<string, Omit<Hyper, "epochs">> = {
+/** Each trainer's defaults (migrations map OpenAI's learning-rate multiplier onto these: src/core/migrate/recipe.ts). */
+export const DEFAULT_HYPER: Record<string, Omit<Hyper, "epochs">> = {
   local: { learningRate: 3e-3, batchSize: 16, loraRank: 8, loraAlpha: 16, seed: 1 },
   default: { learningRate: 1e-4, batchSize: 8, loraRank: 8, loraAlpha: 16, seed: 1 },
 };
@@ -164,7 +167,7 @@ export class RunService {
 
   get(id: number): RunRecord {
     const r = this.repo.runById(id);
-    if (!r) throw new TuneError("run_not_found", `No run ${id}. See /tune run list.`);
+    if (!r) throw new TuneError(ErrorCode.RunNotFound, `No run ${id}. See /tune run list.`);
     return r;
   }
 
@@ -183,11 +186,28 @@ export class RunService {
     const evalSet = this.datasets.byId(exp.evalVersionId);
     const providerName = input.provider ?? "local";
     const trainer = this.trainer(providerName);
-    const baseModel = tunableModel(trainer.models(), providerName, input.model ?? trainer.defaultModel);
-    const fits = trainableModels([`${providerName}:${baseModel}`], train.format);
+    const epochs = input.epochs ?? defaultEpochs(train.rows);
+    const d = DEFAULT_HYPER[providerName] ?? DEFAULT_HYPER.default;
+    const hyper: Hyper = {
+      epochs,
+      learningRate: input.learningRate ?? d.learningRate,
+      batchSize: input.batchSize ?? d.batchSize,
+      loraRank: input.loraRank ?? d.loraRank,
+      loraAlpha: input.loraAlpha ?? (input.loraRank ? input.loraRank * 2 : d.loraAlpha),
+      seed: input.seed ?? d.seed,
+    };
+    // A trainer outside the price table checks the run itself (served base model, loadable rank) before anything.
+    const prepared = trainer.prepare
+      ? await trainer.prepare({ model: input.model ?? trainer.defaultModel, hyper, format: train.format })
+      : null;
+    const baseModel =
+      prepared?.baseModel ?? tunableModel(trainer.models(), providerName, input.model ?? trainer.defaultModel);
+    const fits = prepared
+      ? { leftOut: [], why: null }
+      : trainableModels([`${providerName}:${baseModel}`], train.format);
     if (fits.leftOut.length) {
       throw new TuneError(
-        "dataset_format_unsupported",
+        ErrorCode.DatasetFormatUnsupported,
         `${providerName}:${baseModel} cannot train on ${formatRef(train.name, train.version)}: ${fits.why}. Train it on together or local, or upload the rows as chat messages.`,
       );
     }
@@ -199,16 +219,6 @@ export class RunService {
       );
 
     const tokens = this.datasets.tokenCounts(train);
-    const epochs = input.epochs ?? defaultEpochs(train.rows);
-    const d = DEFAULT_HYPER[providerName] ?? DEFAULT_HYPER.default;
-    const hyper: Hyper = {
-      epochs,
-      learningRate: input.learningRate ?? d.learningRate,
-      batchSize: input.batchSize ?? d.batchSize,
-      loraRank: input.loraRank ?? d.loraRank,
-      loraAlpha: input.loraAlpha ?? (input.loraRank ? input.loraRank * 2 : d.loraAlpha),
-      seed: input.seed ?? d.seed,
-    };
     const work = trainer.trainingWork?.({ trainRows: await this.datasets.allRows(train), hyper }) ?? null;
     const estimate = this.estimate(exp, train, evalSet, tokens, providerName, baseModel, epochs, work);
     if (trainer.quote) {
@@ -310,7 +320,7 @@ export class RunService {
           `${fmt.count(hit.samePrompt, "eval row")} sharing a prompt with a training row (${rows(o.samePrompt, "~")})`,
         );
       throw new TuneError(
-        "run_overlap",
+        ErrorCode.RunOverlap,
         `${tRef} overlaps the eval set ${eRef}: ${parts.join("; ")}. Training on eval rows makes the verdict meaningless: remove them (e.g. /tune dataset split, then train on the -train side).`,
         { exact: o.exact, samePrompt: o.samePrompt },
       );
@@ -320,7 +330,7 @@ export class RunService {
     const msg = `${fmt.count(hit.near, "eval row")} of the eval set ${eRef} (${fmt.pct(share)}) ${hit.near === 1 ? "has" : "have"} a near-duplicate in ${tRef}: ${rows(o.near, "~")}`;
     if (share > this.settings.nearOverlapMaxShare) {
       throw new TuneError(
-        "run_overlap",
+        ErrorCode.RunOverlap,
         `${msg}. That is over the ${fmt.pct(this.settings.nearOverlapMaxShare, 0)} allowed (TUNELOOP_NEAR_OVERLAP_MAX_SHARE). Remove them from the training set, or raise the setting if your rows are templated by design.`,
         { near: o.near.slice(0, 100) },
       );
@@ -341,14 +351,14 @@ export class RunService {
         .filter((n) => this.providers.trainer(n)?.validationLoss)
         .join(", ");
       throw new TuneError(
-        "validation_unsupported",
+        ErrorCode.ValidationUnsupported,
         `The ${providerName} trainer does not report validation loss here (hosted trainers bill validation tokens that tuneloop's estimate does not count yet). Leave out --valid, or train with ${able || "the local trainer"}.`,
       );
     }
     const valid = this.datasets.get(ref);
     if (valid.id === train.id) {
       throw new TuneError(
-        "validation_is_training",
+        ErrorCode.ValidationIsTraining,
         `--valid ${ref} is the training set itself: its loss would only repeat the training loss. Hold rows out instead (/tune dataset split ${ref}) and pass the other side.`,
       );
     }
@@ -366,7 +376,10 @@ export class RunService {
     /** The trainer's own measure of the training (TrainerProvider.trainingWork), when it has one. */
     work: TrainingWork | null = null,
   ): RunEstimate {
-    const [t] = estimateTraining(tokens, { epochs, models: [`${provider}:${baseModel}`] });
+    const trainer = this.providers.trainer(provider);
+    const [t] = trainer?.priceTraining
+      ? [{ billedTokens: epochs * tokens.reduce((a, b) => a + b, 0), usd: 0 }]
+      : estimateTraining(tokens, { epochs, models: [`${provider}:${baseModel}`] });
     // Time follows the trainer's own measure when it has one; a trainer that has one but was not asked gets none.
     const wallWork: TrainingWork | null =
       work ??
@@ -407,6 +420,13 @@ export class RunService {
         // an unknown baseline is reported when the eval runs
       }
     }
+    // A GPU billed by the hour: the training costs its estimated wall time.
+    const gpu = trainer?.priceTraining?.({
+      baseModel,
+      tokens: t.billedTokens,
+      wallSeconds: wall ? wall.seconds : null,
+    });
+    if (gpu) t.usd = gpu.usd;
     const use = this.repo.budgetUse(exp.id, this.clock.now());
     const left = leftUsd(use);
     const totalUsd = round(t.usd + evalUsd);
@@ -420,10 +440,12 @@ export class RunService {
       evalRequests: evalSet.rows * (models.length + 1),
       evalUsd: round(evalUsd),
       totalUsd,
+      ...(gpu ? { trainingBasis: gpu.basis } : {}),
       wallSeconds: wall ? Math.round(wall.seconds * 10) / 10 : null,
       wallSource: wall?.source ?? null,
       wallBasis: wall?.basis ?? null,
-      wallWork: wall ? wallWork : null,
+      // a GPU-hour trainer keeps its work even without a time estimate: its first run then measures one
+      wallWork: wall || gpu ? wallWork : null,
       budgetUsd: use.budgetUsd,
       spentUsd: round(use.spentUsd),
       heldUsd: round(use.heldUsd),
@@ -442,7 +464,7 @@ export class RunService {
     if (!next) {
       const now = this.get(run.id);
       throw new TuneError(
-        "run_state",
+        ErrorCode.RunState,
         `Run ${run.id} is ${STATE_LABEL[now.state]}; it cannot become ${STATE_LABEL[to]}.`,
       );
     }
@@ -470,7 +492,7 @@ export class RunService {
   ): Promise<StartOutcome> {
     const r = this.get(id);
     const exp = this.repo.experimentById(r.experimentId);
-    if (!exp) throw new TuneError("experiment_not_found", `Run ${id}'s experiment is gone.`);
+    if (!exp) throw new TuneError(ErrorCode.ExperimentNotFound, `Run ${id}'s experiment is gone.`);
     return this.start({
       dataset: this.datasets.refOf(r.datasetVersionId),
       experiment: exp.name,
@@ -495,7 +517,7 @@ export class RunService {
     const run = this.get(id);
     if (run.state !== "awaiting_confirmation") {
       throw new TuneError(
-        "run_state",
+        ErrorCode.RunState,
         `Run ${id} is ${STATE_LABEL[run.state]}; only a run awaiting confirmation can be confirmed.`,
       );
     }
@@ -517,7 +539,7 @@ export class RunService {
       return r;
     }
     if (!["estimating", "awaiting_confirmation", "queued"].includes(run.state)) {
-      throw new TuneError("run_state", `Run ${id} is already ${STATE_LABEL[run.state]}.`);
+      throw new TuneError(ErrorCode.RunState, `Run ${id} is already ${STATE_LABEL[run.state]}.`);
     }
     return this.setState(run, ["estimating", "awaiting_confirmation", "queued"], "cancelled", user, {
       stateReason: `cancelled by ${user}`,

@@ -7,18 +7,20 @@
 import crypto from "node:crypto";
 import os from "node:os";
 import path from "node:path";
-import { TuneError, asTuneError } from "../../errors.ts";
+import { TuneError, asTuneError, ErrorCode } from "../../errors.ts";
 import { fmt } from "../format.ts";
-import type { Logger } from "../../log.ts";
 import { round } from "../costs/ledger.ts";
 import { seqBucket } from "../costs/throughput.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { EvalService } from "../evals/service.ts";
 import { parseGraderSpec } from "../evals/graders.ts";
 import { providerUnavailable, runRef, type ProviderSet } from "../models.ts";
-import type { Clock, EngineRepo, EvalRecord, HypothesisVerdict, RunProgress, RunRecord } from "../ports.ts";
+import type { Clock, EngineRepo, Logger, EvalRecord, RunProgress, RunRecord } from "../ports.ts";
 import type { RunListener, RunVerdict } from "./events.ts";
 import { pairedComparison } from "../stats.ts";
+import { hypothesisVerdict } from "../experiments/hypotheses.ts";
+import type { PackService } from "../packs/service.ts";
+import type { IterateService } from "../iterate/service.ts";
 import { CancelledError, type TrainProgressEvent } from "../trainer.ts";
 import { type RunEstimate, type RunService, WORKER_HEARTBEAT_MS } from "./service.ts";
 
@@ -44,6 +46,8 @@ export interface WorkerOptions {
   progressEveryMs?: number;
   /** The heartbeat row is refreshed this often (default WORKER_HEARTBEAT_MS). */
   heartbeatMs?: number;
+  /** Runs of these providers only, or of none of those (self-hosted jobs taken by a `tuneloop worker` on the GPU box). */
+  providers?: { only?: string[]; except?: string[] };
 }
 
 /** The abort reason when the process stops (Ctrl-D, SIGTERM): the run is interrupted, not cancelled or failed. */
@@ -62,6 +66,10 @@ export class RunWorker {
   /** The claim-and-execute in progress, so stop() can wait for it before the database closes. */
   private inflight: Promise<RunRecord | null> | null = null;
   private stopping = false;
+  /** Runs the experiment's eval packs after the evals (set by createApp). */
+  packs: Pick<PackService, "forRun"> | null = null;
+  /** Measures the clusters an approved proposal added rows for, and owns their hypotheses (set by createApp). */
+  iterate: Pick<IterateService, "forRun" | "ownedHypotheses"> | null = null;
 
   constructor(
     private readonly repo: EngineRepo,
@@ -155,7 +163,13 @@ export class RunWorker {
     try {
       const now = this.clock.now();
       this.releaseDeadLeases(now);
-      const run = this.repo.claimRun(this.owner, now, new Date(now.getTime() + this.leaseMs), runId);
+      const run = this.repo.claimRun(
+        this.owner,
+        now,
+        new Date(now.getTime() + this.leaseMs),
+        runId,
+        this.opts.providers,
+      );
       if (!run) return null;
       return await this.execute(run);
     } finally {
@@ -382,7 +396,7 @@ export class RunWorker {
 
   private async evaluate(run: RunRecord, signal: AbortSignal): Promise<RunVerdict> {
     const exp = this.repo.experimentById(run.experimentId);
-    if (!exp) throw new TuneError("experiment_not_found", `Run ${run.id}'s experiment is gone.`);
+    if (!exp) throw new TuneError(ErrorCode.ExperimentNotFound, `Run ${run.id}'s experiment is gone.`);
     const evalSet = this.datasets.byId(exp.evalVersionId);
     const base = `${run.provider}:${run.baseModel}`;
     const tuned = runRef(run.id);
@@ -422,8 +436,24 @@ export class RunWorker {
     }
     const tunedEval = done[0];
     const comparisons = done.slice(1).map((other) => this.evals.compareEvals(other, tunedEval, exp.alpha));
+    const clusters = this.iterate?.forRun(run, exp, tunedEval) ?? [];
+    if (clusters.length) this.repo.addRunEvent(run.id, this.clock.now(), "clusters", clusters);
     const hypotheses = await this.decideHypotheses(run, exp.id, exp.alpha, done[1], tunedEval, exp.metric);
-    return { evals: done, comparisons, hypotheses };
+    for (const c of clusters) if (c.hypothesis) hypotheses.push(c.hypothesis);
+    const packs = await this.packs?.forRun(run, exp, tuned, signal, (name, i, n, units) =>
+      report(
+        { phase: "evaluating", evalModel: `eval pack ${name} (${i + 1} of ${n})`, evalDone: 0, evalTotal: units },
+        true,
+      ),
+    );
+    if (packs) this.repo.addRunEvent(run.id, this.clock.now(), "packs", packs);
+    return {
+      evals: done,
+      comparisons,
+      hypotheses,
+      ...(packs ? { packs } : {}),
+      ...(clusters.length ? { clusters } : {}),
+    };
   }
 
   /** Hypotheses recorded before the run are decided against tuned vs base, on their own metric. */
@@ -436,9 +466,10 @@ export class RunWorker {
     metric: string,
   ) {
     const out: RunVerdict["hypotheses"] = [];
+    const owned = this.iterate?.ownedHypotheses(experimentId) ?? new Set<number>();
     const open = this.repo
       .hypotheses(experimentId)
-      .filter((h) => !h.verdict && h.createdAt <= (run.startedAt ?? run.createdAt));
+      .filter((h) => !h.verdict && !owned.has(h.id) && h.createdAt <= (run.startedAt ?? run.createdAt));
     if (!open.length) return out;
     const baseRows = this.repo.evalRows(baseEval.id);
     const tunedRows = new Map(this.repo.evalRows(tunedEval.id).map((r) => [r.rowIndex, r]));
@@ -458,22 +489,7 @@ export class RunWorker {
         b = await scores(paired.map((r) => tunedRows.get(r.rowIndex)!));
       }
       if (!a.length) continue;
-      const c = pairedComparison(a, b, { alpha });
-      const observed = c.diff * 100;
-      const [lo, hi] = [c.ci[0] * 100, c.ci[1] * 100];
-      const expect = h.expectPts;
-      let outcome: HypothesisVerdict["outcome"];
-      if (c.significant && Math.sign(c.diff) === Math.sign(expect || 1) && (expect >= 0 ? hi >= expect : lo <= expect))
-        outcome = "supported";
-      else if ((expect >= 0 && hi < expect) || (expect < 0 && lo > expect)) outcome = "not_supported";
-      else outcome = "inconclusive";
-      const verdict: HypothesisVerdict = {
-        outcome,
-        observedPts: Math.round(observed * 10) / 10,
-        ci: [Math.round(lo * 10) / 10, Math.round(hi * 10) / 10],
-        pValue: c.pValue,
-        summary: `expected ${expect >= 0 ? "+" : ""}${expect} pts, observed ${observed >= 0 ? "+" : ""}${observed.toFixed(1)} pts (95% CI ${lo.toFixed(1)} to ${hi.toFixed(1)}), ${c.test} p ${c.pValue < 0.001 ? "< 0.001" : `= ${c.pValue.toFixed(3)}`}: ${outcome.replace("_", " ")}`,
-      };
+      const verdict = hypothesisVerdict(pairedComparison(a, b, { alpha }), h.expectPts);
       this.repo.decideHypothesis(h.id, run.id, verdict, this.clock.now());
       out.push({ id: h.id, text: h.text, verdict });
     }

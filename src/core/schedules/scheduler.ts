@@ -6,7 +6,7 @@
  */
 import cron, { type ScheduledTask } from "node-cron";
 import { fmt } from "../format.ts";
-import { TuneError } from "../../errors.ts";
+import { TuneError, ErrorCode } from "../../errors.ts";
 import { text, type Card } from "../cards.ts";
 import type { Clock, IterationRepo, ScheduleFire, ScheduleRecord } from "../ports.ts";
 
@@ -55,7 +55,7 @@ export function checkTimeZone(tz: string): string {
     return tz;
   } catch {
     throw new TuneError(
-      "schedule_invalid_tz",
+      ErrorCode.ScheduleInvalidTz,
       `"${tz}" is not a time zone. Use an IANA name such as Europe/Berlin, America/New_York or UTC.`,
     );
   }
@@ -65,7 +65,7 @@ export function checkCron(expr: string): string {
   const fields = expr.trim().split(/\s+/).filter(Boolean);
   if (fields.length !== 5) {
     throw new TuneError(
-      "schedule_invalid_cron",
+      ErrorCode.ScheduleInvalidCron,
       `"${expr}" has ${fields.length} field${fields.length === 1 ? "" : "s"}${fields.length === 6 ? " (a seconds field)" : ""}: use five fields: minute hour day-of-month month day-of-week, e.g. "0 9 * * MON" for Mondays at 9:00.`,
     );
   }
@@ -75,7 +75,7 @@ export function checkCron(expr: string): string {
       .map((e) => `${e.field}${e.value !== undefined ? ` "${e.value}"` : ""}: ${e.message}`)
       .join("; ");
     throw new TuneError(
-      "schedule_invalid_cron",
+      ErrorCode.ScheduleInvalidCron,
       `"${expr}" is not a cron expression (${why || "unreadable"}). Use five fields: minute hour day-of-month month day-of-week, e.g. "0 9 * * MON" for Mondays at 9:00.`,
     );
   }
@@ -108,7 +108,7 @@ export function checkInterval(expr: string, tz: string, minMs: number): void {
   }
   if (gap >= minMs) return;
   throw new TuneError(
-    "schedule_too_often",
+    ErrorCode.ScheduleTooOften,
     `"${expr}" fires every ${human(gap)} at its closest (${fmt.time(fires[at - 1])} and ${fmt.time(fires[at]).slice(11)}); a schedule may fire at most once every ${human(minMs)} (TUNELOOP_SCHEDULE_MIN_INTERVAL). Use a sparser expression, e.g. "0 * * * *" for every hour or "0 9 * * MON" for Mondays at 9:00.`,
   );
 }
@@ -156,7 +156,7 @@ export class Scheduler {
 
   get(id: number): ScheduleRecord {
     const s = this.deps.repo.schedule(id);
-    if (!s) throw new TuneError("schedule_not_found", `No schedule ${id}. See /tune schedule list.`);
+    if (!s) throw new TuneError(ErrorCode.ScheduleNotFound, `No schedule ${id}. See /tune schedule list.`);
     return s;
   }
 

@@ -8,6 +8,7 @@ import { CancelledError } from "../../core/trainer.ts";
 import { startWorker } from "../../lib/worker.ts";
 import type { LocalBackend } from "./tf.ts";
 import type { TrainExample, TrainHyper, TrainProgress } from "./train.ts";
+import { ErrorCode } from "../../errors.ts";
 
 export interface LocalTrainSpec {
   examples: TrainExample[];
@@ -132,17 +133,17 @@ export class LocalTrainerClient {
         this.pending.delete(m.id);
         if (this.pending.size === 0) w.unref();
         if (m.type === "result") p.resolve(m.result);
-        else if (m.error?.code === "cancelled") p.reject(new CancelledError(m.error.message));
+        else if (m.error?.code === ErrorCode.Cancelled) p.reject(new CancelledError(m.error.message));
         else p.reject(new LocalTrainerError(m.error?.message ?? "local trainer failed", m.error?.code));
       },
     );
     w.on("error", (err) => {
       if (this.worker === w) this.worker = null;
-      this.failAll(new LocalTrainerError(`local trainer worker failed: ${err.message}`, "local_worker_failed"));
+      this.failAll(new LocalTrainerError(`local trainer worker failed: ${err.message}`, ErrorCode.LocalWorkerFailed));
     });
     w.on("exit", (code) => {
       if (this.worker === w) this.worker = null;
-      this.failAll(new LocalTrainerError(`local trainer worker exited with code ${code}`, "local_worker_failed"));
+      this.failAll(new LocalTrainerError(`local trainer worker exited with code ${code}`, ErrorCode.LocalWorkerFailed));
     });
     return w;
   }

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { TuneError } from "../../errors.ts";
+import { TuneError, ErrorCode } from "../../errors.ts";
 
 export const MODEL_NAME = "stories260K";
 export const CHECKPOINT_FILE = "stories260K.bin";
@@ -44,7 +44,7 @@ export async function resolveModelDir(opts: ResolveModelDirOptions): Promise<str
     const missing = [CHECKPOINT_FILE, TOKENIZER_FILE].filter((f) => !fs.existsSync(path.join(dir, f)));
     if (missing.length > 0) {
       throw new TuneError(
-        "local_model_unavailable",
+        ErrorCode.LocalModelUnavailable,
         `${MODEL_DIR_ENV} is ${dir}, but ${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not there; ${hint} (or unset it to download them).`,
         { modelDir: dir, missing },
       );
@@ -68,12 +68,12 @@ export async function resolveModelDir(opts: ResolveModelDirOptions): Promise<str
       const reason = (err as Error).cause
         ? `${(err as Error).message}: ${String(((err as Error).cause as Error).message ?? (err as Error).cause)}`
         : (err as Error).message;
-      throw new TuneError("local_model_unavailable", `could not download ${url} (${reason}); ${hint}.`, { url });
+      throw new TuneError(ErrorCode.LocalModelUnavailable, `could not download ${url} (${reason}); ${hint}.`, { url });
     }
     const sha = createHash("sha256").update(bytes).digest("hex");
     if (sha !== want.sha256) {
       throw new TuneError(
-        "local_model_unavailable",
+        ErrorCode.LocalModelUnavailable,
         `could not download ${url}: the file has sha256 ${sha} (${bytes.length} bytes), expected ${want.sha256}, so it was not saved; ${hint}.`,
         { url, sha256: sha, expected: want.sha256 },
       );

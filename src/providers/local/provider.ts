@@ -8,7 +8,7 @@ import type { ChatMessage, LocatedRow } from "../../core/datasets/types.ts";
 import type { InferenceModel } from "../../core/inference.ts";
 import type { Hyper } from "../../core/ports.ts";
 import { CancelledError, type TrainerProvider, type TrainingWork } from "../../core/trainer.ts";
-import { TuneError } from "../../errors.ts";
+import { TuneError, ErrorCode } from "../../errors.ts";
 import { maxTokensOf } from "../answer-limits.ts";
 // tfjs and the model code load on first use (a bot that never trains never pays for them).
 import { paddedWork } from "./batches.ts";
@@ -53,7 +53,7 @@ export class LocalProvider implements TrainerProvider {
       return await this.clientReady;
     } catch (err) {
       this.clientReady = null;
-      throw new TuneError("local_model_unavailable", (err as Error).message);
+      throw new TuneError(ErrorCode.LocalModelUnavailable, (err as Error).message);
     }
   }
 
@@ -65,7 +65,7 @@ export class LocalProvider implements TrainerProvider {
         const ex = chatToExample(r.messages ?? [], r.text);
         if (!ex) {
           throw new TuneError(
-            "local_bad_row",
+            ErrorCode.LocalBadRow,
             `${what} line ${r.line} has no assistant answer to learn; the local trainer needs chat rows ending in an assistant message.`,
           );
         }
@@ -95,7 +95,7 @@ export class LocalProvider implements TrainerProvider {
         usd: 0,
       };
     } catch (err) {
-      if ((err as { code?: string }).code === "cancelled") throw new CancelledError();
+      if ((err as { code?: string }).code === ErrorCode.Cancelled) throw new CancelledError();
       throw err;
     }
   }

@@ -26,6 +26,7 @@ import { batchPlan } from "./batches.ts";
 import { mulberry32 } from "./rng.ts";
 import { initTf, type LocalBackend, tf } from "./tf.ts";
 import { BOS, EOS, Tokenizer } from "./tokenizer.ts";
+import { ErrorCode } from "../../errors.ts";
 
 export interface TrainExample {
   prompt: string;
@@ -329,7 +330,7 @@ async function trainLoop(model: LlamaModel, tokenizer: Tokenizer, opts: TrainOpt
       if (diverged) {
         throw Object.assign(
           new Error(`training diverged at step ${step + 1} (${diverged}); lower the learning rate (or the LoRA alpha)`),
-          { code: "training_diverged" },
+          { code: ErrorCode.TrainingDiverged },
         );
       }
       step++;

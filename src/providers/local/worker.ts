@@ -13,6 +13,7 @@ import { generate } from "./generate.ts";
 import { MODEL_NAME } from "./model-files.ts";
 import type { LocalBackend } from "./tf.ts";
 import { finalLoss, loadModel, type TrainExample, type TrainHyper, trainLora } from "./train.ts";
+import { ErrorCode } from "../../errors.ts";
 
 const port = parentPort;
 if (!port) throw new Error("local trainer worker must run in a worker thread");
@@ -47,7 +48,7 @@ type Message = TrainMessage | GenerateMessage;
 
 async function runTrain(msg: TrainMessage): Promise<void> {
   const stop = new Int32Array(msg.stop);
-  if (Atomics.load(stop, 0) !== 0) throw Object.assign(new Error("cancelled"), { code: "cancelled" });
+  if (Atomics.load(stop, 0) !== 0) throw Object.assign(new Error("cancelled"), { code: ErrorCode.Cancelled });
   const { model, tokenizer } = await getModel();
   const { examples, validation, hyper, adapterDir } = msg.spec;
   const res = await trainLora({
@@ -59,7 +60,7 @@ async function runTrain(msg: TrainMessage): Promise<void> {
     onProgress: (progress) => port?.postMessage({ type: "progress", id: msg.id, progress }),
     shouldStop: () => Atomics.load(stop, 0) !== 0,
   });
-  if (res.stopped) throw Object.assign(new Error(`cancelled after ${res.steps} steps`), { code: "cancelled" });
+  if (res.stopped) throw Object.assign(new Error(`cancelled after ${res.steps} steps`), { code: ErrorCode.Cancelled });
   const fl = finalLoss(res.losses);
   saveAdapter(adapterDir, res.adapter, {
     baseName: MODEL_NAME,
@@ -92,7 +93,7 @@ async function runGenerate(msg: GenerateMessage): Promise<void> {
         new Error(
           `the adapter in ${msg.opts.adapterDir} was trained on another base model (sha256 ${loadedAdapter.meta.baseModel.sha256.slice(0, 12)}…, this one is ${model.sha256.slice(0, 12)}…)`,
         ),
-        { code: "local_adapter_mismatch" },
+        { code: ErrorCode.LocalAdapterMismatch },
       );
     }
     adapter = loadedAdapter.adapter;
