@@ -13,6 +13,7 @@ export const chart = defineCommand({
     "PNG charts: a run's loss curve, scores and paired differences with 95% intervals, or an experiment's leaderboard and scores over its runs.",
   options: z.object({ target: z.string().describe("run:N (or N) or an experiment name") }),
   positional: ["target"],
+  complete: { target: "target" },
   permission: "read",
   examples: ["/tune chart run:3", "/tune chart support"],
   async handler(ctx, input) {

@@ -138,6 +138,7 @@ export const datasetShow = defineCommand({
   summary: "Show a dataset version: statistics, versions, cost estimate.",
   options: z.object({ dataset: z.string().describe("name or name@vN") }),
   positional: ["dataset"],
+  complete: { dataset: "dataset" },
   permission: "read",
   examples: ["/tune dataset show support", "/tune dataset show support@v2"],
   async handler(ctx, input) {
@@ -184,6 +185,7 @@ export const datasetDiff = defineCommand({
     b: z.string().describe("newer version, name@vN"),
   }),
   positional: ["a", "b"],
+  complete: { a: "dataset", b: "dataset" },
   permission: "read",
   examples: ["/tune dataset diff support@v1 support@v2"],
   async handler(ctx, input) {
@@ -223,6 +225,7 @@ export const datasetSplit = defineCommand({
     seed: z.coerce.number().int().min(0).default(42).describe("Seed for the deterministic split"),
   }),
   positional: ["dataset"],
+  complete: { dataset: "dataset" },
   permission: "write",
   examples: ["/tune dataset split support --eval 20% --seed 7"],
   async handler(ctx, input) {
@@ -286,6 +289,7 @@ export const datasetCheckOverlap = defineCommand({
     eval: z.string().describe("second dataset, name[@vN]"),
   }),
   positional: ["train", "eval"],
+  complete: { train: "dataset", eval: "dataset" },
   permission: "read",
   examples: ["/tune dataset check-overlap support-train support-eval"],
   async handler(ctx, input) {
@@ -348,6 +352,7 @@ export const datasetExport = defineCommand({
   }),
   positional: ["dataset"],
   hostPaths: { out: "Leave --out out: in chat the export comes back as a file attached to the reply." },
+  complete: { dataset: "dataset" },
   permission: "read",
   examples: [
     "/tune dataset export support@v2 --format together",

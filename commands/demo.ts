@@ -3,7 +3,6 @@ import path from "node:path";
 import { z } from "zod";
 import type { App } from "../src/app.ts";
 import { fields, fmt, text, type Card } from "../src/core/cards.ts";
-import { summarizeLedger } from "../src/core/costs/ledger.ts";
 import { formatRef } from "../src/core/datasets/names.ts";
 import type { ExperimentRecord } from "../src/core/ports.ts";
 import { compareCard, pct } from "../src/core/runs/cards.ts";
@@ -118,7 +117,7 @@ export const demo = defineCommand({
     }
     ctx.progress("6/6 compare");
     const c = app.evals.compare(`local:stories260K`, `run:${run.id}`, { experiment: exp });
-    const cost = summarizeLedger(app.engine.ledger({ runId: run.id }));
+    const cost = app.costs.ofRun(run.id);
     const v = runVerdict(app, run);
     const card: Card = {
       title: `Demo: ${name} · base ${pct(c.a.mean)} -> tuned ${pct(c.b.mean)} on ${fmt.count(c.n, "held-out row")}`,

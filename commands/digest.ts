@@ -14,6 +14,7 @@ export const subscribe = defineCommand({
   }),
   positional: ["experiment"],
   rest: "kinds",
+  complete: { experiment: "experiment" },
   permission: "write",
   examples: ["/tune subscribe support digest", "/tune subscribe all runs evals"],
   async handler(ctx, input) {
@@ -51,6 +52,7 @@ export const digestNow = defineCommand({
     experiment: z.string().optional().describe("only this experiment"),
     days: z.coerce.number().int().min(1).max(365).default(7).describe("the period, in days"),
   }),
+  complete: { experiment: "experiment" },
   permission: "read",
   examples: ["/tune digest now", "/tune digest now --experiment support --days 30"],
   async handler(ctx, input) {

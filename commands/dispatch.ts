@@ -147,6 +147,19 @@ function assertAttachment(ctx: CommandContext) {
 }
 
 function failure(err: unknown, ctx: CommandContext): Outcome {
+  return failureOutcome(err, ctx.app.log);
+}
+
+/**
+ * The one place an error becomes what a user sees: a coded error (one a user can cause) as its message, shown
+ * privately; anything else as "a bug" with a reference into the bot's log (`platform`: the chat platform whose call
+ * may have failed, named in the message).
+ */
+export function failureOutcome(
+  err: unknown,
+  log: { error: (obj: object, msg: string) => void },
+  platform?: string,
+): Outcome {
   const te = asTuneError(err);
   if (te) {
     return {
@@ -157,13 +170,19 @@ function failure(err: unknown, ctx: CommandContext): Outcome {
     };
   }
   const ref = crypto.randomBytes(4).toString("hex");
-  ctx.app.log.error({ err, ref }, "command failed");
+  log.error({ err, ref }, platform ? `${platform}: request failed` : "command failed");
   return {
     card: {
       title: "Something went wrong",
       tone: "error",
       ephemeral: true,
-      blocks: [text(`That was a bug in tuneloop, not something you did. Reference: ${ref} (in the bot's log).`)],
+      blocks: [
+        text(
+          platform
+            ? `That was a bug in tuneloop or a hiccup talking to ${platform}, not something you did. Try again; if it keeps failing, give the bot's admin this reference: ${ref}.`
+            : `That was a bug in tuneloop, not something you did. Reference: ${ref} (in the bot's log).`,
+        ),
+      ],
     },
     data: { error: { code: "internal", message: "internal error", ref } },
     exitCode: 2,

@@ -1,9 +1,6 @@
-import fs from "node:fs";
-import path from "node:path";
 import { z } from "zod";
 import { graderExamples } from "../src/core/evals/graders.ts";
-import type { App } from "../src/app.ts";
-import { type Block, type CardFile, fields, fmt, list, table, text } from "../src/core/cards.ts";
+import { type Block, fields, fmt, list, table, text } from "../src/core/cards.ts";
 import {
   answerBlock,
   answerJson,
@@ -13,56 +10,15 @@ import {
   regressed,
   resolveEval,
 } from "../src/core/evals/answers.ts";
-import { summarizeLedger } from "../src/core/costs/ledger.ts";
-import type { Comparison } from "../src/core/evals/service.ts";
-import type { EvalRecord } from "../src/core/ports.ts";
 import { compareCard, EVAL_COLUMNS, evalFlagNotes, evalRow, leaderboardCard, pct } from "../src/core/runs/cards.ts";
 import { experimentChartFiles } from "../src/charts/run-charts.ts";
 import { experimentEvals, latestEvalsByModel } from "../src/core/experiments/evals.ts";
 import { parseRunRef, resolveModel } from "../src/core/models.ts";
 import { TuneError, ErrorCode } from "../src/errors.ts";
+import { comparisonJson, evalJson, keepEvalFile } from "../src/views/runs.ts";
 import { defineCommand } from "./types.ts";
 
-export function evalJson(e: EvalRecord) {
-  return {
-    id: e.id,
-    model: e.model,
-    role: e.role,
-    metric: e.metric,
-    mean: e.mean,
-    ci: [e.ciLow, e.ciHigh],
-    n: e.n,
-    latencyMs: { p50: e.summary?.latencyMs.p50 ?? null, p95: e.summary?.latencyMs.p95 ?? null },
-    tokens: { input: e.summary?.inputTokens ?? 0, output: e.summary?.outputTokens ?? 0 },
-    usd: e.summary?.usd ?? null,
-    chance: e.summary?.chance ?? null,
-    flags: e.summary?.flags ?? null,
-  };
-}
-
-export function comparisonJson(c: Comparison) {
-  return {
-    metric: c.metric,
-    dataset: c.dataset,
-    n: c.n,
-    a: c.a,
-    b: c.b,
-    diff: c.diff,
-    ci: c.ci,
-    ciMethod: c.ciMethod,
-    pValue: c.pValue,
-    test: c.test,
-    discordant: c.discordant,
-    mde: Number.isFinite(c.mde) ? c.mde : null,
-    mdeBasis: c.mdeBasis,
-    correlation: c.correlation,
-    clusteredSe: c.clusteredSe,
-    alpha: c.alpha,
-    significant: c.significant,
-    regressions: c.regressions,
-    verdict: c.verdict,
-  };
-}
+export { comparisonJson, evalJson, keepEvalFile };
 
 export const evalCommand = defineCommand({
   path: ["eval"],
@@ -75,6 +31,7 @@ export const evalCommand = defineCommand({
     maxTokens: z.coerce.number().int().min(1).max(8192).optional().describe("longest answer to generate"),
   }),
   positional: ["model", "dataset"],
+  complete: { model: "model", dataset: "dataset", experiment: "experiment" },
   permission: "spend",
   examples: ["/tune eval local:stories260K demo-eval", "/tune eval run:3 support-eval --graders normalized"],
   async handler(ctx, input) {
@@ -117,8 +74,8 @@ export const evalCommand = defineCommand({
         ),
       );
     }
-    const cost = summarizeLedger(ctx.app.engine.ledger({ evalIds: chain }));
-    const earlier = summarizeLedger(ctx.app.engine.ledger({ evalIds: chain.slice(1) })).totalUsd;
+    const cost = ctx.app.costs.ofEvals(chain);
+    const earlier = ctx.app.costs.ofEvals(chain.slice(1)).totalUsd;
     blocks.push(
       fields([
         [
@@ -143,6 +100,7 @@ export const compareCommand = defineCommand({
     experiment: z.string().optional().describe("use this experiment's eval set, metric and alpha"),
   }),
   positional: ["a", "b"],
+  complete: { a: "model", b: "model", experiment: "experiment" },
   permission: "read",
   examples: [
     "/tune compare local:stories260K run:3",
@@ -157,8 +115,8 @@ export const compareCommand = defineCommand({
       const other = a === "best" ? b : a;
       if (!exp) {
         const runId = parseRunRef(other);
-        const run = runId !== null ? ctx.app.engine.runById(runId) : null;
-        exp = run ? (ctx.app.engine.experimentById(run.experimentId) ?? undefined) : undefined;
+        const run = runId !== null ? ctx.app.runs.find(runId) : null;
+        exp = run ? (ctx.app.experiments.byId(run.experimentId) ?? undefined) : undefined;
       }
       if (!exp)
         throw new TuneError(
@@ -187,12 +145,13 @@ export const leaderboardCommand = defineCommand({
   summary: "Every model evaluated in an experiment, best first, with intervals, latency and cost per 1,000 requests.",
   options: z.object({ experiment: z.string().describe("experiment name") }),
   positional: ["experiment"],
+  complete: { experiment: "experiment" },
   permission: "read",
   examples: ["/tune leaderboard support"],
   async handler(ctx, input) {
     const exp = ctx.app.experiments.get(input.experiment);
     const evals = latestEvalsByModel(ctx.app.engine, exp);
-    const spend = summarizeLedger(ctx.app.engine.ledger({ experimentId: exp.id }));
+    const spend = ctx.app.costs.ofExperiment(exp.id);
     const card = leaderboardCard(exp, ctx.app.datasets.refOf(exp.evalVersionId), evals, spend);
     if (evals.length) card.files = await experimentChartFiles(ctx.app, exp);
     return {
@@ -208,15 +167,6 @@ export const leaderboardCommand = defineCommand({
     };
   },
 });
-
-/** Keeps a card's file in `<data>/evals/` (so it can be found again) and returns it with its path. */
-export function keepEvalFile(app: App, f: CardFile): CardFile {
-  const dir = path.join(app.config.dataDir, "evals");
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, f.name);
-  fs.writeFileSync(file, f.content);
-  return { ...f, path: file };
-}
 
 export const evalShow = defineCommand({
   path: ["eval", "show"],
@@ -234,6 +184,7 @@ export const evalShow = defineCommand({
       .describe("rows to show (every row is in the attached file)"),
   }),
   positional: ["eval"],
+  complete: { eval: "model" },
   permission: "read",
   examples: ["/tune eval show run:3 --failed", "/tune eval show run:3 --regressed", "/tune eval show 12 --limit 20"],
   async handler(ctx, input) {

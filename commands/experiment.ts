@@ -31,6 +31,7 @@ export const experimentNew = defineCommand({
     packs: z.array(z.string()).default([]).describe("eval packs, e.g. pii-leak,tone"),
   }),
   positional: ["name"],
+  complete: { eval: "dataset" },
   permission: "write",
   examples: [
     "/tune experiment new support --eval support-eval --metric exact --baseline vllm:qwen2.5-7b --budget 20",
@@ -74,8 +75,8 @@ export const experimentNew = defineCommand({
 
 function experimentJson(app: import("../src/app.ts").App, name: string) {
   const e = app.experiments.get(name);
-  const spend = summarizeLedger(app.engine.ledger({ experimentId: e.id }));
-  const use = app.engine.budgetUse(e.id, app.clock.now());
+  const spend = app.costs.ofExperiment(e.id);
+  const use = app.costs.budgetUse(e.id);
   const left = leftUsd(use);
   return {
     name: e.name,
@@ -102,6 +103,7 @@ export const experimentShow = defineCommand({
   summary: "Show an experiment: eval set, metric, baselines, budget, runs, hypotheses, best model.",
   options: z.object({ name: z.string().describe("experiment name") }),
   positional: ["name"],
+  complete: { name: "experiment" },
   permission: "read",
   examples: ["/tune experiment show support"],
   async handler(ctx, input) {
@@ -111,8 +113,8 @@ export const experimentShow = defineCommand({
       evalRef: ctx.app.datasets.refOf(e.evalVersionId),
       runs: ctx.app.runs.list({ experimentId: e.id }),
       hypotheses: ctx.app.experiments.hypotheses(e.id),
-      spend: summarizeLedger(ctx.app.engine.ledger({ experimentId: e.id })),
-      budget: ctx.app.engine.budgetUse(e.id, ctx.app.clock.now()),
+      spend: ctx.app.costs.ofExperiment(e.id),
+      budget: ctx.app.costs.budgetUse(e.id),
       best,
     });
     return { card, data: experimentJson(ctx.app, e.name) };
@@ -138,11 +140,12 @@ export const experimentBudget = defineCommand({
       .describe("the budget in USD, or none"),
   }),
   positional: ["name", "usd"],
+  complete: { name: "experiment" },
   permission: "admin",
   examples: ["/tune experiment budget support 50", "/tune experiment budget support none"],
   async handler(ctx, input) {
     const e = ctx.app.experiments.setBudget(input.name, input.usd);
-    const use = ctx.app.engine.budgetUse(e.id, ctx.app.clock.now());
+    const use = ctx.app.costs.budgetUse(e.id);
     const blocks = [text(`Budget of ${e.name}: ${budgetLine(use)}.`)];
     if (e.budgetUsd !== null && committedUsd(use) > e.budgetUsd + 1e-9)
       blocks.push(
@@ -174,7 +177,7 @@ export const experimentList = defineCommand({
         data: [],
       };
     const rows = all.map((e) => {
-      const spend = summarizeLedger(ctx.app.engine.ledger({ experimentId: e.id })).totalUsd;
+      const spend = ctx.app.costs.ofExperiment(e.id).totalUsd;
       return { e, spend, runs: ctx.app.runs.list({ experimentId: e.id }).length };
     });
     return {
@@ -215,6 +218,7 @@ export const hypothesis = defineCommand({
     expect: points.describe("expected effect of the next run against its base, e.g. +5pts"),
   }),
   positional: ["experiment", "text"],
+  complete: { experiment: "experiment" },
   permission: "write",
   examples: ['/tune hypothesis support "adding refund examples helps" --expect +5pts'],
   async handler(ctx, input) {
@@ -246,6 +250,7 @@ export const experimentRerun = defineCommand({
     "Re-train the experiment's best recipe on the newest version of its dataset (skipped when it has not changed).",
   options: z.object({ experiment: z.string().describe("experiment name"), yes: z.boolean().default(false) }),
   positional: ["experiment"],
+  complete: { experiment: "experiment" },
   permission: "spend",
   examples: ["/tune experiment rerun support"],
   async handler(ctx, input) {
@@ -298,7 +303,7 @@ export const experimentRerun = defineCommand({
         ...runner,
       },
       onPosted: ({ channelId, messageId }) => {
-        app.engine.updateRun(out.run.id, { channelId, messageId });
+        app.runs.setMessage(out.run.id, { channelId, messageId });
       },
     };
   },
@@ -309,6 +314,7 @@ export const experimentReeval = defineCommand({
   summary: "Evaluate the experiment's current best model and its baselines again (e.g. after adding a baseline).",
   options: z.object({ experiment: z.string().describe("experiment name") }),
   positional: ["experiment"],
+  complete: { experiment: "experiment" },
   permission: "spend",
   examples: ["/tune experiment reeval support"],
   async handler(ctx, input) {

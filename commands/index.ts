@@ -37,6 +37,7 @@ export const GROUP_TITLES: Record<string, string> = {
   demo: "Demo",
   migrate: "Migrate",
   serve: "Self-hosted",
+  home: "Help",
   help: "Help",
 };
 
@@ -151,6 +152,17 @@ const help = defineCommand({
   },
 });
 
+const home = defineCommand({
+  path: ["home"],
+  summary: "Your overview: your recent runs, every experiment's best score against its baseline, this month's spend.",
+  options: z.object({}),
+  permission: "read",
+  examples: ["/tune home"],
+  async handler(ctx) {
+    return { card: ctx.app.overview(ctx.user.id), data: null };
+  },
+});
+
 registry.push(
   ...([
     ...datasetCommands,
@@ -166,6 +178,7 @@ registry.push(
     ...demoCommands,
     ...migrateCommands,
     ...serveCommands,
+    home,
     help,
   ] as unknown as CommandDef[]),
 );

@@ -1,8 +1,9 @@
 import { z } from "zod";
 import type { App } from "../src/app.ts";
 import { text, type Card } from "../src/core/cards.ts";
-import { hyperText, jobsCard, startBlocks, verdictCardOf } from "../src/core/migrate/cards.ts";
-import { MigrationService, type MigrationVerdict } from "../src/core/migrate/service.ts";
+import { hyperText, jobsCard, startBlocks } from "../src/core/migrate/cards.ts";
+import type { MigrationVerdict } from "../src/core/migrate/service.ts";
+import { migrationService } from "../src/views/migrate.ts";
 import { parseMargin } from "../src/core/migrate/verdict.ts";
 import type { RunRecord } from "../src/core/ports.ts";
 import { isFinal, STATE_LABEL } from "../src/core/runs/states.ts";
@@ -10,39 +11,6 @@ import { ErrorCode, TuneError } from "../src/errors.ts";
 import { checkPermission } from "./permissions.ts";
 import { addRunnerNote, runCardFor, runJson, runVerdict, runVerdictCard, waitForRun } from "./run.ts";
 import { defineCommand, type CommandContext } from "./types.ts";
-
-export function migrationService(app: App): MigrationService {
-  return new MigrationService({
-    repo: app.engine,
-    datasets: app.datasets,
-    experiments: app.experiments,
-    evals: app.evals,
-    runs: app.runs,
-    providers: app.providers,
-    blobs: app.blobs,
-    clock: app.clock,
-    maxUploadBytes: app.config.limits.maxUploadBytes,
-  });
-}
-
-/**
- * A run's verdict card, led by the migration's verdict when the run is a migration's (so the run's thread, on every
- * platform, says non-inferior / inferior / inconclusive first); an ordinary run's card as it is.
- */
-export async function withMigrationVerdict(app: App, run: RunRecord, card: Card): Promise<Card> {
-  const svc = migrationService(app);
-  if (!svc.record(run)) return card;
-  const v = svc.verdict(run);
-  if (!v) return card;
-  const m = await verdictCardOf({ repo: app.engine, datasets: app.datasets }, v);
-  return {
-    ...card,
-    title: m.title,
-    tone: m.tone,
-    blocks: [...m.blocks, { type: "divider" }, ...card.blocks],
-    files: [...(m.files ?? []), ...(card.files ?? [])],
-  };
-}
 
 function verdictJson(v: MigrationVerdict | null) {
   if (!v) return null;

@@ -1,129 +1,18 @@
 import { z } from "zod";
 import type { App } from "../src/app.ts";
 import { fmt, list, table, text, type Card } from "../src/core/cards.ts";
-import { summarizeLedger } from "../src/core/costs/ledger.ts";
-import type { Comparison } from "../src/core/evals/service.ts";
 import type { RunRecord } from "../src/core/ports.ts";
-import { progressLine, runCard, verdictCard } from "../src/core/runs/cards.ts";
+import { progressLine } from "../src/core/runs/cards.ts";
 import { isFinal, STATE_LABEL } from "../src/core/runs/states.ts";
-import type { RunVerdict } from "../src/core/runs/events.ts";
-import { runChartFiles } from "../src/charts/run-charts.ts";
-import { latestEvalOf } from "../src/core/experiments/evals.ts";
-import { answerRows, answersFile, verdictExampleBlocks } from "../src/core/evals/answers.ts";
-import { comparisonJson, evalJson, keepEvalFile } from "./eval.ts";
+import { runCardFor, runJson, runVerdict, runVerdictCard } from "../src/views/runs.ts";
 import { TuneError, ErrorCode } from "../src/errors.ts";
 import { isAdmin } from "./permissions.ts";
-import { withMigrationVerdict } from "./migrate.ts";
-import type { PackVerdict } from "../src/core/packs/types.ts";
-import type { ClusterMeasure } from "../src/core/iterate/types.ts";
-import { clustersCard } from "../src/core/iterate/cards.ts";
 import { defineCommand, type CommandContext, type CommandResult } from "./types.ts";
 
+// The run views live in src/views/runs.ts (re-exported for the commands that show runs).
+export { runCardFor, runJson, runVerdict, runVerdictCard };
+
 const runId = z.coerce.number().int().positive();
-
-export function runCardFor(app: App, r: RunRecord): Card {
-  const exp = app.engine.experimentById(r.experimentId);
-  return runCard(r, {
-    experiment: exp?.name ?? "?",
-    dataset: `${app.datasets.refOf(r.datasetVersionId)}`,
-    cost: summarizeLedger(app.engine.ledger({ runId: r.id })),
-  });
-}
-
-/**
- * The verdict card of a run: a few of the tuned model's wrong answers (those right before tuning first), every row
- * as a JSONL file, and its charts (loss curve, scores with intervals, the paired differences with their intervals)
- * as PNG files.
- */
-export async function runVerdictCard(app: App, r: RunRecord, v: RunVerdict): Promise<Card> {
-  const card = verdictCard(r, v, summarizeLedger(app.engine.ledger({ runId: r.id })));
-  const tuned = v.evals[0];
-  if (tuned) {
-    const base = v.evals.find((e) => e.role === "base") ?? null;
-    const rows = await answerRows({ repo: app.engine, datasets: app.datasets }, { eval: tuned, base });
-    card.blocks.push(...verdictExampleBlocks(tuned.model, rows, r.id));
-    card.files = [...(card.files ?? []), keepEvalFile(app, answersFile(tuned, rows))];
-  }
-  try {
-    // the failures, grouped, with buttons that propose new rows for a cluster (docs/packs.md)
-    const c = await app.iterate.clusters(r.id);
-    if (c.clusters.length) card.thread = [...(card.thread ?? []), clustersCard(r.id, c.clusters, c.failures, c.rows)];
-  } catch (err) {
-    app.log.warn({ err, runId: r.id }, "clusters failed");
-  }
-  try {
-    card.files = [...(card.files ?? []), ...(await runChartFiles(app, r, v.evals, v.comparisons))];
-  } catch (err) {
-    app.log.warn({ err, runId: r.id }, "charts failed"); // a chart is never worth losing the verdict for
-  }
-  return withMigrationVerdict(app, r, card);
-}
-
-/** The verdict of a finished run, rebuilt from the database (evals, comparisons, decided hypotheses). */
-export function runVerdict(app: App, r: RunRecord): RunVerdict | null {
-  const exp = app.engine.experimentById(r.experimentId);
-  if (!exp || r.state !== "succeeded") return null;
-  const evals = app.engine.evals({ runId: r.id, state: "succeeded" });
-  const tuned = evals.find((e) => e.role === "tuned");
-  if (!tuned) return null;
-  const others = [`${r.provider}:${r.baseModel}`, ...exp.baselines]
-    .map((m) => latestEvalOf(app.engine, exp, m))
-    .filter((x) => x !== null);
-  return {
-    evals: [tuned, ...others],
-    comparisons: others.map((o) => app.evals.compareEvals(o, tuned, exp.alpha)),
-    hypotheses: app.experiments
-      .hypotheses(exp.id)
-      .filter((h) => h.runId === r.id && h.verdict)
-      .map((h) => ({ id: h.id, text: h.text, verdict: h.verdict! })),
-    ...packsOf(app, r),
-  };
-}
-
-/** The run's pack verdict, as the worker stored it (the last one, after a restart). */
-function packsOf(app: App, r: RunRecord): { packs?: PackVerdict; clusters?: ClusterMeasure[] } {
-  const p = app.engine.runEvents(r.id, "packs").at(-1)?.data as PackVerdict | undefined;
-  const c = app.engine.runEvents(r.id, "clusters").at(-1)?.data as ClusterMeasure[] | undefined;
-  return { ...(p ? { packs: p } : {}), ...(c ? { clusters: c } : {}) };
-}
-
-export function runJson(app: App, r: RunRecord) {
-  const v = runVerdict(app, r);
-  const cost = summarizeLedger(app.engine.ledger({ runId: r.id }));
-  const main: Comparison | undefined = v?.comparisons[0];
-  return {
-    run: {
-      id: r.id,
-      state: r.state,
-      stateReason: r.stateReason,
-      provider: r.provider,
-      baseModel: r.baseModel,
-      tunedModel: r.tunedModel,
-      jobId: r.jobId,
-      dataset: app.datasets.refOf(r.datasetVersionId),
-      validation: r.validVersionId !== null ? app.datasets.refOf(r.validVersionId) : null,
-      experiment: app.engine.experimentById(r.experimentId)?.name ?? null,
-      hyper: r.hyper,
-      estimate: r.estimate,
-      progress: r.progress,
-      result: r.result,
-      attempts: r.attempts,
-      createdAt: r.createdAt.toISOString(),
-      finishedAt: r.finishedAt?.toISOString() ?? null,
-    },
-    evals: (v?.evals ?? []).map(evalJson),
-    comparison: main ? comparisonJson(main) : null,
-    comparisons: (v?.comparisons ?? []).map(comparisonJson),
-    hypotheses: v?.hypotheses ?? [],
-    cost: {
-      trainingUsd: cost.trainingUsd,
-      evalUsd: cost.evalUsd,
-      judgeUsd: cost.judgeUsd,
-      totalUsd: cost.totalUsd,
-      wallSeconds: cost.wallSeconds,
-    },
-  };
-}
 
 /** Runs (or waits for) a run until it ends, reporting progress. Used by --wait and the demo. */
 export async function waitForRun(ctx: CommandContext, id: number): Promise<RunRecord> {
@@ -138,7 +27,7 @@ export async function waitForRun(ctx: CommandContext, id: number): Promise<RunRe
   });
   try {
     for (;;) {
-      const r = ctx.app.engine.runById(id);
+      const r = ctx.app.runs.find(id);
       if (!r) throw new Error(`run ${id} vanished`);
       if (isFinal(r.state) || r.state === "awaiting_confirmation") return r;
       const done = await ctx.app.worker.runNext(id);
@@ -183,6 +72,7 @@ export const runStart = defineCommand({
     wait: z.boolean().default(false).describe("CLI: block until the run and its evals end"),
   }),
   positional: ["dataset"],
+  complete: { dataset: "dataset", experiment: "experiment", valid: "dataset" },
   permission: "spend",
   examples: [
     "/tune run start support-train --experiment support --epochs 3",
@@ -283,7 +173,7 @@ async function runReply(
     onPosted: opts.keepMessage
       ? undefined
       : ({ channelId, messageId }) => {
-          ctx.app.engine.updateRun(run.id, { channelId, messageId });
+          ctx.app.runs.setMessage(run.id, { channelId, messageId });
         },
   };
 }
@@ -298,6 +188,7 @@ export const runRerun = defineCommand({
     wait: z.boolean().default(false).describe("CLI: block until the run and its evals end"),
   }),
   positional: ["id"],
+  complete: { id: "run" },
   permission: "spend",
   examples: ["/tune run rerun 7", "/tune run rerun 7 --seed 2"],
   async handler(ctx, input) {
@@ -321,6 +212,7 @@ export const runConfirm = defineCommand({
     wait: z.boolean().default(false).describe("CLI: block until the run and its evals end"),
   }),
   positional: ["id"],
+  complete: { id: "run" },
   permission: "spend",
   examples: ["/tune run confirm 7"],
   async handler(ctx, input) {
@@ -335,6 +227,7 @@ export const runCancel = defineCommand({
   summary: "Cancel a run (a running one stops within a training step).",
   options: z.object({ id: runId.describe("run id") }),
   positional: ["id"],
+  complete: { id: "run" },
   permission: "spend",
   examples: ["/tune run cancel 7"],
   async handler(ctx, input) {
@@ -351,6 +244,7 @@ export const runStatus = defineCommand({
   summary: "Show a run (default: the latest), with its progress, verdict and cost.",
   options: z.object({ id: runId.optional().describe("run id (default: the latest)") }),
   positional: ["id"],
+  complete: { id: "run" },
   permission: "read",
   examples: ["/tune run status", "/tune run status 7"],
   async handler(ctx, input) {
@@ -372,19 +266,19 @@ export const runShow = defineCommand({
   summary: "Show a run with its events and the discussion people had in its thread.",
   options: z.object({ id: runId.describe("run id") }),
   positional: ["id"],
+  complete: { id: "run" },
   permission: "read",
   examples: ["/tune run show 7"],
   async handler(ctx, input) {
     const r = ctx.app.runs.get(input.id);
     const card = runCardFor(ctx.app, r);
-    const talk = ctx.app.engine.runEvents(r.id, "discussion").map((e) => {
-      const d = e.data as { user?: string; text?: string; files?: unknown[] };
-      return { at: e.at.toISOString(), user: d.user ?? "?", text: d.text ?? "", files: d.files?.length ?? 0 };
-    });
-    const states = ctx.app.engine.runEvents(r.id, "state").map((e) => {
-      const d = e.data as { from: string; to: string; by: string; reason: string | null };
-      return { at: e.at.toISOString(), ...d };
-    });
+    const talk = ctx.app.runs.discussion(r.id).map((d) => ({
+      at: d.at.toISOString(),
+      user: d.user ?? "?",
+      text: d.text ?? "",
+      files: d.files?.length ?? 0,
+    }));
+    const states = ctx.app.runs.history(r.id).map((e) => ({ ...e, at: e.at.toISOString() }));
     card.blocks.push(
       list(
         states.map(
@@ -415,6 +309,7 @@ export const runList = defineCommand({
     experiment: z.string().optional().describe("only this experiment"),
     limit: z.coerce.number().int().min(1).max(200).default(20),
   }),
+  complete: { experiment: "experiment" },
   permission: "read",
   examples: ["/tune run list", "/tune run list --experiment support"],
   async handler(ctx, input) {
@@ -422,7 +317,7 @@ export const runList = defineCommand({
     const runs = ctx.app.runs.list({ experimentId: exp?.id, limit: input.limit });
     const rows = runs.map((r) => {
       const tuned = ctx.app.engine.evals({ runId: r.id, state: "succeeded" }).find((e) => e.role === "tuned");
-      return { r, tuned, cost: summarizeLedger(ctx.app.engine.ledger({ runId: r.id })).totalUsd };
+      return { r, tuned, cost: ctx.app.costs.ofRun(r.id).totalUsd };
     });
     return {
       card: runs.length
@@ -434,7 +329,7 @@ export const runList = defineCommand({
                 rows.map(({ r, tuned, cost }) => [
                   `#${r.id}`,
                   STATE_LABEL[r.state],
-                  ctx.app.engine.experimentById(r.experimentId)?.name ?? "?",
+                  ctx.app.experiments.byId(r.experimentId)?.name ?? "?",
                   ctx.app.datasets.refOf(r.datasetVersionId),
                   `${r.provider}:${r.baseModel}`,
                   tuned?.mean != null ? fmt.pct(tuned.mean) : "-",
@@ -447,7 +342,7 @@ export const runList = defineCommand({
       data: rows.map(({ r, tuned, cost }) => ({
         id: r.id,
         state: r.state,
-        experiment: ctx.app.engine.experimentById(r.experimentId)?.name ?? null,
+        experiment: ctx.app.experiments.byId(r.experimentId)?.name ?? null,
         dataset: ctx.app.datasets.refOf(r.datasetVersionId),
         provider: r.provider,
         baseModel: r.baseModel,

@@ -26,7 +26,7 @@ const nums = (what: string) =>
     );
 
 function sweepCard(app: App, s: SweepRecord, totalUsd: number): Card {
-  const exp = app.engine.experimentById(s.experimentId);
+  const exp = app.experiments.byId(s.experimentId);
   const rows = s.cells.map((c, i) => [
     String(i + 1),
     c.dataset,
@@ -63,7 +63,7 @@ function sweepCard(app: App, s: SweepRecord, totalUsd: number): Card {
 }
 
 export async function sweepSummaryCard(app: App, s: SweepRecord, summary: SweepSummary): Promise<Card> {
-  const exp = app.engine.experimentById(s.experimentId);
+  const exp = app.experiments.byId(s.experimentId);
   const rows = summary.cells.map((c) => [
     c.dataset,
     String(c.epochs),
@@ -133,6 +133,7 @@ export const sweep = defineCommand({
     yes: z.boolean().default(false).describe("start without asking"),
   }),
   positional: ["experiment"],
+  complete: { experiment: "experiment", dataset: "dataset" },
   permission: "spend",
   examples: [
     "/tune sweep support --dataset support-train@v1,support-train@v2 --epochs 1,2,3 --lr 1e-3,3e-3 --lora-rank 4,8 --budget 10",

@@ -67,6 +67,13 @@ export interface CommandResult {
   onPosted?: (ref: { channelId: string; messageId: string }) => void;
 }
 
+/**
+ * What an option's value names, for chat autocomplete (Discord suggests as you type; src/chat/complete.ts): a
+ * dataset (name or name@vN), an experiment, a run id, a model (best, run:N, provider:model, a baseline), or a target
+ * (an experiment or run:N).
+ */
+export type CompleteKind = "dataset" | "experiment" | "run" | "model" | "target";
+
 export interface CommandDef<S extends z.ZodObject = z.ZodObject> {
   /** The command words after /tune, e.g. ["dataset", "upload"]. */
   path: string[];
@@ -88,6 +95,8 @@ export interface CommandDef<S extends z.ZodObject = z.ZodObject> {
    * refuse them in any spelling.
    */
   hostPaths?: Partial<Record<keyof z.infer<S> & string, string>>;
+  /** Options whose values chat suggests as they are typed (declared here, never guessed from a description). */
+  complete?: Partial<Record<keyof z.infer<S> & string, CompleteKind>>;
   permission: Permission;
   examples: string[];
   handler: (ctx: CommandContext, input: z.infer<S>) => Promise<CommandResult>;

@@ -355,17 +355,6 @@ export const leases = sqliteTable("leases", {
   acquiredAt: integer("acquired_at", { mode: "timestamp_ms" }).notNull(),
 });
 
-/** Chat deliveries already taken by a replica (a Slack retry or a Discord redelivery on another replica is dropped). */
-export const deliveryClaims = sqliteTable(
-  "delivery_claims",
-  {
-    key: text("key").primaryKey(),
-    holder: text("holder").notNull(),
-    at: integer("at", { mode: "timestamp_ms" }).notNull(),
-  },
-  (t) => [index("delivery_claims_at").on(t.at)],
-);
-
 /** Custom eval packs (docs/packs.md): each `pack add` of a name adds its next version. */
 export const packs = sqliteTable(
   "packs",
@@ -410,3 +399,16 @@ export const proposals = sqliteTable("proposals", {
   datasetVersionId: integer("dataset_version_id"),
   hypothesisId: integer("hypothesis_id"),
 });
+/**
+ * Chat requests already taken (src/chat/dedupe.ts): a platform's retried delivery (a Slack event retry, a Discord
+ * gateway replay) finds its key here and is dropped, also after a restart and across processes on one database.
+ * Rows older than a day are pruned.
+ */
+export const chatRequests = sqliteTable(
+  "chat_requests",
+  {
+    key: text("key").primaryKey(),
+    at: integer("at", { mode: "timestamp_ms" }).notNull(),
+  },
+  (t) => [index("chat_requests_at").on(t.at)],
+);

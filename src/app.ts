@@ -4,6 +4,11 @@ import { engineRepo } from "../db/repos/engine.ts";
 import { openDb, type Db } from "../db/client.ts";
 import { openPgSync, type PgSync } from "../db/pg/sync.ts";
 import type { Config } from "./config.ts";
+import { chatRequestLog } from "../db/repos/chat.ts";
+import type { RequestLog } from "./chat/dedupe.ts";
+import { CostService } from "./core/costs/service.ts";
+import { overviewCard } from "./core/overview.ts";
+import type { Card } from "./core/cards.ts";
 import { IngestPool } from "./core/datasets/run-ingest.ts";
 import { DatasetService } from "./core/datasets/service.ts";
 import { EvalService } from "./core/evals/service.ts";
@@ -58,6 +63,12 @@ export interface App {
   packs: PackService;
   /** Failure clusters, teacher proposals and their approval (docs/packs.md). */
   iterate: IterateService;
+  /** What money and compute went where (per run, experiment, period). */
+  costs: CostService;
+  /** Chat requests already taken (src/chat/dedupe.ts), kept in the database. */
+  requests: RequestLog;
+  /** The overview a person opens (Slack App Home, `/tune home`): their runs, experiments, this month's spend. */
+  overview(userId: string): Card;
   /** Set by startScheduler (src/iterations.ts) when the bot runs; commands that manage schedules need it. */
   scheduler?: Scheduler;
   /** Set by the chat adapter that runs the bot (console, Slack, Discord). */
@@ -124,6 +135,8 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
   );
   worker.iterate = iterate;
   const sweeps = new SweepService(iterations, engine, runs, datasets, evals, clock);
+  const costs = new CostService(engine, clock);
+  const requests = pg ? pg.requestLog(clock) : chatRequestLog(db!, clock);
   return {
     config,
     log,
@@ -143,6 +156,9 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
     packs,
     iterate,
     ingest,
+    costs,
+    requests,
+    overview: (userId) => overviewCard({ repo: engine, clock, runs, experiments, evals, datasets, costs }, userId),
     async close() {
       await this.scheduler?.stop();
       await worker.stop();

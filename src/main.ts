@@ -3,17 +3,13 @@
  * console chat in this terminal. One chat platform per process (run two processes on one data folder for both:
  * the database queue gives each run to exactly one of them).
  */
-import { runCardFor, runVerdictCard } from "../commands/run.ts";
-import { consoleChat } from "./adapters/console/chat.ts";
-import { discordSettings } from "./adapters/discord/settings.ts";
-import { slackSettings } from "./adapters/slack/settings.ts";
 import { createApp } from "./app.ts";
 import { loadConfig } from "./config.ts";
-import { attachRunNotifier } from "./core/runs/notifier.ts";
 import { loadDotEnv } from "./env.ts";
 import { ErrorCode, isTuneError, TuneError } from "./errors.ts";
 import { attachIterationNotices, createScheduler } from "./iterations.ts";
 import { createLogger } from "./log.ts";
+import { PLATFORMS, type Platform, type PlatformHandle } from "./platforms.ts";
 import { loadProviderSettings } from "./providers/settings.ts";
 import { startWebhookServer } from "./webhooks.ts";
 import { startScale } from "./scale/index.ts";
@@ -21,19 +17,20 @@ import { startScale } from "./scale/index.ts";
 async function main(): Promise<number> {
   loadDotEnv();
   let config: ReturnType<typeof loadConfig>;
-  let slack: ReturnType<typeof slackSettings>;
-  let discord: ReturnType<typeof discordSettings>;
+  let platform: Platform;
+  let settings: unknown = null;
   try {
     config = loadConfig();
     loadProviderSettings(); // a bad provider setting is named here, before anything starts
-    slack = slackSettings(process.env);
-    discord = discordSettings(process.env);
-    if (slack && discord) {
+    const configured = PLATFORMS.map((p) => ({ p, s: p.settings(process.env) })).filter((x) => x.s !== null);
+    if (configured.length > 1) {
       throw new TuneError(
         ErrorCode.ConfigInvalid,
-        "Both SLACK_BOT_TOKEN and DISCORD_TOKEN are set: run one process per platform (each with one of them) on the same TUNELOOP_DATA.",
+        `More than one chat platform is configured (${configured.map((x) => x.p.name).join(", ")}: e.g. both SLACK_BOT_TOKEN and DISCORD_TOKEN are set): run one process per platform, each with its own settings, on the same TUNELOOP_DATA.`,
       );
     }
+    platform = configured[0]?.p ?? (PLATFORMS.find((p) => p.name === "console") as Platform);
+    settings = configured[0]?.s ?? null;
   } catch (err) {
     if (isTuneError(err)) {
       process.stderr.write(`${err.message}\n`);
@@ -41,12 +38,11 @@ async function main(): Promise<number> {
     }
     throw err;
   }
-  const platform = slack ? "slack" : discord ? "discord" : "console";
-  const log = createLogger(config, { toFile: platform === "console" });
+  const log = createLogger(config, { toFile: platform.name === "console" });
   const app = createApp(config, log);
-  log.info({ dataDir: config.dataDir, platform }, "tuneloop started");
+  log.info({ dataDir: config.dataDir, platform: platform.name }, "tuneloop started");
   // With Postgres (docs/scale.md): jobs through the shared queue, schedules fired once across replicas.
-  const scale = config.scale.databaseUrl ? await startScale(app, { role: "chat", label: `the ${platform} bot` }) : null;
+  const scale = config.scale.databaseUrl ? await startScale(app, { role: "chat", label: platform.label }) : null;
   app.scheduler = createScheduler(app, scale?.timer);
   attachIterationNotices(app);
   const openai = loadProviderSettings().openai;
@@ -60,62 +56,40 @@ async function main(): Promise<number> {
     await app.close();
   };
 
-  if (platform === "console") {
-    // The worker runs queued runs (also those started from the CLI without --wait) and resumes the runs a stopped
-    // process left behind; the notifier keeps their cards and threads current in the chat.
-    attachRunNotifier(app.runs.events, {
-      chat: () => app.chat,
-      card: (run) => runCardFor(app, run),
-      verdictCard: (run, v) => runVerdictCard(app, run, v),
-      onError: (err) => log.warn({ err }, "chat update failed"),
-    });
-    // Ctrl-D during a run: stop its work and wait for it before the database closes; the run resumes at the next start.
-    const chat = consoleChat(app, {
-      async beforeExit() {
-        await app.scheduler?.stop();
-        const id = await app.worker.stop();
-        return id === null
-          ? undefined
-          : `Run ${id} was interrupted: it resumes when tuneloop starts again (npm start), or drop it with npx tuneloop run cancel ${id}.`;
-      },
-    });
-    if (!scale) app.worker.start({ label: "the console bot" });
-    await app.scheduler.start();
-    void app.ingest.warm();
-    try {
-      await chat;
-    } finally {
-      await stopAll();
-    }
-    return 0;
-  }
-
-  // Slack or Discord: the adapter sets app.chat and attaches the run notifier itself.
-  // The platform SDKs load only when used.
-  const connect = async () =>
-    slack
-      ? await (await import("./adapters/slack/index.ts")).startSlack(app, slack)
-      : await (await import("./adapters/discord/index.ts")).startDiscord(app, discord as NonNullable<typeof discord>);
+  // The platform's adapter makes itself the app's chat and keeps run cards and threads current. The worker runs
+  // queued runs (also those started from the CLI without --wait) and resumes the runs a stopped process left behind;
+  // with Postgres the queue hands this process its runs instead.
   // Socket Mode and the Discord gateway allow one connection: with replicas, only the lease holder connects.
-  const single = scale && (discord || slack?.mode === "socket");
-  let bot: Awaited<ReturnType<typeof connect>> | null = null;
-  const leader = single ? scale.leader(slack ? "slack-socket" : "discord-gateway") : null;
+  const single = scale ? platform.singleConnection?.(settings) : null;
+  const leader = single && scale ? scale.leader(single) : null;
+  let bot: PlatformHandle | null = null;
   if (leader) {
     leader.start({
       lead: async () => {
-        bot = await connect();
+        bot = await platform.start(app, settings);
       },
       follow: async () => {
         await bot?.stop();
         bot = null;
       },
     });
-  } else bot = await connect();
-  if (!scale) app.worker.start({ label: slack ? "the Slack bot" : "the Discord bot" });
+  } else bot = await platform.start(app, settings);
+  if (!scale) app.worker.start({ label: platform.label });
   await app.scheduler.start();
   void app.ingest.warm();
+  const done = (bot as PlatformHandle | null)?.done;
+  if (done) {
+    // The console ends when the person leaves (Ctrl-D, /quit).
+    try {
+      await done;
+    } finally {
+      await stopAll();
+    }
+    return 0;
+  }
+  const port = (bot as PlatformHandle | null)?.port;
   process.stdout.write(
-    `tuneloop is running on ${platform}${bot && "port" in bot && bot.port ? ` (HTTP on port ${bot.port})` : ""}${leader ? " (connects while it holds the leader lease)" : ""}. Ctrl-C stops it.\n`,
+    `tuneloop is running on ${platform.name}${port ? ` (HTTP on port ${port})` : ""}${leader ? " (connects while it holds the leader lease)" : ""}. Ctrl-C stops it.\n`,
   );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
@@ -123,7 +97,7 @@ async function main(): Promise<number> {
   });
   log.info("stopping");
   // Disconnect first, then give the lease up: another replica connects only after this one has closed.
-  await (bot as { stop(): Promise<void> } | null)?.stop();
+  await (bot as PlatformHandle | null)?.stop();
   await leader?.stop();
   await stopAll();
   return 0;

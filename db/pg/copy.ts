@@ -12,7 +12,7 @@ import type { PgDb } from "./client.ts";
 import * as pgs from "./schema.ts";
 
 /** Process state, not data: not copied. */
-const SKIP = new Set(["workers", "leases", "delivery_claims"]);
+const SKIP = new Set(["workers", "leases", "chat_requests"]);
 
 export interface CopyReport {
   tables: Array<{ table: string; rows: number }>;

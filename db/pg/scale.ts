@@ -1,10 +1,11 @@
 /**
  * What the replicas of one deployment decide together in Postgres, asynchronously (never on the synchronous bridge):
- * leader leases, chat deliveries taken once, a missed schedule fire taken once, and run changes told to the others.
+ * leader leases, a missed schedule fire taken once, and run changes told to the others. (Chat deliveries are taken
+ * once through chat_requests: db/pg/repos/chat.ts.)
  */
-import { and, eq, lt, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { PgDb } from "./client.ts";
-import { deliveryClaims, leases, schedules } from "./schema.ts";
+import { leases, schedules } from "./schema.ts";
 
 /**
  * Takes or renews the lease `name` for `holder` until `until`: succeeds when nobody holds it, the holder is this one,
@@ -30,23 +31,6 @@ export async function releaseLease(db: PgDb, name: string, holder: string): Prom
 export async function leaseHolder(db: PgDb, name: string): Promise<{ holder: string; until: Date } | null> {
   const [r] = await db.select().from(leases).where(eq(leases.name, name));
   return r ? { holder: r.holder, until: r.until } : null;
-}
-
-/**
- * Takes a chat delivery (a Slack event id, a Discord interaction id) for `holder`: true the first time the key is
- * seen by any replica, false for a retry or redelivery. Keys older than `keepMs` are forgotten now and then.
- */
-export async function claimDelivery(
-  db: PgDb,
-  key: string,
-  holder: string,
-  now: Date,
-  keepMs: number,
-): Promise<boolean> {
-  const r = await db.insert(deliveryClaims).values({ key, holder, at: now }).onConflictDoNothing().returning();
-  if (Math.random() < 0.01)
-    await db.delete(deliveryClaims).where(lt(deliveryClaims.at, new Date(now.getTime() - keepMs)));
-  return r.length > 0;
 }
 
 /**

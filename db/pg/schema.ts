@@ -372,17 +372,6 @@ export const leases = pgTable("leases", {
   acquiredAt: timestamp("acquired_at", { withTimezone: true, mode: "date" }).notNull(),
 });
 
-/** Chat deliveries already taken by a replica (a Slack retry or a Discord redelivery on another replica is dropped). */
-export const deliveryClaims = pgTable(
-  "delivery_claims",
-  {
-    key: text("key").primaryKey(),
-    holder: text("holder").notNull(),
-    at: timestamp("at", { withTimezone: true, mode: "date" }).notNull(),
-  },
-  (t) => [index("delivery_claims_at").on(t.at)],
-);
-
 /** Custom eval packs (docs/packs.md): each `pack add` of a name adds its next version. */
 export const packs = pgTable(
   "packs",
@@ -427,3 +416,17 @@ export const proposals = pgTable("proposals", {
   datasetVersionId: integer("dataset_version_id"),
   hypothesisId: integer("hypothesis_id"),
 });
+
+/**
+ * Chat requests already taken (src/chat/dedupe.ts): a platform's retried delivery (a Slack event retry, a Discord
+ * gateway replay) finds its key here and is dropped, also after a restart and across replicas on one database.
+ * Rows older than a day are pruned.
+ */
+export const chatRequests = pgTable(
+  "chat_requests",
+  {
+    key: text("key").primaryKey(),
+    at: timestamp("at", { withTimezone: true, mode: "date" }).notNull(),
+  },
+  (t) => [index("chat_requests_at").on(t.at)],
+);

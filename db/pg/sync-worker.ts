@@ -5,7 +5,7 @@
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { migratePg, openPg } from "./client.ts";
-import { claimDelivery } from "./scale.ts";
+import { pgChatRequests } from "./repos/chat.ts";
 import { pgDatasetRepo } from "./repos/datasets.ts";
 import { pgEngineRepo } from "./repos/engine.ts";
 import { pgIterationRepo } from "./repos/iterations.ts";
@@ -23,10 +23,7 @@ const services: Record<string, Record<string, (...a: unknown[]) => Promise<unkno
   iterations: pgIterationRepo(db) as never,
   packs: pgPackRepo(db) as never,
   proposals: pgProposalRepo(db) as never,
-  deliveries: {
-    claim: (key, holder, keepMs) =>
-      claimDelivery(db, key as string, holder as string, new Date(), keepMs as number) as Promise<unknown>,
-  },
+  requests: pgChatRequests(db) as never,
   admin: {
     migrate: () => migratePg(db, migrations),
     close: () => db.$client.end(),

@@ -13,11 +13,11 @@
  * better-sqlite3 (which blocks on disk), and it keeps the engine's atomic steps atomic. Work that must not block
  * (the queue, leader leases, delivery dedupe) talks to Postgres asynchronously on its own pool (src/scale/).
  */
-import { hostname } from "node:os";
 import { MessageChannel, receiveMessageOnPort, type Worker } from "node:worker_threads";
 import type { ProposalRepo } from "../../src/core/iterate/types.ts";
 import type { PackRepo } from "../../src/core/packs/types.ts";
-import type { DatasetRepo, EngineRepo, IterationRepo } from "../../src/core/ports.ts";
+import type { RequestLog } from "../../src/chat/dedupe.ts";
+import type { Clock, DatasetRepo, EngineRepo, IterationRepo } from "../../src/core/ports.ts";
 import { startWorker } from "../../src/lib/worker.ts";
 import { pgMigrationsFolder, redactUrl } from "./client.ts";
 
@@ -28,11 +28,8 @@ export interface PgSync {
   packs: PackRepo;
   proposals: ProposalRepo;
   url: string;
-  /**
-   * Takes a chat delivery (a Slack event or trigger, a Discord interaction or message id) for this process: true the
-   * first time any replica sees `key`, false for a retry or redelivery that another replica (or this one) took.
-   */
-  claimDelivery(key: string): boolean;
+  /** Chat requests already taken (src/chat/dedupe.ts), shared by every replica on this database. */
+  requestLog(clock: Clock): RequestLog;
   close(): Promise<void>;
 }
 
@@ -58,7 +55,6 @@ export function openPgSync(url: string, opts: { timeoutMs?: number } = {}): PgSy
   worker.postMessage(port2, [port2]);
   worker.unref();
   let nextId = 0;
-  const holder = `${hostname()}:${process.pid}`;
   let closed = false;
 
   const call = (target: string, method: string, args: unknown[]): unknown => {
@@ -120,7 +116,7 @@ export function openPgSync(url: string, opts: { timeoutMs?: number } = {}): PgSy
     packs: proxy<PackRepo>("packs"),
     proposals: proxy<ProposalRepo>("proposals"),
     url,
-    claimDelivery: (key) => call("deliveries", "claim", [key, holder, 24 * 3600_000]) as boolean,
+    requestLog: (clock) => ({ first: (key) => call("requests", "first", [key, clock.now()]) as boolean }),
     async close() {
       if (closed) return;
       try {

@@ -35,8 +35,15 @@ export interface CardAction {
   style?: "primary" | "danger";
 }
 
+/**
+ * What a card is about, said explicitly by whoever builds it: a run's card (`{ kind: "run", id }`) is kept up to date
+ * in chat, its thread is the run's thread, and a button pressed on it edits it in place. Never guessed from a title.
+ */
+export type CardSubject = { kind: "run"; id: number };
+
 export interface Card {
   title?: string;
+  subject?: CardSubject;
   tone?: Tone;
   blocks: Block[];
   files?: CardFile[];

@@ -7,8 +7,12 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { test } from "node:test";
 import { migratePg, openPg } from "../../db/pg/client.ts";
-import { claimDelivery, leaseHolder } from "../../db/pg/scale.ts";
+import { pgChatRequests } from "../../db/pg/repos/chat.ts";
+import { leaseHolder } from "../../db/pg/scale.ts";
+import { ChatKernel } from "../../src/chat/kernel.ts";
 import { LeaderLease } from "../../src/scale/leader.ts";
+import { engineApp } from "../engine/engine-helpers.ts";
+import { MemoryChat } from "../fakes/memory-chat.ts";
 import { runCli, testEnv, tmpDir } from "../helpers.ts";
 import { pgCluster, pgDatabase } from "./cluster.ts";
 
@@ -73,21 +77,17 @@ test("a Slack retry or Discord redelivery that lands on another replica is taken
   const replica2 = openPg(url);
   try {
     const now = new Date();
+    const [one, two] = [pgChatRequests(db), pgChatRequests(replica2)];
     const keys = Array.from({ length: 50 }, (_, i) => `slack:event:Ev${i}`);
     // Every delivery arrives at both replicas at the same instant.
-    const taken = await Promise.all(
-      keys.flatMap((k) => [
-        claimDelivery(db, k, "replica-1", now, 3600_000),
-        claimDelivery(replica2, k, "replica-2", now, 3600_000),
-      ]),
-    );
+    const taken = await Promise.all(keys.flatMap((k) => [one.first(k, now), two.first(k, now)]));
     for (let i = 0; i < keys.length; i++)
       assert.equal(
         Number(taken[2 * i]) + Number(taken[2 * i + 1]),
         1,
         `${keys[i]} taken ${Number(taken[2 * i]) + Number(taken[2 * i + 1])} times`,
       );
-    assert.equal(await claimDelivery(db, keys[0], "replica-1", now, 3600_000), false, "a later retry is dropped too");
+    assert.equal(await one.first(keys[0], new Date()), false, "a later retry is dropped too");
   } finally {
     await replica2.$client.end();
     await db.$client.end();
@@ -133,20 +133,18 @@ test("tuneloop db copy --from sqlite:<file> moves an install; a second copy into
   assert.doesNotMatch(again.stderr, /internal error/);
 });
 
-test("the Slack adapter's retry check on two replicas: the second replica drops the retry", { skip }, async () => {
+test("the chat kernel on two replicas: a retry that lands on the other replica is dropped", { skip }, async () => {
   const { url, db } = await freshDb("seen");
   await db.$client.end();
-  const { openPgSync } = await import("../../db/pg/sync.ts");
-  const { Seen } = await import("../../src/adapters/slack/context.ts");
-  const a = openPgSync(url);
-  const b = openPgSync(url);
+  const env = { TUNELOOP_DATABASE_URL: url };
+  const { app: a } = await engineApp({ env });
+  const { app: b } = await engineApp({ env });
   try {
-    const seenA = new Seen(undefined, undefined, (k) => a.claimDelivery(`slack:${k}`));
-    const seenB = new Seen(undefined, undefined, (k) => b.claimDelivery(`slack:${k}`));
-    assert.equal(seenA.check("event:Ev1"), false, "replica A takes the first delivery");
-    assert.equal(seenB.check("event:Ev1"), true, "the retry on replica B is dropped");
-    assert.equal(seenA.check("event:Ev1"), true, "and on A again");
-    assert.equal(seenB.check("event:Ev2"), false, "another event is new on B");
+    const [ka, kb] = [new ChatKernel(a, new MemoryChat()), new ChatKernel(b, new MemoryChat())];
+    assert.equal(ka.first("event:Ev1"), true, "replica A takes the first delivery");
+    assert.equal(kb.first("event:Ev1"), false, "the retry on replica B is dropped");
+    assert.equal(ka.first("event:Ev1"), false, "and on A again");
+    assert.equal(kb.first("event:Ev2"), true, "another event is new on B");
   } finally {
     await a.close();
     await b.close();

@@ -9,8 +9,9 @@ import fs from "node:fs";
 import path from "node:path";
 import readline from "node:readline";
 import { type Attachment, HostAccess } from "../../../commands/attachments.ts";
-import { runCommandLine } from "../../../commands/dispatch.ts";
 import type { App } from "../../app.ts";
+import { ChatKernel } from "../../chat/kernel.ts";
+import type { ChatAdapter } from "../../chat/types.ts";
 import type { Card } from "../../core/cards.ts";
 import { scrubSecrets } from "../../log.ts";
 import { saveCardFiles } from "./files.ts";
@@ -23,6 +24,8 @@ export interface ConsoleChatOptions {
   /** Called when the person leaves (Ctrl-D, /quit), after their commands finish: stops the work in flight; a line it
    * returns is said before "bye". */
   beforeExit?: () => Promise<string | undefined>;
+  /** The run notifier's timing (its default: progress in a run's thread every 30 s, card edits every 3 s). */
+  notifier?: { threadEveryMs?: number; cardEveryMs?: number };
 }
 
 const indent = (s: string, n: number) =>
@@ -76,11 +79,18 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
     return id;
   };
 
-  // The console is the bot's channel: runs post their progress and verdicts here.
-  app.chat = {
+  // The console is the bot's channel: runs post their progress and verdicts here (the kernel attaches it).
+  const adapter: ChatAdapter = {
+    surface: "console",
+    name: "the console",
+    host,
     async post(_channel, card, o) {
       return { messageId: post(card, o?.threadId) };
     },
+    async postEphemeral(_channel, _user, card, o) {
+      post({ ...card, ephemeral: true }, o?.threadId);
+    },
+    mention: (userId) => `@${userId}`,
     // A terminal cannot redraw a message in place. A run's card is edited every few seconds with its progress,
     // which its thread already tells line by line, so an edit is printed (the whole card) only when its title, which
     // carries the run's state, changes.
@@ -91,6 +101,8 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
       write(`\ntuneloop · ${messageId} (edited)\n${indent(renderCard(card, { filePaths: files }), 2)}`);
     },
   };
+  const kernel = new ChatKernel(app, adapter);
+  const detach = kernel.attach(opts.notifier);
 
   const handle = async (line: string) => {
     const trimmed = line.trim();
@@ -116,17 +128,14 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
     }
     const attachment = staged;
     staged = undefined;
-    const outcome = await runCommandLine(trimmed, {
-      app,
-      user,
-      channelId,
-      surface: "console",
-      host,
-      attachment,
-      progress: (m) => write(`  … ${m}`),
+    const progress = (m: string) => write(`  … ${m}`);
+    const ctx = kernel.context({ user, channelId }, progress);
+    const outcome = await kernel.run(trimmed, { ...ctx, attachment });
+    // A terminal has no private replies: everything is printed, an ephemeral card marked "(only you can see this)".
+    await kernel.deliver(outcome, {
+      public: async (card) => ({ channelId, messageId: post(card) }),
+      private: async (card) => void post(card),
     });
-    const messageId = post(outcome.card);
-    outcome.onPosted?.({ channelId, messageId });
   };
 
   return new Promise((resolve) => {
@@ -160,6 +169,7 @@ export function consoleChat(app: App, opts: ConsoleChatOptions = {}): Promise<vo
       if (last) output.write(`${scrubSecrets(last, app.config.secrets)}\n`);
       // /quit leaves stdin open: let go of it so the process can end.
       (input as { destroy?: () => void }).destroy?.();
+      detach();
       output.write("bye\n");
       resolve();
     });

@@ -27,6 +27,7 @@
  */
 import type { z } from "zod";
 import { registry } from "../../../commands/index.ts";
+import { completeKindOf } from "../../chat/complete.ts";
 import { baseType, hostPathOptions, kebab } from "../../../commands/parse.ts";
 import type { CommandDef } from "../../../commands/types.ts";
 
@@ -70,9 +71,6 @@ export interface SlashCommand {
   contexts: number[];
   integration_types: number[];
 }
-
-/** What an option autocompletes with. */
-export type CompleteKind = "dataset" | "experiment" | "run" | "model" | "target";
 
 export const ATTACHMENT_OPTION = "file";
 
@@ -118,19 +116,6 @@ export function chatFields(def: CommandDef): Array<[field: string, schema: z.Zod
   return [...positional, ...rest].filter((k) => chatOnly(shape[k]) && !hostPaths.has(k)).map((k) => [k, shape[k]]);
 }
 
-/** Which option autocompletes with what (by field name and description). */
-export function completeKind(def: CommandDef, field: string, schema: z.ZodType): CompleteKind | null {
-  const desc = (schema.description ?? "").toLowerCase();
-  if (def.path[0] === "run" && field === "id") return "run";
-  if (def.path.join(" ") === "experiment new" && field === "name") return null; // a new name
-  if (/\brun:n\b/.test(desc) && desc.includes("experiment")) return "target"; // a run or an experiment
-  if (field === "experiment" || desc.startsWith("experiment name")) return "experiment";
-  if (field === "dataset" || /name\[?@vn\]?|dataset, name/.test(desc))
-    return def.path.join(" ") === "dataset upload" ? null : "dataset";
-  if (/\brun:n\b|\brun:3\b|\bbest\b/.test(desc) || (def.path[0] === "eval" && field === "model")) return "model";
-  return null;
-}
-
 function optionFor(def: CommandDef, field: string, schema: z.ZodType): SlashOption {
   const type = baseType(schema);
   const opt: SlashOption = {
@@ -155,7 +140,7 @@ function optionFor(def: CommandDef, field: string, schema: z.ZodType): SlashOpti
     const groups = [...new Set(registry.map((d) => d.path[0]))].filter((g) => g !== "help");
     opt.choices = groups.slice(0, 25).map((g) => ({ name: g, value: g }));
   }
-  const kind = completeKind(def, field, schema);
+  const kind = completeKindOf(def, field);
   if (kind && !opt.choices && opt.type !== OptionType.Boolean) opt.autocomplete = true;
   return opt;
 }

@@ -20,7 +20,7 @@ import {
 import { fmt } from "../../core/format.ts";
 import type { Block, Card, CardAction, CardFile, Tone } from "../../core/cards.ts";
 import { scrubSecrets } from "../../log.ts";
-import { renderBlock as plainBlock, renderCard as plainCard } from "../console/render.ts";
+import { renderBlock as plainBlock, renderCard as plainCard } from "../../chat/text.ts";
 
 export const LIMITS = {
   content: 2000,

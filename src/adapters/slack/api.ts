@@ -3,14 +3,10 @@
  * other calls wait out a 429's Retry-After themselves. The client rejects rate-limited calls at once
  * (`rejectRateLimitedCalls`) so that a 429 holds one channel, not every call the bot makes.
  */
-import fs from "node:fs";
-import { Readable, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { webApi } from "@slack/bolt";
+import { saveCapped, tooLarge } from "../../chat/files.ts";
 import type { CardFile } from "../../core/cards.ts";
-import { fmt } from "../../core/cards.ts";
-import { ErrorCode, TuneError } from "../../errors.ts";
+import { TuneError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import { nextRetryMs, retryAfterHeader } from "../../lib/retry.ts";
 import { boltLogger } from "./logger.ts";
@@ -146,12 +142,7 @@ export class SlackApi {
    */
   async download(file: SlackFile, dest: string, maxBytes: number, attempt = 0): Promise<void> {
     const name = file.name ?? file.id;
-    if (file.size !== undefined && file.size > maxBytes) {
-      throw new TuneError(
-        ErrorCode.DatasetTooLarge,
-        `${name} is ${fmt.bytes(file.size)}; uploads are limited to ${fmt.bytes(maxBytes)} (TUNELOOP_MAX_UPLOAD_MB). Split the file, or raise the limit.`,
-      );
-    }
+    if (file.size !== undefined && file.size > maxBytes) throw tooLarge(name, file.size, maxBytes);
     const url = file.url_private_download ?? file.url_private;
     if (!url)
       throw new TuneError(
@@ -188,30 +179,7 @@ export class SlackApi {
         `Slack answered with its sign-in page instead of ${name}: the bot lacks the files:read scope, or the file is not shared where the bot is. Reinstall the app with files:read (docs/slack.md), then share the file again.`,
       );
     }
-    let seen = 0;
-    const cap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        seen += chunk.length;
-        if (seen > maxBytes)
-          cb(
-            new TuneError(
-              ErrorCode.DatasetTooLarge,
-              `${name} is over ${fmt.bytes(maxBytes)}, the upload limit (TUNELOOP_MAX_UPLOAD_MB). Split the file, or raise the limit.`,
-            ),
-          );
-        else cb(null, chunk);
-      },
-    });
-    try {
-      await pipeline(
-        Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>),
-        cap,
-        fs.createWriteStream(dest),
-      );
-    } catch (err) {
-      fs.rmSync(dest, { force: true });
-      throw err;
-    }
+    await saveCapped(res.body, dest, maxBytes, name);
   }
 
   /** A person's display name (cached); their id when Slack does not say. */

@@ -4,73 +4,15 @@
  * shared lately, and how a command's outcome is delivered (public card, thread, files, or an ephemeral reply).
  */
 import type { RespondFn } from "@slack/bolt";
-import { fmt } from "../../core/format.ts";
-import type { Outcome } from "../../../commands/dispatch.ts";
-import type { Attachment, CommandContext } from "../../../commands/types.ts";
-import { runCardFor } from "../../../commands/run.ts";
+import { isDatasetFileName } from "../../chat/files.ts";
+import { ChatKernel } from "../../chat/kernel.ts";
+import type { ChatAdapter, MessageRef, Reply } from "../../chat/types.ts";
+import type { Actor } from "../../../commands/types.ts";
 import type { App } from "../../app.ts";
+import { fmt } from "../../core/format.ts";
 import { text, type Card } from "../../core/cards.ts";
-import type { ChatPort } from "../../core/ports.ts";
 import { notInChannel, type SlackApi, type SlackFile } from "./api.ts";
 import { renderCard, type Rendered } from "./render.ts";
-
-/** Keys seen lately (event ids, trigger ids), so a retried delivery does nothing the second time. */
-export class Seen {
-  private readonly keys = new Map<string, number>();
-  constructor(
-    private readonly ttlMs = 3_600_000,
-    private readonly max = 10_000,
-    /** With replicas (Postgres): takes the key in the database; false when another replica took it first. */
-    private readonly shared?: (key: string) => boolean,
-  ) {}
-
-  /** True when `key` was seen already (here, or by another replica); records it otherwise. */
-  check(key: string): boolean {
-    const now = Date.now();
-    const at = this.keys.get(key);
-    if (at !== undefined && now - at < this.ttlMs) return true;
-    if (this.shared && !this.shared(key)) {
-      this.keys.set(key, now);
-      return true;
-    }
-    this.keys.set(key, now);
-    if (this.keys.size > this.max) {
-      for (const [k, t] of this.keys) {
-        if (this.keys.size <= this.max * 0.9 && now - t < this.ttlMs) break;
-        this.keys.delete(k);
-      }
-    }
-    return false;
-  }
-}
-
-/** Which run a message (its card) belongs to: thread ts -> run id, from the runs' stored message ids. */
-export class RunThreads {
-  private readonly known = new Map<string, number | null>();
-  private readonly missAt = new Map<string, number>();
-  constructor(private readonly app: App) {}
-
-  note(channelId: string, ts: string, runId: number) {
-    this.known.set(`${channelId}:${ts}`, runId);
-    this.missAt.delete(`${channelId}:${ts}`);
-  }
-
-  runOf(channelId: string, ts: string): number | null {
-    const key = `${channelId}:${ts}`;
-    const k = this.known.get(key);
-    if (k) return k;
-    const miss = this.missAt.get(key);
-    if (miss && Date.now() - miss < 60_000) return null;
-    const run = this.app.engine.listRuns({ limit: 1000 }).find((r) => r.messageId === ts && r.channelId === channelId);
-    if (run) {
-      this.known.set(key, run.id);
-      return run.id;
-    }
-    this.missAt.set(key, Date.now());
-    if (this.missAt.size > 5000) this.missAt.clear();
-    return null;
-  }
-}
 
 export interface SharedFile {
   file: SlackFile;
@@ -98,9 +40,9 @@ export class RecentFiles {
   }
 }
 
-const DATASET_EXT = /\.(jsonl|json|ndjson)$/i;
+/** A file taken as a dataset: the kernel's list of file types (src/chat/files.ts), by name or Slack's file type. */
 export const isDatasetFile = (f: SlackFile) =>
-  DATASET_EXT.test(f.name ?? "") || f.filetype === "json" || f.filetype === "jsonl";
+  isDatasetFileName(f.name) || isDatasetFileName(f.filetype ? `.${f.filetype}` : "");
 
 /** Normalises what Slack does to typed text: curly quotes, `&amp;` escapes, `<https://…|label>` links. */
 export function commandText(raw: string): string {
@@ -128,15 +70,15 @@ export interface ReplyTarget {
   footer?: string;
 }
 
-export class SlackContext {
-  readonly seen: Seen;
-  readonly runThreads: RunThreads;
+export class SlackContext implements ChatAdapter {
+  readonly surface = "slack" as const;
+  readonly name = "Slack";
+  readonly kernel: ChatKernel;
   readonly files = new RecentFiles();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly uploaded = new Map<string, Set<string>>();
   /** The footer a message was posted with, kept through its edits (a run card keeps "who ran what"). */
   private readonly footers = new Map<string, string>();
-  readonly port: ChatPort;
 
   constructor(
     readonly app: App,
@@ -144,13 +86,24 @@ export class SlackContext {
     readonly secrets: readonly string[],
     readonly botUserId: string,
   ) {
-    this.runThreads = new RunThreads(app);
-    const pg = app.pg;
-    this.seen = new Seen(undefined, undefined, pg ? (key) => pg.claimDelivery(`slack:${key}`) : undefined);
-    this.port = {
-      post: async (channelId, card, opts) => ({ messageId: await this.postCard(channelId, card, opts?.threadId) }),
-      update: (channelId, messageId, card) => this.updateCard(channelId, messageId, card),
-    };
+    this.kernel = new ChatKernel(app, this);
+  }
+
+  // The kernel's outbound operations (ChatAdapter).
+  async post(channelId: string, card: Card, opts?: { threadId?: string }): Promise<{ messageId: string }> {
+    return { messageId: await this.postCard(channelId, card, opts?.threadId) };
+  }
+
+  update(channelId: string, messageId: string, card: Card): Promise<void> {
+    return this.updateCard(channelId, messageId, card);
+  }
+
+  postEphemeral(channelId: string, userId: string, card: Card, opts?: { threadId?: string }): Promise<void> {
+    return this.ephemeral(card, { channelId, userId, threadTs: opts?.threadId });
+  }
+
+  mention(userId: string): string {
+    return `<@${userId}>`;
   }
 
   render(card: Card, opts: { ephemeral?: boolean; footer?: string } = {}): Rendered {
@@ -180,25 +133,14 @@ export class SlackContext {
     }
   }
 
-  async commandContext(
-    user: { id: string; name?: string },
-    channelId: string,
-    extra: { attachment?: Attachment; requestId?: string; progress?: (m: string) => void } = {},
-  ): Promise<CommandContext> {
+  /** Who is asking: their name, and their user groups where permissions are set (to match TUNELOOP_SPENDERS). */
+  async actor(userId: string, name?: string): Promise<Actor> {
     const p = this.app.config.permissions;
-    const [name, roles] = await Promise.all([
-      this.api.userName(user.id, user.name),
-      p.spenders.length || p.admins.length ? this.api.userGroups(user.id) : Promise.resolve([]),
+    const [display, roles] = await Promise.all([
+      this.api.userName(userId, name),
+      p.spenders.length || p.admins.length ? this.api.userGroups(userId) : Promise.resolve([]),
     ]);
-    return {
-      app: this.app,
-      user: { id: user.id, name, roles },
-      channelId,
-      surface: "slack",
-      attachment: extra.attachment,
-      requestId: extra.requestId,
-      progress: extra.progress ?? (() => {}),
-    };
+    return { id: userId, name: display, roles };
   }
 
   /** Posts a card (its thread cards and files into its thread); returns its ts. */
@@ -259,67 +201,46 @@ export class SlackContext {
   }
 
   /**
-   * Delivers a command's outcome: errors and ephemeral cards to the user alone; other cards as a message (in the
-   * target thread, or replacing the progress message), with their thread cards and files. A run's card tells its
-   * run where it lives (onPosted). Where the bot cannot post (not invited), the user gets it privately with how
-   * to invite the bot.
+   * How the answer to one Slack request goes out (the kernel decides which): a public card as a message (in the
+   * target thread, or replacing the progress message), a private one through response_url or chat.postEphemeral.
+   * Where the bot cannot post (not invited), the user gets it privately with how to invite the bot.
    */
-  async deliver(outcome: Outcome, t: ReplyTarget, opts: { forcePublic?: boolean } = {}): Promise<string | undefined> {
-    const card = outcome.card;
-    const isPrivate = Boolean(outcome.error) || (card.ephemeral && !opts.forcePublic);
-    if (isPrivate) {
-      if (t.progressTs) {
-        const note: Card = { blocks: [text(`<@${t.userId}> got the answer privately.`)] };
-        await this.updateCard(t.channelId, t.progressTs, note, { threadTs: t.threadTs });
-      }
-      await this.ephemeral(card, t);
-      return undefined;
-    }
-    let ts: string;
-    try {
-      if (t.progressTs) {
-        await this.updateCard(
-          t.channelId,
-          t.progressTs,
-          { ...card, ephemeral: false },
-          { footer: t.footer, threadTs: t.threadTs },
-        );
-        ts = t.progressTs;
-      } else {
-        ts = await this.postCard(t.channelId, { ...card, ephemeral: false }, t.threadTs, t.footer);
-      }
-    } catch (err) {
-      if (!notInChannel(err)) throw err;
-      await this.ephemeral(
-        {
-          ...card,
-          blocks: [
-            text(
-              "I am not in this channel, so only you see this. Invite me with `/invite @tuneloop` (or add me in the channel's settings), then try again.",
-            ),
-            ...card.blocks,
-          ],
-        },
-        t,
-      );
-      return undefined;
-    }
-    if (outcome.onPosted && !t.threadTs) {
-      outcome.onPosted({ channelId: t.channelId, messageId: ts });
-      this.afterRunPosted(outcome, t.channelId, ts);
-    }
-    return ts;
-  }
-
-  /** A run card just posted: remember its thread, and edit it at once if the run moved on while we posted. */
-  private afterRunPosted(outcome: Outcome, channelId: string, ts: string) {
-    const posted = (outcome.data as { run?: { id?: number; state?: string } } | null)?.run;
-    if (!posted?.id) return;
-    this.runThreads.note(channelId, ts, posted.id);
-    const now = this.app.engine.runById(posted.id);
-    if (now && now.state !== posted.state && now.messageId === ts) {
-      this.track(() => this.updateCard(channelId, ts, runCardFor(this.app, now)));
-    }
+  reply(t: ReplyTarget, progress?: (m: string) => void): Reply {
+    return {
+      progress,
+      private: async (card) => {
+        if (t.progressTs) {
+          const note: Card = { blocks: [text(`<@${t.userId}> got the answer privately.`)] };
+          await this.updateCard(t.channelId, t.progressTs, note, { threadTs: t.threadTs });
+        }
+        await this.ephemeral(card, t);
+      },
+      public: async (card): Promise<MessageRef | null> => {
+        try {
+          if (t.progressTs) {
+            await this.updateCard(t.channelId, t.progressTs, card, { footer: t.footer, threadTs: t.threadTs });
+            return { channelId: t.channelId, messageId: t.progressTs, threadId: t.threadTs };
+          }
+          const ts = await this.postCard(t.channelId, card, t.threadTs, t.footer);
+          return { channelId: t.channelId, messageId: ts, threadId: t.threadTs };
+        } catch (err) {
+          if (!notInChannel(err)) throw err;
+          await this.ephemeral(
+            {
+              ...card,
+              blocks: [
+                text(
+                  "I am not in this channel, so only you see this. Invite me with `/invite @tuneloop` (or add me in the channel's settings), then try again.",
+                ),
+                ...card.blocks,
+              ],
+            },
+            t,
+          );
+          return null;
+        }
+      },
+    };
   }
 
   /**

@@ -7,9 +7,7 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { App as BoltApp, HTTPReceiver, LogLevel, SocketModeReceiver, type Receiver } from "@slack/bolt";
-import { runCardFor, runVerdictCard } from "../../../commands/run.ts";
 import type { App } from "../../app.ts";
-import { attachRunNotifier } from "../../core/runs/notifier.ts";
 import { ErrorCode, TuneError } from "../../errors.ts";
 import { SlackApi, slackErrorCode } from "./api.ts";
 import { SlackContext } from "./context.ts";
@@ -115,13 +113,7 @@ export async function startSlack(app: App, settings: SlackSettings): Promise<Sla
   registerActions(bolt, s);
   registerAppHome(bolt, s);
 
-  app.chat = s.port;
-  const detach = attachRunNotifier(app.runs.events, {
-    chat: () => app.chat,
-    card: (run) => runCardFor(app, run),
-    verdictCard: (run, v) => runVerdictCard(app, run, v),
-    onError: (err) => app.log.warn({ err }, "slack: run card or thread update failed"),
-  });
+  const detach = s.kernel.attach();
 
   let port: number | undefined;
   try {
@@ -133,7 +125,6 @@ export async function startSlack(app: App, settings: SlackSettings): Promise<Sla
     }
   } catch (err) {
     detach();
-    if (app.chat === s.port) app.chat = undefined;
     throw err;
   }
   app.log.info({ mode: settings.mode, port, team: me.team, botUserId: me.userId }, "slack: connected");
@@ -154,7 +145,6 @@ export async function startSlack(app: App, settings: SlackSettings): Promise<Sla
       await s.idle(10_000);
       detach();
       await api.outbox.close(5_000);
-      if (app.chat === s.port) app.chat = undefined;
     },
   };
 }

@@ -9,7 +9,7 @@ import type { types } from "@slack/bolt";
 import { fmt } from "../../core/format.ts";
 import type { Block, Card, CardAction, CardFile } from "../../core/cards.ts";
 import { scrubSecrets } from "../../log.ts";
-import { renderBlock, renderCard as renderPlain } from "../console/render.ts";
+import { renderBlock, renderCard as renderPlain } from "../../chat/text.ts";
 
 export type SlackBlock = types.KnownBlock;
 

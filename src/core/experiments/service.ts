@@ -77,6 +77,11 @@ export class ExperimentService {
     return experimentNamed(this.repo, name);
   }
 
+  /** The experiment with this id, or null. */
+  byId(id: number): ExperimentRecord | null {
+    return this.repo.experimentById(id);
+  }
+
   list(): ExperimentRecord[] {
     return this.repo.listExperiments();
   }

@@ -101,7 +101,13 @@ export function runCard(r: RunRecord, ctx: { experiment: string; dataset: string
   } else if (r.state === "queued" || r.state === "running") {
     blocks.push(text(`Follow it with /tune run status ${r.id}; stop it with /tune run cancel ${r.id}.`));
   }
-  return { title: `Run ${r.id} · ${STATE_LABEL[r.state]}`, tone: TONE[r.state], blocks, actions: runActions(r) };
+  return {
+    title: `Run ${r.id} · ${STATE_LABEL[r.state]}`,
+    subject: { kind: "run", id: r.id },
+    tone: TONE[r.state],
+    blocks,
+    actions: runActions(r),
+  };
 }
 
 /** Once training has ended: "estimated 2 min 48 s, took 3 min 10 s (+13%)". */

@@ -171,6 +171,60 @@ export class RunService {
     return r;
   }
 
+  /** The run, or null when there is none with this id. */
+  find(id: number): RunRecord | null {
+    return this.repo.runById(id);
+  }
+
+  /** The run whose card is the message `messageId` in `channelId` (its thread is the run's thread), or null. */
+  byMessage(channelId: string, messageId: string): RunRecord | null {
+    return (
+      this.repo.listRuns({ limit: 1000 }).find((r) => r.messageId === messageId && r.channelId === channelId) ?? null
+    );
+  }
+
+  /** Records where a run's card lives in chat (the notifier then keeps it and its thread current). */
+  setMessage(id: number, ref: { channelId: string; messageId: string }): RunRecord {
+    return this.repo.updateRun(id, { channelId: ref.channelId, messageId: ref.messageId });
+  }
+
+  /**
+   * Keeps a person's reply in the run's thread as the run's discussion (a run event "discussion"). A reply already
+   * kept (the same message id) is not kept twice; returns whether it was new.
+   */
+  addDiscussion(
+    runId: number,
+    reply: { user: string; userId: string; text: string; messageId: string; at: Date; files: string[] },
+  ): boolean {
+    if (this.discussion(runId).some((d) => d.ts === reply.messageId)) return false;
+    this.repo.addRunEvent(runId, reply.at, "discussion", {
+      user: reply.user,
+      userId: reply.userId,
+      text: reply.text,
+      ts: reply.messageId,
+      files: reply.files,
+    });
+    return true;
+  }
+
+  /** What people said in the run's thread, oldest first. */
+  discussion(
+    runId: number,
+  ): Array<{ at: Date; user: string; userId: string; text: string; ts: string; files: string[] }> {
+    return this.repo.runEvents(runId, "discussion").map((e) => ({
+      at: e.at,
+      ...(e.data as { user: string; userId: string; text: string; ts: string; files: string[] }),
+    }));
+  }
+
+  /** The run's state changes, oldest first. */
+  history(runId: number): Array<{ at: Date; from: string; to: string; by: string; reason: string | null }> {
+    return this.repo.runEvents(runId, "state").map((e) => ({
+      at: e.at,
+      ...(e.data as { from: string; to: string; by: string; reason: string | null }),
+    }));
+  }
+
   list(opts: { experimentId?: number; active?: boolean; limit?: number } = {}): RunRecord[] {
     return this.repo.listRuns({
       experimentId: opts.experimentId,

@@ -9,9 +9,8 @@ import { after, before, describe, test } from "node:test";
 import { text } from "../../../src/core/cards.ts";
 import { seedExperiment } from "../../engine/engine-helpers.ts";
 import { FakeDiscord, messageProblems, type FakeInteraction, type FakeMember } from "../../fakes/discord.ts";
-import { jsonl, leftovers, startHarness, type Harness } from "./helpers.ts";
+import { finalAnswer, jsonl, leftovers, startHarness, type Harness } from "./helpers.ts";
 
-const LOADING = 128;
 const EPHEMERAL = 64;
 
 describe("discord bot against the fake Discord", () => {
@@ -23,11 +22,7 @@ describe("discord bot against the fake Discord", () => {
   let runId = 0;
 
   /** The interaction's answer, once it is final (not the "thinking" placeholder). */
-  const answered = (i: FakeInteraction) =>
-    fake.waitFor(`the answer to interaction ${i.id}`, () => {
-      const m = fake.original(i);
-      return m && !(m.flags & LOADING) ? m : undefined;
-    });
+  const answered = (i: FakeInteraction) => finalAnswer(fake, i);
 
   before(async () => {
     h = await startHarness();

@@ -10,7 +10,7 @@ import {
   type DiscordSettings,
 } from "../../../src/adapters/discord/index.ts";
 import { engineApp, fakeEndpoint } from "../../engine/engine-helpers.ts";
-import { startFakeDiscord, type FakeDiscord } from "../../fakes/discord.ts";
+import { startFakeDiscord, type FakeDiscord, type FakeInteraction } from "../../fakes/discord.ts";
 import { startFakeOpenAI, type FakeEndpoint } from "../../fakes/openai-compatible.ts";
 import { tmpDir } from "../../helpers.ts";
 
@@ -119,3 +119,10 @@ export const leftovers = (dataDir: string) => {
   const tmp = path.join(dataDir, "tmp");
   return fs.existsSync(tmp) ? fs.readdirSync(tmp).filter((f) => f.includes("discord-")) : [];
 };
+
+/** The interaction's answer, once it is final (not the "thinking" placeholder). */
+export const finalAnswer = (fake: FakeDiscord, i: FakeInteraction) =>
+  fake.waitFor(`the answer to interaction ${i.id}`, () => {
+    const m = fake.original(i);
+    return m && !(m.flags & 128) ? m : undefined; // 128: LOADING
+  });

@@ -315,7 +315,7 @@ describe("Slack over HTTP", () => {
     const blocks = await waitFor("views.publish", () => h.fake.homes.get(ALICE));
     const t = blocksText(blocks);
     assert.match(t, new RegExp(`#${runId} · succeeded · exp`));
-    assert.match(t, /\*exp\* .*best run:\d+ 100\.0% vs big:model 0\.0% \(\+100\.0 pts\)/);
+    assert.match(t, /• exp \(task-eval@v1, exact\): best run:\d+ 100\.0% vs big:model 0\.0% \(\+100\.0 pts\)/);
     assert.match(t, /Spend in/);
     assert.match(t, /Your runs: \$/);
   });

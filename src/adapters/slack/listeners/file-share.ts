@@ -5,14 +5,13 @@
  * (or a command typed with it). The answer goes into the file's thread: a progress line that becomes the report,
  * with the full problem report attached when it is long.
  */
-import type { App as BoltApp } from "@slack/bolt";
-import { type Attachment, receiveUpload } from "../../../../commands/attachments.ts";
-import { preflight, runCommandLine } from "../../../../commands/dispatch.ts";
+import type { App as BoltApp, RespondFn } from "@slack/bolt";
+import type { Actor } from "../../../../commands/types.ts";
+import { typedLine } from "../../../chat/kernel.ts";
+import type { InboundFile, Reply } from "../../../chat/types.ts";
 import { fmt } from "../../../core/cards.ts";
 import type { SlackFile } from "../api.ts";
 import { commandText, isDatasetFile, type SharedFile, type SlackContext } from "../context.ts";
-import { failureOutcome } from "../failure.ts";
-import type { RespondFn } from "@slack/bolt";
 
 interface FileShareMessage {
   subtype?: string;
@@ -26,18 +25,14 @@ interface FileShareMessage {
 }
 
 /** "tune dataset upload x" or "/tune dataset upload x" typed with a file: the words after tune. */
-export function typedCommand(t: string | undefined): string | null {
-  const m = /^\s*\/?tune\b(.*)$/is.exec(commandText(t ?? ""));
-  if (!m) return null;
-  return m[1].trim() || "dataset upload";
-}
+export const typedCommand = (t: string | undefined): string | null => typedLine(commandText(t ?? ""));
 
 export function registerFileShares(bolt: BoltApp, s: SlackContext): void {
   bolt.event("message", async ({ event }) => {
     const m = event as unknown as FileShareMessage;
     if (m.subtype !== "file_share" || !m.files?.length || !m.user || m.bot_id || m.user === s.botUserId) return;
     // A retried delivery (X-Slack-Retry-Num) of the same message: already taken.
-    if (s.seen.check(`share:${m.channel}:${m.ts}`)) return;
+    if (!s.kernel.first(`share:${m.channel}:${m.ts}`)) return;
     const threadTs = m.thread_ts ?? m.ts;
     const user = m.user;
     for (const file of m.files)
@@ -53,9 +48,7 @@ export function registerFileShares(bolt: BoltApp, s: SlackContext): void {
           s,
           { file, channelId: m.channel, userId: user, threadTs, at: Date.now() },
           typed ?? "dataset upload",
-          {
-            requestId: `slack:share:${m.channel}:${m.ts}:${file.id}`,
-          },
+          { requestId: `slack:share:${m.channel}:${m.ts}` },
         );
       }
     });
@@ -63,47 +56,51 @@ export function registerFileShares(bolt: BoltApp, s: SlackContext): void {
 }
 
 /**
- * Downloads a shared file (Bearer token) into a file the bot picks (receiveUpload), runs the command with it
- * attached, and answers in the file's thread. The words are checked before the download (a host path such as
- * --file PATH is refused, and so is a user without the permission), so a refused command costs no transfer.
+ * Runs a command with a shared file through the kernel: the words are checked before the download (a host path such
+ * as --file PATH is refused, and so is a user without the permission), so a refused command costs no transfer; the
+ * file is downloaded (Bearer token, capped) into a file the bot picks; the answer goes into the file's thread as a
+ * progress line that becomes the report.
  */
 export async function ingestSharedFile(
   s: SlackContext,
   shared: SharedFile,
   line: string,
-  opts: { requestId?: string; respond?: RespondFn; userName?: string },
+  opts: { requestId?: string; respond?: RespondFn; user?: Actor },
 ): Promise<void> {
-  const { app, api } = s;
+  const { api } = s;
   const { file, channelId, userId, threadTs } = shared;
   const target = { channelId, userId, threadTs, respond: opts.respond };
-  const ctx0 = await s.commandContext({ id: userId, name: opts.userName }, channelId, { requestId: opts.requestId });
-  const refused = preflight(line, ctx0);
-  if (refused) {
-    await s.ephemeral(refused.card, target);
-    return;
-  }
+  const user = opts.user ?? (await s.actor(userId));
   const progress = s.progressIn(channelId, threadTs);
-  let upload: Attachment | null = null;
-  try {
-    // Slack Connect and some shares carry only the id (file_access: check_file_info): ask files.info.
-    const full =
-      file.file_access === "check_file_info" || !(file.url_private_download || file.url_private)
-        ? await api.fileInfo(file.id)
-        : file;
-    const name = full.name ?? `${file.id}.jsonl`;
-    progress.report(`Reading ${name}${full.size ? ` (${fmt.bytes(full.size)})` : ""}…`);
-    upload = await receiveUpload(
-      app.blobs,
-      name,
-      (dest) => api.download(full, dest, app.config.limits.maxUploadBytes),
-      "slack",
-    );
-    const outcome = await runCommandLine(line, { ...ctx0, attachment: upload, progress: progress.report });
-    upload.discard(); // the command has read it: removed before the answer goes out
-    await s.deliver(outcome, { ...target, progressTs: await progress.ts() }, { forcePublic: true });
-  } catch (err) {
-    await s.deliver(failureOutcome(err, app.log), { ...target, progressTs: await progress.ts() });
-  } finally {
-    upload?.discard();
-  }
+  const inbound: InboundFile = {
+    id: file.id,
+    name: file.name ?? `${file.id}.jsonl`,
+    size: file.size,
+    async fetch(dest, limit) {
+      // Slack Connect and some shares carry only the id (file_access: check_file_info): ask files.info.
+      const full =
+        file.file_access === "check_file_info" || !(file.url_private_download || file.url_private)
+          ? await api.fileInfo(file.id)
+          : file;
+      progress.report(`Reading ${full.name ?? file.id}${full.size ? ` (${fmt.bytes(full.size)})` : ""}…`);
+      await api.download(full, dest, limit);
+    },
+  };
+  // The answer replaces the progress message when there is one (a refusal comes before any).
+  const reply: Reply = {
+    progress: progress.report,
+    private: async (card) => s.reply({ ...target, progressTs: await progress.ts() }).private(card),
+    public: async (card) => s.reply({ ...target, progressTs: await progress.ts() }).public(card),
+  };
+  await s.kernel.fileDrop(
+    {
+      kind: "file",
+      user,
+      channelId,
+      requestId: opts.requestId ?? `slack:share:${channelId}:${file.id}`,
+      words: line,
+      files: [inbound],
+    },
+    () => reply,
+  );
 }

@@ -1,17 +1,16 @@
 /**
- * `/tune <command words>`: acknowledged first, within Slack's 3 seconds, whatever follows; the command then runs and
- * its answer arrives as a message (public cards, with a line saying who ran what) or privately (errors, help).
- * `/tune dataset upload` takes the .jsonl/.json file the user shared last in the channel (Slack sends slash
+ * `/tune <command words>`: acknowledged first, within Slack's 3 seconds, whatever follows; the kernel then runs the
+ * command and its answer arrives as a message (public cards, with a line saying who ran what) or privately (errors,
+ * help). `/tune dataset upload` takes the dataset file the user shared last in the channel (Slack sends slash
  * commands without their thread) and answers in that file's thread. Its words are checked first (a host path such
  * as --file PATH, in any spelling, is refused; so is a missing permission), so a refused command reads no file.
  */
 import type { App as BoltApp, RespondFn, SlashCommand } from "@slack/bolt";
-import { findCommand, preflight, runCommandLine } from "../../../../commands/dispatch.ts";
+import { findCommand } from "../../../../commands/dispatch.ts";
 import { splitWords } from "../../../../commands/parse.ts";
 import { errorCard, text } from "../../../core/cards.ts";
 import { ErrorCode } from "../../../errors.ts";
 import { commandText, isDatasetFile, type SharedFile, type SlackContext } from "../context.ts";
-import { failureOutcome } from "../failure.ts";
 import { escapeAll } from "../render.ts";
 import { ingestSharedFile } from "./file-share.ts";
 
@@ -19,7 +18,7 @@ export function registerSlashCommand(bolt: BoltApp, s: SlackContext, command = "
   bolt.command(command, async ({ command: cmd, ack, respond }) => {
     await ack();
     // The same trigger twice is a retried delivery: the first one is being handled.
-    if (s.seen.check(`cmd:${cmd.trigger_id}`)) return;
+    if (!s.kernel.first(`cmd:${cmd.trigger_id}`)) return;
     s.track(() => runSlashCommand(s, cmd, respond));
   });
 }
@@ -34,28 +33,26 @@ export async function runSlashCommand(s: SlackContext, cmd: SlashCommand, respon
     respond,
     footer: `<@${cmd.user_id}> · \`/tune ${escapeAll(clip(line, 150).replace(/`/g, "'"))}\``,
   };
+  const reply = s.reply(target, throttledProgress(respond, s));
   try {
     let words: string[] = [];
     try {
       words = splitWords(line);
     } catch {
-      // runCommandLine answers with the quoting problem
+      // the dispatcher answers with the quoting problem
     }
+    const user = await s.actor(cmd.user_id, cmd.user_name);
+    const request = { user, channelId: cmd.channel_id, requestId: `slack:${cmd.trigger_id}` };
     const found = findCommand(words);
     if (found?.def.attachment) {
-      const ctx0 = await s.commandContext({ id: cmd.user_id, name: cmd.user_name }, cmd.channel_id);
-      const refused = preflight(line, ctx0);
+      const refused = s.kernel.preflight(line, s.kernel.context(request));
       if (refused) {
-        await s.deliver(refused, target);
+        await s.kernel.deliver(refused, reply);
         return;
       }
       const shared = await sharedFileFor(s, cmd.channel_id, cmd.user_id);
       if (shared) {
-        await ingestSharedFile(s, shared, line, {
-          requestId: `slack:${cmd.trigger_id}`,
-          respond,
-          userName: cmd.user_name,
-        });
+        await ingestSharedFile(s, shared, line, { requestId: request.requestId, respond, user });
         return;
       }
       if (found.def.attachment === "required") {
@@ -69,16 +66,9 @@ export async function runSlashCommand(s: SlackContext, cmd: SlashCommand, respon
         return;
       }
     }
-    const ctx = await s.commandContext({ id: cmd.user_id, name: cmd.user_name }, cmd.channel_id, {
-      requestId: `slack:${cmd.trigger_id}`,
-      progress: throttledProgress(respond, s),
-    });
-    const outcome = await runCommandLine(line, ctx);
-    await s.deliver(outcome, target);
+    await s.kernel.command({ kind: "command", ...request, words: line }, reply);
   } catch (err) {
-    await s
-      .deliver(failureOutcome(err, s.app.log), target)
-      .catch((e) => s.app.log.warn({ err: e }, "slack: could not answer"));
+    await reply.private(s.kernel.failure(err).card).catch((e) => s.app.log.warn({ err: e }, "slack: could not answer"));
   }
 }
 
