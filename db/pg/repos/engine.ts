@@ -341,7 +341,13 @@ export function pgEngineRepo(db: PgDb): Async<EngineRepo> {
     },
 
     async addLedger(e) {
-      return (await one(db.insert(ledger).values(e).returning({ id: ledger.id })))!.id;
+      // wall_ms is whole milliseconds (bigint here; SQLite would keep a fraction, Postgres refuses it)
+      return (await one(
+        db
+          .insert(ledger)
+          .values({ ...e, wallMs: Math.round(e.wallMs) })
+          .returning({ id: ledger.id }),
+      ))!.id;
     },
     async bookLedger(id, add) {
       await db
@@ -350,7 +356,7 @@ export function pgEngineRepo(db: PgDb): Async<EngineRepo> {
           inputTokens: sql`${ledger.inputTokens} + ${add.inputTokens}`,
           outputTokens: sql`${ledger.outputTokens} + ${add.outputTokens}`,
           usd: sql`${ledger.usd} + ${add.usd}`,
-          wallMs: sql`${ledger.wallMs} + ${add.wallMs ?? 0}`,
+          wallMs: sql`${ledger.wallMs} + ${Math.round(add.wallMs ?? 0)}`,
         })
         .where(eq(ledger.id, id));
     },
@@ -373,7 +379,8 @@ export function pgEngineRepo(db: PgDb): Async<EngineRepo> {
     runHold: (runId, usd, now) => budget.runHold(runId, usd, now),
     growHold: (holdId, usd, now) => budget.growHold(holdId, usd, now),
     setBudget: async (experimentId, budgetUsd) => (await budget.setBudget(experimentId, budgetUsd)) as ExperimentRecord,
-    async addThroughputSample(s) {
+    async addThroughputSample(sample) {
+      const s = { ...sample, wallMs: Math.round(sample.wallMs) };
       await db
         .insert(throughputSamples)
         .values(s)
