@@ -6,7 +6,7 @@
  * - A run (and so its evals, and each sweep cell, which is a run) is a job on `run-<provider>` with the run's id as
  *   its singleton key (policy "short": at most one waiting per run; not "stately", whose one-active-per-key rule
  *   would keep a run's new job waiting behind the job of a worker killed mid-run until that job expires). A worker takes jobs only of
- *   the providers it declares (`tuneloop worker --provider selfhosted`). The job only says "run #12 is ready": the run's
+ *   the providers it declares (`tuneloop worker --providers selfhosted`). The job only says "run #12 is ready": the run's
  *   lease in the runs table stays the one guard against running it twice (a job retried after its worker died finds
  *   the run finished, or resumes it), so the ledger and the budget see each run once.
  * - A schedule is a pg-boss cron schedule on `schedule-<id>` whose job, taken by one chat replica, fires it.
