@@ -30,6 +30,8 @@ test("chaos: 3 workers, 30 runs, a worker killed with SIGKILL every 2.5 s: each 
   let kills = 0;
   const failedStarts: string[] = [];
   let timer: NodeJS.Timeout | null = null;
+  /** A replacement worker still starting when the runs end: it is killed too (else it outlives the test). */
+  let starting: Promise<unknown> = Promise.resolve();
   try {
     for (let i = 0; i < 3; i++) workers.push(await startWorker(x.dataDir, wenv));
     for (let i = 0; i < 30; i++) {
@@ -46,7 +48,7 @@ test("chaos: 3 workers, 30 runs, a worker killed with SIGKILL every 2.5 s: each 
       const i = Math.floor(Math.random() * workers.length);
       workers[i].kill("SIGKILL");
       kills++;
-      startWorker(x.dataDir, wenv)
+      starting = startWorker(x.dataDir, wenv)
         .then((w) => {
           workers[i] = w;
         })
@@ -99,6 +101,7 @@ test("chaos: 3 workers, 30 runs, a worker killed with SIGKILL every 2.5 s: each 
     );
   } finally {
     if (timer) clearInterval(timer);
+    await starting;
     for (const w of workers) w.kill("SIGKILL");
     await scale.stop();
     await x.app.close();
