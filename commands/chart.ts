@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { experimentChartFiles, historyChart, runChartFiles } from "../src/charts/run-charts.ts";
-import { scoreHistory } from "../src/core/digest.ts";
 import { text } from "../src/core/cards.ts";
 import { parseRunRef } from "../src/core/models.ts";
 import { TuneError, ErrorCode } from "../src/errors.ts";
@@ -23,17 +22,12 @@ export const chart = defineCommand({
     let title: string;
     if (id !== null) {
       const run = app.runs.get(id);
-      files = await runChartFiles(
-        app,
-        run,
-        app.engine.evals({ runId: run.id, state: "succeeded" }),
-        runVerdict(app, run)?.comparisons ?? [],
-      );
+      files = await runChartFiles(app, run, app.evals.ofRun(run.id), runVerdict(app, run)?.comparisons ?? []);
       title = `Charts of run ${run.id}`;
     } else {
       const exp = app.experiments.get(input.target);
       files = await experimentChartFiles(app, exp);
-      const history = await historyChart(app, exp, scoreHistory(app.engine, exp));
+      const history = await historyChart(app, exp, app.experiments.scoreHistory(exp));
       if (history) files.push(history);
       title = `Charts of ${exp.name}`;
     }

@@ -60,7 +60,7 @@ export const demo = defineCommand({
     let name = exp?.name ?? "demo";
     if (exp) ctx.progress(`3/6 reusing experiment ${name}: eval set ${evalRef}, metric exact`);
     else {
-      for (let i = 2; app.engine.experimentByName(name); i++) name = `demo-${i}`;
+      for (let i = 2; app.experiments.find(name); i++) name = `demo-${i}`;
       ctx.progress(`3/6 experiment ${name}: eval set ${evalRef}, metric exact`);
       exp = app.experiments.create({
         name,
@@ -78,8 +78,8 @@ export const demo = defineCommand({
       });
     }
 
-    const prior = app.engine
-      .listRuns({ experimentId: exp.id })
+    const prior = app.runs
+      .list({ experimentId: exp.id, limit: 100_000 })
       .find(
         (r) =>
           r.datasetVersionId === split.train.id &&
@@ -167,8 +167,8 @@ export const demo = defineCommand({
 /** The demo experiment (demo, demo-2, ...) made on this eval set version, if an earlier demo made one. */
 function demoExperiment(app: App, evalVersionId: number): ExperimentRecord | null {
   return (
-    app.engine
-      .listExperiments()
+    app.experiments
+      .list()
       .find((e) => /^demo(-\d+)?$/.test(e.name) && e.evalVersionId === evalVersionId && e.metric === "exact") ?? null
   );
 }

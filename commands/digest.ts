@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { experimentChartFiles, historyChart, spendChart } from "../src/charts/run-charts.ts";
 import { fmt, text, type CardFile } from "../src/core/cards.ts";
-import { buildDigest, digestText } from "../src/core/digest.ts";
+import { digestText } from "../src/core/digest.ts";
 import { TuneError, ErrorCode } from "../src/errors.ts";
 import { defineCommand } from "./types.ts";
 
@@ -26,7 +26,7 @@ export const subscribe = defineCommand({
         `Unknown subscription ${fmt.noun(bad.length, "kind")}: ${bad.join(", ")}. Use runs, evals, costs or digest.`,
       );
     const exp = input.experiment === "all" ? null : ctx.app.experiments.get(input.experiment);
-    const s = ctx.app.iterations.subscribe({
+    const s = ctx.app.digests.subscribe({
       channelId: ctx.channelId,
       experimentId: exp?.id ?? null,
       kinds,
@@ -60,10 +60,7 @@ export const digestNow = defineCommand({
     const until = app.clock.now();
     const since = new Date(until.getTime() - input.days * 86_400_000);
     const exp = input.experiment ? app.experiments.get(input.experiment) : undefined;
-    const d = buildDigest(
-      { engine: app.engine, iterations: app.iterations, datasets: app.datasets },
-      { since, until, experiment: exp },
-    );
+    const d = app.digests.build({ since, until, experiment: exp });
     const charts: CardFile[] = [];
     for (const e of d.experiments) {
       charts.push(...(await experimentChartFiles(app, e)));

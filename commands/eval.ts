@@ -1,19 +1,10 @@
 import { z } from "zod";
 import { graderExamples } from "../src/core/evals/graders.ts";
 import { type Block, fields, fmt, list, table, text } from "../src/core/cards.ts";
-import {
-  answerBlock,
-  answerJson,
-  answerRows,
-  answersFile,
-  DEFAULT_SHOWN_ROWS,
-  regressed,
-  resolveEval,
-} from "../src/core/evals/answers.ts";
+import { answerBlock, answerJson, answersFile, DEFAULT_SHOWN_ROWS, regressed } from "../src/core/evals/answers.ts";
 import { compareCard, EVAL_COLUMNS, evalFlagNotes, evalRow, leaderboardCard, pct } from "../src/core/runs/cards.ts";
 import { experimentChartFiles } from "../src/charts/run-charts.ts";
-import { experimentEvals, latestEvalsByModel } from "../src/core/experiments/evals.ts";
-import { parseRunRef, resolveModel } from "../src/core/models.ts";
+import { parseRunRef } from "../src/core/models.ts";
 import { TuneError, ErrorCode } from "../src/errors.ts";
 import { comparisonJson, evalJson, keepEvalFile } from "../src/views/runs.ts";
 import { defineCommand } from "./types.ts";
@@ -63,11 +54,11 @@ export const evalCommand = defineCommand({
     const chain = [e.id];
     for (let from = e.resumedFrom; from !== null && chain.length < 100; ) {
       chain.push(from);
-      from = ctx.app.engine.evalById(from)?.resumedFrom ?? null;
+      from = ctx.app.evals.byId(from)?.resumedFrom ?? null;
     }
     if (e.resumedFrom !== null) {
-      const reused = ctx.app.engine.evalRows(e.resumedFrom).length;
-      const why = (ctx.app.engine.evalById(e.resumedFrom)?.error ?? "").replace(/;?\s*resumed as #\d+$/, "");
+      const reused = ctx.app.evals.rowCount(e.resumedFrom);
+      const why = (ctx.app.evals.byId(e.resumedFrom)?.error ?? "").replace(/;?\s*resumed as #\d+$/, "");
       blocks.push(
         text(
           `Resumed: ${reused} answered rows reused from eval #${e.resumedFrom}, which did not finish (${why || "its process stopped"}); ${e.n - reused} asked now.`,
@@ -123,8 +114,9 @@ export const compareCommand = defineCommand({
           ErrorCode.InvalidOptions,
           "best needs an experiment: add --experiment <name>, or compare against a run (run:N).",
         );
-      const otherRef = resolveModel(other, ctx.app.providers, ctx.app.engine).ref;
-      const best = experimentEvals(ctx.app.engine, exp)
+      const otherRef = ctx.app.evals.modelRef(other);
+      const best = ctx.app.evals
+        .ofExperiment(exp)
         .filter((e) => e.model !== otherRef)
         .sort((x, y) => (y.mean ?? -1) - (x.mean ?? -1) || y.id - x.id)[0];
       if (!best)
@@ -150,7 +142,7 @@ export const leaderboardCommand = defineCommand({
   examples: ["/tune leaderboard support"],
   async handler(ctx, input) {
     const exp = ctx.app.experiments.get(input.experiment);
-    const evals = latestEvalsByModel(ctx.app.engine, exp);
+    const evals = ctx.app.evals.leaderboard(exp);
     const spend = ctx.app.costs.ofExperiment(exp.id);
     const card = leaderboardCard(exp, ctx.app.datasets.refOf(exp.evalVersionId), evals, spend);
     if (evals.length) card.files = await experimentChartFiles(ctx.app, exp);
@@ -189,7 +181,7 @@ export const evalShow = defineCommand({
   examples: ["/tune eval show run:3 --failed", "/tune eval show run:3 --regressed", "/tune eval show 12 --limit 20"],
   async handler(ctx, input) {
     const app = ctx.app;
-    const resolved = resolveEval(app.engine, input.eval);
+    const resolved = app.evals.resolve(input.eval);
     const ev = resolved.eval;
     if (input.regressed && !resolved.base)
       throw new TuneError(
@@ -198,7 +190,7 @@ export const evalShow = defineCommand({
           ? `Eval ${ev.id} has no eval of its base model on the same rows to compare with.`
           : `--regressed compares a tuned model with its base model: give run:N (eval ${ev.id} is of ${ev.model}, a ${ev.role} model).`,
       );
-    const rows = await answerRows({ repo: app.engine, datasets: app.datasets }, resolved);
+    const rows = await app.evals.answers(resolved);
     const picked = rows.filter((r) => (!input.failed || !r.pass) && (!input.regressed || regressed(r)));
     const shown = picked.slice(0, input.limit);
     const passed = rows.filter((r) => r.pass).length;

@@ -1,8 +1,7 @@
 import { z } from "zod";
 import { fmt, table, text } from "../src/core/cards.ts";
-import { assertFits, budgetLine, committedUsd, leftUsd } from "../src/core/costs/budget.ts";
+import { budgetLine, committedUsd, leftUsd } from "../src/core/costs/budget.ts";
 import { round, summarizeLedger } from "../src/core/costs/ledger.ts";
-import { latestEvalsByModel } from "../src/core/experiments/evals.ts";
 import { EVAL_COLUMNS, evalRow, experimentCard, pct } from "../src/core/runs/cards.ts";
 import { graderExamples } from "../src/core/evals/graders.ts";
 import { addRunnerNote, runCardFor } from "./run.ts";
@@ -108,7 +107,7 @@ export const experimentShow = defineCommand({
   examples: ["/tune experiment show support"],
   async handler(ctx, input) {
     const e = ctx.app.experiments.get(input.name);
-    const best = latestEvalsByModel(ctx.app.engine, e)[0];
+    const best = ctx.app.evals.leaderboard(e)[0];
     const card = experimentCard(e, {
       evalRef: ctx.app.datasets.refOf(e.evalVersionId),
       runs: ctx.app.runs.list({ experimentId: e.id }),
@@ -336,7 +335,7 @@ export const experimentReeval = defineCommand({
     const evalSet = app.datasets.byId(exp.evalVersionId);
     // All of it must fit before the first request (each eval then reserves its own part as it starts).
     const total = models.reduce((a, m) => a + app.evals.estimateUsd(m.model, evalSet, exp.metric), 0);
-    assertFits(app.engine, app.clock, exp, total, `Re-evaluating ${models.map((m) => m.model).join(", ")}`);
+    app.experiments.assertFits(exp, total, `Re-evaluating ${models.map((m) => m.model).join(", ")}`);
     const done = [];
     for (const m of models) {
       done.push(

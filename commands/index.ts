@@ -8,7 +8,7 @@ import { experimentCommands } from "./experiment.ts";
 import { digestCommands } from "./digest.ts";
 import { migrateCommands } from "./migrate.ts";
 import { packCommands } from "./pack.ts";
-import { proposeCommands } from "./propose.ts";
+import { proposeCommands } from "./iterate.ts";
 import { scheduleCommands } from "./schedule.ts";
 import { sweepCommands } from "./sweep.ts";
 import { runCommands } from "./run.ts";

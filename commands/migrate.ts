@@ -60,7 +60,7 @@ async function migrationReply(
     data: { migration: svc.record(run), verdict: verdictJson(v), ...runJson(app, run), ...runner },
     failed: run.state === "failed" || v?.test.outcome === "inferior",
     onPosted: ({ channelId, messageId }: { channelId: string; messageId: string }) => {
-      app.engine.updateRun(run.id, { channelId, messageId });
+      app.runs.setMessage(run.id, { channelId, messageId });
     },
   };
 }

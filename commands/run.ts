@@ -316,7 +316,7 @@ export const runList = defineCommand({
     const exp = input.experiment ? ctx.app.experiments.get(input.experiment) : null;
     const runs = ctx.app.runs.list({ experimentId: exp?.id, limit: input.limit });
     const rows = runs.map((r) => {
-      const tuned = ctx.app.engine.evals({ runId: r.id, state: "succeeded" }).find((e) => e.role === "tuned");
+      const tuned = ctx.app.evals.ofRun(r.id).find((e) => e.role === "tuned");
       return { r, tuned, cost: ctx.app.costs.ofRun(r.id).totalUsd };
     });
     return {

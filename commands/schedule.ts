@@ -82,7 +82,7 @@ export const scheduleList = defineCommand({
   permission: "read",
   examples: ["/tune schedule list"],
   async handler(ctx) {
-    const all = ctx.app.iterations.schedules();
+    const all = ctx.app.digests.schedules();
     const rows = all.map(scheduleJson);
     // Times in each schedule's own zone, the zone written out (a bare "02:00" is read as local time).
     const at = (iso: string | null | undefined, tz: string) => (iso ? fmt.zoned(new Date(iso), tz) : "-");

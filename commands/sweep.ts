@@ -164,7 +164,7 @@ export const sweep = defineCommand({
       card,
       data: { id: out.sweep.id, state: out.sweep.state, totalUsd: out.totalUsd, cells: out.sweep.cells },
       onPosted: ({ messageId }) => {
-        app.iterations.updateSweep(out.sweep.id, { messageId });
+        app.sweeps.setMessage(out.sweep.id, messageId);
       },
     };
   },

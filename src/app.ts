@@ -28,6 +28,7 @@ import { SweepService } from "./core/sweeps.ts";
 import { iterationRepo } from "../db/repos/iterations.ts";
 import { packRepo } from "../db/repos/packs.ts";
 import { proposalRepo } from "../db/repos/proposals.ts";
+import { DigestService } from "./core/digest.ts";
 import { IterateService } from "./core/iterate/service.ts";
 import { PackService } from "./core/packs/service.ts";
 import { fsBlobStore, sweepTmp } from "./lib/blobs.ts";
@@ -59,6 +60,8 @@ export interface App {
   worker: RunWorker;
   iterations: IterationRepo;
   sweeps: SweepService;
+  /** Subscriptions, digests and the stored schedules. */
+  digests: DigestService;
   /** Eval packs (docs/packs.md). */
   packs: PackService;
   /** Failure clusters, teacher proposals and their approval (docs/packs.md). */
@@ -153,6 +156,7 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
     worker,
     iterations,
     sweeps,
+    digests: new DigestService(engine, iterations, datasets),
     packs,
     iterate,
     ingest,

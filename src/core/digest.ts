@@ -197,3 +197,26 @@ export function digestText(card: Card): string {
   }
   return out.join("\n");
 }
+
+/** Subscriptions, digests and the stored schedules, for the commands (they never reach the repositories). */
+export class DigestService {
+  constructor(
+    private readonly engine: EngineRepo,
+    private readonly iterations: IterationRepo,
+    private readonly datasets: DatasetService,
+  ) {}
+
+  subscribe(input: Parameters<IterationRepo["subscribe"]>[0]): ReturnType<IterationRepo["subscribe"]> {
+    return this.iterations.subscribe(input);
+  }
+
+  /** The digest of a period (one experiment, or all). */
+  build(opts: { since: Date; until: Date; experiment?: ExperimentRecord }) {
+    return buildDigest({ engine: this.engine, iterations: this.iterations, datasets: this.datasets }, opts);
+  }
+
+  /** The schedules as stored: listing them needs no running scheduler. */
+  schedules(): ReturnType<IterationRepo["schedules"]> {
+    return this.iterations.schedules();
+  }
+}

@@ -62,6 +62,11 @@ export class SweepService {
     this.listeners.push(l);
   }
 
+  /** Records the chat message that shows the sweep (its card is kept current there). */
+  setMessage(id: number, messageId: string): void {
+    this.repo.updateSweep(id, { messageId });
+  }
+
   get(id: number): SweepRecord {
     const s = this.repo.sweep(id);
     if (!s) throw new TuneError(ErrorCode.SweepNotFound, `No sweep ${id}.`);

@@ -35,6 +35,19 @@ test("adapters contain no repository or database call, and import nothing from d
   assert.deepEqual(found, []);
 });
 
+test("commands call the App's services, never a repository or the database (docs/architecture.md)", () => {
+  const found: string[] = [];
+  for (const f of files("commands")) {
+    const src = read(f);
+    src.split("\n").forEach((line, i) => {
+      if (/^\s*(\*|\/\/)/.test(line)) return; // comments
+      for (const re of STORAGE) if (re.test(line)) found.push(`${f}:${i + 1}: ${line.trim()}`);
+    });
+    for (const m of imports(src)) if (/(^|\/)db\/|drizzle|better-sqlite3/.test(m)) found.push(`${f}: imports ${m}`);
+  }
+  assert.deepEqual(found, []);
+});
+
 test("Slack and Discord do not import the console adapter (shared text rendering is in src/chat)", () => {
   const found = [...files("src/adapters/slack"), ...files("src/adapters/discord")].filter((f) =>
     imports(read(f)).some((m) => m.includes("/console/")),

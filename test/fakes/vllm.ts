@@ -35,6 +35,8 @@ export interface FakeVllm {
   calls: Array<{ method: string; path: string; body: unknown; status: number }>;
   chats: Array<{ model: string; adapter: string | null }>;
   maxInFlight: number;
+  /** Restarts the fake with or without VLLM_ALLOW_RUNTIME_LORA_UPDATING (the adapter routes appear or vanish). */
+  setRuntimeLoading(on: boolean): void;
   close(): Promise<void>;
 }
 
@@ -64,6 +66,9 @@ export async function startFakeVllm(o: FakeVllmOptions = {}): Promise<FakeVllm> 
     calls: [],
     chats: [],
     maxInFlight: 0,
+    setRuntimeLoading: (on) => {
+      o.runtimeLoading = on;
+    },
     close: async () => {},
   };
   const error = (status: number, message: string, type = "BadRequestError") => ({

@@ -329,6 +329,41 @@ describe("selfhosted serving", () => {
     }
   });
 
+  test("run-time loading off is found before training (a 404 from the load route), and again at load time", async () => {
+    const fake = await startFakeVllm({ base: BASE, runtimeLoading: false });
+    try {
+      const dir = tmpDir("sh-rt-off");
+      const server = new LoraServer(endpoint(fake, dir), VLLM);
+      const p = new SelfHostedProvider(server, { command: FAKE_TRAINER, graceMs: 1000, maxSeqLength: 512 });
+      const hyper = { epochs: 1, learningRate: 1e-4, batchSize: 4, loraRank: 8, loraAlpha: 16, seed: 1 };
+      // before a run exists: refused with what to set on the server, nothing trained or loaded
+      await assert.rejects(p.prepare({ model: `gpu:${BASE}`, hyper, format: "chat" }), (err: Error) => {
+        assert.equal((err as { code?: string }).code, "selfhosted_runtime_loading_off");
+        assert.match(err.message, /VLLM_ALLOW_RUNTIME_LORA_UPDATING=True/);
+        assert.match(err.message, /nothing was trained or spent/);
+        return true;
+      });
+      assert.equal(fake.loaded.size, 0);
+      // the server restarted with the setting: the same provider now accepts the run (and asks only once)
+      fake.setRuntimeLoading(true);
+      assert.deepEqual(await p.prepare({ model: `gpu:${BASE}`, hyper, format: "chat" }), { baseModel: BASE });
+      await p.prepare({ model: `gpu:${BASE}`, hyper, format: "chat" });
+      const probes = fake.calls.filter((c) => c.path === "/v1/load_lora_adapter");
+      assert.deepEqual(
+        probes.map((c) => c.status),
+        [404, 400],
+        "one probe refused, one accepted, then no more",
+      );
+      // restarted without it after training: the load says so, nothing is loaded
+      fake.setRuntimeLoading(false);
+      const d = adapterFolder(dir, "tl-r1-0000000a");
+      await assert.rejects(server.ensureLoaded("tl-r1-0000000a", d, BASE), /VLLM_ALLOW_RUNTIME_LORA_UPDATING=True/);
+      assert.equal(fake.loaded.size, 0);
+    } finally {
+      await fake.close();
+    }
+  });
+
   test("SGLang: adapter routes without /v1, the model written base:adapter", async () => {
     const fake = await startFakeVllm({ base: BASE, dialect: "sglang", answer: (_m, a) => `adapter ${a}` });
     try {

@@ -11,7 +11,8 @@ import { TuneError, ErrorCode } from "../../errors.ts";
 import { sleep } from "../../lib/limit.ts";
 import { budgetRefusal, leaseOwner, ownerAlive, priced, SpendMeter, usd } from "../costs/budget.ts";
 import { formatRef } from "../datasets/names.ts";
-import { bestTunedEval } from "../experiments/evals.ts";
+import { bestTunedEval, experimentEvals, latestEvalsByModel } from "../experiments/evals.ts";
+import { answerRows, resolveEval, type AnswerRow, type ResolvedEval } from "./answers.ts";
 import { fmt } from "../format.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { Pricing } from "../inference.ts";
@@ -370,6 +371,46 @@ export class EvalService {
   /** The experiment's best tuned model so far: its highest-scoring eval of one of its own runs. */
   bestTuned(exp: ExperimentRecord): EvalRecord | null {
     return bestTunedEval(this.repo, exp);
+  }
+
+  /** A model reference as stored (`run:3` becomes the run's tuned model; a bare name gets its provider). */
+  modelRef(ref: string): string {
+    return resolveModel(ref, this.providers, this.repo).ref;
+  }
+
+  /** The experiment's evals on its eval set and metric, newest first (its own runs' and the baselines'). */
+  ofExperiment(exp: ExperimentRecord): EvalRecord[] {
+    return experimentEvals(this.repo, exp);
+  }
+
+  /** The experiment's latest eval of each model, best first (its leaderboard). */
+  leaderboard(exp: ExperimentRecord): EvalRecord[] {
+    return latestEvalsByModel(this.repo, exp);
+  }
+
+  /** The eval a user names (`#12`, `run:3`, a model...), with the base eval it is paired with. */
+  resolve(ref: string): ResolvedEval {
+    return resolveEval(this.repo, ref);
+  }
+
+  /** An eval's rows with their answers and grades (and the paired base's answers). */
+  answers(resolved: ResolvedEval): Promise<AnswerRow[]> {
+    return answerRows({ repo: this.repo, datasets: this.datasets }, resolved);
+  }
+
+  /** The eval with this id, or null. */
+  byId(id: number): EvalRecord | null {
+    return this.repo.evalById(id);
+  }
+
+  /** A run's succeeded evals (its tuned model's first). */
+  ofRun(runId: number): EvalRecord[] {
+    return this.repo.evals({ runId, state: "succeeded" });
+  }
+
+  /** How many rows an eval has answered. */
+  rowCount(id: number): number {
+    return this.repo.evalRows(id).length;
   }
 
   /** The latest succeeded eval of a model on a dataset version with a metric. */

@@ -4,7 +4,9 @@ import { formatRef } from "../datasets/names.ts";
 import type { DatasetService } from "../datasets/service.ts";
 import type { EvalService } from "../evals/service.ts";
 import { resolveModel, type ProviderSet } from "../models.ts";
-import type { Clock, EngineRepo, ExperimentRecord, HypothesisRecord } from "../ports.ts";
+import { assertFits } from "../costs/budget.ts";
+import { scoreHistory, type ScorePoint } from "../digest.ts";
+import type { BudgetUse, Clock, EngineRepo, ExperimentRecord, HypothesisRecord } from "../ports.ts";
 
 const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
@@ -75,6 +77,21 @@ export class ExperimentService {
 
   get(name: string): ExperimentRecord {
     return experimentNamed(this.repo, name);
+  }
+
+  /** The experiment of this name, or null. */
+  find(name: string): ExperimentRecord | null {
+    return this.repo.experimentByName(name);
+  }
+
+  /** Refuses (budget_exceeded, with the sum) work of `usd` that does not fit in what is left of the budget. */
+  assertFits(exp: ExperimentRecord, usd: number, head: string): BudgetUse {
+    return assertFits(this.repo, this.clock, exp, usd, head);
+  }
+
+  /** The experiment's best score after each of its runs (the history chart's points). */
+  scoreHistory(exp: ExperimentRecord): ScorePoint[] {
+    return scoreHistory(this.repo, exp);
   }
 
   /** The experiment with this id, or null. */

@@ -144,6 +144,7 @@ export class SelfHostedProvider implements TrainerProvider {
       );
     }
     const base = await this.server.servedBase(name, input.signal);
+    await this.server.checkRuntimeLoading(input.signal);
     return { baseModel: base.id };
   }
 

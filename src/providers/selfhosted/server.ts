@@ -71,6 +71,7 @@ export class LoraServer {
   private readonly http: NonNullable<ServerDeps["http"]>;
   /** Adapters loaded by us or found loaded, with when each was last used (LRU order). */
   private loaded: Map<string, number> | null = null;
+  private runtimeLoadingOn = false;
   private clock = 0;
   /** Loads and unloads run one at a time (the LRU bookkeeping must match the server). */
   private queue: Promise<unknown> = Promise.resolve();
@@ -161,6 +162,23 @@ export class LoraServer {
       "selfhosted_base_not_served",
       `${this.dialect.label} at ${this.name} does not serve ${name}: it serves ${bases.map((m) => m.id).join(", ") || "no base model"}. Train on that one (--model gpu:${bases[0]?.id ?? "<base>"}), or start the server with the other base (vllm serve ${name} --enable-lora ...).`,
     );
+  }
+
+  /**
+   * Finds run-time adapter loading off before anything is trained: the load route answers a request naming no adapter
+   * with a validation error (400/422) when it exists, and 404 when the server was started without it. Asked once
+   * per server until it answers yes (a restart with the setting is then seen on the next run).
+   */
+  async checkRuntimeLoading(signal?: AbortSignal): Promise<void> {
+    if (this.runtimeLoadingOn) return;
+    const res = await this.call("POST", this.dialect.loadUrl(this.endpoint.baseUrl), {}, signal);
+    if (res.status === 404) {
+      throw new TuneError(
+        "selfhosted_runtime_loading_off",
+        `${this.name} could not serve the adapter this run would train: ${this.dialect.runtimeLoadingHint}. Then restart it and start the run again; nothing was trained or spent.`,
+      );
+    }
+    this.runtimeLoadingOn = true;
   }
 
   /** Refuses a LoRA rank the server cannot load, naming the setting to change on each side. */
