@@ -344,6 +344,17 @@ export const workers = sqliteTable("workers", {
   seenAt: integer("seen_at", { mode: "timestamp_ms" }).notNull(),
 });
 
+/**
+ * Named leases among processes sharing one database (docs/scale.md): the Socket Mode or Discord gateway connection
+ * is held by the replica whose lease is current; another takes it over once the lease runs out.
+ */
+export const leases = sqliteTable("leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  until: integer("until", { mode: "timestamp_ms" }).notNull(),
+  acquiredAt: integer("acquired_at", { mode: "timestamp_ms" }).notNull(),
+});
+
 /** Custom eval packs (docs/packs.md): each `pack add` of a name adds its next version. */
 export const packs = sqliteTable(
   "packs",

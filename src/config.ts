@@ -4,6 +4,7 @@ import { TuneError, ErrorCode } from "./errors.ts";
 import type { EndpointConfig } from "./providers/openai-compatible.ts";
 import { principalProblems } from "./lib/principals.ts";
 import { endpointsFromSettings } from "./providers/settings.ts";
+import { scaleFromSettings, scaleSecrets, type ScaleConfig } from "./scale/settings.ts";
 
 /**
  * Every setting, parsed once at start. `.env.example` documents each one; keep the two in step.
@@ -102,6 +103,8 @@ export interface Config {
   selfhostedWorker: "bot" | "external";
   /** Values that must never be printed (tokens, keys, secrets); the logger and renderers scrub them. */
   secrets: string[];
+  /** Postgres, the object store, leader leases (src/scale/settings.ts, docs/scale.md). */
+  scale: ScaleConfig;
 }
 
 const SECRET_NAME = /(TOKEN|SECRET|KEY|PASSWORD)$/;
@@ -170,6 +173,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     selfhostedWorker: s.TUNELOOP_SELFHOSTED_WORKER,
     secrets: Object.entries(env)
       .filter(([k, v]) => SECRET_NAME.test(k) && typeof v === "string" && v.length >= 8)
-      .map(([, v]) => v as string),
+      .map(([, v]) => v as string)
+      .concat(scaleSecrets(env)),
+    scale: scaleFromSettings(env),
   };
 }

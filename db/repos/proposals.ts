@@ -3,7 +3,7 @@ import type { ProposalRecord, ProposalRepo } from "../../src/core/iterate/types.
 import type { Db } from "../client.ts";
 import { proposals, runs } from "../schema.ts";
 
-const asProposal = (r: typeof proposals.$inferSelect): ProposalRecord => ({
+export const asProposal = (r: typeof proposals.$inferSelect): ProposalRecord => ({
   ...r,
   cluster: r.cluster as ProposalRecord["cluster"],
   rows: r.rows as ProposalRecord["rows"],

@@ -17,6 +17,7 @@ import type { FakeEndpoint } from "../fakes/openai-compatible.ts";
 import { fakeProviders } from "../fakes/providers.ts";
 import { tmpDir } from "../helpers.ts";
 import { answerFor, COLOURS, fakeEndpoint } from "../engine/engine-helpers.ts";
+import { engineDatabaseUrl } from "../pg/cluster.ts";
 import { BIAS_CUES } from "../../src/core/packs/builtin.ts";
 
 type Msg = { role: string; content: string };
@@ -144,10 +145,14 @@ export async function packApp(
   env: Record<string, string> = {},
   opts: { answers?: (prompt: string) => string; trainer?: import("../fakes/providers.ts").FakeTrainer } = {},
 ): Promise<App> {
+  const dataDir = tmpDir("packs");
+  // On the Postgres pass (npm run test:pg), a database of its own.
+  const databaseUrl = await engineDatabaseUrl(dataDir);
   const config = loadConfig({
-    TUNELOOP_DATA: tmpDir("packs"),
+    TUNELOOP_DATA: dataDir,
     LOG_LEVEL: "silent",
     TUNELOOP_PACK_JUDGE: "ep:judge",
+    ...(databaseUrl ? { TUNELOOP_DATABASE_URL: databaseUrl } : {}),
     ...env,
   });
   const providers = fakeProviders({

@@ -190,7 +190,7 @@ export class IterateService {
       inputTokens: reply.inputTokens,
       outputTokens: reply.outputTokens,
       usd: cost,
-      wallMs: reply.latencyMs,
+      wallMs: Math.round(reply.latencyMs),
     });
     const parsed = parseTeacherReply(reply.text);
     dropped.invalid = parsed.dropped;

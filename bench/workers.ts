@@ -1,0 +1,93 @@
+/**
+ * Workers on Postgres: 40 I/O-bound runs (the fake trainer waits `stepMs` per step, as a hosted or remote trainer
+ * keeps a worker waiting on the network) taken by 1 and then 2 `tuneloop worker` processes through the pg-boss queue.
+ * Target: throughput with 2 workers >= 1.8x that of 1. Needs PostgreSQL (a throwaway cluster from .ci/pg).
+ */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { runCommand } from "../commands/dispatch.ts";
+import { startScale } from "../src/scale/index.ts";
+import { ctxFor, engineApp, seedExperiment } from "../test/engine/engine-helpers.ts";
+import { repoRoot } from "../test/helpers.ts";
+import { startWorker } from "../test/pg/workers.ts";
+
+async function trial(workers: number, runs: number, steps: number, stepMs: number): Promise<number> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tuneloop-bench-workers-"));
+  const { app } = await engineApp({ dataDir });
+  const { train } = await seedExperiment(app, { rows: 40 });
+  const scale = await startScale(app, { role: "chat", providers: [] });
+  const procs = [];
+  try {
+    for (let i = 0; i < workers; i++)
+      procs.push(await startWorker(dataDir, { TUNELOOP_RUN_LEASE_S: "30" }, steps, stepMs));
+    const t0 = performance.now();
+    for (let i = 0; i < runs; i++) {
+      const out = await runCommand(["run", "start", train, "--experiment", "exp", "--yes", "--seed", String(i + 1)], {
+        ...ctxFor(app, "console"),
+        requestId: `bench-${i}`,
+      });
+      if (out.exitCode !== 0) throw new Error(out.error?.message);
+    }
+    const expId = app.experiments.get("exp").id;
+    for (;;) {
+      const all = app.engine.listRuns({ experimentId: expId });
+      if (all.every((r) => r.state === "succeeded" || r.state === "failed")) {
+        const failed = all.filter((r) => r.state === "failed");
+        if (failed.length) throw new Error(`${failed.length} runs failed: ${failed[0].stateReason}`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return (performance.now() - t0) / 1000;
+  } finally {
+    for (const p of procs) p.kill("SIGTERM");
+    await scale.stop();
+    await app.close();
+  }
+}
+
+export async function benchWorkers(runs: number, median: (xs: number[]) => number): Promise<void> {
+  const steps = 10;
+  const stepMs = 150;
+  console.log(
+    `\n## Workers on Postgres: 40 I/O-bound runs (${steps} steps x ${stepMs} ms waiting each), 1 vs 2 workers`,
+  );
+  let stop: (() => void) | null = null;
+  if (!process.env.TUNELOOP_TEST_DATABASE_URL) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tuneloop-bench-pg-"));
+    try {
+      const url = execFileSync(path.join(repoRoot, ".ci", "pg"), ["start", path.join(dir, "c")], {
+        encoding: "utf8",
+      }).trim();
+      process.env.TUNELOOP_TEST_DATABASE_URL = url;
+      stop = () => execFileSync(path.join(repoRoot, ".ci", "pg"), ["stop", path.join(dir, "c")]);
+    } catch (err) {
+      console.log(`skipped: no PostgreSQL could start here (${(err as Error).message.split("\n")[0]})`);
+      return;
+    }
+  }
+  try {
+    const one: number[] = [];
+    const two: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      one.push(await trial(1, 40, steps, stepMs));
+      two.push(await trial(2, 40, steps, stepMs));
+    }
+    const s1 = median(one);
+    const s2 = median(two);
+    const ratio = 40 / s2 / (40 / s1);
+    console.log(
+      `1 worker:  ${s1.toFixed(1)} s (${(40 / s1).toFixed(2)} runs/s)   [${one.map((x) => x.toFixed(1)).join(", ")}]`,
+    );
+    console.log(
+      `2 workers: ${s2.toFixed(1)} s (${(40 / s2).toFixed(2)} runs/s)   [${two.map((x) => x.toFixed(1)).join(", ")}]`,
+    );
+    console.log(
+      `throughput ratio 2 vs 1 workers: ${ratio.toFixed(2)}x (target >= 1.8x) ${ratio >= 1.8 ? "OK" : "BELOW TARGET"}`,
+    );
+  } finally {
+    stop?.();
+  }
+}
