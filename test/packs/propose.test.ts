@@ -85,6 +85,38 @@ describe("iterate propose with a teacher", () => {
     assert.equal(again.error?.code, "proposal_decided");
   });
 
+  test("two Approve presses at once make one dataset version, and the second is told it was approved", async () => {
+    const o = await runCommand(
+      ["iterate", "propose", String(runId), "--teacher", "ep:teacher", "--rows", "6"],
+      ctxFor(app, "slack"),
+    );
+    assert.equal(o.exitCode, 0, o.error?.message);
+    const id = (o.data as { proposal: { id: number } }).proposal.id;
+    const train = app.runs.get(runId).datasetVersionId;
+    const name = app.datasets.byId(train).name;
+    const versions = () => app.datasets.versions(name).length;
+    const before = versions();
+    const hyps = app.engine.hypotheses(1).length;
+    // a double click, or the same button pressed by two people: both commands run concurrently
+    const [a, b] = await Promise.all([
+      runCommand(["iterate", "approve", String(id)], { ...ctxFor(app, "slack"), user: { id: "U1", name: "ann" } }),
+      runCommand(["iterate", "approve", String(id)], { ...ctxFor(app, "discord"), user: { id: "U2", name: "bob" } }),
+    ]);
+    const ok = [a, b].filter((x) => x.exitCode === 0);
+    const refused = [a, b].filter((x) => x.error);
+    assert.equal(ok.length, 1, "exactly one approve goes through");
+    assert.equal(refused[0]?.error?.code, "proposal_decided");
+    assert.match(
+      refused[0]?.error?.message ?? "",
+      new RegExp(`^Proposal ${id} (is being approved by (ann|bob) now|was already approved\\.)`),
+    );
+    assert.equal(versions(), before + 1, "one new dataset version");
+    assert.equal(app.engine.hypotheses(1).length, hyps + 1, "one hypothesis");
+    const again = await runCommand(["iterate", "approve", String(id)], ctxFor(app, "slack"));
+    assert.equal(again.error?.code, "proposal_decided");
+    assert.equal(versions(), before + 1);
+  });
+
   test("a teacher whose most possible cost passes the budget is not asked", async () => {
     await runCommand(["experiment", "budget", "exp", "0.0001"], ctxFor(app));
     const asked = fake.requests.length;

@@ -249,39 +249,59 @@ export class IterateService {
     return p;
   }
 
-  /** Approve: the training set plus the rows becomes a new version, and a hypothesis is recorded for it. */
+  /** Why a proposal cannot be decided any more: approved, rejected, or being approved (by whom). */
+  private decided(p: ProposalRecord): TuneError {
+    const what =
+      p.state === "approving"
+        ? `is being approved${p.decidedBy ? ` by ${p.decidedBy}` : ""} now (if a restart cut that short, propose again)`
+        : `was already ${p.state}`;
+    return new TuneError("proposal_decided", `Proposal ${p.id} ${what}.`);
+  }
+
+  /**
+   * Approve: the training set plus the rows becomes a new version, and a hypothesis is recorded for it. The proposal
+   * is claimed first (compare-and-set to `approving`), so two approves at once (a double click, two people, two
+   * processes) make one version: the second is refused before it writes anything.
+   */
   async approve(id: number, opts: { user: string; expectPts?: number }) {
     const p = this.proposal(id);
-    if (p.state !== "proposed") throw new TuneError("proposal_decided", `Proposal ${id} was already ${p.state}.`);
+    if (p.state !== "proposed") throw this.decided(p);
     if (!p.rows.length) throw new TuneError("proposal_empty", `Proposal ${id} has no rows left to add; propose again.`);
     const { run, exp } = this.runOf(p.runId);
-    const version = await this.datasets.appendRows(
-      run.datasetVersionId,
-      p.rows.map((r) => ({ kind: "chat" as const, ...r })),
-      { user: opts.user, from: `proposal ${id}` },
+    const claim = { decidedBy: opts.user, decidedAt: this.clock.now() };
+    if (!this.repo.decideProposal(id, { state: "approving", ...claim })) throw this.decided(this.proposal(id));
+    let version: Awaited<ReturnType<DatasetService["appendRows"]>>;
+    let h: ReturnType<ExperimentService["addHypothesis"]>;
+    try {
+      version = await this.datasets.appendRows(
+        run.datasetVersionId,
+        p.rows.map((r) => ({ kind: "chat" as const, ...r })),
+        { user: opts.user, from: `proposal ${id}` },
+      );
+      const expect = opts.expectPts ?? 10;
+      h = this.experiments.addHypothesis({
+        experiment: exp.name,
+        text: `adding ${p.rows.length} rows on cluster ${p.cluster.k} (${p.cluster.label}) raises ${p.cluster.metric} on that cluster by >= ${expect} pts`,
+        metric: p.cluster.metric,
+        expectPts: expect,
+        user: opts.user,
+      });
+    } catch (err) {
+      this.repo.decideProposal(id, { state: "proposed", decidedBy: null, decidedAt: null }, "approving");
+      throw err;
+    }
+    const done = this.repo.decideProposal(
+      id,
+      { state: "approved", ...claim, datasetVersionId: version.id, hypothesisId: h.id },
+      "approving",
     );
-    const expect = opts.expectPts ?? 10;
-    const h = this.experiments.addHypothesis({
-      experiment: exp.name,
-      text: `adding ${p.rows.length} rows on cluster ${p.cluster.k} (${p.cluster.label}) raises ${p.cluster.metric} on that cluster by >= ${expect} pts`,
-      metric: p.cluster.metric,
-      expectPts: expect,
-      user: opts.user,
-    });
-    const done = this.repo.decideProposal(id, {
-      state: "approved",
-      decidedBy: opts.user,
-      decidedAt: this.clock.now(),
-      datasetVersionId: version.id,
-      hypothesisId: h.id,
-    });
-    if (!done) throw new TuneError("proposal_decided", `Proposal ${id} was decided meanwhile.`);
+    if (!done) throw this.decided(this.proposal(id));
     return { proposal: done, version, hypothesis: h, experiment: exp };
   }
 
   reject(id: number, user: string): ProposalRecord {
     const p = this.repo.decideProposal(id, { state: "rejected", decidedBy: user, decidedAt: this.clock.now() });
-    if (!p) throw new TuneError("proposal_decided", `Proposal ${id} was already ${this.proposal(id).state}.`);
+    if (!p) throw this.decided(this.proposal(id));
     return p;
   }
 
