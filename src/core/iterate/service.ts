@@ -160,7 +160,9 @@ export class IterateService {
     const maxTokens = n * TEACHER_TOKENS_PER_ROW + 50;
     const chars = messages.reduce((s, m) => s + m.content.length, 0);
     const estimate = priced(model.pricing, { inputTokens: Math.ceil(chars / 3), outputTokens: maxTokens });
-    // one request, bounded by its max_tokens: refused up front when its most could pass the budget
+    // One request, bounded by its max_tokens: refused up front when its most could pass the budget, and booked at
+    // that most in the same synchronous step (no await between the check and the booking), so every other check
+    // (another propose, a run start, an eval) sees it while the teacher answers; settled to its actual cost after.
     assertFits(
       this.engine,
       this.clock,
@@ -181,15 +183,21 @@ export class IterateService {
       trainingTokens: 0,
       inputTokens: 0,
       outputTokens: 0,
-      usd: 0,
+      usd: estimate,
       wallMs: 0,
     });
-    const [reply] = await model.completeAll([{ messages, maxTokens, temperature: 0.7 }], { signal: opts.signal });
+    let reply: Awaited<ReturnType<typeof model.completeAll>>[number];
+    try {
+      [reply] = await model.completeAll([{ messages, maxTokens, temperature: 0.7 }], { signal: opts.signal });
+    } catch (err) {
+      this.engine.bookLedger(ledgerId, { inputTokens: 0, outputTokens: 0, usd: -estimate });
+      throw err;
+    }
     const cost = priced(model.pricing, reply);
     this.engine.bookLedger(ledgerId, {
       inputTokens: reply.inputTokens,
       outputTokens: reply.outputTokens,
-      usd: cost,
+      usd: cost - estimate,
       wallMs: Math.round(reply.latencyMs),
     });
     const parsed = parseTeacherReply(reply.text);
@@ -221,6 +229,11 @@ export class IterateService {
         continue;
       }
       seen.add(key);
+      // a teacher that writes more than asked (up to its reply's line cap) adds no more than was asked for
+      if (kept.length >= n) {
+        dropped.invalid.push({ line, reason: `beyond the ${n} rows asked for` });
+        continue;
+      }
       kept.push({ messages: (row.messages ?? []) as ProposedRow["messages"] });
     }
     const proposal = this.repo.addProposal({
