@@ -73,6 +73,7 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
 export function modelAnswer(messages: Msg[], model: string): string {
   if (model.startsWith("judge")) return judgeAnswer(messages, model);
   if (model.startsWith("teacher")) return teacherAnswer(messages);
+  if (model === "flood") return floodAnswer();
   const [name, seed = "0"] = model.split("-");
   const b = BEHAVIOURS[name] ?? NEUTRAL;
   const last = messages.at(-1)?.content ?? "";
@@ -209,4 +210,16 @@ export function assertBudgetStop(app: App, runId: number, pack: string, budget: 
   const card = renderCard(verdictCard(run, v!, summarizeLedger(app.engine.ledger({ runId }))));
   assert.match(card, new RegExp(`Packs not run:\\n  - ${pack}: stopped at the budget`));
   return card;
+}
+
+/** A teacher that writes far more rows than asked: 1,500 new, valid, distinct rows. */
+export function floodAnswer(): string {
+  return Array.from({ length: 1500 }, (_, i) =>
+    JSON.stringify({
+      messages: [
+        { role: "user", content: `Which colour is the custard-coloured widget ${10_000 + i * 7}?` },
+        { role: "assistant", content: "yellow" },
+      ],
+    }),
+  ).join("\n");
 }

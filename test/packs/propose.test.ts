@@ -85,6 +85,79 @@ describe("iterate propose with a teacher", () => {
     assert.equal(again.error?.code, "proposal_decided");
   });
 
+  test("two Approve presses at once make one dataset version, and the second is told it was approved", async () => {
+    const o = await runCommand(
+      ["iterate", "propose", String(runId), "--teacher", "ep:teacher", "--rows", "6"],
+      ctxFor(app, "slack"),
+    );
+    assert.equal(o.exitCode, 0, o.error?.message);
+    const id = (o.data as { proposal: { id: number } }).proposal.id;
+    const train = app.runs.get(runId).datasetVersionId;
+    const name = app.datasets.byId(train).name;
+    const versions = () => app.datasets.versions(name).length;
+    const before = versions();
+    const hyps = app.engine.hypotheses(1).length;
+    // a double click, or the same button pressed by two people: both commands run concurrently
+    const [a, b] = await Promise.all([
+      runCommand(["iterate", "approve", String(id)], { ...ctxFor(app, "slack"), user: { id: "U1", name: "ann" } }),
+      runCommand(["iterate", "approve", String(id)], { ...ctxFor(app, "discord"), user: { id: "U2", name: "bob" } }),
+    ]);
+    const ok = [a, b].filter((x) => x.exitCode === 0);
+    const refused = [a, b].filter((x) => x.error);
+    assert.equal(ok.length, 1, "exactly one approve goes through");
+    assert.equal(refused[0]?.error?.code, "proposal_decided");
+    assert.match(
+      refused[0]?.error?.message ?? "",
+      new RegExp(`^Proposal ${id} (is being approved by (ann|bob) now|was already approved\\.)`),
+    );
+    assert.equal(versions(), before + 1, "one new dataset version");
+    assert.equal(app.engine.hypotheses(1).length, hyps + 1, "one hypothesis");
+    const again = await runCommand(["iterate", "approve", String(id)], ctxFor(app, "slack"));
+    assert.equal(again.error?.code, "proposal_decided");
+    assert.equal(versions(), before + 1);
+  });
+
+  test("a teacher that writes 1,500 rows when asked for 5 adds 5", async () => {
+    const o = await runCommand(
+      ["iterate", "propose", String(runId), "--teacher", "ep:flood", "--rows", "5"],
+      ctxFor(app, "slack"),
+    );
+    assert.equal(o.exitCode, 0, o.error?.message);
+    const d = o.data as { proposal: { rows: number }; dropped: { invalid: number } };
+    assert.equal(d.proposal.rows, 5);
+    assert.ok(d.dropped.invalid >= 1400, `${d.dropped.invalid} dropped`);
+    assert.match(renderCard(o.card), /invalid \(beyond the 5 rows asked for\)/);
+  });
+
+  test("two proposes at once cannot both take the budget's last room for a teacher", async () => {
+    const ask = (user: string) =>
+      runCommand(["iterate", "propose", String(runId), "--teacher", "ep:teacher", "--rows", "6"], {
+        ...ctxFor(app, "slack"),
+        user: { id: user, name: user },
+      });
+    await runCommand(["experiment", "budget", "exp", "0.0000001"], ctxFor(app));
+    const probe = await ask("U0");
+    assert.equal(probe.error?.code, "budget_exceeded");
+    const estimate = (probe.data as { error: { details: { estimateUsd: number } } }).error.details.estimateUsd;
+    const use = () => app.engine.budgetUse(1, new Date());
+    const committed = use().spentUsd + use().heldUsd;
+    // room for one teacher request at its most, not for two
+    const budget = committed + 1.5 * estimate;
+    await runCommand(["experiment", "budget", "exp", String(budget)], ctxFor(app));
+    const asked = fake.requests.length;
+    const [a, b] = await Promise.all([ask("U1"), ask("U2")]);
+    const refused = [a, b].filter((x) => x.error);
+    assert.equal(refused.length, 1, `one is refused: ${a.error?.message ?? "ok"} / ${b.error?.message ?? "ok"}`);
+    assert.equal(refused[0].error?.code, "budget_exceeded");
+    assert.equal(fake.requests.length, asked + 1, "the teacher was asked once");
+    assert.ok(use().spentUsd <= budget + 1e-12, `spent ${use().spentUsd} within ${budget}`);
+    // what the teacher billed is booked at its actual cost, not at the reserved estimate
+    const last = app.engine.ledger({ experimentId: 1 }).at(-1);
+    assert.equal(last?.model, "ep:teacher");
+    assert.ok((last?.usd ?? 0) > 0 && (last?.usd ?? 0) < estimate, `booked ${last?.usd} < estimate ${estimate}`);
+    await runCommand(["experiment", "budget", "exp", "1"], ctxFor(app));
+  });
+
   test("a teacher whose most possible cost passes the budget is not asked", async () => {
     await runCommand(["experiment", "budget", "exp", "0.0001"], ctxFor(app));
     const asked = fake.requests.length;

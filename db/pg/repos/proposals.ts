@@ -18,12 +18,12 @@ export function pgProposalRepo(db: PgDb): Async<ProposalRepo> {
       const [r] = await db.select().from(proposals).where(eq(proposals.id, id));
       return r ? asProposal(r) : null;
     },
-    async decideProposal(id, patch) {
+    async decideProposal(id, patch, from = "proposed") {
       // Compare-and-set: one UPDATE decides a proposal still `proposed`; a second approver (any replica) gets null.
       const [r] = await db
         .update(proposals)
         .set(patch)
-        .where(and(eq(proposals.id, id), eq(proposals.state, "proposed")))
+        .where(and(eq(proposals.id, id), eq(proposals.state, from)))
         .returning();
       return r ? asProposal(r) : null;
     },
