@@ -17,7 +17,7 @@ import { loadConfig } from "../../src/config.ts";
 import { TuneError } from "../../src/errors.ts";
 import { startScale } from "../../src/scale/index.ts";
 import { pgBlobStore } from "../../src/scale/pg-blobs.ts";
-import { ctxFor, engineApp, seedExperiment } from "../engine/engine-helpers.ts";
+import { ctxFor, engineApp, seedExperiment, writeTask } from "../engine/engine-helpers.ts";
 import { runCli, testEnv, tmpDir } from "../helpers.ts";
 import { pgCluster, pgDatabase } from "./cluster.ts";
 
@@ -184,18 +184,7 @@ test("db copy moves the data folder's blobs into the table when it is the blob s
   skip,
 }, async () => {
   const data = tmpDir("copy-blobs");
-  const file = path.join(tmpDir("rows"), "t.jsonl");
-  fs.writeFileSync(
-    file,
-    `${Array.from({ length: 30 }, (_, i) =>
-      JSON.stringify({
-        messages: [
-          { role: "user", content: `q${i}` },
-          { role: "assistant", content: `a${i}` },
-        ],
-      }),
-    ).join("\n")}\n`,
-  );
+  const file = writeTask(tmpDir("rows"), 30);
   assert.equal((await runCli(["dataset", "upload", file, "--name", "task"], testEnv(data))).code, 0);
   const { url, sql } = await database("blobs-copy");
   try {
