@@ -33,6 +33,7 @@ import { DigestService } from "./core/digest.ts";
 import { IterateService } from "./core/iterate/service.ts";
 import { PackService } from "./core/packs/service.ts";
 import { fsBlobStore, sweepTmp } from "./lib/blobs.ts";
+import { pgBlobStore } from "./scale/pg-blobs.ts";
 import { s3BlobStore } from "./scale/s3-blobs.ts";
 import type { Logger } from "./log.ts";
 import { createProviders, type Providers } from "./providers/index.ts";
@@ -85,8 +86,14 @@ export interface App {
 export function createApp(config: Config, log: Logger, opts: { clock?: Clock; providers?: Providers } = {}): App {
   const pg = config.scale.databaseUrl ? openPgSync(config.scale.databaseUrl) : null;
   const db = pg ? null : openDb(path.join(config.dataDir, "tuneloop.db"));
-  const s3 = config.scale.blob.kind === "s3" ? s3BlobStore(config.dataDir, config.scale.blob) : null;
-  const blobs = s3 ?? fsBlobStore(config.dataDir);
+  const b = config.scale.blob;
+  const shared =
+    b.kind === "s3"
+      ? s3BlobStore(config.dataDir, b)
+      : b.kind === "postgres"
+        ? pgBlobStore(config.dataDir, config.scale.databaseUrl!, { maxBytes: b.maxBytes })
+        : null;
+  const blobs = shared ?? fsBlobStore(config.dataDir);
   sweepTmp(config.dataDir);
   const clock = opts.clock ?? systemClock;
   installCostTables();
@@ -176,7 +183,7 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
       await providers.close();
       db?.$client.close();
       await pg?.close();
-      await s3?.close();
+      await shared?.close();
     },
   };
 }

@@ -122,6 +122,8 @@ export const ErrorCode = {
   DbCopyNeedsPostgres: "db_copy_needs_postgres",
   DbCopyNoFile: "db_copy_no_file",
   DbCopyRefused: "db_copy_refused",
+  BlobStoreNeedsPostgres: "blob_store_needs_postgres",
+  BlobTooLarge: "blob_too_large",
   // chat platforms
   DiscordCommandInvalid: "discord_command_invalid",
   DiscordDeployRefused: "discord_deploy_refused",

@@ -52,3 +52,11 @@ export const RUN_CHANNEL = "tuneloop_runs";
 export async function notifyRun(db: PgDb, payload: string): Promise<void> {
   await db.execute(sql`SELECT pg_notify(${RUN_CHANNEL}, ${payload})`);
 }
+
+/** The channel that wakes idle workers when a job is queued (pg-boss alone would find it at its next poll). */
+export const JOB_CHANNEL = "tuneloop_jobs";
+
+/** Tells every replica and worker that `queue` has a new job. */
+export async function notifyJob(db: PgDb, queue: string): Promise<void> {
+  await db.execute(sql`SELECT pg_notify(${JOB_CHANNEL}, ${queue})`);
+}

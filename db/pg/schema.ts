@@ -6,6 +6,7 @@
 import {
   bigint,
   boolean,
+  customType,
   doublePrecision,
   index,
   integer,
@@ -439,4 +440,18 @@ export const chatButtons = pgTable("chat_buttons", {
   key: text("key").primaryKey(),
   command: text("command").notNull(),
   at: timestamp("at", { withTimezone: true, mode: "date" }).notNull(),
+});
+
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => "bytea" });
+
+/**
+ * Blobs kept in Postgres itself (TUNELOOP_BLOB_URL=postgres, for small installs: src/scale/pg-blobs.ts): datasets'
+ * files by the sha256 of their bytes, each written whole by one INSERT ... ON CONFLICT DO NOTHING and checked against
+ * its key when read. Postgres only: on SQLite the blobs are files in the data folder (src/lib/blobs.ts).
+ */
+export const blobs = pgTable("blobs", {
+  sha256: text("sha256").primaryKey(),
+  data: bytea("data").notNull(),
+  size: bigint("size", { mode: "number" }).notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
 });

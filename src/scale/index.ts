@@ -10,7 +10,7 @@
 import os from "node:os";
 import pg from "pg";
 import { type PgDb, openPg } from "../../db/pg/client.ts";
-import { claimMissedFire, notifyRun, RUN_CHANNEL } from "../../db/pg/scale.ts";
+import { claimMissedFire, JOB_CHANNEL, notifyJob, notifyRun, RUN_CHANNEL } from "../../db/pg/scale.ts";
 import type { App } from "../app.ts";
 import type { RunRecord } from "../core/ports.ts";
 import type { RunVerdict } from "../core/runs/events.ts";
@@ -59,12 +59,20 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
   const stops: Array<() => Promise<void>> = [];
   const warn = (what: string) => (err: unknown) => app.log.warn({ err }, what);
 
-  // Runs that become ready are offered as jobs; the sweep offers again those whose worker died (stately: once).
+  // Run changes that came from another replica (read back and passed to this one's listeners): they are not told
+  // back (each replica would echo every change to the others for ever) nor offered again (their replica did).
+  const replayed = new WeakSet<RunRecord>();
+
+  // Runs that become ready are offered as jobs, and the workers told at once (NOTIFY), so that an idle worker takes
+  // a new run now rather than at its next poll; the sweep offers again those whose worker died (once: singleton).
   const offer = (run: Pick<RunRecord, "id" | "provider">) =>
-    queue.enqueueRun(run).catch(warn("queue: offering a run failed"));
+    queue
+      .enqueueRun(run)
+      .then((q) => (q ? notifyJob(db, q) : undefined))
+      .catch(warn("queue: offering a run failed"));
   const offListen = app.runs.events.listen({
     onRun: (run, event) => {
-      if (event === "state" && run.state === "queued") void offer(run);
+      if (event === "state" && run.state === "queued" && !replayed.has(run)) void offer(run);
     },
   });
   const sweep = () => {
@@ -80,10 +88,12 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
   listener.on("error", warn("run changes: the LISTEN connection failed"));
   await listener.connect();
   await listener.query(`LISTEN ${RUN_CHANNEL}`);
+  await listener.query(`LISTEN ${JOB_CHANNEL}`);
   // Changes are read back at most twice a second per run (progress from busy workers must not flood this replica's
   // synchronous storage calls); a verdict is passed on as it comes.
   const pending = new Map<number, "state" | "progress">();
   listener.on("notification", (n) => {
+    if (n.channel === JOB_CHANNEL) return queue.wake(n.payload ?? "");
     try {
       const m = JSON.parse(n.payload ?? "{}") as {
         origin: string;
@@ -94,7 +104,10 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
       if (m.origin === origin) return;
       if (m.verdict) {
         const run = app.engine.runById(m.id);
-        if (run) void app.runs.events.verdict(run, m.verdict);
+        if (run) {
+          replayed.add(run);
+          void app.runs.events.verdict(run, m.verdict);
+        }
         return;
       }
       if (pending.get(m.id) !== "state") pending.set(m.id, m.event ?? "state");
@@ -109,7 +122,10 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
       for (const [id, event] of batch) {
         try {
           const run = app.engine.runById(id);
-          if (run) app.runs.events.run(run, event);
+          if (run) {
+            replayed.add(run);
+            app.runs.events.run(run, event);
+          }
         } catch (err) {
           warn("run changes: reading a run failed")(err);
         }
@@ -117,9 +133,12 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
     }, 500),
   );
   const offTell = app.runs.events.listen({
-    onRun: (run, event) =>
-      notifyRun(db, JSON.stringify({ origin, id: run.id, event })).catch(warn("run changes: NOTIFY failed")),
+    onRun: (run, event) => {
+      if (replayed.has(run)) return;
+      return notifyRun(db, JSON.stringify({ origin, id: run.id, event })).catch(warn("run changes: NOTIFY failed"));
+    },
     onVerdict: async (run, verdict) => {
+      if (replayed.has(run)) return;
       const payload = JSON.stringify({ origin, id: run.id, verdict });
       // NOTIFY carries under 8000 bytes; a larger verdict is told as a state change (cards re-read the run).
       await notifyRun(

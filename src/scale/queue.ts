@@ -21,7 +21,10 @@ export const scheduleQueue = (id: number) => `schedule-${id}`;
 export interface QueueOptions {
   /** Whether this process keeps pg-boss's clock (cron) and maintenance: chat replicas do, workers need not. */
   schedule?: boolean;
-  /** Seconds between fetches when idle (pg-boss's minimum is 0.5). */
+  /**
+   * Seconds between fetches when idle (pg-boss's minimum is 0.5). A queued job wakes idle workers at once through
+   * LISTEN/NOTIFY (src/scale/index.ts); the poll is the fallback when a notification is lost.
+   */
   pollS?: number;
   /** Seconds between pg-boss's cron checks (its default is 30; a schedule fires within this much of its minute). */
   cronCheckS?: number;
@@ -30,6 +33,8 @@ export interface QueueOptions {
 export class PgQueue {
   private readonly created = new Set<string>();
   private readonly working = new Set<string>();
+  /** This process's pg-boss worker per queue it takes jobs from (to wake it: `wake`). */
+  private readonly workers = new Map<string, string>();
 
   private constructor(
     readonly boss: PgBoss,
@@ -65,13 +70,25 @@ export class PgQueue {
     this.created.add(name);
   }
 
-  /** Says that a run is ready to run (queued, or left behind by a worker that died). Once per run at a time. */
-  async enqueueRun(run: Pick<RunRecord, "id" | "provider">): Promise<void> {
+  /**
+   * Says that a run is ready to run (queued, or left behind by a worker that died). Once per run at a time: the
+   * queue's name when a job was created (then wake the workers: src/scale/index.ts), null when one was waiting.
+   */
+  async enqueueRun(run: Pick<RunRecord, "id" | "provider">): Promise<string | null> {
     const q = runQueue(run.provider);
     // Training can take hours: the job never expires under a live worker (the run's own lease says who runs it);
     // a worker that dies leaves the job active until it expires, and the run's lease lets another resume it first.
     await this.queue(q, { policy: "short", retryLimit: 5, retryDelay: 2, expireInSeconds: 23 * 3600 });
-    await this.boss.send(q, { runId: run.id }, { singletonKey: `run-${run.id}` });
+    return (await this.boss.send(q, { runId: run.id }, { singletonKey: `run-${run.id}` })) ? q : null;
+  }
+
+  /**
+   * Fetches at once on this process's worker of `queue`, if it has one (a job was just queued). pg-boss alone looks
+   * for jobs every `pollS`: a run queued just after a look would wait that long on an idle worker.
+   */
+  wake(queue: string): void {
+    const id = this.workers.get(queue);
+    if (id) this.boss.notifyWorker(id);
   }
 
   /** Takes run jobs of these providers, one at a time per worker process (`handle` returns when the run ended). */
@@ -81,13 +98,19 @@ export class PgQueue {
       if (this.working.has(q)) continue;
       await this.queue(q, { policy: "short", retryLimit: 5, retryDelay: 2, expireInSeconds: 23 * 3600 });
       this.working.add(q);
-      await this.boss.work<{ runId: number }>(
+      const id = await this.boss.work<{ runId: number }>(
         q,
         { batchSize: 1, pollingIntervalSeconds: this.opts.pollS ?? 2 },
         async ([job]) => {
-          await handle(job.data.runId);
+          try {
+            await handle(job.data.runId);
+          } finally {
+            // More may be waiting: look again at once rather than after the rest of the polling interval.
+            this.wake(q);
+          }
         },
       );
+      this.workers.set(q, id);
     }
   }
 

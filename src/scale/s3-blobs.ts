@@ -3,18 +3,14 @@
  * replica and worker reaches the same datasets. Still content-addressed (`<prefix>/ab/cdef...` by sha256) and written
  * atomically: an object appears whole or not at all (S3 semantics), the upload carries its SHA-256 so the store
  * refuses corrupted bytes, and `If-None-Match: *` keeps an existing blob as it is. Each machine keeps a local copy in
- * its data folder (the cache the trainers read files from); a blob missing there is downloaded on first use.
+ * its data folder (the cache the trainers read files from); a blob missing there is downloaded on first use
+ * (blob-cache.ts, shared with the Postgres store).
  */
-import crypto from "node:crypto";
 import fs from "node:fs";
-import path from "node:path";
-import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
-import { MessageChannel, receiveMessageOnPort, type Worker } from "node:worker_threads";
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { BlobStore } from "../core/ports.ts";
-import { fsBlobStore } from "../lib/blobs.ts";
-import { startWorker } from "../lib/worker.ts";
+import { cachedBlobStore, SyncFetcher, saveVerified } from "./blob-cache.ts";
 
 export interface S3Location {
   bucket: string;
@@ -78,67 +74,7 @@ export class S3Objects {
   /** Downloads a blob to `dest` through a temporary file, checking its sha256 before the rename (atomic). */
   async download(sha: string, dest: string): Promise<void> {
     const r = await this.client.send(new GetObjectCommand({ Bucket: this.loc.bucket, Key: this.key(sha) }));
-    await fs.promises.mkdir(path.dirname(dest), { recursive: true });
-    const tmp = `${dest}.${process.pid}.${crypto.randomBytes(4).toString("hex")}.part`;
-    const hash = crypto.createHash("sha256");
-    try {
-      const body = r.Body as Readable;
-      body.on("data", (c: Buffer) => hash.update(c));
-      await pipeline(body, fs.createWriteStream(tmp));
-      const got = hash.digest("hex");
-      if (got !== sha) throw new Error(`blob ${sha} from the object store has sha256 ${got}: refused`);
-      await fs.promises.rename(tmp, dest);
-    } finally {
-      await fs.promises.rm(tmp, { force: true });
-    }
-  }
-}
-
-/**
- * Synchronous download for the store's synchronous `path` and `read` (the core reads token files synchronously):
- * a worker thread downloads while the caller waits on Atomics, as better-sqlite3 waits on its disk. Only a blob
- * this machine has not seen yet waits on the network, once.
- */
-class SyncFetcher {
-  private worker: Worker | null = null;
-  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
-  private readonly channel = new MessageChannel();
-  constructor(
-    private readonly loc: S3Location,
-    private readonly timeoutMs: number,
-  ) {}
-
-  fetch(sha: string, dest: string): void {
-    if (!this.worker) {
-      this.worker = startWorker(
-        new URL("./s3-fetch-worker.ts", import.meta.url),
-        { loc: this.loc, flag: this.flag.buffer },
-        { bundle: true },
-      );
-      this.worker.postMessage(this.channel.port2, [this.channel.port2]);
-      this.worker.unref();
-    }
-    Atomics.store(this.flag, 0, 0);
-    this.channel.port1.postMessage({ sha, dest });
-    const deadline = Date.now() + this.timeoutMs;
-    for (;;) {
-      const got = receiveMessageOnPort(this.channel.port1);
-      if (got) {
-        const m = got.message as { sha: string; error?: string };
-        if (m.sha !== sha) continue;
-        if (m.error) throw new Error(`could not fetch blob ${sha} from the object store: ${m.error}`);
-        return;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`the object store did not deliver blob ${sha} within ${this.timeoutMs / 1000} s`);
-      Atomics.wait(this.flag, 0, 0, Math.min(left, 1000));
-      Atomics.store(this.flag, 0, 0);
-    }
-  }
-
-  async close() {
-    await this.worker?.terminate();
-    this.channel.port1.close();
+    await saveVerified(sha, dest, r.Body as Readable, "the object store");
   }
 }
 
@@ -150,25 +86,17 @@ export function s3BlobStore(
   objects: S3Objects;
   close(): Promise<void>;
 } {
-  const local = fsBlobStore(dataDir);
   const objects = new S3Objects(loc);
-  const fetcher = new SyncFetcher(loc, opts.fetchTimeoutMs ?? 10 * 60_000);
-  const ensure = (sha: string) => {
-    const p = local.path(sha);
-    if (!fs.existsSync(p)) fetcher.fetch(sha, p);
-    return p;
-  };
-  return {
-    objects,
-    async adopt(tmpPath, sha256) {
-      // The object store first (every replica's source), then this machine's copy.
-      await objects.put(tmpPath, sha256);
-      await local.adopt(tmpPath, sha256);
-    },
-    has: (sha) => local.has(sha),
-    path: ensure,
-    read: (sha) => fs.createReadStream(ensure(sha)),
-    tmpPath: (label) => local.tmpPath(label),
+  const fetcher = new SyncFetcher(
+    new URL("./s3-fetch-worker.ts", import.meta.url),
+    { loc },
+    "the object store",
+    opts.fetchTimeoutMs ?? 10 * 60_000,
+  );
+  const store = cachedBlobStore(dataDir, {
+    put: (file, sha) => objects.put(file, sha),
+    fetch: (sha, dest) => fetcher.fetch(sha, dest),
     close: () => fetcher.close(),
-  };
+  });
+  return { ...store, objects };
 }

@@ -8,13 +8,22 @@ import { ErrorCode, TuneError } from "../errors.ts";
 export interface ScaleConfig {
   /** postgres://... (Postgres for storage and the queue) or null (SQLite in the data folder, today's queue). */
   databaseUrl: string | null;
-  /** s3://bucket/prefix for blobs, or null (the data folder, or Postgres's own table when TUNELOOP_BLOB_URL=postgres). */
-  blob: { kind: "fs" } | { kind: "s3"; bucket: string; prefix: string; endpoint?: string; region: string };
+  /**
+   * Where blobs live: the data folder; an S3-compatible store (TUNELOOP_BLOB_URL=s3://bucket/prefix); or the Postgres
+   * database's `blobs` table (TUNELOOP_BLOB_URL=postgres), each blob at most `maxBytes`.
+   */
+  blob:
+    | { kind: "fs" }
+    | { kind: "s3"; bucket: string; prefix: string; endpoint?: string; region: string }
+    | { kind: "postgres"; maxBytes: number };
   /** How long a Socket Mode / gateway leader's lease lasts without renewal: another replica takes over after it. */
   leaderLeaseMs: number;
   /** How long a run's lease lasts without renewal: a run whose worker died is resumed elsewhere after it. */
   runLeaseMs: number;
 }
+
+/** The default largest blob kept in Postgres, in MB (TUNELOOP_PG_BLOB_MAX_MB). */
+export const PG_BLOB_MAX_MB = 128;
 
 const bad = (name: string, value: string, what: string) =>
   new TuneError(
@@ -32,10 +41,28 @@ export function scaleFromSettings(env: NodeJS.ProcessEnv): ScaleConfig {
     );
   const blobUrl = env.TUNELOOP_BLOB_URL?.trim() || "";
   let blob: ScaleConfig["blob"] = { kind: "fs" };
-  if (blobUrl) {
+  if (/^postgres(ql)?$/i.test(blobUrl)) {
+    if (!dbUrl)
+      throw new TuneError(
+        ErrorCode.BlobStoreNeedsPostgres,
+        "TUNELOOP_BLOB_URL=postgres keeps blobs in the Postgres database, but TUNELOOP_DATABASE_URL is not set. Set TUNELOOP_DATABASE_URL=postgres://user:password@host:5432/database, or leave TUNELOOP_BLOB_URL empty to keep blobs in the data folder (see .env.example).",
+      );
+    const maxMb = Number(env.TUNELOOP_PG_BLOB_MAX_MB ?? PG_BLOB_MAX_MB);
+    if (!Number.isInteger(maxMb) || maxMb < 1 || maxMb > 1000)
+      throw bad(
+        "TUNELOOP_PG_BLOB_MAX_MB",
+        String(env.TUNELOOP_PG_BLOB_MAX_MB),
+        "write whole megabytes between 1 and 1000 (a bytea value holds at most 1 GB)",
+      );
+    blob = { kind: "postgres", maxBytes: maxMb * 1024 * 1024 };
+  } else if (blobUrl) {
     const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(blobUrl);
     if (!m)
-      throw bad("TUNELOOP_BLOB_URL", blobUrl, "write s3://bucket or s3://bucket/prefix (a lower-case bucket name)");
+      throw bad(
+        "TUNELOOP_BLOB_URL",
+        blobUrl,
+        "write s3://bucket or s3://bucket/prefix (a lower-case bucket name), or postgres (the database of TUNELOOP_DATABASE_URL)",
+      );
     blob = {
       kind: "s3",
       bucket: m[1],

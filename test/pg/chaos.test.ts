@@ -26,6 +26,9 @@ test("chaos: 3 workers, 30 runs, a worker killed with SIGKILL every 2.5 s: each 
   const endpoints = JSON.parse(x.endpointsJson) as Record<string, Record<string, unknown>>;
   for (const e of Object.values(endpoints)) Object.assign(e, { timeoutMs: 60_000, maxRetries: 2 });
   const wenv = { TUNELOOP_ENDPOINTS: JSON.stringify(endpoints) };
+  // Each run trains 10 steps of 200 ms: the 30 runs outlast several kills (workers that take a queued run at once
+  // finish short runs before the chaos begins).
+  const spawn = () => startWorker(x.dataDir, wenv, 10, 200);
   const workers: ChildProcess[] = [];
   let kills = 0;
   const failedStarts: string[] = [];
@@ -33,7 +36,7 @@ test("chaos: 3 workers, 30 runs, a worker killed with SIGKILL every 2.5 s: each 
   /** A replacement worker still starting when the runs end: it is killed too (else it outlives the test). */
   let starting: Promise<unknown> = Promise.resolve();
   try {
-    for (let i = 0; i < 3; i++) workers.push(await startWorker(x.dataDir, wenv));
+    for (let i = 0; i < 3; i++) workers.push(await spawn());
     for (let i = 0; i < 30; i++) {
       const out = await runCommand(["run", "start", x.train, "--experiment", "exp", "--yes", "--seed", String(i + 1)], {
         ...ctxFor(x.app, "console"),
@@ -48,7 +51,7 @@ test("chaos: 3 workers, 30 runs, a worker killed with SIGKILL every 2.5 s: each 
       const i = Math.floor(Math.random() * workers.length);
       workers[i].kill("SIGKILL");
       kills++;
-      starting = startWorker(x.dataDir, wenv)
+      starting = spawn()
         .then((w) => {
           workers[i] = w;
         })
