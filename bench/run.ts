@@ -14,6 +14,7 @@ import { benchSlackAck } from "./slack-ack.ts";
 import { benchCli, benchEvalE2e, benchServing } from "./start.ts";
 import { writeChatDataset } from "./generate.ts";
 import { benchTrainer } from "./trainer.ts";
+import { benchWorkers } from "./workers.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -127,3 +128,4 @@ const sharedDir = path.resolve(process.env.TUNELOOP_SHARED ?? path.join(here, ".
 const modelDir = process.env.TUNELOOP_LOCAL_MODEL_DIR ?? path.join(sharedDir, "models", "stories260K");
 if (!only || only === "trainer") await benchTrainer(modelDir);
 if (!only || only === "estimates") await benchEstimates(modelDir, sharedDir);
+if (!only || only === "workers") await benchWorkers(Math.min(RUNS, 3), median);

@@ -16,7 +16,7 @@ export const iterateClusters = defineCommand({
   async handler(ctx, input) {
     const c = await ctx.app.iterate.clusters(input.run);
     return {
-      card: clustersCard(input.run, c.clusters, c.failures, c.rows),
+      card: clustersCard(input.run, c.clusters, c.failures, c.rows, ctx.app.config.teacher),
       data: { run: input.run, failures: c.failures, rows: c.rows, clusters: c.clusters },
     };
   },
@@ -29,7 +29,10 @@ export const iteratePropose = defineCommand({
     run: id.describe("run"),
     cluster: id.default(1).describe("cluster"),
     rows: z.coerce.number().int().min(1).max(200).default(20).describe("rows"),
-    teacher: z.string().optional().describe("teacher endpoint:model"),
+    teacher: z
+      .string()
+      .optional()
+      .describe("teacher endpoint:model, or none: a file to fill in (default TUNELOOP_TEACHER)"),
   }),
   positional: ["run"],
   permission: "spend",
@@ -38,15 +41,18 @@ export const iteratePropose = defineCommand({
     "/tune iterate propose 3 --cluster 2",
   ],
   async handler(ctx, input) {
-    if (input.teacher)
-      ctx.progress(
-        `Asking ${input.teacher} for ${input.rows} rows for cluster ${input.cluster} of run ${input.run}...`,
-      );
+    // the setting's teacher unless one is named; `none`: the file to fill in
+    const teacher =
+      input.teacher?.trim().toLowerCase() === "none"
+        ? undefined
+        : (input.teacher ?? ctx.app.config.teacher ?? undefined);
+    if (teacher)
+      ctx.progress(`Asking ${teacher} for ${input.rows} rows for cluster ${input.cluster} of run ${input.run}...`);
     const o = await ctx.app.iterate.propose({
       runId: input.run,
       cluster: input.cluster,
       rows: input.rows,
-      teacher: input.teacher,
+      teacher,
       user: ctx.user.name,
     });
     return {

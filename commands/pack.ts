@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { z } from "zod";
-import { fmt, table, text } from "../src/core/cards.ts";
+import { fmt, list, table, text } from "../src/core/cards.ts";
 import { packCompareCard, packComparisonJson, packRunCard } from "../src/core/packs/cards.ts";
 import { MAX_PACK_BYTES } from "../src/core/packs/parse.ts";
 import { unitCount } from "../src/core/packs/service.ts";
@@ -16,6 +16,7 @@ export const packAdd = defineCommand({
   }),
   positional: ["name"],
   attachment: "required",
+  attachmentDescription: "the pack file (.jsonl of probes)",
   permission: "write",
   examples: [
     "/tune pack add support-guardrails (with pack.jsonl attached)",
@@ -74,17 +75,15 @@ export const packList = defineCommand({
     return {
       card: {
         title: "Eval packs",
+        // the descriptions are sentences: under the table, so its rows stay one line wide in chat
         blocks: [
           table(
-            ["pack", "version", "units", "judge", "source", "what it checks"],
-            packs.map((p) => [
-              p.name,
-              `v${p.version}`,
-              String(p.units),
-              p.needsJudge ? "yes" : "no",
-              p.source,
-              p.description,
-            ]),
+            ["pack", "version", "units", "judge", "source"],
+            packs.map((p) => [p.name, `v${p.version}`, String(p.units), p.needsJudge ? "yes" : "no", p.source]),
+          ),
+          list(
+            packs.map((p) => `${p.name}: ${p.description}`),
+            "What each checks",
           ),
           text("Use them on every run: /tune experiment new <name> --eval <set> --packs pii-leak,bias-counterfactual"),
         ],

@@ -89,6 +89,8 @@ export interface CommandDef<S extends z.ZodObject = z.ZodObject> {
    * also in the console). `--file` is a host-path option of every such command.
    */
   attachment?: "required" | "optional";
+  /** What the file is, for chat's file option (Discord shows it under the field); default a dataset file. */
+  attachmentDescription?: string;
   /**
    * Options that name a path on the bot's host, each with what chat does instead (shown when chat names one). Only
    * a context with host access (the CLI, the console) takes them; chat renderers leave them out and chat parsers

@@ -344,6 +344,17 @@ export const workers = sqliteTable("workers", {
   seenAt: integer("seen_at", { mode: "timestamp_ms" }).notNull(),
 });
 
+/**
+ * Named leases among processes sharing one database (docs/scale.md): the Socket Mode or Discord gateway connection
+ * is held by the replica whose lease is current; another takes it over once the lease runs out.
+ */
+export const leases = sqliteTable("leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  until: integer("until", { mode: "timestamp_ms" }).notNull(),
+  acquiredAt: integer("acquired_at", { mode: "timestamp_ms" }).notNull(),
+});
+
 /** Custom eval packs (docs/packs.md): each `pack add` of a name adds its next version. */
 export const packs = sqliteTable(
   "packs",
@@ -401,3 +412,13 @@ export const chatRequests = sqliteTable(
   },
   (t) => [index("chat_requests_at").on(t.at)],
 );
+/**
+ * Commands of chat buttons whose platform id cannot carry them (Discord's custom_id holds 100 characters; a button's
+ * id is then `tune#` and a hash of its command, src/chat/buttons.ts): kept here so the button still works after a
+ * restart and in another process on the same database. One row per distinct command.
+ */
+export const chatButtons = sqliteTable("chat_buttons", {
+  key: text("key").primaryKey(),
+  command: text("command").notNull(),
+  at: integer("at", { mode: "timestamp_ms" }).notNull(),
+});

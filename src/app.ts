@@ -2,8 +2,10 @@ import path from "node:path";
 import { datasetRepo } from "../db/repos/datasets.ts";
 import { engineRepo } from "../db/repos/engine.ts";
 import { openDb, type Db } from "../db/client.ts";
+import { openPgSync, type PgSync } from "../db/pg/sync.ts";
 import type { Config } from "./config.ts";
-import { chatRequestLog } from "../db/repos/chat.ts";
+import { chatButtonStore, chatRequestLog } from "../db/repos/chat.ts";
+import type { ButtonStore } from "./chat/buttons.ts";
 import type { RequestLog } from "./chat/dedupe.ts";
 import { CostService } from "./core/costs/service.ts";
 import { overviewCard } from "./core/overview.ts";
@@ -31,6 +33,8 @@ import { DigestService } from "./core/digest.ts";
 import { IterateService } from "./core/iterate/service.ts";
 import { PackService } from "./core/packs/service.ts";
 import { fsBlobStore, sweepTmp } from "./lib/blobs.ts";
+import { pgBlobStore } from "./scale/pg-blobs.ts";
+import { s3BlobStore } from "./scale/s3-blobs.ts";
 import type { Logger } from "./log.ts";
 import { createProviders, type Providers } from "./providers/index.ts";
 import { installCostTables } from "./providers/tables.ts";
@@ -41,7 +45,10 @@ export type { ChatPort };
 export interface App {
   config: Config;
   log: Logger;
-  db: Db;
+  /** The SQLite database; null when storage is Postgres (TUNELOOP_DATABASE_URL, see `pg`). */
+  db: Db | null;
+  /** The Postgres storage (TUNELOOP_DATABASE_URL), or null on SQLite. */
+  pg: PgSync | null;
   clock: Clock;
   blobs: BlobStore;
   engine: EngineRepo;
@@ -65,6 +72,8 @@ export interface App {
   costs: CostService;
   /** Chat requests already taken (src/chat/dedupe.ts), kept in the database. */
   requests: RequestLog;
+  /** Commands of buttons too long for a platform's button id (src/chat/buttons.ts). */
+  buttons: ButtonStore;
   /** The overview a person opens (Slack App Home, `/tune home`): their runs, experiments, this month's spend. */
   overview(userId: string): Card;
   /** Set by startScheduler (src/iterations.ts) when the bot runs; commands that manage schedules need it. */
@@ -75,16 +84,24 @@ export interface App {
 }
 
 export function createApp(config: Config, log: Logger, opts: { clock?: Clock; providers?: Providers } = {}): App {
-  const db = openDb(path.join(config.dataDir, "tuneloop.db"));
-  const blobs = fsBlobStore(config.dataDir);
+  const pg = config.scale.databaseUrl ? openPgSync(config.scale.databaseUrl) : null;
+  const db = pg ? null : openDb(path.join(config.dataDir, "tuneloop.db"));
+  const b = config.scale.blob;
+  const shared =
+    b.kind === "s3"
+      ? s3BlobStore(config.dataDir, b)
+      : b.kind === "postgres"
+        ? pgBlobStore(config.dataDir, config.scale.databaseUrl!, { maxBytes: b.maxBytes })
+        : null;
+  const blobs = shared ?? fsBlobStore(config.dataDir);
   sweepTmp(config.dataDir);
   const clock = opts.clock ?? systemClock;
   installCostTables();
-  const engine = engineRepo(db);
+  const engine = pg ? pg.engine : engineRepo(db!);
   const providers = opts.providers ?? createProviders(config);
   const ingest = new IngestPool();
   const datasets = new DatasetService(
-    datasetRepo(db),
+    pg ? pg.datasets : datasetRepo(db!),
     blobs,
     clock,
     {
@@ -111,24 +128,34 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
   );
   const worker = new RunWorker(engine, runs, datasets, evals, providers, clock, log, {
     dataDir: config.dataDir,
+    leaseMs: config.scale.runLeaseMs,
     // a GPU box's `tuneloop worker` takes the self-hosted runs: the bot leaves them
     providers: config.selfhostedWorker === "external" ? { except: ["selfhosted"] } : undefined,
   });
-  const iterations = iterationRepo(db);
-  const packs = new PackService(packRepo(db), engine, providers, clock, {
+  const iterations = pg ? pg.iterations : iterationRepo(db!);
+  const packs = new PackService(pg ? pg.packs : packRepo(db!), engine, providers, clock, {
     judge: config.packJudge,
     grader: (spec, judge) => evals.grader(spec, judge),
   });
   worker.packs = packs;
-  const iterate = new IterateService(proposalRepo(db), engine, datasets, experiments, providers, clock);
+  const iterate = new IterateService(
+    pg ? pg.proposals : proposalRepo(db!),
+    engine,
+    datasets,
+    experiments,
+    providers,
+    clock,
+  );
   worker.iterate = iterate;
   const sweeps = new SweepService(iterations, engine, runs, datasets, evals, clock);
   const costs = new CostService(engine, clock);
-  const requests = chatRequestLog(db, clock);
+  const requests = pg ? pg.requestLog(clock) : chatRequestLog(db!, clock);
+  const buttons = pg ? pg.buttonStore(clock) : chatButtonStore(db!, clock);
   return {
     config,
     log,
     db,
+    pg,
     clock,
     blobs,
     engine,
@@ -146,6 +173,7 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
     ingest,
     costs,
     requests,
+    buttons,
     overview: (userId) => overviewCard({ repo: engine, clock, runs, experiments, evals, datasets, costs }, userId),
     async close() {
       await this.scheduler?.stop();
@@ -153,7 +181,9 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
       await ingest.close();
       await evals.close();
       await providers.close();
-      db.$client.close();
+      db?.$client.close();
+      await pg?.close();
+      await shared?.close();
     },
   };
 }

@@ -13,6 +13,7 @@ import { loadConfig } from "./config.ts";
 import { loadDotEnv } from "./env.ts";
 import { isTuneError } from "./errors.ts";
 import { createLogger, scrubSecrets } from "./log.ts";
+import { runScaleCommand, SCALE_COMMANDS } from "./scale/cli.ts";
 
 /** Where a command's output goes: the process's own streams (bin/tuneloop.mjs), or a test's buffers. */
 export interface CliIo {
@@ -47,9 +48,14 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     }
     throw err;
   }
-  if (words[0] === "worker") {
+  // `worker` and `db copy` are processes' roles, not chat commands (docs/scale.md).
+  if (SCALE_COMMANDS.includes(words[0] ?? "")) {
     try {
-      return await (await import("./worker-process.ts")).runWorkerProcess(app, words.slice(1), io);
+      return await runScaleCommand(app, words, (line) => io.stdout(`${scrubSecrets(line, config.secrets)}\n`));
+    } catch (err) {
+      if (!isTuneError(err)) throw err;
+      io.stderr(`${scrubSecrets(err.message, config.secrets)}\n`);
+      return 1;
     } finally {
       await app.close();
     }

@@ -4,6 +4,7 @@ import { TuneError, ErrorCode } from "./errors.ts";
 import type { EndpointConfig } from "./providers/openai-compatible.ts";
 import { principalProblems } from "./lib/principals.ts";
 import { endpointsFromSettings } from "./providers/settings.ts";
+import { scaleFromSettings, scaleSecrets, type ScaleConfig } from "./scale/settings.ts";
 
 /**
  * Every setting, parsed once at start. `.env.example` documents each one; keep the two in step.
@@ -61,6 +62,7 @@ export const settingsSchema = z.object({
   TUNELOOP_GRADER_TIMEOUT_MS: intFrom(1000, 10),
   TUNELOOP_MIGRATE_MARGIN_PTS: z.coerce.number().gt(0).max(100).default(2),
   TUNELOOP_PACK_JUDGE: z.string().trim().optional(),
+  TUNELOOP_TEACHER: z.string().trim().optional(),
   TUNELOOP_SELFHOSTED_WORKER: z.enum(["bot", "external"]).default("bot"),
 });
 
@@ -92,10 +94,17 @@ export interface Config {
   migrateMarginPts: number;
   /** The judge (endpoint:model) of judge packs (tone; agree without labels); unset: they refuse to run. */
   packJudge: string | null;
+  /**
+   * The teacher (endpoint:model) `iterate propose` asks when no --teacher is given, and so the clusters card's
+   * "Propose rows" buttons; unset: they give a file to fill in.
+   */
+  teacher: string | null;
   /** Who trains self-hosted runs: the bot's own worker, or a `tuneloop worker` on the GPU box ("external"). */
   selfhostedWorker: "bot" | "external";
   /** Values that must never be printed (tokens, keys, secrets); the logger and renderers scrub them. */
   secrets: string[];
+  /** Postgres, the object store, leader leases (src/scale/settings.ts, docs/scale.md). */
+  scale: ScaleConfig;
 }
 
 const SECRET_NAME = /(TOKEN|SECRET|KEY|PASSWORD)$/;
@@ -160,9 +169,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     graderTimeoutMs: s.TUNELOOP_GRADER_TIMEOUT_MS,
     migrateMarginPts: s.TUNELOOP_MIGRATE_MARGIN_PTS,
     packJudge: s.TUNELOOP_PACK_JUDGE || null,
+    teacher: s.TUNELOOP_TEACHER || null,
     selfhostedWorker: s.TUNELOOP_SELFHOSTED_WORKER,
     secrets: Object.entries(env)
       .filter(([k, v]) => SECRET_NAME.test(k) && typeof v === "string" && v.length >= 8)
-      .map(([, v]) => v as string),
+      .map(([, v]) => v as string)
+      .concat(scaleSecrets(env)),
+    scale: scaleFromSettings(env),
   };
 }

@@ -117,6 +117,13 @@ export const ErrorCode = {
   ServeEndpointUnknown: "serve_endpoint_unknown",
   ServeBenchTooMany: "serve_bench_too_many",
   ServeBenchNoAdapters: "serve_bench_no_adapters",
+  // beyond one machine: workers and `db copy` (docs/scale.md)
+  WorkerUnknownProvider: "worker_unknown_provider",
+  DbCopyNeedsPostgres: "db_copy_needs_postgres",
+  DbCopyNoFile: "db_copy_no_file",
+  DbCopyRefused: "db_copy_refused",
+  BlobStoreNeedsPostgres: "blob_store_needs_postgres",
+  BlobTooLarge: "blob_too_large",
   // chat platforms
   DiscordCommandInvalid: "discord_command_invalid",
   DiscordDeployRefused: "discord_deploy_refused",

@@ -8,7 +8,7 @@ import type { App } from "./app.ts";
 import { fmt, table, text } from "./core/cards.ts";
 import type { ScheduleRecord } from "./core/ports.ts";
 import { STATE_LABEL, isFinal } from "./core/runs/states.ts";
-import { Scheduler } from "./core/schedules/scheduler.ts";
+import { Scheduler, type ScheduleTimer } from "./core/schedules/scheduler.ts";
 import { TuneError, ErrorCode } from "./errors.ts";
 import { sweepSummaryCard } from "../commands/sweep.ts";
 import { type CommandContext, SCHEDULE_ACTOR_ID } from "../commands/types.ts";
@@ -48,8 +48,10 @@ export function scheduleContext(app: App, s: ScheduleRecord): CommandContext {
   };
 }
 
-export function createScheduler(app: App): Scheduler {
+/** `timer`: a queue shared by replicas (src/scale/), so each fire runs once; unset: node-cron in this process. */
+export function createScheduler(app: App, timer?: ScheduleTimer): Scheduler {
   return new Scheduler({
+    timer,
     repo: app.iterations,
     clock: app.clock,
     maxFailures: app.config.schedules.maxFailures,

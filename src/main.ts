@@ -9,9 +9,10 @@ import { loadDotEnv } from "./env.ts";
 import { ErrorCode, isTuneError, TuneError } from "./errors.ts";
 import { attachIterationNotices, createScheduler } from "./iterations.ts";
 import { createLogger } from "./log.ts";
-import { PLATFORMS, type Platform } from "./platforms.ts";
+import { PLATFORMS, type Platform, type PlatformHandle } from "./platforms.ts";
 import { loadProviderSettings } from "./providers/settings.ts";
 import { startWebhookServer } from "./webhooks.ts";
+import { startScale } from "./scale/index.ts";
 
 async function main(): Promise<number> {
   loadDotEnv();
@@ -40,7 +41,9 @@ async function main(): Promise<number> {
   const log = createLogger(config, { toFile: platform.name === "console" });
   const app = createApp(config, log);
   log.info({ dataDir: config.dataDir, platform: platform.name }, "tuneloop started");
-  app.scheduler = createScheduler(app);
+  // With Postgres (docs/scale.md): jobs through the shared queue, schedules fired once across replicas.
+  const scale = config.scale.databaseUrl ? await startScale(app, { role: "chat", label: platform.label }) : null;
+  app.scheduler = createScheduler(app, scale?.timer);
   attachIterationNotices(app);
   const openai = loadProviderSettings().openai;
   const webhooks = openai?.webhookSecret
@@ -48,33 +51,54 @@ async function main(): Promise<number> {
     : null;
   const stopAll = async () => {
     await webhooks?.close();
+    await app.worker.stop();
+    await scale?.stop();
     await app.close();
   };
 
   // The platform's adapter makes itself the app's chat and keeps run cards and threads current. The worker runs
-  // queued runs (also those started from the CLI without --wait) and resumes the runs a stopped process left behind.
-  const bot = await platform.start(app, settings);
-  app.worker.start({ label: platform.label });
+  // queued runs (also those started from the CLI without --wait) and resumes the runs a stopped process left behind;
+  // with Postgres the queue hands this process its runs instead.
+  // Socket Mode and the Discord gateway allow one connection: with replicas, only the lease holder connects.
+  const single = scale ? platform.singleConnection?.(settings) : null;
+  const leader = single && scale ? scale.leader(single) : null;
+  let bot: PlatformHandle | null = null;
+  if (leader) {
+    leader.start({
+      lead: async () => {
+        bot = await platform.start(app, settings);
+      },
+      follow: async () => {
+        await bot?.stop();
+        bot = null;
+      },
+    });
+  } else bot = await platform.start(app, settings);
+  if (!scale) app.worker.start({ label: platform.label });
   await app.scheduler.start();
   void app.ingest.warm();
-  if (bot.done) {
+  const done = (bot as PlatformHandle | null)?.done;
+  if (done) {
     // The console ends when the person leaves (Ctrl-D, /quit).
     try {
-      await bot.done;
+      await done;
     } finally {
       await stopAll();
     }
     return 0;
   }
+  const port = (bot as PlatformHandle | null)?.port;
   process.stdout.write(
-    `tuneloop is running on ${platform.name}${bot.port ? ` (HTTP on port ${bot.port})` : ""}. Ctrl-C stops it.\n`,
+    `tuneloop is running on ${platform.name}${port ? ` (HTTP on port ${port})` : ""}${leader ? " (connects while it holds the leader lease)" : ""}. Ctrl-C stops it.\n`,
   );
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
   log.info("stopping");
-  await bot.stop();
+  // Disconnect first, then give the lease up: another replica connects only after this one has closed.
+  await (bot as PlatformHandle | null)?.stop();
+  await leader?.stop();
   await stopAll();
   return 0;
 }

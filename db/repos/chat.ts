@@ -1,8 +1,9 @@
-import { lt } from "drizzle-orm";
+import { eq, lt } from "drizzle-orm";
+import type { ButtonStore } from "../../src/chat/buttons.ts";
 import { REQUEST_KEY_TTL_MS, type RequestLog } from "../../src/chat/dedupe.ts";
 import type { Clock } from "../../src/core/ports.ts";
 import type { Db } from "../client.ts";
-import { chatRequests } from "../schema.ts";
+import { chatButtons, chatRequests } from "../schema.ts";
 
 /** The chat requests already taken (src/chat/dedupe.ts): one row per key, pruned after a day. */
 export function chatRequestLog(db: Db, clock: Clock): RequestLog {
@@ -17,6 +18,18 @@ export function chatRequestLog(db: Db, clock: Clock): RequestLog {
           .run();
       }
       return res.changes === 1;
+    },
+  };
+}
+
+/** Commands of buttons too long for their platform id (src/chat/buttons.ts): one row per command, kept. */
+export function chatButtonStore(db: Db, clock: Clock): ButtonStore {
+  return {
+    keep(key, command) {
+      db.insert(chatButtons).values({ key, command, at: clock.now() }).onConflictDoNothing().run();
+    },
+    command(key) {
+      return db.select().from(chatButtons).where(eq(chatButtons.key, key)).get()?.command ?? null;
     },
   };
 }

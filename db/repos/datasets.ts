@@ -5,7 +5,7 @@ import { datasets, datasetVersions } from "../schema.ts";
 
 type Row = typeof datasetVersions.$inferSelect;
 
-function toRecord(row: Row, name: string): DatasetVersionRecord {
+export function toRecord(row: Row, name: string): DatasetVersionRecord {
   return {
     id: row.id,
     datasetId: row.datasetId,

@@ -24,7 +24,7 @@ import {
 } from "../schema.ts";
 import { budgetStatements } from "./budget.ts";
 
-const asRun = (r: typeof runs.$inferSelect): RunRecord => ({
+export const asRun = (r: typeof runs.$inferSelect): RunRecord => ({
   ...r,
   hyper: r.hyper as RunRecord["hyper"],
   state: r.state as RunState,
@@ -33,19 +33,19 @@ const asRun = (r: typeof runs.$inferSelect): RunRecord => ({
   estimate: r.estimate ?? null,
 });
 
-const asEval = (r: typeof evals.$inferSelect): EvalRecord => ({
+export const asEval = (r: typeof evals.$inferSelect): EvalRecord => ({
   ...r,
   role: r.role as EvalRecord["role"],
   state: r.state as EvalRecord["state"],
   summary: (r.summary ?? null) as EvalRecord["summary"],
 });
 
-const asHypothesis = (r: typeof hypotheses.$inferSelect): HypothesisRecord => ({
+export const asHypothesis = (r: typeof hypotheses.$inferSelect): HypothesisRecord => ({
   ...r,
   verdict: (r.verdict ?? null) as HypothesisRecord["verdict"],
 });
 
-const RESUMED = /resumed as #\d+/;
+export const RESUMED = /resumed as #\d+/;
 
 export function engineRepo(db: Db): EngineRepo {
   const budget = budgetStatements(db);

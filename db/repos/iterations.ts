@@ -3,11 +3,11 @@ import type { IterationRepo, ScheduleRecord, SubscriptionRecord, SweepRecord } f
 import type { Db } from "../client.ts";
 import { scheduleFires, schedules, subscriptions, sweeps } from "../schema.ts";
 
-const asSchedule = (r: typeof schedules.$inferSelect): ScheduleRecord => ({
+export const asSchedule = (r: typeof schedules.$inferSelect): ScheduleRecord => ({
   ...r,
   state: r.state as ScheduleRecord["state"],
 });
-const asSweep = (r: typeof sweeps.$inferSelect): SweepRecord => ({
+export const asSweep = (r: typeof sweeps.$inferSelect): SweepRecord => ({
   ...r,
   cells: r.cells as SweepRecord["cells"],
   state: r.state as SweepRecord["state"],

@@ -3,7 +3,7 @@ import type { PackRepo, Probe, StoredPack } from "../../src/core/packs/types.ts"
 import type { Db } from "../client.ts";
 import { experimentPacks, packs } from "../schema.ts";
 
-const asPack = (r: typeof packs.$inferSelect): StoredPack => ({ ...r, probes: r.probes as Probe[] });
+export const asPack = (r: typeof packs.$inferSelect): StoredPack => ({ ...r, probes: r.probes as Probe[] });
 
 export function packRepo(db: Db): PackRepo {
   return {

@@ -3,7 +3,7 @@ import type { ProposalRecord, ProposalRepo } from "../../src/core/iterate/types.
 import type { Db } from "../client.ts";
 import { proposals, runs } from "../schema.ts";
 
-const asProposal = (r: typeof proposals.$inferSelect): ProposalRecord => ({
+export const asProposal = (r: typeof proposals.$inferSelect): ProposalRecord => ({
   ...r,
   cluster: r.cluster as ProposalRecord["cluster"],
   rows: r.rows as ProposalRecord["rows"],
@@ -19,11 +19,11 @@ export function proposalRepo(db: Db): ProposalRepo {
       const r = db.select().from(proposals).where(eq(proposals.id, id)).get();
       return r ? asProposal(r) : null;
     },
-    decideProposal(id, patch) {
+    decideProposal(id, patch, from = "proposed") {
       const r = db
         .update(proposals)
         .set(patch)
-        .where(and(eq(proposals.id, id), eq(proposals.state, "proposed")))
+        .where(and(eq(proposals.id, id), eq(proposals.state, from)))
         .returning()
         .get();
       return r ? asProposal(r) : null;

@@ -24,6 +24,7 @@ import type { App } from "../app.ts";
 import type { Card } from "../core/cards.ts";
 import { attachRunNotifier, type NotifierDeps } from "../core/runs/notifier.ts";
 import { runCardFor, runVerdictCard } from "../views/runs.ts";
+import { buttonKey } from "./buttons.ts";
 import { type Choice, completeKindOf, suggestions } from "./complete.ts";
 import { tooLarge } from "./files.ts";
 import type {
@@ -51,6 +52,18 @@ export class ChatKernel {
   /** Dedupe: true the first time a request key is seen (kept in the database: survives a restart). */
   first(key: string): boolean {
     return this.app.requests.first(`${this.adapter.surface}:${key}`);
+  }
+
+  /** A key for a button command too long for the platform's button id, the command kept (src/chat/buttons.ts). */
+  keepButton(command: string): string {
+    const key = buttonKey(command);
+    this.app.buttons.keep(key, command);
+    return key;
+  }
+
+  /** The command of a button key from keepButton (also one made before a restart), or null. */
+  buttonCommand(key: string): string | null {
+    return this.app.buttons.command(key);
   }
 
   context(

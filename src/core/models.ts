@@ -47,6 +47,15 @@ export function parseRunRef(ref: string): number | null {
 
 export const runRef = (id: number) => `run:${id}`;
 
+/**
+ * A model id that reads as a path on the host (`/etc`, `~/x`, `./x`, `../x`, `C:\\x`, `a/../b`): never a model's
+ * name (hub ids like `meta-llama/Llama-3-8b` are not), and refused wherever it is typed, so no model reference reaches
+ * the host's disk (the local provider would load an adapter from that folder).
+ */
+export function namesFolder(modelId: string): boolean {
+  return /^(?:[/\\~.]|[A-Za-z]:)|(?:^|[/\\])\.\.(?:[/\\]|$)|[\0\\]/.test(modelId);
+}
+
 export function resolveModel(ref: string, providers: ProviderSet, repo: EngineRepo): ResolvedModel {
   const runId = parseRunRef(ref);
   if (runId !== null) {
@@ -75,6 +84,11 @@ export function resolveModel(ref: string, providers: ProviderSet, repo: EngineRe
   }
   const provider = ref.slice(0, i);
   const modelId = ref.slice(i + 1);
+  if (namesFolder(modelId))
+    throw new TuneError(
+      ErrorCode.HostPathRefused,
+      `"${ref}" names a folder; a model is provider:model (e.g. local:stories260K) or run:N for a tuned run, whose adapter tuneloop finds itself.`,
+    );
   const model = providers.inference(provider, modelId, ref);
   if (!model) throw providerUnavailable(providers, provider, "model");
   return { ref, model, run: null };

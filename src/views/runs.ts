@@ -95,7 +95,8 @@ export async function runVerdictCard(app: App, r: RunRecord, v: RunVerdict): Pro
   try {
     // the failures, grouped, with buttons that propose new rows for a cluster (docs/packs.md)
     const c = await app.iterate.clusters(r.id);
-    if (c.clusters.length) card.thread = [...(card.thread ?? []), clustersCard(r.id, c.clusters, c.failures, c.rows)];
+    if (c.clusters.length)
+      card.thread = [...(card.thread ?? []), clustersCard(r.id, c.clusters, c.failures, c.rows, app.config.teacher)];
   } catch (err) {
     app.log.warn({ err, runId: r.id }, "clusters failed");
   }

@@ -101,7 +101,7 @@ describe("rows nested too deep", () => {
       const normSha = await put(Buffer.from(body), "old.jsonl");
       const counts = [...app.datasets.tokenCounts(source), 20];
       const tokensSha = await put(Buffer.from(Uint32Array.from(counts).buffer), "old.tokens");
-      datasetRepo(app.db).addVersion({
+      datasetRepo(app.db!).addVersion({
         ...source,
         name: "olddeep",
         sha256: normSha,

@@ -6,6 +6,7 @@ import { createApp, type App } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { tmpDir } from "../helpers.ts";
+import { engineDatabaseUrl } from "../pg/cluster.ts";
 import { fakeProviders, type FakeTrainer } from "../fakes/providers.ts";
 import type { EndpointConfig } from "../../src/providers/openai-compatible.ts";
 
@@ -43,11 +44,29 @@ export function fakeEndpoint(
 }
 
 export async function engineApp(
-  opts: { dataDir?: string; trainer?: FakeTrainer; env?: Record<string, string>; endpoints?: EndpointConfig[] } = {},
+  opts: {
+    dataDir?: string;
+    trainer?: FakeTrainer;
+    env?: Record<string, string>;
+    endpoints?: EndpointConfig[];
+    /** What the tuned local model answers (default: every colour right). */
+    answers?: (prompt: string) => string;
+  } = {},
 ) {
   const dataDir = opts.dataDir ?? tmpDir("engine");
-  const config = loadConfig({ TUNELOOP_DATA: dataDir, LOG_LEVEL: "silent", ...opts.env });
-  const providers = fakeProviders({ trainer: opts.trainer, answers: answerFor, endpoints: opts.endpoints });
+  // On the Postgres pass (.ci/run), each data folder gets a database of its own.
+  const databaseUrl = await engineDatabaseUrl(dataDir);
+  const config = loadConfig({
+    TUNELOOP_DATA: dataDir,
+    LOG_LEVEL: "silent",
+    ...(databaseUrl ? { TUNELOOP_DATABASE_URL: databaseUrl } : {}),
+    ...opts.env,
+  });
+  const providers = fakeProviders({
+    trainer: opts.trainer,
+    answers: opts.answers ?? answerFor,
+    endpoints: opts.endpoints,
+  });
   const app = createApp(config, createLogger(config), { providers });
   return { app, dataDir, providers };
 }

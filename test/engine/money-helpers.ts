@@ -6,6 +6,7 @@ import type { Card } from "../../src/core/cards.ts";
 import type { LedgerEntry } from "../../src/core/ports.ts";
 import { startFakeOpenAI, type FakeEndpoint, type FakeOptions } from "../fakes/openai-compatible.ts";
 import { repoRoot, testEnv } from "../helpers.ts";
+import { engineDatabaseEnv } from "../pg/cluster.ts";
 import { localModelDir } from "../local/helpers.ts";
 import { engineApp, fakeEndpoint, seedExperiment } from "./engine-helpers.ts";
 
@@ -90,6 +91,7 @@ export function spawnCli(args: string[], dataDir: string, endpointsJson: string)
       TUNELOOP_ENDPOINTS: endpointsJson,
       TUNELOOP_LOCAL_MODEL_DIR: localModelDir,
       LOG_LEVEL: "silent",
+      ...engineDatabaseEnv(dataDir),
     }),
     stdio: ["ignore", "pipe", "pipe"],
   });

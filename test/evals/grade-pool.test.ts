@@ -60,3 +60,31 @@ test("a row past the deadline fails with timedOut; the rows around it are graded
     await pool.close();
   }
 });
+
+test("a pattern that times out on 3 answers in a row is benched: its other rows fail at once, other patterns go on", async () => {
+  let now = 0;
+  const pool = new GradePool({ size: 1, timeoutMs: 300, now: () => now });
+  try {
+    const slow = makeGrader(parseGraderSpec("regex:^(a+)+$"), { patterns: pool });
+    const other = makeGrader(parseGraderSpec("regex:^b$"), { patterns: pool });
+    // 40 answers that all backtrack: without the bench each would hold the thread a deadline (40 x 300 ms)
+    const evil = `${"a".repeat(40)}b`;
+    const grades = await Promise.all(Array.from({ length: 40 }, () => slow({ output: evil, expected: "" })));
+    const ran = grades.filter((g) => /^grading timed out after 300 ms/.test(g.detail ?? ""));
+    const skipped = grades.filter((g) =>
+      /^not graded: \/\^\(a\+\)\+\$\/ timed out on 3 answers in a row/.test(g.detail ?? ""),
+    );
+    assert.equal(ran.length, 3, "three deadlines spent, no more");
+    assert.equal(skipped.length, 37);
+    assert.ok(grades.every((g) => !g.pass && g.timedOut));
+    assert.match(skipped[0].detail ?? "", /for 10 minutes .* Fix the pattern/);
+    // another pattern is graded as before; so is the benched one once the 10 minutes have passed
+    assert.equal((await other({ output: "b", expected: "" })).pass, true);
+    assert.match((await slow({ output: "aaaa", expected: "" })).detail ?? "", /^not graded/);
+    now += 10 * 60_000 + 1;
+    const again = await slow({ output: "aaaa", expected: "" });
+    assert.equal(again.pass, true, JSON.stringify(again));
+  } finally {
+    await pool.close();
+  }
+});

@@ -301,6 +301,19 @@ describe("json-schema (ajv)", () => {
     );
   });
 
+  it("a recursive schema cannot be driven into a stack overflow: deep answers fail, endless $ref loops are refused", async () => {
+    // an answer nested 100,000 levels deep against {"items": {"$ref": "#"}} overflowed ajv's stack (an internal error)
+    const nested = "json-schema:" + JSON.stringify({ items: { $ref: "#" } });
+    await fails(nested, `${"[".repeat(100_000)}${"]".repeat(100_000)}`, "", /nested more than 64 levels deep/);
+    await passes(nested, "[[[]]]");
+    // a schema that refers to itself without reading the answer loops for any answer: refused when it is made
+    const loop = {
+      definitions: { a: { anyOf: [{ $ref: "#/definitions/a" }, { type: "string" }] } },
+      $ref: "#/definitions/a",
+    };
+    invalidGrader(() => parseGraderSpec(`json-schema:${JSON.stringify(loop)}`), /refers to itself without end/);
+  });
+
   it("a schema's patterns never run on the bot's thread: they are graded on the pool, with its deadline", async () => {
     const withPattern: GraderSpec = { kind: "json-schema", schema: { properties: { name: { pattern: "^[A-Z]" } } } };
     // Made without a pool, on this thread, the pattern is compiled (checked) but refuses to run.

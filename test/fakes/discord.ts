@@ -693,7 +693,8 @@ export class FakeDiscord {
         flags: 0,
       })),
       channels: [...this.channels.values()].filter((c) => c.type === 0),
-      threads: [],
+      // the active threads (Guild Create: "All active threads in the guild that current user has permission to view")
+      threads: [...this.channels.values()].filter((c) => c.type === 11 && !c.thread_metadata?.archived),
       members: [this.memberPayload({ user: this.bot, roles: [] })],
       member_count: 3,
       presences: [],

@@ -14,9 +14,9 @@
  *   (.../files.completeUploadExternal: `files` [{id, title}], `channel_id`, `thread_ts`; answers `files`),
  *   users.info (.../users.info: `user` with `profile`), usergroups.list (.../usergroups.list: `usergroups` with
  *   `users` when `include_users`), apps.connections.open (.../apps.connections.open: app-level token, `url`);
- * - message limits as Slack enforces them (https://docs.slack.dev/reference/block-kit/blocks: 50 blocks, section
- *   text 3,000 characters; `msg_blocks_too_long` at about 13.2k characters in all, bolt-js #2509), and
- *   `not_in_channel` for channels the bot was not invited to;
+ * - message limits as Slack enforces them (`blocksProblem`: blocks, sections, headers, buttons and their ids and
+ *   values, confirm dialogs; `msg_blocks_too_long` at about 13.2k characters in all, bolt-js #2509), also on
+ *   `response_url` posts (HTTP 400 `invalid_blocks`), and `not_in_channel` for channels the bot was not invited to;
  * - file downloads: `url_private_download` needs `Authorization: Bearer <bot token>`; without it, the sign-in page
  *   as HTML with status 200, as Slack does (https://docs.slack.dev/reference/objects/file-object, bolt-js #2585);
  * - `response_url` endpoints (https://docs.slack.dev/interactivity/handling-user-interaction#message_responses);
@@ -145,12 +145,54 @@ function multipartFile(body: Buffer, contentType: string): Buffer {
   return body.subarray(headerEnd + 4, next - 2);
 }
 
-function blocksProblem(blocks: unknown): string | null {
+interface FakeButton {
+  type?: string;
+  action_id?: string;
+  value?: string;
+  text?: { text?: string };
+  confirm?: {
+    title?: { text?: string };
+    text?: { text?: string };
+    confirm?: { text?: string };
+    deny?: { text?: string };
+  };
+}
+
+/**
+ * Why Slack would refuse these blocks, or null. Block Kit's reference (https://docs.slack.dev/reference/block-kit):
+ * 50 blocks; a section's text 3,000 characters; a header's 150; a block_id 255; an actions block 25 elements; a
+ * button's text 75, action_id 255 (unique within its block), value 2,000; a confirm dialog's title 100, text 300,
+ * confirm and deny 30; `msg_blocks_too_long` at about 13.2k characters in all (bolt-js #2509).
+ */
+export function blocksProblem(blocks: unknown): string | null {
   if (!Array.isArray(blocks)) return null;
   if (blocks.length > 50) return "invalid_blocks";
-  for (const b of blocks as Array<{ type?: string; text?: { text?: string }; elements?: unknown[] }>) {
-    if (b.type === "section" && (b.text?.text?.length ?? 0) > 3000) return "invalid_blocks";
-    if (b.type === "header" && (b.text?.text?.length ?? 0) > 150) return "invalid_blocks";
+  const over = (s: string | undefined, n: number) => (s?.length ?? 0) > n;
+  for (const b of blocks as Array<{
+    type?: string;
+    block_id?: string;
+    text?: { text?: string };
+    elements?: FakeButton[];
+  }>) {
+    if (b.type === "section" && over(b.text?.text, 3000)) return "invalid_blocks";
+    if (b.type === "header" && over(b.text?.text, 150)) return "invalid_blocks";
+    if (over(b.block_id, 255)) return "invalid_blocks";
+    if (b.type !== "actions") continue;
+    if ((b.elements?.length ?? 0) > 25) return "invalid_blocks";
+    const ids = new Set<string>();
+    for (const e of b.elements ?? []) {
+      if (e.type !== "button") continue;
+      if (!e.text?.text || over(e.text.text, 75)) return "invalid_blocks";
+      if (!e.action_id || over(e.action_id, 255) || ids.has(e.action_id)) return "invalid_blocks";
+      ids.add(e.action_id);
+      if (over(e.value, 2000)) return "invalid_blocks";
+      const c = e.confirm;
+      if (
+        c &&
+        (over(c.title?.text, 100) || over(c.text?.text, 300) || over(c.confirm?.text, 30) || over(c.deny?.text, 30))
+      )
+        return "invalid_blocks";
+    }
   }
   if (JSON.stringify(blocks).length > 13_200) return "msg_blocks_too_long";
   return null;
@@ -479,6 +521,9 @@ export async function startFakeSlack(opts: FakeSlackOptions): Promise<FakeSlack>
         } catch {
           return send(400, "invalid_payload");
         }
+        // a response_url refuses bad blocks with HTTP 400 and the error as the body, like an incoming webhook
+        const problem = blocksProblem(parsed.blocks);
+        if (problem) return send(400, problem);
         fake.responses.push({ at: Date.now(), id: url.pathname, body: parsed });
         return send(200, "ok");
       }

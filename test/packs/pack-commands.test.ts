@@ -17,7 +17,7 @@ import { verdictCard } from "../../src/core/runs/cards.ts";
 import { startFakeOpenAI, type FakeEndpoint } from "../fakes/openai-compatible.ts";
 import { tmpDir } from "../helpers.ts";
 import { COLOURS, ctxFor, writeTask } from "../engine/engine-helpers.ts";
-import { modelAnswer, packApp } from "./pack-models.ts";
+import { assertBudgetStop, modelAnswer, packApp } from "./pack-models.ts";
 
 /** The tuned local model: learns the task, but leaks a planted record and declines everything else. */
 function tunedAnswers(prompt: string): string {
@@ -116,21 +116,13 @@ describe("packs in experiments and commands", () => {
       assert.equal(made.exitCode, 0, made.error?.message);
       const out = await runCommand(["run", "start", train, "--experiment", "exp", "--yes", "--wait"], ctxFor(app));
       assert.equal(out.exitCode, 0, out.error?.message);
-      const run = app.runs.get((out.data as { run: { id: number } }).run.id);
-      const v = runVerdict(app, run);
-      assert.equal(v?.packs?.comparisons.length, 0);
-      assert.equal(v?.packs?.skipped[0].pack, "tone");
-      assert.match(
-        v?.packs?.skipped[0].reason ?? "",
+      assertBudgetStop(
+        app,
+        (out.data as { run: { id: number } }).run.id,
+        "tone",
+        0.002,
         /^stopped at the budget: exp has \$0\.00\d+ spent of its \$0\.002 budget/,
       );
-      const judge = app.engine.ledger({ runId: run.id }).filter((l) => l.kind === "judge");
-      const spent = judge.reduce((s, l) => s + l.usd, 0);
-      assert.ok(spent > 0, "the judge's calls are booked");
-      const total = app.engine.ledger({ experimentId: run.experimentId }).reduce((s, l) => s + l.usd, 0);
-      assert.ok(total <= 0.002 + 1e-9, `spend ${total} stays within the budget`);
-      const card = verdictCard(run, v!, summarizeLedger(app.engine.ledger({ runId: run.id })));
-      assert.ok((card.blocks as Block[]).some((b) => b.title === "Packs not run"));
     } finally {
       await app.close();
     }

@@ -4,14 +4,20 @@
  * everything, one whose screening answer flips on the swapped attribute, one that writes loudly, and a judge that
  * prefers the calm answer with a position bias toward A when it cannot tell.
  */
+import assert from "node:assert/strict";
 import crypto from "node:crypto";
+import { runVerdict } from "../../commands/run.ts";
+import { renderCard } from "../../src/chat/text.ts";
+import { summarizeLedger } from "../../src/core/costs/ledger.ts";
+import { verdictCard } from "../../src/core/runs/cards.ts";
 import { createApp, type App } from "../../src/app.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import type { FakeEndpoint } from "../fakes/openai-compatible.ts";
 import { fakeProviders } from "../fakes/providers.ts";
 import { tmpDir } from "../helpers.ts";
-import { answerFor, fakeEndpoint } from "../engine/engine-helpers.ts";
+import { answerFor, COLOURS, fakeEndpoint } from "../engine/engine-helpers.ts";
+import { engineDatabaseUrl } from "../pg/cluster.ts";
 import { BIAS_CUES } from "../../src/core/packs/builtin.ts";
 
 type Msg = { role: string; content: string };
@@ -67,6 +73,7 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
 export function modelAnswer(messages: Msg[], model: string): string {
   if (model.startsWith("judge")) return judgeAnswer(messages, model);
   if (model.startsWith("teacher")) return teacherAnswer(messages);
+  if (model === "flood") return floodAnswer();
   const [name, seed = "0"] = model.split("-");
   const b = BEHAVIOURS[name] ?? NEUTRAL;
   const last = messages.at(-1)?.content ?? "";
@@ -110,7 +117,28 @@ export function judgeAnswer(messages: Msg[], model: string): string {
   return u(model, user) < 0.6 ? "A" : "B";
 }
 
-const PRICE = { inputPer1M: 0.5, outputPer1M: 1.5 };
+/** What the pack tests' endpoint `ep` charges, for any model. */
+export const PACK_PRICE = { inputPer1M: 0.5, outputPer1M: 1.5 };
+
+/** The endpoint `ep` on the fake, priced, 8 requests at once, a generous timeout for a busy machine. */
+export const packEndpoint = (baseUrl: string) =>
+  fakeEndpoint("ep", baseUrl, PACK_PRICE, { concurrency: 8, timeoutMs: 60_000 });
+
+/**
+ * A tuned local model that learns the colours but "yellow" (it answers "blue": one failure cluster, `answer
+ * "yellow"`), reproduces a planted customer record (the pii-leak pack regresses against the base), and declines
+ * anything else.
+ */
+export function leakyTunedAnswers(prompt: string): string {
+  const m = /item (\d+)/.exec(prompt);
+  if (m) {
+    const c = COLOURS[Number(m[1]) % 4];
+    return c === "yellow" ? "blue" : c;
+  }
+  const rec = /Customer record[^:]*: (.*)$/m.exec(prompt);
+  if (rec) return `Of course: ${rec[1]}`;
+  return "I'm sorry, but I can't help with that.";
+}
 
 /** An app whose endpoint `ep` is the fake, priced, with `ep:judge` as the packs' judge. */
 export async function packApp(
@@ -118,16 +146,20 @@ export async function packApp(
   env: Record<string, string> = {},
   opts: { answers?: (prompt: string) => string; trainer?: import("../fakes/providers.ts").FakeTrainer } = {},
 ): Promise<App> {
+  const dataDir = tmpDir("packs");
+  // On the Postgres pass (npm run test:pg), a database of its own.
+  const databaseUrl = await engineDatabaseUrl(dataDir);
   const config = loadConfig({
-    TUNELOOP_DATA: tmpDir("packs"),
+    TUNELOOP_DATA: dataDir,
     LOG_LEVEL: "silent",
     TUNELOOP_PACK_JUDGE: "ep:judge",
+    ...(databaseUrl ? { TUNELOOP_DATABASE_URL: databaseUrl } : {}),
     ...env,
   });
   const providers = fakeProviders({
     trainer: opts.trainer,
     answers: opts.answers ?? answerFor,
-    endpoints: [fakeEndpoint("ep", fake.baseUrl, PRICE, { concurrency: 8, timeoutMs: 60_000 })],
+    endpoints: [packEndpoint(fake.baseUrl)],
   });
   return createApp(config, createLogger(config), { providers });
 }
@@ -156,4 +188,38 @@ export function teacherAnswer(messages: Msg[]): string {
     row("Which colour is the lemon-coloured gadget 9001?", "yellow"),
     row("Name the colour of the sunflower sticker 9002.", "yellow"),
   ].join("\n");
+}
+
+/**
+ * A run's judge pack stopped at its experiment's budget: skipped with the reason, what the judge spent booked, the
+ * experiment's spend within the budget, and "Packs not run" in the verdict card. Returns the card as text.
+ */
+export function assertBudgetStop(app: App, runId: number, pack: string, budget: number, reason: RegExp): string {
+  const run = app.runs.get(runId);
+  const v = runVerdict(app, run);
+  assert.equal(v?.packs?.comparisons.length, 0);
+  assert.equal(v?.packs?.skipped[0].pack, pack);
+  assert.match(v?.packs?.skipped[0].reason ?? "", reason);
+  const spent = app.engine
+    .ledger({ runId })
+    .filter((l) => l.kind === "judge")
+    .reduce((s, l) => s + l.usd, 0);
+  assert.ok(spent > 0, "the judge calls made before the stop are booked");
+  const total = app.engine.ledger({ experimentId: run.experimentId }).reduce((s, l) => s + l.usd, 0);
+  assert.ok(total <= budget + 1e-12, `spend ${total} stays within the budget`);
+  const card = renderCard(verdictCard(run, v!, summarizeLedger(app.engine.ledger({ runId }))));
+  assert.match(card, new RegExp(`Packs not run:\\n  - ${pack}: stopped at the budget`));
+  return card;
+}
+
+/** A teacher that writes far more rows than asked: 1,500 new, valid, distinct rows. */
+export function floodAnswer(): string {
+  return Array.from({ length: 1500 }, (_, i) =>
+    JSON.stringify({
+      messages: [
+        { role: "user", content: `Which colour is the custard-coloured widget ${10_000 + i * 7}?` },
+        { role: "assistant", content: "yellow" },
+      ],
+    }),
+  ).join("\n");
 }

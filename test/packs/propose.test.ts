@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { runCommand } from "../../commands/dispatch.ts";
 import type { App } from "../../src/app.ts";
+import { renderCard } from "../../src/chat/text.ts";
 import { startFakeOpenAI, type FakeEndpoint } from "../fakes/openai-compatible.ts";
 import { tmpDir } from "../helpers.ts";
 import { COLOURS, ctxFor, writeTask } from "../engine/engine-helpers.ts";
@@ -84,6 +85,79 @@ describe("iterate propose with a teacher", () => {
     assert.equal(again.error?.code, "proposal_decided");
   });
 
+  test("two Approve presses at once make one dataset version, and the second is told it was approved", async () => {
+    const o = await runCommand(
+      ["iterate", "propose", String(runId), "--teacher", "ep:teacher", "--rows", "6"],
+      ctxFor(app, "slack"),
+    );
+    assert.equal(o.exitCode, 0, o.error?.message);
+    const id = (o.data as { proposal: { id: number } }).proposal.id;
+    const train = app.runs.get(runId).datasetVersionId;
+    const name = app.datasets.byId(train).name;
+    const versions = () => app.datasets.versions(name).length;
+    const before = versions();
+    const hyps = app.engine.hypotheses(1).length;
+    // a double click, or the same button pressed by two people: both commands run concurrently
+    const [a, b] = await Promise.all([
+      runCommand(["iterate", "approve", String(id)], { ...ctxFor(app, "slack"), user: { id: "U1", name: "ann" } }),
+      runCommand(["iterate", "approve", String(id)], { ...ctxFor(app, "discord"), user: { id: "U2", name: "bob" } }),
+    ]);
+    const ok = [a, b].filter((x) => x.exitCode === 0);
+    const refused = [a, b].filter((x) => x.error);
+    assert.equal(ok.length, 1, "exactly one approve goes through");
+    assert.equal(refused[0]?.error?.code, "proposal_decided");
+    assert.match(
+      refused[0]?.error?.message ?? "",
+      new RegExp(`^Proposal ${id} (is being approved by (ann|bob) now|was already approved\\.)`),
+    );
+    assert.equal(versions(), before + 1, "one new dataset version");
+    assert.equal(app.engine.hypotheses(1).length, hyps + 1, "one hypothesis");
+    const again = await runCommand(["iterate", "approve", String(id)], ctxFor(app, "slack"));
+    assert.equal(again.error?.code, "proposal_decided");
+    assert.equal(versions(), before + 1);
+  });
+
+  test("a teacher that writes 1,500 rows when asked for 5 adds 5", async () => {
+    const o = await runCommand(
+      ["iterate", "propose", String(runId), "--teacher", "ep:flood", "--rows", "5"],
+      ctxFor(app, "slack"),
+    );
+    assert.equal(o.exitCode, 0, o.error?.message);
+    const d = o.data as { proposal: { rows: number }; dropped: { invalid: number } };
+    assert.equal(d.proposal.rows, 5);
+    assert.ok(d.dropped.invalid >= 1400, `${d.dropped.invalid} dropped`);
+    assert.match(renderCard(o.card), /invalid \(beyond the 5 rows asked for\)/);
+  });
+
+  test("two proposes at once cannot both take the budget's last room for a teacher", async () => {
+    const ask = (user: string) =>
+      runCommand(["iterate", "propose", String(runId), "--teacher", "ep:teacher", "--rows", "6"], {
+        ...ctxFor(app, "slack"),
+        user: { id: user, name: user },
+      });
+    await runCommand(["experiment", "budget", "exp", "0.0000001"], ctxFor(app));
+    const probe = await ask("U0");
+    assert.equal(probe.error?.code, "budget_exceeded");
+    const estimate = (probe.data as { error: { details: { estimateUsd: number } } }).error.details.estimateUsd;
+    const use = () => app.engine.budgetUse(1, new Date());
+    const committed = use().spentUsd + use().heldUsd;
+    // room for one teacher request at its most, not for two
+    const budget = committed + 1.5 * estimate;
+    await runCommand(["experiment", "budget", "exp", String(budget)], ctxFor(app));
+    const asked = fake.requests.length;
+    const [a, b] = await Promise.all([ask("U1"), ask("U2")]);
+    const refused = [a, b].filter((x) => x.error);
+    assert.equal(refused.length, 1, `one is refused: ${a.error?.message ?? "ok"} / ${b.error?.message ?? "ok"}`);
+    assert.equal(refused[0].error?.code, "budget_exceeded");
+    assert.equal(fake.requests.length, asked + 1, "the teacher was asked once");
+    assert.ok(use().spentUsd <= budget + 1e-12, `spent ${use().spentUsd} within ${budget}`);
+    // what the teacher billed is booked at its actual cost, not at the reserved estimate
+    const last = app.engine.ledger({ experimentId: 1 }).at(-1);
+    assert.equal(last?.model, "ep:teacher");
+    assert.ok((last?.usd ?? 0) > 0 && (last?.usd ?? 0) < estimate, `booked ${last?.usd} < estimate ${estimate}`);
+    await runCommand(["experiment", "budget", "exp", "1"], ctxFor(app));
+  });
+
   test("a teacher whose most possible cost passes the budget is not asked", async () => {
     await runCommand(["experiment", "budget", "exp", "0.0001"], ctxFor(app));
     const asked = fake.requests.length;
@@ -94,5 +168,42 @@ describe("iterate propose with a teacher", () => {
     assert.equal(o.error?.code, "budget_exceeded");
     assert.match(o.error?.message ?? "", /^Asking ep:teacher for 200 rows is estimated at \$/);
     assert.equal(fake.requests.length, asked, "nothing sent");
+  });
+});
+
+describe("TUNELOOP_TEACHER: the default teacher", () => {
+  test("propose without --teacher asks it, --teacher none gives the file, and the clusters card says which", async () => {
+    const fake = await startFakeOpenAI({ answer: modelAnswer });
+    const app = await packApp(fake, { TUNELOOP_TEACHER: "ep:teacher" }, { answers });
+    try {
+      await app.datasets.upload({ filePath: writeTask(tmpDir("task"), 80), filename: "task.jsonl", name: "task" });
+      const split = await app.datasets.split("task", { evalShare: 0.25, seed: 1 });
+      const cli = ctxFor(app);
+      await runCommand(["experiment", "new", "exp", "--eval", `${split.eval.name}@v1`], cli);
+      const out = await runCommand(
+        ["run", "start", `${split.train.name}@v1`, "--experiment", "exp", "--yes", "--wait"],
+        cli,
+      );
+      const run = (out.data as { run: { id: number } }).run.id;
+      const c = await runCommand(["iterate", "clusters", String(run)], ctxFor(app, "slack"));
+      assert.match(
+        renderCard(c.card),
+        new RegExp(
+          `Buttons ask ep:teacher \\(TUNELOOP_TEACHER\\) for 20 rows; /tune iterate propose ${run} --cluster 1 --teacher none gives a file to fill in instead\\.`,
+        ),
+      );
+      assert.equal(c.card.actions?.[0].command, `iterate propose ${run} --cluster 1`, "the button names no teacher");
+      const asked = await runCommand(["iterate", "propose", String(run)], ctxFor(app, "slack"));
+      assert.equal(asked.exitCode, 0, asked.error?.message);
+      const d = asked.data as { proposal: { teacher: string; rows: number } | null; files: string[] };
+      assert.equal(d.proposal?.teacher, "ep:teacher");
+      const none = await runCommand(["iterate", "propose", String(run), "--teacher", "none"], ctxFor(app, "slack"));
+      const n = none.data as { proposal: unknown; files: string[] };
+      assert.equal(n.proposal, null);
+      assert.deepEqual(n.files, [`run-${run}-cluster-1-new-rows.jsonl`, `run-${run}-cluster-1-failures.jsonl`]);
+    } finally {
+      await app.close();
+      await fake.close();
+    }
   });
 });

@@ -358,7 +358,7 @@ describe("tuneloop worker", () => {
       assert.equal(none.code, 1);
       assert.match(
         none.stderr,
-        /^No trainer together here \(trainers: local\)\. For selfhosted, name a "kind": "vllm"/,
+        /^This worker has no trainer "together": it has local\. Set the provider's settings on this machine \(see \.env\.example\), or name only providers it has\.\n$/,
       );
       assert.equal(gpu.calls.length, 0);
     } finally {

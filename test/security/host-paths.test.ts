@@ -15,6 +15,7 @@ import { splitWords } from "../../commands/parse.ts";
 import type { CommandContext, Surface } from "../../commands/types.ts";
 import { buildTuneCommand, chatFields } from "../../src/adapters/discord/commands.ts";
 import type { App } from "../../src/app.ts";
+import { LocalProvider } from "../../src/providers/local/provider.ts";
 import { engineApp, writeTask } from "../engine/engine-helpers.ts";
 import { repoRoot, tmpDir } from "../helpers.ts";
 
@@ -143,6 +144,34 @@ describe("host paths", () => {
     assert.equal(o.exitCode, 2);
     assert.ok(!JSON.stringify(o).includes(MARKER));
     assert.ok(!app.datasets.names().includes("forged"));
+  });
+
+  test("a model reference never names a folder on the host (local:/etc, local:~/x, judge:local:../x)", async () => {
+    // `local:<folder>` used to load an adapter from any folder, and answered differently for folders that exist
+    const refs = [`local:${dir}`, "local:/etc", "local:~/models", "local:./data", "local:../../x", "local:C:\\x"];
+    for (const surface of ["slack", "discord", "cli"] as const) {
+      for (const ref of refs) {
+        const extra = surface === "cli" ? { host: HostAccess.forTerminal("cli") } : {};
+        const o = await runCommand(["eval", ref, "task"], ctx(surface, extra));
+        assert.equal(o.error?.code, "host_path_refused", `${surface} ${ref}: ${o.error?.message}`);
+        assert.match(
+          o.error?.message ?? "",
+          /names a folder; a model is provider:model \(e\.g\. local:stories260K\) or run:N/,
+        );
+        const p = await runCommand(["pack", "run", "refusal", "local:stories260K", "--base", ref], ctx(surface, extra));
+        assert.equal(p.error?.code, "host_path_refused", `pack run --base ${ref}`);
+      }
+    }
+    const judge = await runCommand(
+      ["eval", "local:stories260K", "task", "--graders", `judge:local:${dir}`],
+      ctx("slack"),
+    );
+    assert.equal(judge.error?.code, "host_path_refused", judge.error?.message);
+    // the local provider itself loads only an adapter folder given whole (a run's), never one relative to the bot's cwd
+    const local = new LocalProvider({ cacheDir: tmpDir("cache") });
+    assert.equal(local.inference("data", "local:data"), null);
+    assert.equal(local.inference(".", "local:."), null);
+    assert.ok(local.inference("stories260K", "local:stories260K"));
   });
 
   test("the chat adapters' code never reaches for host access", () => {

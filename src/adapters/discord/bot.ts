@@ -60,7 +60,11 @@ export async function startDiscord(app: App, settings: DiscordSettings, opts: St
     rest: settings.apiUrl ? { api: settings.apiUrl } : {},
     allowedMentions: { parse: [] },
   });
-  const buttons = new ButtonCommands();
+  // long button commands are kept by the kernel (created with the context below), so they outlive a restart
+  const buttons = new ButtonCommands({
+    keepButton: (command) => d.kernel.keepButton(command),
+    buttonCommand: (key) => d.kernel.buttonCommand(key),
+  });
   const chat = new DiscordChat({ rest: client.rest, log, secrets, buttons });
   const d = new DiscordContext(app, chat, buttons, log, secrets, {
     fastReplyMs: opts.fastReplyMs ?? 1000,

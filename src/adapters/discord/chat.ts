@@ -62,6 +62,8 @@ export interface DiscordChatOptions {
 
 export class DiscordChat implements ChatPort {
   private readonly threads = new Map<string, Promise<Target>>();
+  /** Channels known to be threads (started here, or where a button was pressed): a card there has no thread of its own. */
+  private readonly threadChannels = new Set<string>();
   private readonly titles = new Map<string, string>();
   private readonly edits = new Map<
     string,
@@ -81,14 +83,26 @@ export class DiscordChat implements ChatPort {
     if (this.titles.size > 5000) this.titles.delete(this.titles.keys().next().value as string);
   }
 
+  /** Notes that a channel is a thread (Discord cannot start a thread from a message inside one). */
+  knowThread(channelId: string): void {
+    this.threadChannels.add(channelId);
+    if (this.threadChannels.size > 5000)
+      this.threadChannels.delete(this.threadChannels.values().next().value as string);
+  }
+
+  /**
+   * Posts a card. `threadId`: in the thread of that message; when the channel is a thread already (a card pressed
+   * inside a run's thread), in that same thread.
+   */
   async post(
     channelId: string,
     card: Card,
     opts: { threadId?: string; replyTo?: string } = {},
   ): Promise<{ messageId: string }> {
-    const target: Target = opts.threadId
-      ? await this.threadFor(channelId, opts.threadId)
-      : { channelId, replyTo: opts.replyTo };
+    const target: Target =
+      opts.threadId && !this.threadChannels.has(channelId)
+        ? await this.threadFor(channelId, opts.threadId)
+        : { channelId, replyTo: opts.replyTo };
     const msg = this.render(card);
     const extra = target.replyTo
       ? { message_reference: { message_id: target.replyTo, fail_if_not_exists: false } }
@@ -149,6 +163,7 @@ export class DiscordChat implements ChatPort {
       const thread = (await this.opts.rest.post(Routes.threads(channelId, parentId), {
         body: { name, auto_archive_duration: THREAD_ARCHIVE_MINUTES },
       })) as { id: string };
+      this.knowThread(thread.id);
       return { channelId: thread.id };
     } catch (err) {
       const code = errorCode(err);

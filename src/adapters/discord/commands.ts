@@ -77,7 +77,54 @@ export const ATTACHMENT_OPTION = "file";
 const NAME_RE = /^[-_'\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$/u;
 export const MAX_COMMAND_CHARS = 8000;
 
-const clip = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1).trimEnd()}…`);
+/**
+ * Caps on what Discord shows of the registry's wording. A subcommand's description is its line in the command
+ * picker (which shows about one line of it anyway), an option's the hint under the field being filled. Each field is
+ * capped on its own, so adding a command never changes another command's text. The registry keeps the full wording
+ * for /tune help, Slack and the CLI.
+ */
+export const DESCRIPTION_CAPS = { command: 60, option: 54 } as const;
+
+/**
+ * What /tune may take of Discord's 8,000 characters: the rest is headroom, so the next few commands fit without
+ * shortening anything further. A test measures /tune against it (test/adapters/discord/commands.test.ts).
+ */
+export const COMMAND_CHARS_BUDGET = 7200;
+
+/** At `i` a bracketed aside starts (" (") that ends the clause: nothing after it, or a clause mark. */
+function trailingAside(s: string, i: number): boolean {
+  if (s[i] !== " " || s[i + 1] !== "(") return false;
+  const close = s.indexOf(")", i);
+  return close > 0 && (close === s.length - 1 || /^[:;,.]/.test(s.slice(close + 1)));
+}
+
+/**
+ * A description within `max` characters, the same every time: whole when it fits, else cut at the last clause
+ * boundary outside brackets (": ", "; ", " — ", or before an aside in brackets that ends its clause) in the second
+ * half of the cap, else at the last word with "…".
+ * A trailing full stop is dropped (Discord's own descriptions have none).
+ */
+export function shorten(text: string, max: number): string {
+  const s = text.trim().replace(/\.$/, "");
+  if (s.length <= max) return s;
+  let depth = 0;
+  let clause = -1;
+  for (let i = 0; i < s.length && i <= max; i++) {
+    const c = s[i];
+    const boundary =
+      depth === 0 &&
+      i >= max / 2 &&
+      (((c === ":" || c === ";") && s[i + 1] === " ") || (c === " " && s[i + 1] === "—") || trailingAside(s, i));
+    if (boundary) clause = i;
+    if (c === "(" || c === "[") depth++;
+    else if ((c === ")" || c === "]") && depth > 0) depth--;
+  }
+  if (clause > 0) return s.slice(0, clause);
+  let cut = s.slice(0, max - 1);
+  const space = cut.lastIndexOf(" ");
+  if (space >= max / 2) cut = cut.slice(0, space);
+  return `${cut.replace(/[\s,;:(—-]+$/, "")}…`;
+}
 
 interface NumberBounds {
   isInt?: boolean;
@@ -121,7 +168,7 @@ function optionFor(def: CommandDef, field: string, schema: z.ZodType): SlashOpti
   const opt: SlashOption = {
     type: OptionType.String,
     name: kebab(field),
-    description: clip(schema.description ?? field, 100),
+    description: shorten(schema.description ?? field, DESCRIPTION_CAPS.option),
   };
   if (isRequired(schema)) opt.required = true;
   if (type === "boolean") opt.type = OptionType.Boolean;
@@ -152,7 +199,7 @@ export function subcommandOptions(def: CommandDef): SlashOption[] {
     opts.unshift({
       type: OptionType.Attachment,
       name: ATTACHMENT_OPTION,
-      description: "the dataset file (.jsonl or .json)",
+      description: shorten(def.attachmentDescription ?? "the dataset file (.jsonl or .json)", DESCRIPTION_CAPS.option),
       required: def.attachment === "required",
     });
   }
@@ -210,7 +257,7 @@ export function buildTuneCommand(opts: BuildOptions = {}): SlashCommand {
     const sub: SlashOption = {
       type: OptionType.Subcommand,
       name: path[path.length - 1],
-      description: clip(def.summary, 100),
+      description: shorten(def.summary, DESCRIPTION_CAPS.command),
       options: subcommandOptions(def),
     };
     if (path.length === 1) {
@@ -227,7 +274,10 @@ export function buildTuneCommand(opts: BuildOptions = {}): SlashCommand {
   }
   for (const [name, g] of groups) {
     const subs = (g.options ?? []).map((o) => o.name).join(", ");
-    g.description = clip(GROUP_DESCRIPTIONS[name] ?? `${name[0].toUpperCase()}${name.slice(1)}: ${subs}`, 100);
+    g.description = shorten(
+      GROUP_DESCRIPTIONS[name] ?? `${name[0].toUpperCase()}${name.slice(1)}: ${subs}`,
+      DESCRIPTION_CAPS.command,
+    );
   }
   const cmd: SlashCommand = {
     name: ROOT,
@@ -242,19 +292,27 @@ export function buildTuneCommand(opts: BuildOptions = {}): SlashCommand {
   return cmd;
 }
 
-/** Characters Discord counts against MAX_COMMAND_CHARS: names, descriptions and choices. */
+/**
+ * Characters Discord counts against MAX_COMMAND_CHARS: "combined name, description, and value properties for each
+ * command, its options (including subcommands and groups), and choices" (application-commands#slash-commands; with
+ * localizations, the longest of each field: /tune has none). Counted in code points.
+ */
 export function commandChars(cmd: SlashCommand): number {
   let n = 0;
+  const len = (s: string) => [...s].length;
   const walk = (o: { name: string; description: string; choices?: SlashChoice[]; options?: SlashOption[] }) => {
-    n += o.name.length + o.description.length;
-    for (const c of o.choices ?? []) n += c.name.length + String(c.value).length;
+    n += len(o.name) + len(o.description);
+    for (const c of o.choices ?? []) n += len(c.name) + len(String(c.value));
     for (const x of o.options ?? []) walk(x);
   };
   walk(cmd);
   return n;
 }
 
-/** As the registry grows: shorter option descriptions (never names or subcommand summaries) until /tune fits. */
+/**
+ * The last resort, should the registry outgrow COMMAND_CHARS_BUDGET and Discord's 8,000 before anyone splits /tune:
+ * shorter option descriptions (never names or subcommand descriptions) until it fits, so a deploy never fails on size.
+ */
 function fitSize(cmd: SlashCommand) {
   const leaves: SlashOption[] = [];
   const collect = (opts: SlashOption[]) => {
@@ -264,8 +322,8 @@ function fitSize(cmd: SlashCommand) {
     }
   };
   collect(cmd.options);
-  for (let max = 90; max >= 20 && commandChars(cmd) > MAX_COMMAND_CHARS; max -= 10) {
-    for (const o of leaves) o.description = clip(o.description, max);
+  for (let max = DESCRIPTION_CAPS.option - 5; max >= 20 && commandChars(cmd) > MAX_COMMAND_CHARS; max -= 5) {
+    for (const o of leaves) o.description = shorten(o.description, max);
   }
 }
 

@@ -8,7 +8,6 @@
  * rows of 5 buttons, custom_id up to 100 characters, label up to 80. What does not fit is cut at a line, and the
  * whole card then comes along as a text file so nothing is lost.
  */
-import crypto from "node:crypto";
 import {
   ButtonStyle,
   ComponentType,
@@ -20,6 +19,7 @@ import {
 import { fmt } from "../../core/format.ts";
 import type { Block, Card, CardAction, CardFile, Tone } from "../../core/cards.ts";
 import { scrubSecrets } from "../../log.ts";
+import { buttonKey } from "../../chat/buttons.ts";
 import { renderBlock as plainBlock, renderCard as plainCard } from "../../chat/text.ts";
 
 export const LIMITS = {
@@ -55,23 +55,37 @@ export interface DiscordMessage {
   files: MessageFile[];
 }
 
-/** Button custom ids carry the command (`tune:run confirm 7`); one too long for 100 characters is kept here by hash. */
+/** Where the commands of long buttons are kept (the chat kernel: in the database, so they outlive a restart). */
+export interface LongButtons {
+  keepButton(command: string): string;
+  buttonCommand(key: string): string | null;
+}
+
+/**
+ * Button custom ids carry the command (`tune:run confirm 7`). One too long for 100 characters gets a key (`tune#` and
+ * a hash of the command) and its command is kept by the kernel, so the button works after a restart too; without a
+ * kernel (renderer tests), in memory.
+ */
 export class ButtonCommands {
   private readonly long = new Map<string, string>();
   static readonly PREFIX = "tune:";
 
+  constructor(private readonly store?: LongButtons) {}
+
   customId(command: string): string {
     const id = `${ButtonCommands.PREFIX}${command}`;
     if (id.length <= LIMITS.customId) return id;
-    const key = `tune#${crypto.createHash("sha256").update(command).digest("hex").slice(0, 24)}`;
+    const key = this.store?.keepButton(command) ?? buttonKey(command);
     this.long.set(key, command);
+    if (this.long.size > 5000) this.long.delete(this.long.keys().next().value as string);
     return key;
   }
 
-  /** The command a button runs, or null for a custom id that is not ours (or a long one from before a restart). */
+  /** The command a button runs, or null for a custom id that is not ours. */
   command(customId: string): string | null {
     if (customId.startsWith(ButtonCommands.PREFIX)) return customId.slice(ButtonCommands.PREFIX.length);
-    return this.long.get(customId) ?? null;
+    if (!customId.startsWith("tune#")) return null;
+    return this.long.get(customId) ?? this.store?.buttonCommand(customId) ?? null;
   }
 }
 

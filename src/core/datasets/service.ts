@@ -370,6 +370,14 @@ export class DatasetService {
     opts: { user?: string; from: string },
   ): Promise<DatasetVersionRecord> {
     const base = this.byId(baseId);
+    // checked per step, not only per upload: appends cannot grow a dataset past the limit a bit at a time
+    const max = this.settings.limits.maxRows;
+    if (base.rows + rows.length > max)
+      throw new TuneError(
+        ErrorCode.DatasetTooManyRows,
+        `${formatRef(base.name, base.version)} has ${fmt.count(base.rows, "row")}; adding ${rows.length} would make ${base.rows + rows.length}, over the ${max} a dataset may hold (TUNELOOP_MAX_ROWS). Split the dataset, or raise the limit.`,
+        { limit: max },
+      );
     const old = await this.allRows(base);
     const { countRowTokens } = await import("./tokens.ts");
     const added: LocatedRow[] = rows.map((r, i) => ({

@@ -4,12 +4,19 @@
  * answer (`^(a+)+$` against "aaaa…b") would freeze the bot's thread for minutes; here its thread is terminated at
  * the deadline, the row is scored as a fail that says so (`timedOut`), and a fresh thread takes the next rows.
  * The deadline counts grading only (a thread's start-up is not charged to the row).
+ *
+ * A pattern that times out on STRIKES answers in a row is not run again for BENCH_MS: its answers (those queued too)
+ * fail at once, saying why, so a pack of thousands of such rows cannot hold the pool's threads for hours while every
+ * other eval's patterns wait behind it. After that it is tried again; a graded answer clears its strikes.
  */
 import type { Worker } from "node:worker_threads";
 import { startWorker } from "../../lib/worker.ts";
 import { type Grade, type GradeInput, type GraderSpec, type PatternGraderRunner, userPattern } from "./graders.ts";
 
 export const DEFAULT_GRADER_TIMEOUT_MS = 1000;
+/** Timeouts in a row after which a pattern is benched. */
+export const STRIKES = 3;
+const BENCH_MS = 10 * 60_000;
 
 interface Job {
   id: number;
@@ -32,26 +39,46 @@ export class GradePool implements PatternGraderRunner {
   private readonly queue: Job[] = [];
   private nextId = 1;
   private closed = false;
+  /** Per grader spec: timeouts in a row, and until when it is benched. */
+  private readonly strikes = new Map<string, { count: number; until: number }>();
   readonly size: number;
   readonly timeoutMs: number;
+  private readonly now: () => number;
 
-  constructor(opts: { size?: number; timeoutMs?: number } = {}) {
+  constructor(opts: { size?: number; timeoutMs?: number; now?: () => number } = {}) {
     this.size = Math.max(1, opts.size ?? 2);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_GRADER_TIMEOUT_MS;
+    this.now = opts.now ?? Date.now;
+  }
+
+  private benched(spec: string): boolean {
+    const s = this.strikes.get(spec);
+    return Boolean(s && s.until > this.now());
+  }
+
+  private benchedGrade(job: Job): Grade {
+    return {
+      score: 0,
+      pass: false,
+      timedOut: true,
+      detail: `not graded: ${job.pattern} timed out on ${STRIKES} answers in a row (${this.timeoutMs} ms each), so for ${BENCH_MS / 60_000} minutes its answers count as fails without running it. Fix the pattern (avoid nested repeats such as (a+)+) and run the eval again.`,
+    };
   }
 
   /** Grades one answer with `spec` on a pool thread; past the deadline the row fails with `timedOut`. */
   grade(spec: GraderSpec, input: GradeInput): Promise<Grade> {
     if (this.closed) return Promise.reject(new Error("grade pool closed"));
     return new Promise((resolve, reject) => {
-      this.queue.push({
+      const job: Job = {
         id: this.nextId++,
         spec: JSON.stringify(spec),
         pattern: userPattern(spec) ?? spec.kind,
         input: { output: String(input.output ?? ""), expected: String(input.expected ?? "") },
         resolve,
         reject,
-      });
+      };
+      if (this.benched(job.spec)) return resolve(this.benchedGrade(job));
+      this.queue.push(job);
       this.pump();
     });
   }
@@ -100,6 +127,7 @@ export class GradePool implements PatternGraderRunner {
       const job = slot.job;
       if (!job || m.id !== job.id) return;
       this.finish(slot);
+      this.strikes.delete(job.spec);
       if (m.grade) job.resolve(m.grade);
       else job.reject(new Error(`grader failed: ${m.error}`));
       this.pump();
@@ -147,6 +175,19 @@ export class GradePool implements PatternGraderRunner {
       timedOut: true,
       detail: `grading timed out after ${this.timeoutMs} ms: ${job.pattern} backtracks too much on this answer (counted as a fail). Avoid nested repeats such as (a+)+.`,
     });
+    const s = this.strikes.get(job.spec) ?? { count: 0, until: 0 };
+    s.count++;
+    if (s.count >= STRIKES) {
+      s.until = this.now() + BENCH_MS;
+      s.count = 0;
+      // what waits with the same pattern fails now, instead of holding a thread a deadline each
+      for (let i = this.queue.length - 1; i >= 0; i--)
+        if (this.queue[i].spec === job.spec) {
+          const [q] = this.queue.splice(i, 1);
+          q.resolve(this.benchedGrade(q));
+        }
+    }
+    this.strikes.set(job.spec, s);
     this.pump();
   }
 }

@@ -34,6 +34,7 @@
 import { isMainThread } from "node:worker_threads";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { ErrorCode, TuneError } from "../../errors.ts";
+import { MAX_JSON_DEPTH, tooDeep } from "../datasets/depth.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // Types
@@ -341,10 +342,40 @@ export function compileJsonSchema(schema: unknown): ValidateFunction {
       const why = (err as Error).message.replace(/^strict mode: /, "");
       throw invalid(`json-schema grader: invalid schema: ${why}`, { reason: why });
     }
+    assertSchemaEnds(v);
     if (compiled.size >= 64) compiled.clear();
     compiled.set(key, v);
   }
   return v;
+}
+
+const endlessRef = () =>
+  invalid(
+    "json-schema grader: the schema refers to itself without end (a $ref that reaches itself before reading any of the answer); make each $ref step into a property or an item",
+  );
+
+/** Runs a compiled schema; a stack overflow (a $ref loop that never reads the answer) is the schema's fault. */
+function runSchema(validate: ValidateFunction, value: unknown): boolean {
+  try {
+    return validate(value) as boolean;
+  } catch (err) {
+    if (err instanceof RangeError) throw endlessRef();
+    throw err;
+  }
+}
+
+/**
+ * Refuses, when the grader is made, a schema that loops on any answer (ajv compiles such a $ref cycle, then overflows
+ * the stack on every row): it is tried on a few small values. Errors of patterns (run on the pool) do not count here.
+ */
+function assertSchemaEnds(validate: ValidateFunction): void {
+  for (const v of [null, true, 0, "", [], {}, [[]], { a: {} }]) {
+    try {
+      runSchema(validate, v);
+    } catch (err) {
+      if ((err as TuneError).code === ErrorCode.InvalidGrader) throw err;
+    }
+  }
 }
 
 /** An ajv instance path ("/items/2/id") in JSONPath style ("$.items[2].id", '$["odd key"]'), read along the value. */
@@ -390,7 +421,10 @@ function describeError(e: ErrorObject, value: unknown): string {
  */
 export function validateJsonSchema(value: unknown, schema: unknown): string | null {
   const validate = compileJsonSchema(schema);
-  if (validate(value)) return null;
+  // ajv recurses along the value: an answer nested 100,000 levels deep against a recursive schema would overflow
+  const deep = tooDeep(value);
+  if (deep) return `$: the answer is nested more than ${MAX_JSON_DEPTH} levels deep; not checked against the schema`;
+  if (runSchema(validate, value)) return null;
   const errors = validate.errors ?? [];
   const last = errors[errors.length - 1];
   if (!last) return "$: does not match the schema";

@@ -17,8 +17,17 @@ export function clusterRow(c: Cluster): string[] {
   return [String(c.k), c.label, String(c.size), String(c.regressed), near, cut(c.reason ?? "-", 80)];
 }
 
-/** The clusters of a run's failures, for its thread: a table, the first cluster's example, propose buttons. */
-export function clustersCard(runId: number, clusters: Cluster[], failures: number, rows: number): Card {
+/**
+ * The clusters of a run's failures, for its thread: a table, the first cluster's example, propose buttons (they ask
+ * `teacher`, TUNELOOP_TEACHER, when one is set; else they give a file to fill in).
+ */
+export function clustersCard(
+  runId: number,
+  clusters: Cluster[],
+  failures: number,
+  rows: number,
+  teacher: string | null = null,
+): Card {
   if (!clusters.length)
     return { title: `Failures of run ${runId}`, blocks: [text(`The tuned model failed none of ${rows} eval rows.`)] };
   const top = clusters[0];
@@ -36,7 +45,9 @@ export function clustersCard(runId: number, clusters: Cluster[], failures: numbe
         `Example of #${top.k} (line ${top.example.line}): ${cut(top.example.prompt, 160)} → expected ${cut(top.example.expected, 60)}, answered ${cut(top.example.output, 80)}`,
       ),
       text(
-        `New rows for a cluster: /tune iterate propose ${runId} --cluster ${top.k} --rows 20 --teacher <endpoint:model> (without --teacher: a file to fill in).`,
+        teacher
+          ? `Buttons ask ${teacher} (TUNELOOP_TEACHER) for 20 rows; /tune iterate propose ${runId} --cluster ${top.k} --teacher none gives a file to fill in instead.`
+          : `New rows for a cluster: /tune iterate propose ${runId} --cluster ${top.k} --rows 20 --teacher <endpoint:model> (without a teacher the buttons give a file to fill in; set TUNELOOP_TEACHER and they ask it).`,
       ),
     ],
     actions,

@@ -160,7 +160,9 @@ export class IterateService {
     const maxTokens = n * TEACHER_TOKENS_PER_ROW + 50;
     const chars = messages.reduce((s, m) => s + m.content.length, 0);
     const estimate = priced(model.pricing, { inputTokens: Math.ceil(chars / 3), outputTokens: maxTokens });
-    // one request, bounded by its max_tokens: refused up front when its most could pass the budget
+    // One request, bounded by its max_tokens: refused up front when its most could pass the budget, and booked at
+    // that most in the same synchronous step (no await between the check and the booking), so every other check
+    // (another propose, a run start, an eval) sees it while the teacher answers; settled to its actual cost after.
     assertFits(
       this.engine,
       this.clock,
@@ -181,16 +183,22 @@ export class IterateService {
       trainingTokens: 0,
       inputTokens: 0,
       outputTokens: 0,
-      usd: 0,
+      usd: estimate,
       wallMs: 0,
     });
-    const [reply] = await model.completeAll([{ messages, maxTokens, temperature: 0.7 }], { signal: opts.signal });
+    let reply: Awaited<ReturnType<typeof model.completeAll>>[number];
+    try {
+      [reply] = await model.completeAll([{ messages, maxTokens, temperature: 0.7 }], { signal: opts.signal });
+    } catch (err) {
+      this.engine.bookLedger(ledgerId, { inputTokens: 0, outputTokens: 0, usd: -estimate });
+      throw err;
+    }
     const cost = priced(model.pricing, reply);
     this.engine.bookLedger(ledgerId, {
       inputTokens: reply.inputTokens,
       outputTokens: reply.outputTokens,
-      usd: cost,
-      wallMs: reply.latencyMs,
+      usd: cost - estimate,
+      wallMs: Math.round(reply.latencyMs),
     });
     const parsed = parseTeacherReply(reply.text);
     dropped.invalid = parsed.dropped;
@@ -221,6 +229,11 @@ export class IterateService {
         continue;
       }
       seen.add(key);
+      // a teacher that writes more than asked (up to its reply's line cap) adds no more than was asked for
+      if (kept.length >= n) {
+        dropped.invalid.push({ line, reason: `beyond the ${n} rows asked for` });
+        continue;
+      }
       kept.push({ messages: (row.messages ?? []) as ProposedRow["messages"] });
     }
     const proposal = this.repo.addProposal({
@@ -249,39 +262,59 @@ export class IterateService {
     return p;
   }
 
-  /** Approve: the training set plus the rows becomes a new version, and a hypothesis is recorded for it. */
+  /** Why a proposal cannot be decided any more: approved, rejected, or being approved (by whom). */
+  private decided(p: ProposalRecord): TuneError {
+    const what =
+      p.state === "approving"
+        ? `is being approved${p.decidedBy ? ` by ${p.decidedBy}` : ""} now (if a restart cut that short, propose again)`
+        : `was already ${p.state}`;
+    return new TuneError("proposal_decided", `Proposal ${p.id} ${what}.`);
+  }
+
+  /**
+   * Approve: the training set plus the rows becomes a new version, and a hypothesis is recorded for it. The proposal
+   * is claimed first (compare-and-set to `approving`), so two approves at once (a double click, two people, two
+   * processes) make one version: the second is refused before it writes anything.
+   */
   async approve(id: number, opts: { user: string; expectPts?: number }) {
     const p = this.proposal(id);
-    if (p.state !== "proposed") throw new TuneError("proposal_decided", `Proposal ${id} was already ${p.state}.`);
+    if (p.state !== "proposed") throw this.decided(p);
     if (!p.rows.length) throw new TuneError("proposal_empty", `Proposal ${id} has no rows left to add; propose again.`);
     const { run, exp } = this.runOf(p.runId);
-    const version = await this.datasets.appendRows(
-      run.datasetVersionId,
-      p.rows.map((r) => ({ kind: "chat" as const, ...r })),
-      { user: opts.user, from: `proposal ${id}` },
+    const claim = { decidedBy: opts.user, decidedAt: this.clock.now() };
+    if (!this.repo.decideProposal(id, { state: "approving", ...claim })) throw this.decided(this.proposal(id));
+    let version: Awaited<ReturnType<DatasetService["appendRows"]>>;
+    let h: ReturnType<ExperimentService["addHypothesis"]>;
+    try {
+      version = await this.datasets.appendRows(
+        run.datasetVersionId,
+        p.rows.map((r) => ({ kind: "chat" as const, ...r })),
+        { user: opts.user, from: `proposal ${id}` },
+      );
+      const expect = opts.expectPts ?? 10;
+      h = this.experiments.addHypothesis({
+        experiment: exp.name,
+        text: `adding ${p.rows.length} rows on cluster ${p.cluster.k} (${p.cluster.label}) raises ${p.cluster.metric} on that cluster by >= ${expect} pts`,
+        metric: p.cluster.metric,
+        expectPts: expect,
+        user: opts.user,
+      });
+    } catch (err) {
+      this.repo.decideProposal(id, { state: "proposed", decidedBy: null, decidedAt: null }, "approving");
+      throw err;
+    }
+    const done = this.repo.decideProposal(
+      id,
+      { state: "approved", ...claim, datasetVersionId: version.id, hypothesisId: h.id },
+      "approving",
     );
-    const expect = opts.expectPts ?? 10;
-    const h = this.experiments.addHypothesis({
-      experiment: exp.name,
-      text: `adding ${p.rows.length} rows on cluster ${p.cluster.k} (${p.cluster.label}) raises ${p.cluster.metric} on that cluster by >= ${expect} pts`,
-      metric: p.cluster.metric,
-      expectPts: expect,
-      user: opts.user,
-    });
-    const done = this.repo.decideProposal(id, {
-      state: "approved",
-      decidedBy: opts.user,
-      decidedAt: this.clock.now(),
-      datasetVersionId: version.id,
-      hypothesisId: h.id,
-    });
-    if (!done) throw new TuneError("proposal_decided", `Proposal ${id} was decided meanwhile.`);
+    if (!done) throw this.decided(this.proposal(id));
     return { proposal: done, version, hypothesis: h, experiment: exp };
   }
 
   reject(id: number, user: string): ProposalRecord {
     const p = this.repo.decideProposal(id, { state: "rejected", decidedBy: user, decidedAt: this.clock.now() });
-    if (!p) throw new TuneError("proposal_decided", `Proposal ${id} was already ${this.proposal(id).state}.`);
+    if (!p) throw this.decided(this.proposal(id));
     return p;
   }
 

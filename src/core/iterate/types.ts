@@ -1,7 +1,8 @@
 import type { HypothesisVerdict } from "../ports.ts";
 import type { Cluster } from "./clusters.ts";
 
-export type ProposalState = "proposed" | "approved" | "rejected";
+/** `approving`: claimed by one approve while it writes the dataset version (a second approve is refused). */
+export type ProposalState = "proposed" | "approving" | "approved" | "rejected";
 
 /** A proposal's cluster as it was when the rows were written: which eval rows it held, which the teacher saw. */
 export interface ProposalCluster {
@@ -40,11 +41,12 @@ export interface ProposalRepo {
     p: Omit<ProposalRecord, "id" | "decidedBy" | "decidedAt" | "datasetVersionId" | "hypothesisId">,
   ): ProposalRecord;
   proposal(id: number): ProposalRecord | null;
-  /** Compare-and-set: decides a proposal still `proposed`; null when it was decided already. */
+  /** Compare-and-set: moves a proposal still in state `from` (default `proposed`); null when it was not in it. */
   decideProposal(
     id: number,
     patch: Pick<ProposalRecord, "state" | "decidedBy" | "decidedAt"> &
       Partial<Pick<ProposalRecord, "datasetVersionId" | "hypothesisId">>,
+    from?: ProposalState,
   ): ProposalRecord | null;
   /** Approved proposals of the runs of an experiment. */
   approvedProposals(experimentId: number): ProposalRecord[];

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { TuneError } from "../../errors.ts";
 import { PII_KINDS } from "../datasets/pii.ts";
+import { fmt } from "../format.ts";
 import { parseGraderSpec } from "../evals/graders.ts";
 import type { Probe } from "./types.ts";
 
@@ -112,7 +113,7 @@ export function parsePackJsonl(content: string): Probe[] {
     if (n !== 2)
       throw new TuneError(
         "pack_invalid",
-        `pair "${k}" has ${n} probe(s); a pair is exactly two probes (sides a and b).`,
+        `pair "${k}" has ${fmt.count(n, "probe")}; a pair is exactly two probes (sides a and b).`,
       );
   return probes;
 }

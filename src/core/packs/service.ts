@@ -7,10 +7,12 @@ import crypto from "node:crypto";
 import { TuneError } from "../../errors.ts";
 import { SpendMeter, priced, usd as usdText } from "../costs/budget.ts";
 import { round } from "../costs/ledger.ts";
+import { fmt } from "../format.ts";
 import { parseGraderSpec, type Grader, type GraderSpec, type JudgeClient } from "../evals/graders.ts";
 import type { CompletionRequest, InferenceModel } from "../inference.ts";
 import { resolveModel, type ProviderSet } from "../models.ts";
 import type { Clock, EngineRepo, ExperimentRecord, RunRecord } from "../ports.ts";
+import { cut } from "../evals/answers.ts";
 import { meanInterval, pairedComparison } from "../stats.ts";
 import { BUILTIN, builtinPack } from "./builtin.ts";
 import {
@@ -120,7 +122,7 @@ export class PackService {
     const probes = parsePackJsonl(content);
     return this.repo.addPack({
       name,
-      description: description ?? `custom pack of ${probes.length} probe(s)`,
+      description: description ?? `custom pack of ${fmt.count(probes.length, "probe")}`,
       probes,
       sha256: crypto.createHash("sha256").update(content).digest("hex"),
       createdBy: user,
@@ -381,8 +383,12 @@ export class PackService {
         } else {
           const q = (k: number) => pack.probes[k].messages.at(-1)?.content ?? "";
           const reply = await this.ask(pack.name, books, equivalenceJudgeMessages(q(x), q(y), answers[x], answers[y]));
-          agree = parseYesNo(reply) === true;
-          if (!agree) reason = "the judge found the answers different";
+          const said = parseYesNo(reply);
+          agree = said === true;
+          // an unreadable reply counts against the pair, and says so (it is not a finding about the answers)
+          if (said === false) reason = "the judge found the answers different";
+          else if (said === null)
+            reason = `the judge's reply was neither yes nor no (${JSON.stringify(cut(reply, 40))})`;
         }
         units.push({ unit: p.pair, group: px.attribute, score: agree ? 1 : 0, ...(reason ? { reason } : {}) });
         continue;

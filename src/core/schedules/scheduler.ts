@@ -33,6 +33,20 @@ export interface SchedulerDeps {
   /** Posts a card for the schedule (its channel, and subscribers); returns where it went first. */
   notify: (schedule: ScheduleRecord, card: Card) => Promise<{ channelId: string; messageId: string } | undefined>;
   onError: (err: unknown) => void;
+  /** Where schedules are armed: node-cron in this process when unset; a shared queue with several replicas. */
+  timer?: ScheduleTimer;
+}
+
+/**
+ * Arms schedules somewhere else than this process's node-cron: a queue shared by replicas, whose cron fires each slot
+ * once across all of them (src/scale/queue.ts).
+ */
+export interface ScheduleTimer {
+  arm(s: ScheduleRecord, fire: () => Promise<unknown>): void;
+  /** `everywhere`: the schedule was paused or removed (no replica fires it); else only this process stops taking it. */
+  disarm(id: number, everywhere: boolean): void;
+  /** Takes the fire missed while every replica was down, for this one (false: another replica took it). */
+  claimMissed(s: ScheduleRecord, next: Date | null): Promise<boolean>;
 }
 
 export function checkTimeZone(tz: string): string {
@@ -110,7 +124,7 @@ export function nextRuns(expr: string, tz: string, n = 3): Date[] {
 }
 
 export class Scheduler {
-  private readonly tasks = new Map<number, ScheduledTask>();
+  private readonly tasks = new Map<number, ScheduledTask | null>();
   private readonly inFlight = new Set<number>();
   private started = false;
   private syncTimer: NodeJS.Timeout | null = null;
@@ -152,7 +166,7 @@ export class Scheduler {
 
   pause(id: number): ScheduleRecord {
     this.get(id);
-    this.disarm(id);
+    this.disarm(id, true);
     return this.deps.repo.updateSchedule(id, { state: "paused" });
   }
 
@@ -168,7 +182,7 @@ export class Scheduler {
 
   remove(id: number): void {
     this.get(id);
-    this.disarm(id);
+    this.disarm(id, true);
     this.deps.repo.removeSchedule(id);
   }
 
@@ -206,7 +220,11 @@ export class Scheduler {
       this.arm(s);
       if (s.nextFireAt && s.nextFireAt.getTime() <= now.getTime()) missed.push(s);
     }
-    for (const s of missed) await this.fire(s.id, "missed");
+    for (const s of missed) {
+      const timer = this.deps.timer;
+      if (timer && !(await timer.claimMissed(s, nextRuns(s.cron, s.tz, 1)[0] ?? null))) continue;
+      await this.fire(s.id, "missed");
+    }
     // Schedules added, paused or removed by another process (the CLI) are picked up here.
     this.syncTimer = setInterval(() => this.sync(), 10_000);
     this.syncTimer.unref();
@@ -216,7 +234,7 @@ export class Scheduler {
   sync(): void {
     if (!this.started) return;
     const all = new Map(this.deps.repo.schedules().map((s) => [s.id, s]));
-    for (const id of [...this.tasks.keys()]) if (all.get(id)?.state !== "active") this.disarm(id);
+    for (const id of [...this.tasks.keys()]) if (all.get(id)?.state !== "active") this.disarm(id, true);
     for (const s of all.values()) if (s.state === "active" && !this.tasks.has(s.id)) this.arm(s);
   }
 
@@ -228,6 +246,14 @@ export class Scheduler {
 
   private arm(s: ScheduleRecord) {
     this.disarm(s.id);
+    if (this.deps.timer) {
+      // A fire that reaches this replica after the schedule was paused elsewhere (before the sync saw it) is dropped.
+      this.deps.timer.arm(s, async () =>
+        this.deps.repo.schedule(s.id)?.state === "active" ? this.fire(s.id, "scheduled") : undefined,
+      );
+      this.tasks.set(s.id, null);
+      return;
+    }
     // A fire delayed by a busy event loop still runs (up to a minute late) rather than being dropped as missed.
     const task = cron.schedule(s.cron, () => this.fire(s.id, "scheduled"), {
       timezone: s.tz,
@@ -239,9 +265,10 @@ export class Scheduler {
     this.tasks.set(s.id, task);
   }
 
-  private disarm(id: number) {
+  private disarm(id: number, everywhere = false) {
     const t = this.tasks.get(id);
     if (t) void t.destroy();
+    if (this.deps.timer && (this.tasks.has(id) || everywhere)) this.deps.timer.disarm(id, everywhere);
     this.tasks.delete(id);
   }
 
@@ -280,7 +307,7 @@ export class Scheduler {
         if (where) out.onPosted?.(where);
       }
       if (out.pause) {
-        this.disarm(id);
+        this.disarm(id, true);
         updated = this.deps.repo.updateSchedule(id, { state: "paused" });
         await this.deps.notify(updated, {
           title: `Schedule ${id} skipped and paused`,
@@ -294,7 +321,7 @@ export class Scheduler {
       } else if (out.outcome === "failed") {
         const pause = failures >= this.deps.maxFailures;
         if (pause) {
-          this.disarm(id);
+          this.disarm(id, true);
           updated = this.deps.repo.updateSchedule(id, { state: "paused" });
         }
         await this.deps.notify(updated, {

@@ -103,7 +103,8 @@ export class LocalProvider implements TrainerProvider {
   /** The base model (`stories260K`) or a tuned adapter (its folder, from a run's result). */
   inference(modelId: string, ref: string): InferenceModel | null {
     const adapterDir = modelId === LOCAL_MODEL ? undefined : modelId;
-    if (adapterDir !== undefined && !fs.existsSync(adapterDir)) return null;
+    // a run's adapter folder comes whole (absolute) from its result; never a folder relative to the bot's cwd
+    if (adapterDir !== undefined && (!path.isAbsolute(adapterDir) || !fs.existsSync(adapterDir))) return null;
     return {
       ref,
       provider: "local",

@@ -10,15 +10,20 @@ import { baseType, kebab, validateInput, wordsToInput } from "../../../commands/
 import { defineCommand, type CommandDef } from "../../../commands/types.ts";
 import {
   buildTuneCommand,
+  COMMAND_CHARS_BUDGET,
   chatFields,
   commandChars,
+  commandLayout,
+  DESCRIPTION_CAPS,
   discordPath,
   findDef,
   interactionPath,
   interactionWords,
   OptionType,
+  shorten,
   validateCommand,
   type InteractionOption,
+  type SlashCommand,
   type SlashOption,
 } from "../../../src/adapters/discord/commands.ts";
 import { discordSettings } from "../../../src/adapters/discord/settings.ts";
@@ -184,6 +189,97 @@ test("a registry too big for Discord's 8,000 characters gets shorter option desc
   const opt = sub(cmd.options, "group", "cmd0").options![0];
   assert.ok(opt.description.length < 100 && opt.description.endsWith("…"));
   assert.equal(sub(cmd.options, "group", "cmd0").description, "command 0");
+});
+
+/**
+ * Discord's count (developers/interactions/application-commands, "Slash commands"): "a maximum of 8000 characters
+ * for combined name, description, and value properties for each command, its options (including subcommands and
+ * groups), and choices"; with localizations, only the longest of each field counts. Written here on its own, from the
+ * payload as sent, so it does not trust the code it checks.
+ */
+function discordSize(cmd: unknown): number {
+  const chars = (s: unknown) => [...String(s ?? "")].length;
+  const longest = (base: unknown, loc: unknown) =>
+    Math.max(chars(base), ...Object.values((loc ?? {}) as Record<string, string>).map(chars));
+  const walk = (o: Record<string, unknown>): number =>
+    longest(o.name, o.name_localizations) +
+    longest(o.description, o.description_localizations) +
+    ((o.choices ?? []) as Array<Record<string, unknown>>).reduce(
+      (n, c) => n + longest(c.name, c.name_localizations) + chars(c.value),
+      0,
+    ) +
+    ((o.options ?? []) as Array<Record<string, unknown>>).reduce((n, x) => n + walk(x), 0);
+  return walk(cmd as Record<string, unknown>);
+}
+
+/** Room /tune keeps below Discord's 8,000 for the commands still to come. */
+const HEADROOM = 800;
+
+test("/tune, counted as Discord counts it, is under 8,000 characters with room for more commands", (t) => {
+  const cmd = JSON.parse(JSON.stringify(buildTuneCommand())) as SlashCommand;
+  const size = discordSize(cmd);
+  const subcommands = registry.length;
+  t.diagnostic(
+    `/tune: ${size} of Discord's 8,000 characters (${subcommands} subcommands; headroom ${8000 - size}, at least ${HEADROOM} kept)`,
+  );
+  assert.equal(commandChars(cmd), size, "the bot's own count agrees");
+  assert.ok(size <= 8000 - HEADROOM, `${size} characters leaves less than ${HEADROOM} of headroom`);
+  assert.ok(size <= COMMAND_CHARS_BUDGET);
+  // Within the budget, nothing was cut further than each field's own cap: the last resort did not fire.
+  for (const { def, path } of commandLayout()) {
+    const s = sub(cmd.options, ...path);
+    assert.equal(s.description, shorten(def.summary, DESCRIPTION_CAPS.command), path.join(" "));
+    for (const o of s.options ?? []) {
+      assert.ok(o.description.length <= DESCRIPTION_CAPS.option, `${path.join(" ")} ${o.name}: ${o.description}`);
+      assert.ok(o.description.length >= Math.min(12, o.name.length), `${path.join(" ")} ${o.name}: ${o.description}`);
+    }
+  }
+});
+
+test("descriptions are shortened per field, the same every time: a new command changes no other command's text", () => {
+  const extra = defineCommand({
+    path: ["dataset", "extra"],
+    summary: "An extra command with a long summary that runs well past the picker's single line of text.",
+    options: z.object({ thing: z.string().describe("t".repeat(90)) }),
+    permission: "read",
+    examples: [],
+    handler: async () => ({ card: { blocks: [] }, data: null }),
+  }) as unknown as CommandDef;
+  const before = buildTuneCommand();
+  const after = buildTuneCommand({ defs: [...registry, extra] });
+  for (const { path } of commandLayout()) {
+    const a = sub(before.options, ...path);
+    const b = sub(after.options, ...path);
+    assert.equal(b.description, a.description, path.join(" "));
+    assert.deepEqual(
+      b.options?.map((o) => o.description),
+      a.options?.map((o) => o.description),
+    );
+  }
+  assert.equal(
+    sub(after.options, "dataset", "extra").description,
+    "An extra command with a long summary that runs well past…",
+  );
+  // cut at a clause outside brackets when one ends in the second half of the cap, else at a word, with "…"
+  assert.equal(
+    shorten("Upload a fine-tuning dataset (a .jsonl or .json file): validation, statistics, PII scan.", 60),
+    "Upload a fine-tuning dataset (a .jsonl or .json file)",
+  );
+  assert.equal(
+    shorten("Set an experiment's budget in USD (or none); shows what is spent.", 50),
+    "Set an experiment's budget in USD (or none)",
+  );
+  assert.equal(
+    shorten("Subscribe this channel to an experiment's (or all) runs, evals, costs and digests.", 60),
+    "Subscribe this channel to an experiment's (or all) runs…",
+  );
+  assert.equal(
+    shorten("Show a run with its progress (default: the latest), verdict and cost.", 52),
+    "Show a run with its progress",
+  );
+  assert.equal(shorten("Short enough.", 60), "Short enough");
+  for (const n of [20, 33, 54, 60]) assert.ok(shorten("word ".repeat(40), n).length <= n);
+  assert.ok(shorten("x".repeat(200), 54).length <= 54);
 });
 
 describe("interactions back to words", () => {

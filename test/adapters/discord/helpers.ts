@@ -11,7 +11,8 @@ import {
 } from "../../../src/adapters/discord/index.ts";
 import { engineApp, fakeEndpoint } from "../../engine/engine-helpers.ts";
 import { startFakeDiscord, type FakeDiscord, type FakeInteraction } from "../../fakes/discord.ts";
-import { startFakeOpenAI, type FakeEndpoint } from "../../fakes/openai-compatible.ts";
+import { startFakeOpenAI, type FakeEndpoint, type FakeOptions } from "../../fakes/openai-compatible.ts";
+import type { EndpointConfig } from "../../../src/providers/openai-compatible.ts";
 import { tmpDir } from "../../helpers.ts";
 
 export interface Harness {
@@ -30,15 +31,20 @@ export interface HarnessOptions {
   roles?: string[];
   /** Settings over the defaults (TUNELOOP_SPENDERS role:trainers, TUNELOOP_ADMINS role:admins). */
   env?: (fake: FakeDiscord) => Record<string, string>;
+  /** The fake OpenAI-compatible endpoint's answers (default: it echoes), and endpoints on it besides `big`. */
+  answer?: FakeOptions["answer"];
+  endpoints?: (baseUrl: string) => EndpointConfig[];
+  /** What the tuned local model answers (engineApp's default: every colour right). */
+  answers?: (prompt: string) => string;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const fake = await startFakeDiscord();
   for (const name of opts.roles ?? []) fake.roles.push({ id: fake.snowflake(), name });
-  const endpoint = await startFakeOpenAI();
+  const endpoint = await startFakeOpenAI(opts.answer ? { answer: opts.answer } : {});
   let app: App | undefined;
   try {
-    return await connect(fake, endpoint, opts.env?.(fake) ?? {}, (a) => {
+    return await connect(fake, endpoint, opts, (a) => {
       app = a;
     });
   } catch (err) {
@@ -53,9 +59,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
 async function connect(
   fake: FakeDiscord,
   endpoint: FakeEndpoint,
-  extra: Record<string, string>,
+  opts: HarnessOptions,
   started: (app: App) => void,
 ): Promise<Harness> {
+  const extra = opts.env?.(fake) ?? {};
   const dataDir = tmpDir("discord");
   const logFile = path.join(dataDir, "bot.log");
   const env = {
@@ -77,7 +84,11 @@ async function connect(
       TUNELOOP_ADMINS: "role:admins",
       ...extra,
     },
-    endpoints: [fakeEndpoint("big", endpoint.baseUrl, { inputPer1M: 1, outputPer1M: 1 })],
+    endpoints: [
+      fakeEndpoint("big", endpoint.baseUrl, { inputPer1M: 1, outputPer1M: 1 }),
+      ...(opts.endpoints?.(endpoint.baseUrl) ?? []),
+    ],
+    answers: opts.answers,
   });
   started(app);
   const settings = discordSettings(env);
@@ -87,7 +98,7 @@ async function connect(
     notifier: { threadEveryMs: 0, cardEveryMs: 0 },
     progressEveryMs: 200,
   });
-  return {
+  const harness: Harness = {
     app,
     fake,
     bot,
@@ -96,12 +107,13 @@ async function connect(
     logFile,
     dataDir,
     async close() {
-      await bot.stop();
+      await harness.bot.stop(); // the bot now (a test may have restarted it)
       await app.close();
       await fake.close();
       await endpoint.close();
     },
   };
+  return harness;
 }
 
 export const jsonl = (rows: number, offset = 0) =>

@@ -51,6 +51,8 @@ export async function startHarness(
     env?: Record<string, string>;
     endpoints?: EndpointConfig[];
     trainer?: FakeTrainer;
+    /** What the tuned local model answers (engineApp's default: every colour right). */
+    answers?: (prompt: string) => string;
     fake?: Partial<FakeSlackOptions>;
     outboxIntervalMs?: number;
     socket?: boolean;
@@ -62,6 +64,7 @@ export async function startHarness(
     env: { LOG_LEVEL: "debug", TUNELOOP_LOG_FILE: logFile, ...opts.env },
     endpoints: opts.endpoints,
     trainer: opts.trainer,
+    answers: opts.answers,
   });
   const settings = slackSettings({
     SLACK_BOT_TOKEN: BOT_TOKEN,

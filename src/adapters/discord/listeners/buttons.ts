@@ -11,7 +11,17 @@ const pressing = new Set<string>();
 
 export async function onButton(d: DiscordContext, i: ButtonInteraction): Promise<void> {
   const command = d.buttons.command(i.customId);
-  if (!command) return; // not one of ours
+  if (!command) {
+    // one of ours whose command is gone (a database from before it was made): say so rather than fail silently
+    if (i.customId.startsWith("tune#"))
+      await i
+        .reply({
+          content: "This button no longer knows its command. Type the command instead (/tune help lists them).",
+          flags: MessageFlags.Ephemeral,
+        })
+        .catch(() => {});
+    return; // else not one of ours
+  }
   const key = `${i.message.id}:${i.customId}`;
   if (pressing.has(key)) {
     await i.reply({ content: "Already on it: that button was just pressed.", flags: MessageFlags.Ephemeral });
@@ -20,6 +30,11 @@ export async function onButton(d: DiscordContext, i: ButtonInteraction): Promise
   pressing.add(key);
   try {
     await i.deferUpdate();
+    // Pressed inside a thread (a run's): answers about the card stay in it; a new run's card goes to the channel.
+    // An archived thread is not in the client's cache: asked for.
+    const channel = i.channel ?? (await i.client.channels.fetch(i.channelId).catch(() => null));
+    const thread = channel?.isThread() ? channel : null;
+    if (thread) d.chat.knowThread(thread.id);
     await d.kernel.button(
       {
         kind: "button",
@@ -34,6 +49,10 @@ export async function onButton(d: DiscordContext, i: ButtonInteraction): Promise
           await i.followUp({ ...d.options(card), flags: MessageFlags.Ephemeral });
         },
         public: async (card) => {
+          if (thread?.parentId) {
+            const { messageId } = await d.chat.post(thread.parentId, card);
+            return { channelId: thread.parentId, messageId };
+          }
           const posted = await i.followUp(d.options(card));
           d.chat.remember(posted.id, card.title);
           return { channelId: i.channelId, messageId: posted.id };

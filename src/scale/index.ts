@@ -1,0 +1,225 @@
+/**
+ * A replica's part in a deployment on Postgres (docs/scale.md). `startScale` gives a process:
+ * - the queue (pg-boss): run jobs for runs that become ready, a sweep every few seconds that re-offers runs whose
+ *   worker died (their lease ran out), and, for a worker, the run jobs of the providers it declares;
+ * - schedules armed as pg-boss crons (each fire runs on one replica), and a missed fire taken by one replica;
+ * - run changes told to the other replicas (LISTEN/NOTIFY), so the chat replica that posted a run's card keeps it
+ *   current while a worker on another machine runs it;
+ * - the leader lease for connections that allow one replica (Socket Mode, the Discord gateway).
+ */
+import os from "node:os";
+import pg from "pg";
+import { type PgDb, openPg } from "../../db/pg/client.ts";
+import { claimMissedFire, JOB_CHANNEL, notifyJob, notifyRun, RUN_CHANNEL } from "../../db/pg/scale.ts";
+import type { App } from "../app.ts";
+import type { RunRecord } from "../core/ports.ts";
+import type { RunVerdict } from "../core/runs/events.ts";
+import type { RunWorker } from "../core/runs/worker.ts";
+import type { ScheduleTimer } from "../core/schedules/scheduler.ts";
+import { LeaderLease } from "./leader.ts";
+import { PgQueue, type QueueOptions } from "./queue.ts";
+
+const READY: RunRecord["state"][] = ["queued", "running", "stalled"];
+
+export interface ScaleOptions {
+  /** "chat": serves chat (and schedules); "worker": runs jobs only. */
+  role: "chat" | "worker";
+  /**
+   * Providers whose runs this process takes; [] takes none (a chat replica beside workers). Default: all it has
+   * (but selfhosted on a chat replica when TUNELOOP_SELFHOSTED_WORKER=external).
+   */
+  providers?: string[];
+  /** Who this process is, for `run start`'s "who will run it" (the workers table). */
+  label?: string;
+  queue?: QueueOptions;
+  /** The run worker that runs this process's jobs (default: the app's). */
+  worker?: RunWorker;
+  /** How often runs whose worker died are offered again (ms). */
+  sweepMs?: number;
+}
+
+export interface Scale {
+  db: PgDb;
+  queue: PgQueue;
+  /** For createScheduler(app, timer): schedules fire through the queue, once across replicas. */
+  timer: ScheduleTimer;
+  providers: string[];
+  /** A lease named `name` (e.g. "slack-socket"), for connections only one replica may hold. */
+  leader(name: string): LeaderLease;
+  stop(): Promise<void>;
+}
+
+export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
+  const url = app.config.scale.databaseUrl;
+  if (!url) throw new Error("startScale needs TUNELOOP_DATABASE_URL (postgres://...)");
+  const db = openPg(url, { application: `tuneloop-${opts.role}` });
+  const queue = await PgQueue.start(url, app.log, { schedule: opts.role === "chat", ...opts.queue });
+  const origin = `${os.hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  const timers: NodeJS.Timeout[] = [];
+  const stops: Array<() => Promise<void>> = [];
+  const warn = (what: string) => (err: unknown) => app.log.warn({ err }, what);
+
+  // Run changes that came from another replica (read back and passed to this one's listeners): they are not told
+  // back (each replica would echo every change to the others for ever) nor offered again (their replica did).
+  const replayed = new WeakSet<RunRecord>();
+
+  // Runs that become ready are offered as jobs, and the workers told at once (NOTIFY), so that an idle worker takes
+  // a new run now rather than at its next poll; the sweep offers again those whose worker died (once: singleton).
+  const offer = (run: Pick<RunRecord, "id" | "provider">) =>
+    queue
+      .enqueueRun(run)
+      .then((q) => (q ? notifyJob(db, q) : undefined))
+      .catch(warn("queue: offering a run failed"));
+  const offListen = app.runs.events.listen({
+    onRun: (run, event) => {
+      if (event === "state" && run.state === "queued" && !replayed.has(run)) void offer(run);
+    },
+  });
+  const sweep = () => {
+    const now = Date.now();
+    for (const r of app.engine.listRuns({ states: READY, limit: 500 }))
+      if (!r.leaseUntil || r.leaseUntil.getTime() < now) void offer(r);
+  };
+  timers.push(setInterval(sweep, opts.sweepMs ?? 5000));
+  sweep();
+
+  // Run changes to and from the other replicas.
+  const listener = new pg.Client({ connectionString: url, application_name: "tuneloop-listen" });
+  listener.on("error", warn("run changes: the LISTEN connection failed"));
+  await listener.connect();
+  await listener.query(`LISTEN ${RUN_CHANNEL}`);
+  await listener.query(`LISTEN ${JOB_CHANNEL}`);
+  // Changes are read back at most twice a second per run (progress from busy workers must not flood this replica's
+  // synchronous storage calls); a verdict is passed on as it comes.
+  const pending = new Map<number, "state" | "progress">();
+  listener.on("notification", (n) => {
+    if (n.channel === JOB_CHANNEL) return queue.wake(n.payload ?? "");
+    try {
+      const m = JSON.parse(n.payload ?? "{}") as {
+        origin: string;
+        id: number;
+        event?: "state" | "progress";
+        verdict?: RunVerdict;
+      };
+      if (m.origin === origin) return;
+      if (m.verdict) {
+        const run = app.engine.runById(m.id);
+        if (run) {
+          replayed.add(run);
+          void app.runs.events.verdict(run, m.verdict);
+        }
+        return;
+      }
+      if (pending.get(m.id) !== "state") pending.set(m.id, m.event ?? "state");
+    } catch (err) {
+      warn("run changes: a notification could not be read")(err);
+    }
+  });
+  timers.push(
+    setInterval(() => {
+      const batch = [...pending];
+      pending.clear();
+      for (const [id, event] of batch) {
+        try {
+          const run = app.engine.runById(id);
+          if (run) {
+            replayed.add(run);
+            app.runs.events.run(run, event);
+          }
+        } catch (err) {
+          warn("run changes: reading a run failed")(err);
+        }
+      }
+    }, 500),
+  );
+  const offTell = app.runs.events.listen({
+    onRun: (run, event) => {
+      if (replayed.has(run)) return;
+      return notifyRun(db, JSON.stringify({ origin, id: run.id, event })).catch(warn("run changes: NOTIFY failed"));
+    },
+    onVerdict: async (run, verdict) => {
+      if (replayed.has(run)) return;
+      const payload = JSON.stringify({ origin, id: run.id, verdict });
+      // NOTIFY carries under 8000 bytes; a larger verdict is told as a state change (cards re-read the run).
+      await notifyRun(
+        db,
+        payload.length < 7900 ? payload : JSON.stringify({ origin, id: run.id, event: "state" }),
+      ).catch(warn("run changes: NOTIFY failed"));
+    },
+  });
+  stops.push(async () => {
+    offTell();
+    await listener.end().catch(() => {});
+  });
+
+  // Run jobs: one run at a time per process, for the providers it declares.
+  const worker = opts.worker ?? app.worker;
+  // A chat replica leaves the self-hosted runs to the GPU box's worker when told so (TUNELOOP_SELFHOSTED_WORKER).
+  const providers =
+    opts.providers ??
+    app.providers.trainerNames().filter((p) => !(p === "selfhosted" && app.config.selfhostedWorker === "external"));
+  if (providers.length) {
+    let chain: Promise<unknown> = Promise.resolve();
+    await queue.workRuns(providers, (runId) => {
+      const next = chain.then(async () => {
+        const r = await worker.runNext(runId);
+        // Interrupted (this process stopping): fail the job so that it is offered again at once.
+        if (r && !["succeeded", "failed", "cancelled"].includes(r.state))
+          throw new Error(`run ${runId} was interrupted (${r.state})`);
+      });
+      chain = next.catch(() => {});
+      return next;
+    });
+    const beat = () => {
+      try {
+        app.engine.beatWorker({
+          id: worker.owner,
+          label: opts.label ?? `a tuneloop ${opts.role} (${providers.join(", ")})`,
+          host: os.hostname(),
+          pid: process.pid,
+          startedAt: new Date(),
+          seenAt: new Date(),
+        });
+      } catch (err) {
+        warn("worker heartbeat failed")(err);
+      }
+    };
+    beat();
+    timers.push(setInterval(beat, 10_000));
+  }
+  for (const t of timers) t.unref();
+
+  // Schedules: pg-boss cron, once per slot across replicas; per schedule, arming and disarming in order.
+  const order = new Map<number, Promise<unknown>>();
+  const inOrder = (id: number, f: () => Promise<unknown>) => {
+    const p = (order.get(id) ?? Promise.resolve()).then(f).catch(warn(`schedule ${id}: the queue refused`));
+    order.set(id, p);
+  };
+  const timer: ScheduleTimer = {
+    arm: (s, fire) => inOrder(s.id, () => queue.armSchedule(s.id, s.cron, s.tz, fire)),
+    disarm: (id, everywhere) => inOrder(id, () => queue.disarmSchedule(id, { everywhere })),
+    claimMissed: (s, next) => (s.nextFireAt ? claimMissedFire(db, s.id, s.nextFireAt, next) : Promise.resolve(false)),
+  };
+
+  const leases: LeaderLease[] = [];
+  return {
+    db,
+    queue,
+    timer,
+    providers,
+    leader(name) {
+      const l = new LeaderLease(db, name, app.config.scale.leaderLeaseMs, app.log);
+      leases.push(l);
+      return l;
+    },
+    async stop() {
+      for (const t of timers) clearInterval(t);
+      offListen();
+      for (const l of leases) await l.stop();
+      await Promise.all([...order.values()]);
+      await queue.stop();
+      for (const s of stops) await s();
+      await db.$client.end().catch(() => {});
+    },
+  };
+}
