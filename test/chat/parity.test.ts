@@ -150,7 +150,7 @@ describe("chat kernel parity (in-memory platform)", () => {
     assert.match(plainText(chat.messages.at(-1)!.card), /Only|may cancel/i);
     assert.equal(app.runs.get(runId).state, "queued");
     app.worker.start();
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 120_000;
     while (!chat.thread(runMsg).some((m) => /Verdict for run/.test(m.card.title ?? "")) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 50));
     await app.worker.stop();

@@ -11,7 +11,7 @@ import { createApp } from "../../src/app.ts";
 import { lossPoints, runLossSpec } from "../../src/charts/run-charts.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
-import { repoRoot, runCli, testEnv, tmpDir } from "../helpers.ts";
+import { repoRoot, runCliInProcess, testEnv, tmpDir } from "../helpers.ts";
 import { engineApp, seedExperiment } from "../engine/engine-helpers.ts";
 import { localModelDir } from "../local/helpers.ts";
 
@@ -45,8 +45,9 @@ test("a demo killed mid-training and started again resumes its run in the same e
   first.kill("SIGKILL");
   await new Promise((resolve) => first.once("exit", resolve));
 
-  // Started again: the same experiment and run, finished.
-  const again = await runCli(DEMO, env);
+  // Started again (in this process: the CLI's main, a process other than the killed one): the same experiment and
+  // run, finished.
+  const again = await runCliInProcess(DEMO, env);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stderr, /3\/6 reusing experiment demo: eval set demo-eval@v1/);
   assert.match(again.stderr, new RegExp(`4/6 resuming run ${cut.runId} \\(running\\)`));

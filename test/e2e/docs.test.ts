@@ -1,9 +1,11 @@
 /**
  * The README and docs/together.md, followed as a new user follows them: in a fresh-clone-like copy of the
  * repository (its files, node_modules installed, `../shared` beside it), every documented `npx tuneloop` command is
- * run exactly as written, through a shell, where `npx tuneloop` resolves to this package's own bin. `--json` output
- * piped into jq must be JSON (and equal the sample shown under it); the console session shown must be what the
- * console prints; the Together walkthrough runs end to end against the Together fake.
+ * run exactly as written. The README's lines go through a shell, where `npx tuneloop` resolves to this package's own
+ * bin (the process smoke tests of the docs); `--json` output piped into jq must be JSON (and equal the sample shown
+ * under it); the console session shown must be what `npm start` prints. The Together walkthrough runs end to end
+ * against the Together fake, each line split as a shell splits it and run in this process through the CLI's main
+ * (runDocLine), from the clone, without a node and npm start per line.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -13,7 +15,7 @@ import { after, before, describe, test } from "node:test";
 import { makeDemoTask } from "../../src/core/demo/task.ts";
 import { REHEARSAL_KEY, startRehearsal } from "../fakes/serve-together.ts";
 import type { FakeTogether } from "../fakes/together.ts";
-import { type Block, codeBlocks } from "../markdown.ts";
+import { type Block, codeBlocks, runDocLine } from "../markdown.ts";
 import { repoRoot, runProcess, sharedDir, tmpDir } from "../helpers.ts";
 
 const CLONED = [
@@ -28,12 +30,16 @@ const CLONED = [
   ".env.example",
 ];
 
-/** A copy of the repository as `git clone && npm ci` leaves it, with `../shared` next to it. */
+/**
+ * A copy of the repository as `git clone && npm ci` leaves it, with `../shared` next to it. Times are kept, so the
+ * build in bin/dist is as current as `npm ci`'s prepare leaves it (copied with new times, the sources copied after
+ * bin/ would look newer and the first command would build again).
+ */
 function freshClone(label: string): string {
   const root = tmpDir(label);
   const repo = path.join(root, "tuneloop");
   for (const e of [...CLONED, "tsconfig.json"])
-    fs.cpSync(path.join(repoRoot, e), path.join(repo, e), { recursive: true });
+    fs.cpSync(path.join(repoRoot, e), path.join(repo, e), { recursive: true, preserveTimestamps: true });
   fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(repo, "node_modules"), "dir");
   fs.symlinkSync(sharedDir, path.join(root, "shared"), "dir");
   return repo;
@@ -145,7 +151,7 @@ describe("docs/together.md, against the Together fake", () => {
       if (b.lang !== "sh") continue;
       const lines = b.lines.filter((l) => l.startsWith("npx tuneloop"));
       for (const [j, line] of lines.entries()) {
-        const r = await sh(line, repo, env);
+        const r = await runDocLine(line, env, repo);
         assert.equal(r.code, 0, `${line}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`);
         // The sample under a block belongs to its last command.
         outputs.push({

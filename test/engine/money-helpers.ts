@@ -109,7 +109,7 @@ export function finished(child: ChildProcess): Promise<{ code: number | null; st
 }
 
 /** Polls until `ok()` holds (generous deadline: the machine is shared). */
-export async function until(what: string, ok: () => boolean, deadlineMs = 60_000): Promise<void> {
+export async function until(what: string, ok: () => boolean, deadlineMs = 120_000): Promise<void> {
   const t0 = Date.now();
   while (!ok()) {
     if (Date.now() - t0 > deadlineMs) throw new Error(`timed out waiting for ${what}`);

@@ -51,7 +51,7 @@ test("run start from the CLI: 'nobody is running runs' without a bot, the bot's 
       );
       assert.doesNotMatch(renderCard(chat.card), /will run it|Nobody is running/);
       // The bot runs what was queued.
-      const deadline = Date.now() + 60_000;
+      const deadline = Date.now() + 120_000;
       while (Date.now() < deadline && cli.app.engine.runById(id)?.state !== "succeeded")
         await new Promise((r) => setTimeout(r, 100));
       assert.equal(cli.app.engine.runById(id)?.state, "succeeded");

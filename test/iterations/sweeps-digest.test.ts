@@ -49,8 +49,8 @@ test("sweep: grid and estimate first, cheapest cells first, stops at the budget,
     out.onPosted?.({ channelId: "c1", messageId: "sweep-msg" });
 
     await runCommand(["sweep", "confirm", String(d.id)], ctx);
-    // the worker runs the cells one by one
-    for (let i = 0; i < 10 && app.sweeps.get(d.id).state === "running"; i++) {
+    // the worker runs the cells one by one (until the sweep ends; a deadline, not a count of tries, bounds the wait)
+    for (const until = Date.now() + 120_000; app.sweeps.get(d.id).state === "running" && Date.now() < until; ) {
       await app.worker.runNext();
       await new Promise((r) => setTimeout(r, 20));
     }

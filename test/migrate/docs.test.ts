@@ -1,6 +1,8 @@
 /**
- * docs/migrate.md followed as written: every `npx tuneloop` line of its walkthrough runs through a shell against the
- * rehearsal fakes (test/fakes/serve-migrate.ts), in order, and what the page shows under a command is what it printed.
+ * docs/migrate.md followed as written: every `npx tuneloop` line of its walkthrough runs against the rehearsal fakes
+ * (test/fakes/serve-migrate.ts), in order, and what the page shows under a command is what it printed. Each line is
+ * split as a shell splits it and runs in this process through the CLI's main (runDocLine); the README's lines in
+ * test/e2e/docs.test.ts are the docs' process smoke tests.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -9,8 +11,8 @@ import { after, before, describe, test } from "node:test";
 import { REHEARSAL_KEY, startMigrationRehearsal } from "../fakes/serve-migrate.ts";
 import type { FakeOpenAI } from "../fakes/openai.ts";
 import type { FakeTogether } from "../fakes/together.ts";
-import { codeBlocks } from "../markdown.ts";
-import { repoRoot, runProcess, tmpDir } from "../helpers.ts";
+import { codeBlocks, runDocLine } from "../markdown.ts";
+import { repoRoot, tmpDir } from "../helpers.ts";
 
 describe("docs/migrate.md, against the OpenAI and Together fakes", () => {
   let fakes: { openai: FakeOpenAI; together: FakeTogether };
@@ -45,7 +47,7 @@ describe("docs/migrate.md, against the OpenAI and Together fakes", () => {
         // `| jq .a.b` is applied here (jq may not be installed).
         const jq = /\s*\|\s*jq\s+(\.[\w.]*)\s*$/.exec(written);
         const line = jq ? written.slice(0, jq.index) : written;
-        const r = await runProcess("sh", ["-c", line], { cwd: repoRoot, env });
+        const r = await runDocLine(line, env, repoRoot);
         ran++;
         const refused = written.includes("Pr3fEr9n");
         assert.equal(r.code, refused ? 1 : 0, `${written}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`);

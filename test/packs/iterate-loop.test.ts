@@ -81,7 +81,7 @@ after(async () => {
 test("failures cluster on the missing category; teacher rows, approved and trained on, raise it (p < 0.01 on unseen rows)", {
   timeout: 600_000,
 }, async (t) => {
-  const task = makeDemoTask({ seed: 11, trainRows: 320, evalRows: 160 });
+  const task = makeDemoTask({ seed: 11, trainRows: 200, evalRows: 160 });
   const dir = tmpDir("iterate-task");
   const write = (name: string, rows: unknown[]) => {
     const file = path.join(dir, name);

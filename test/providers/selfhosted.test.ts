@@ -71,7 +71,7 @@ function jobFor(workDir: string, runId: number, signal: AbortSignal, progress: T
 }
 
 /** Waits (polling, generous deadline) until `f` holds. */
-async function until(f: () => boolean, what: string, ms = 60_000) {
+async function until(f: () => boolean, what: string, ms = 120_000) {
   const end = Date.now() + ms;
   while (!f()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

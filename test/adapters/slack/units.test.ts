@@ -168,7 +168,9 @@ describe("outbox", () => {
     await Promise.all([w("C1"), w("C1"), w("C1"), w("C2")]);
     const c1 = at.filter(([c]) => c === "C1").map(([, t]) => t);
     assert.ok(c1[1] - c1[0] >= 990 && c1[2] - c1[1] >= 990, JSON.stringify(c1));
-    assert.ok((at.find(([c]) => c === "C2")?.[1] ?? 9999) < 200, "C2 did not wait for C1");
+    // C2 went out before C1's second write (which waited its interval), whatever the machine's load
+    const order = at.map(([c]) => c);
+    assert.ok(order.indexOf("C2") < order.lastIndexOf("C1") - 1, `C2 did not wait for C1: ${order}`);
     await ob.close(100);
   });
 
