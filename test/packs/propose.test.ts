@@ -8,7 +8,7 @@ import { after, before, describe, test } from "node:test";
 import { runCommand } from "../../commands/dispatch.ts";
 import type { App } from "../../src/app.ts";
 import { renderCard } from "../../src/chat/text.ts";
-import { startFakeOpenAI, type FakeEndpoint } from "../fakes/openai-compatible.ts";
+import { startFakeOpenAI, type FakeEndpoint, type FakeOptions } from "../fakes/openai-compatible.ts";
 import { tmpDir } from "../helpers.ts";
 import { COLOURS, ctxFor, writeTask } from "../engine/engine-helpers.ts";
 import { modelAnswer, packApp } from "./pack-models.ts";
@@ -23,10 +23,11 @@ const answers = (prompt: string) => {
 
 describe("iterate propose with a teacher", () => {
   let fake: FakeEndpoint;
+  const fakeOpts: FakeOptions = { answer: modelAnswer };
   let app: App;
   let runId: number;
   before(async () => {
-    fake = await startFakeOpenAI({ answer: modelAnswer });
+    fake = await startFakeOpenAI(fakeOpts);
     app = await packApp(fake, {}, { answers });
     await app.datasets.upload({ filePath: writeTask(tmpDir("task"), 80), filename: "task.jsonl", name: "task" });
     const split = await app.datasets.split("task", { evalShare: 0.25, seed: 1 });
@@ -145,7 +146,21 @@ describe("iterate propose with a teacher", () => {
     const budget = committed + 1.5 * estimate;
     await runCommand(["experiment", "budget", "exp", String(budget)], ctxFor(app));
     const asked = fake.requests.length;
-    const [a, b] = await Promise.all([ask("U1"), ask("U2")]);
+    // The teacher holds its answer until the other propose has been decided (refused, or a second request came):
+    // else, on a busy machine, the first could be answered and settled at its (smaller) actual cost before the
+    // second is checked, and both would rightly fit.
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    fakeOpts.before = async () => {
+      if (fake.requests.length >= asked + 2) release();
+      await gate;
+      return undefined;
+    };
+    const [a, b] = await Promise.all([ask("U1").finally(release), ask("U2").finally(release)]).finally(() => {
+      fakeOpts.before = undefined;
+    });
     const refused = [a, b].filter((x) => x.error);
     assert.equal(refused.length, 1, `one is refused: ${a.error?.message ?? "ok"} / ${b.error?.message ?? "ok"}`);
     assert.equal(refused[0].error?.code, "budget_exceeded");
