@@ -6,6 +6,8 @@ import type { CardFile } from "../core/cards.ts";
 import type { ScorePoint } from "../core/digest.ts";
 import { type Comparison, pValueText } from "../core/evals/service.ts";
 import { latestEvalsByModel } from "../core/experiments/evals.ts";
+import { packName } from "../core/packs/cards.ts";
+import type { PackComparison } from "../core/packs/types.ts";
 import { fmt } from "../core/format.ts";
 import type { EvalRecord, ExperimentRecord, RunRecord } from "../core/ports.ts";
 import type { TopLevelSpec } from "vega-lite";
@@ -148,6 +150,29 @@ export async function differenceChart(app: App, run: RunRecord, comparisons: Com
   return keep(app, `run-${run.id}-difference.png`, png, `Run ${run.id} paired differences with 95% intervals`);
 }
 
+/**
+ * The eval packs' paired differences (tuned − base) with their 95% intervals, one row per pack and per bias
+ * attribute: which guardrail a tune moved, and whether the move is more than noise, at a glance.
+ */
+export async function packsChart(app: App, run: RunRecord, comparisons: PackComparison[]): Promise<CardFile | null> {
+  if (!comparisons.length) return null;
+  const rows: DifferenceRow[] = comparisons.map((c) => ({
+    label: `${packName(c)} (n = ${c.n})`,
+    diff: c.diff,
+    lo: c.ci[0],
+    hi: c.ci[1],
+    mde: Number.NaN,
+    significant: c.significant,
+    pText: pValueText(c.pValue),
+  }));
+  const png = await renderPng(
+    differenceSpec(`Run ${run.id} · eval packs: tuned − base, paired`, "pass rate", rows, {
+      subtitle: `◆ observed difference · line: 95% interval (${[...new Set(comparisons.map((c) => c.test))].join(", ")}) · below 0: the tune made the pack worse · dashed: no difference`,
+    }),
+  );
+  return keep(app, `run-${run.id}-packs.png`, png, `Run ${run.id} eval packs: tuned − base with 95% intervals`);
+}
+
 const CI_METHOD_SHORT: Record<Comparison["ciMethod"], string> = {
   newcombe: "Newcombe",
   tango: "Tango",
@@ -158,17 +183,19 @@ const CI_METHOD_SHORT: Record<Comparison["ciMethod"], string> = {
   "no-spread": "no spread: ± 0-of-n bound",
 };
 
-/** The loss curve of the run, the comparison of its evals with intervals, and the paired differences. */
+/** The loss curve of the run, the comparison of its evals with intervals, the paired differences, and the packs'. */
 export async function runChartFiles(
   app: App,
   run: RunRecord,
   evals: EvalRecord[],
   comparisons: Comparison[] = [],
+  packs: PackComparison[] = [],
 ): Promise<CardFile[]> {
   const exp = app.engine.experimentById(run.experimentId);
   const files = [await runLossChart(app, run)];
   if (exp) files.push(await scoresChart(app, exp, evals, `run-${run.id}-scores.png`));
   files.push(await differenceChart(app, run, comparisons));
+  if (packs?.length) files.push(await packsChart(app, run, packs));
   return files.filter((f): f is CardFile => f !== null);
 }
 

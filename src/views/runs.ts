@@ -101,7 +101,10 @@ export async function runVerdictCard(app: App, r: RunRecord, v: RunVerdict): Pro
     app.log.warn({ err, runId: r.id }, "clusters failed");
   }
   try {
-    card.files = [...(card.files ?? []), ...(await runChartFiles(app, r, v.evals, v.comparisons))];
+    card.files = [
+      ...(card.files ?? []),
+      ...(await runChartFiles(app, r, v.evals, v.comparisons, v.packs?.comparisons)),
+    ];
   } catch (err) {
     app.log.warn({ err, runId: r.id }, "charts failed"); // a chart is never worth losing the verdict for
   }

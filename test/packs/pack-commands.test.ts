@@ -14,6 +14,7 @@ import type { App } from "../../src/app.ts";
 import { summarizeLedger } from "../../src/core/costs/ledger.ts";
 import { PACK_COLUMNS } from "../../src/core/packs/cards.ts";
 import { verdictCard } from "../../src/core/runs/cards.ts";
+import { runVerdictCard } from "../../src/views/runs.ts";
 import { startFakeOpenAI, type FakeEndpoint } from "../fakes/openai-compatible.ts";
 import { tmpDir } from "../helpers.ts";
 import { COLOURS, ctxFor, writeTask } from "../engine/engine-helpers.ts";
@@ -80,6 +81,15 @@ describe("packs in experiments and commands", () => {
       // the packs' requests are booked to the run
       const packBookings = app.engine.ledger({ runId: run.id }).filter((l) => l.kind === "eval" && l.evalId === null);
       assert.equal(packBookings.length, 4, "base and tuned, for each of the two packs");
+      // the verdict as posted in the run's thread carries the packs' differences as a picture too
+      const posted = await runVerdictCard(app, run, v);
+      const chart = posted.files?.find((f) => f.name === `run-${run.id}-packs.png`);
+      assert.ok(chart, `files: ${posted.files?.map((f) => f.name).join(", ")}`);
+      const png = Buffer.from(chart.content as Uint8Array);
+      assert.equal(png.subarray(1, 4).toString(), "PNG");
+      assert.ok(png.length > 5000, "a drawn chart, not an empty canvas");
+      if (process.env.TUNELOOP_KEEP_CHARTS)
+        fs.writeFileSync(path.join(process.env.TUNELOOP_KEEP_CHARTS, chart.name), png);
     } finally {
       await app.close();
     }
