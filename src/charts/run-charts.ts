@@ -125,18 +125,25 @@ export async function scoresChart(
   return keep(app, name, png, `${exp.name} scores with 95% intervals`);
 }
 
+/** One row of a difference chart from a paired comparison (a run's, or a pack's without a detectable effect). */
+const differenceRow = (
+  label: string,
+  c: { diff: number; ci: [number, number]; significant: boolean; pValue: number },
+  mde: number,
+): DifferenceRow => ({
+  label,
+  diff: c.diff,
+  lo: c.ci[0],
+  hi: c.ci[1],
+  mde,
+  significant: c.significant,
+  pText: pValueText(c.pValue),
+});
+
 /** The paired difference of each of the verdict's comparisons, with its interval and the detectable effect. */
 export async function differenceChart(app: App, run: RunRecord, comparisons: Comparison[]): Promise<CardFile | null> {
   if (!comparisons.length) return null;
-  const rows: DifferenceRow[] = comparisons.map((c) => ({
-    label: `${c.b.model} − ${c.a.model}`,
-    diff: c.diff,
-    lo: c.ci[0],
-    hi: c.ci[1],
-    mde: c.mde,
-    significant: c.significant,
-    pText: pValueText(c.pValue),
-  }));
+  const rows = comparisons.map((c) => differenceRow(`${c.b.model} − ${c.a.model}`, c, c.mde));
   const first = comparisons[0];
   const methods = [...new Set(comparisons.map((c) => CI_METHOD_SHORT[c.ciMethod]))].join(", ");
   const png = await renderPng(
@@ -156,15 +163,7 @@ export async function differenceChart(app: App, run: RunRecord, comparisons: Com
  */
 export async function packsChart(app: App, run: RunRecord, comparisons: PackComparison[]): Promise<CardFile | null> {
   if (!comparisons.length) return null;
-  const rows: DifferenceRow[] = comparisons.map((c) => ({
-    label: `${packName(c)} (n = ${c.n})`,
-    diff: c.diff,
-    lo: c.ci[0],
-    hi: c.ci[1],
-    mde: Number.NaN,
-    significant: c.significant,
-    pText: pValueText(c.pValue),
-  }));
+  const rows = comparisons.map((c) => differenceRow(`${packName(c)} (n = ${c.n})`, c, Number.NaN));
   const png = await renderPng(
     differenceSpec(`Run ${run.id} · eval packs: tuned − base, paired`, "pass rate", rows, {
       subtitle: `◆ observed difference · line: 95% interval (${[...new Set(comparisons.map((c) => c.test))].join(", ")}) · below 0: the tune made the pack worse · dashed: no difference`,
