@@ -13,7 +13,6 @@ import { loadConfig } from "./config.ts";
 import { loadDotEnv } from "./env.ts";
 import { isTuneError } from "./errors.ts";
 import { createLogger, scrubSecrets } from "./log.ts";
-import { runScaleCommand, SCALE_COMMANDS } from "./scale/cli.ts";
 
 /** Where a command's output goes: the process's own streams (bin/tuneloop.mjs), or a test's buffers. */
 export interface CliIo {
@@ -49,8 +48,10 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     throw err;
   }
   // `worker` and `db copy` are processes' roles, not chat commands (docs/scale.md).
-  if (SCALE_COMMANDS.includes(words[0] ?? "")) {
+  if (words[0] === "worker" || words[0] === "db") {
     try {
+      // loaded here, not at start: pg-boss and pg are not every command's to pay for
+      const { runScaleCommand } = await import("./scale/cli.ts");
       return await runScaleCommand(app, words, (line) => io.stdout(`${scrubSecrets(line, config.secrets)}\n`));
     } catch (err) {
       if (!isTuneError(err)) throw err;

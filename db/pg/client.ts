@@ -1,5 +1,3 @@
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import pg from "pg";
@@ -7,21 +5,9 @@ import * as schema from "./schema.ts";
 
 export type PgDb = NodePgDatabase<typeof schema> & { $client: pg.Pool };
 
-export const pgMigrationsFolder = path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
+import { isPostgresUrl, pgMigrationsFolder, redactUrl } from "./url.ts";
 
-/** Whether a TUNELOOP_DATABASE_URL names Postgres (postgres:// or postgresql://). */
-export const isPostgresUrl = (url: string | undefined): url is string => !!url && /^postgres(ql)?:\/\//i.test(url);
-
-/** The URL without its password, for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    return u.toString();
-  } catch {
-    return "postgres://…";
-  }
-}
+export { isPostgresUrl, pgMigrationsFolder, redactUrl };
 
 /** A pool on the database and drizzle over it; `migrateDb` applies db/pg/migrations. */
 export function openPg(url: string, opts: { max?: number; application?: string } = {}): PgDb {

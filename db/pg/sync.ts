@@ -20,7 +20,7 @@ import type { ButtonStore } from "../../src/chat/buttons.ts";
 import type { RequestLog } from "../../src/chat/dedupe.ts";
 import type { Clock, DatasetRepo, EngineRepo, IterationRepo } from "../../src/core/ports.ts";
 import { startWorker } from "../../src/lib/worker.ts";
-import { pgMigrationsFolder, redactUrl } from "./client.ts";
+import { pgMigrationsFolder, redactUrl } from "./url.ts";
 
 export interface PgSync {
   engine: EngineRepo;

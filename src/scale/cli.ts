@@ -5,8 +5,6 @@
 import type { App } from "../app.ts";
 import { providerFlags, startWorkerRole } from "./worker.ts";
 
-export const SCALE_COMMANDS = ["worker", "db"];
-
 export async function runScaleCommand(app: App, words: string[], out: (line: string) => void): Promise<number> {
   if (words[0] === "worker") {
     const role = await startWorkerRole(app, { providers: providerFlags(words.slice(1)) });

@@ -12,7 +12,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { getBlob, putBlob } from "../../db/pg/blobs.ts";
-import { openPg, type PgDb } from "../../db/pg/client.ts";
+import type { PgDb } from "../../db/pg/client.ts";
 import type { BlobStore } from "../core/ports.ts";
 import { ErrorCode, TuneError } from "../errors.ts";
 import { cachedBlobStore, SyncFetcher, saveVerified } from "./blob-cache.ts";
@@ -62,7 +62,8 @@ export function pgBlobStore(
   return cachedBlobStore(dataDir, {
     async put(file, sha) {
       const data = await blobBytes(file, sha, opts.maxBytes);
-      db ??= openPg(url, { max: 2, application: "tuneloop-blobs" });
+      // pg and drizzle's driver are loaded on the first write, not when the app is made
+      db ??= (await import("../../db/pg/client.ts")).openPg(url, { max: 2, application: "tuneloop-blobs" });
       return putBlob(db, sha, data);
     },
     fetch: (sha, dest) => fetcher.fetch(sha, dest),

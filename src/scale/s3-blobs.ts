@@ -8,7 +8,8 @@
  */
 import fs from "node:fs";
 import type { Readable } from "node:stream";
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { createRequire } from "node:module";
+import type * as S3 from "@aws-sdk/client-s3";
 import type { BlobStore } from "../core/ports.ts";
 import { cachedBlobStore, SyncFetcher, saveVerified } from "./blob-cache.ts";
 
@@ -21,9 +22,17 @@ export interface S3Location {
 
 const SHA = /^[0-9a-f]{64}$/;
 
+/** The AWS SDK (a few hundred ms to load), loaded when a store is made, not whenever the app is. */
+let sdk: typeof S3 | null = null;
+const s3Sdk = (): typeof S3 => {
+  sdk ??= createRequire(import.meta.url)("@aws-sdk/client-s3") as typeof S3;
+  return sdk;
+};
+
 export class S3Objects {
-  readonly client: S3Client;
+  readonly client: S3.S3Client;
   constructor(readonly loc: S3Location) {
+    const { S3Client } = s3Sdk();
     this.client = new S3Client({
       region: loc.region,
       endpoint: loc.endpoint,
@@ -44,7 +53,7 @@ export class S3Objects {
     const size = (await fs.promises.stat(file)).size;
     try {
       await this.client.send(
-        new PutObjectCommand({
+        new (s3Sdk().PutObjectCommand)({
           Bucket: this.loc.bucket,
           Key: this.key(sha),
           Body: fs.createReadStream(file),
@@ -63,7 +72,7 @@ export class S3Objects {
 
   async has(sha: string): Promise<boolean> {
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.loc.bucket, Key: this.key(sha) }));
+      await this.client.send(new (s3Sdk().HeadObjectCommand)({ Bucket: this.loc.bucket, Key: this.key(sha) }));
       return true;
     } catch (err) {
       if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
@@ -73,7 +82,7 @@ export class S3Objects {
 
   /** Downloads a blob to `dest` through a temporary file, checking its sha256 before the rename (atomic). */
   async download(sha: string, dest: string): Promise<void> {
-    const r = await this.client.send(new GetObjectCommand({ Bucket: this.loc.bucket, Key: this.key(sha) }));
+    const r = await this.client.send(new (s3Sdk().GetObjectCommand)({ Bucket: this.loc.bucket, Key: this.key(sha) }));
     await saveVerified(sha, dest, r.Body as Readable, "the object store");
   }
 }
