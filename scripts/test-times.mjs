@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Times each test file: every test/**/*.test.ts in npm test's order (sorted) or the files given, through `node --import tsx --test`,
+// Times each process of `npm test`: every test/suites/*.ts in npm test's order (sorted), or the files given (e.g.
+// test/engine/*.test.ts, one process each), through `node --import tsx --test`,
 // N files at a time like `npm test`, and prints each file's wall time (process start to exit), slowest first,
 // with its CPU seconds (user + system, through GNU time when present), its pass/fail counts and the totals.
 //   node scripts/test-times.mjs [--concurrency=2] [--top=15] [files...]
@@ -17,15 +18,12 @@ const concurrency = option("concurrency", 2);
 const top = option("top", Number.POSITIVE_INFINITY);
 
 const given = args.filter((a) => !a.startsWith("--"));
-function find(dir) {
-  return readdirSync(dir).flatMap((name) => {
-    const full = path.join(dir, name);
-    if (statSync(full).isDirectory()) return find(full);
-    return name.endsWith(".test.ts") ? [full] : [];
-  });
-}
-// npm test's files in its order: node --test (Node 20) sorts the files it is given
-const files = given.length ? given : find("test").sort();
+// npm test's suites in its order: node --test (Node 20) sorts the files it is given
+const files = given.length
+  ? given
+  : readdirSync("test/suites")
+      .map((f) => path.join("test", "suites", f))
+      .sort();
 
 function runFile(file) {
   return new Promise((resolve) => {

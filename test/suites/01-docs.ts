@@ -1,0 +1,2 @@
+// One process of `npm test`: these files' tests, one after another (docs/testing.md).
+import "../e2e/docs.test.ts";

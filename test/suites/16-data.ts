@@ -1,0 +1,19 @@
+// One process of `npm test`: these files' tests, one after another (docs/testing.md).
+import "../charts/charts.test.ts";
+import "../costs/estimate.test.ts";
+import "../costs/throughput.test.ts";
+import "../datasets/dedupe.test.ts";
+import "../datasets/deep-rows.test.ts";
+import "../datasets/formats.test.ts";
+import "../datasets/ingest.test.ts";
+import "../datasets/pii.test.ts";
+import "../datasets/reader.test.ts";
+import "../datasets/sniff.test.ts";
+import "../datasets/text.test.ts";
+import "../datasets/tokens.test.ts";
+import "../errors.test.ts";
+import "../format.test.ts";
+import "../layers.test.ts";
+import "../lib/retry.test.ts";
+import "../stats.test.ts";
+import "../suites.test.ts";
