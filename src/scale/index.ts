@@ -68,6 +68,12 @@ export interface Scale {
   stop(): Promise<void>;
 }
 
+/** The endpoints (TUNELOOP_ENDPOINTS) this process has settings for: it can answer evals of their models. */
+export function endpointNames(app: App): string[] {
+  const trainers = app.providers.trainerNames();
+  return app.providers.providerNames().filter((p) => p !== GPU_PREFIX && !trainers.includes(p));
+}
+
 export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
   const url = app.config.scale.databaseUrl;
   if (!url) throw new Error("startScale needs TUNELOOP_DATABASE_URL (postgres://...)");
@@ -272,11 +278,7 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
   }
   // Eval jobs: a queued eval of a model on a provider this process serves, one at a time per provider (beside its
   // runs: answering is waiting on an endpoint, or the local model's threads).
-  const evalProviders = opts.evalProviders ??
-    opts.providers ?? [
-      ...providers,
-      ...app.providers.providerNames().filter((p) => p !== GPU_PREFIX && !app.providers.trainerNames().includes(p)),
-    ];
+  const evalProviders = opts.evalProviders ?? opts.providers ?? [...providers, ...endpointNames(app)];
   if (evalProviders.length)
     await queue.workEvals(evalProviders, async (evalId) => {
       await app.evals.answerQueued(evalId);
