@@ -91,7 +91,7 @@ export async function awaitEval(
     ctx.progress(`eval #${queued.id} of ${queued.model} queued: a worker that serves it answers it`);
   const out =
     queued.state === "running" ? await evals.awaitQueued(queued.id, { onProgress }) : { eval: queued, posted: false };
-  if (out.eval.state === "failed" && !out.posted) throw evals.failure(out.eval);
+  if (out.eval.state === "failed") throw evals.failure(out.eval);
   return out;
 }
 

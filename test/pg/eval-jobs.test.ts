@@ -50,6 +50,20 @@ async function frontReplica(x: PricedExperiment) {
   return { app, scale };
 }
 
+/** An experiment with a paid baseline, a front replica that cannot answer, and a worker process that can. */
+async function withFront(fn: (x: PricedExperiment, front: Awaited<ReturnType<typeof frontReplica>>) => Promise<void>) {
+  const x = await pricedExperiment({ budget: 1 });
+  const front = await frontReplica(x);
+  try {
+    await worker(x.dataDir, { TUNELOOP_ENDPOINTS: x.endpointsJson });
+    await fn(x, front);
+  } finally {
+    await front.scale.stop();
+    await front.app.close();
+    await x.close();
+  }
+}
+
 /** A chat adapter that records what it posts (a surviving replica's chat). */
 function recordingAdapter() {
   const posted: Array<{ channel: string; card: Card }> = [];
@@ -73,10 +87,7 @@ test("an eval typed on a chat replica is answered by a worker process; its progr
   skip,
   timeout: 10 * 60_000,
 }, async () => {
-  const x = await pricedExperiment({ budget: 1 });
-  const front = await frontReplica(x);
-  try {
-    await worker(x.dataDir, { TUNELOOP_ENDPOINTS: x.endpointsJson });
+  await withFront(async (x, front) => {
     const ctx = ctxFor(front.app, "console");
     const out = await runCommand(["eval", "big:m", x.evalRef, "--experiment", "exp"], ctx);
     assert.equal(out.exitCode, 0, out.error?.message);
@@ -95,11 +106,7 @@ test("an eval typed on a chat replica is answered by a worker process; its progr
     const booked = actualUsd(front.app.engine.ledger({ evalIds: [d.id] }));
     assert.ok(Math.abs(booked - billedUsd(x.fake, x.price)) < 1e-12, `${booked}`);
     assert.match(text(out.card), new RegExp(`\\$${Number(booked.toFixed(4))}`), "the card shows its cost");
-  } finally {
-    await front.scale.stop();
-    await front.app.close();
-    await x.close();
-  }
+  });
 });
 
 test("the replica and the worker answering are killed mid-eval: another worker finishes it from the stored rows, nothing is booked twice, the budget holds, and a surviving replica posts the card once", {
@@ -234,11 +241,8 @@ test("experiment reeval queues one eval job per model, answered by a worker", {
   skip,
   timeout: 10 * 60_000,
 }, async () => {
-  const x = await pricedExperiment({ budget: 1 });
-  const front = await frontReplica(x);
-  try {
+  await withFront(async (x, front) => {
     await seedExperiment(front.app, { baselines: ["big:m", "big:n"], budget: 1, name: "two" });
-    await worker(x.dataDir, { TUNELOOP_ENDPOINTS: x.endpointsJson });
     const out = await runCommand(["experiment", "reeval", "two"], ctxFor(front.app, "console"));
     assert.equal(out.exitCode, 0, out.error?.message);
     const data = out.data as { evals: Array<{ model: string; n: number }> };
@@ -259,9 +263,5 @@ test("experiment reeval queues one eval job per model, answered by a worker", {
     } finally {
       await db.end();
     }
-  } finally {
-    await front.scale.stop();
-    await front.app.close();
-    await x.close();
-  }
+  });
 });

@@ -212,15 +212,10 @@ export class EvalService {
     req: EvalRequest,
     job: { replyChannelId: string | null } | null,
   ): Promise<{ kind: "reuse"; eval: EvalRecord } | ({ kind: "created" } & Answering)> {
-    const spec = this.checkMetric(req.metric);
-    const resolved = resolveModel(req.modelRef, this.providers, this.repo);
-    const dsRef = formatRef(req.dataset.name, req.dataset.version);
-    const tasks = evalTasks(await this.datasets.allRows(req.dataset), dsRef);
-    const judgeModel = spec.kind === "judge" ? resolveModel(spec.model, this.providers, this.repo).model : null;
-    const maxTokens = req.maxTokens ?? defaultMaxTokens(tasks);
+    const basis = await this.basis(req.modelRef, req.metric, req.dataset, req.maxTokens);
+    const { resolved, tasks, maxTokens, prior } = basis;
     const experimentId = req.experimentId ?? null;
     const exp = experimentId !== null ? this.repo.experimentById(experimentId) : null;
-    const prior = evalRequestUsd(req.dataset, resolved.model.pricing, judgeModel?.pricing ?? null);
     const owner = job ? QUEUED_EVAL_OWNER : leaseOwner();
 
     let claim: EvalClaimResult;
@@ -267,19 +262,31 @@ export class EvalService {
     } else if (claim.holdId !== null) hold = { id: claim.holdId, usd: claim.holdUsd, bookedUsd: 0 };
     return {
       kind: "created",
+      ...basis,
       eval: ev,
       owner,
-      spec,
-      resolved,
-      judgeModel,
-      tasks,
-      dsRef,
-      maxTokens,
       exp,
-      prior,
       adopted: claim.adopted ? this.repo.evalRows(ev.id) : [],
       hold,
       ledgerIds: null,
+    };
+  }
+
+  /** What asking a model on an eval set needs: its grader, the model, the rows, the longest answer, the prices. */
+  private async basis(modelRef: string, metric: string, dataset: DatasetVersionRecord, maxTokens?: number | null) {
+    const spec = this.checkMetric(metric);
+    const resolved = resolveModel(modelRef, this.providers, this.repo);
+    const dsRef = formatRef(dataset.name, dataset.version);
+    const tasks = evalTasks(await this.datasets.allRows(dataset), dsRef);
+    const judgeModel = spec.kind === "judge" ? resolveModel(spec.model, this.providers, this.repo).model : null;
+    return {
+      spec,
+      resolved,
+      dsRef,
+      tasks,
+      judgeModel,
+      maxTokens: maxTokens ?? defaultMaxTokens(tasks),
+      prior: evalRequestUsd(dataset, resolved.model.pricing, judgeModel?.pricing ?? null),
     };
   }
 
@@ -473,14 +480,8 @@ export class EvalService {
 
   /** What answering a queued eval needs, from its record; a taken-over eval's reservation is checked again. */
   private async prepareQueued(ev: EvalRecord, owner: string, fromQueue: boolean): Promise<Answering> {
-    const spec = this.checkMetric(ev.metric);
-    const resolved = resolveModel(ev.model, this.providers, this.repo);
-    const dataset = this.datasets.byId(ev.datasetVersionId);
-    const dsRef = formatRef(dataset.name, dataset.version);
-    const tasks = evalTasks(await this.datasets.allRows(dataset), dsRef);
-    const judgeModel = spec.kind === "judge" ? resolveModel(spec.model, this.providers, this.repo).model : null;
+    const basis = await this.basis(ev.model, ev.metric, this.datasets.byId(ev.datasetVersionId), ev.maxTokens);
     const exp = ev.experimentId !== null ? this.repo.experimentById(ev.experimentId) : null;
-    const prior = evalRequestUsd(dataset, resolved.model.pricing, judgeModel?.pricing ?? null);
     const now = this.clock.now();
     let hold: Answering["hold"] = null;
     if (exp) {
@@ -499,16 +500,10 @@ export class EvalService {
       }
     }
     return {
+      ...basis,
       eval: ev,
       owner,
-      spec,
-      resolved,
-      judgeModel,
-      tasks,
-      dsRef,
-      maxTokens: ev.maxTokens ?? defaultMaxTokens(tasks),
       exp,
-      prior,
       adopted: this.repo.evalRows(ev.id),
       hold,
       ledgerIds: this.repo.evalLedgerIds(ev.id),
