@@ -1,13 +1,16 @@
 import { z } from "zod";
 import { graderExamples } from "../src/core/evals/graders.ts";
-import { type Block, fields, fmt, list, table, text } from "../src/core/cards.ts";
+import { type Block, text } from "../src/core/cards.ts";
 import { answerBlock, answerJson, answersFile, DEFAULT_SHOWN_ROWS, regressed } from "../src/core/evals/answers.ts";
-import { compareCard, EVAL_COLUMNS, evalFlagNotes, evalRow, leaderboardCard, pct } from "../src/core/runs/cards.ts";
+import type { EvalRequest } from "../src/core/evals/service.ts";
+import type { EvalRecord } from "../src/core/ports.ts";
+import { compareCard, leaderboardCard, pct } from "../src/core/runs/cards.ts";
 import { experimentChartFiles } from "../src/charts/run-charts.ts";
 import { parseRunRef } from "../src/core/models.ts";
 import { TuneError, ErrorCode } from "../src/errors.ts";
+import { evalCard } from "../src/views/evals.ts";
 import { comparisonJson, evalJson, keepEvalFile } from "../src/views/runs.ts";
-import { defineCommand } from "./types.ts";
+import { type CommandContext, defineCommand } from "./types.ts";
 
 export { comparisonJson, evalJson, keepEvalFile };
 
@@ -29,58 +32,68 @@ export const evalCommand = defineCommand({
     const dataset = ctx.app.datasets.get(input.dataset);
     const exp = input.experiment ? ctx.app.experiments.get(input.experiment) : null;
     let lastPct = -1;
-    const e = await ctx.app.evals.evaluate({
+    const onProgress = (d: number, t: number) => {
+      const p = Math.floor((d / t) * 4) * 25;
+      if (p > lastPct) {
+        lastPct = p;
+        ctx.progress(`eval ${input.model}: ${d}/${t} rows`);
+      }
+    };
+    const req = {
       modelRef: input.model,
       dataset,
       metric: input.graders,
-      role: "adhoc",
+      role: "adhoc" as const,
       experimentId: exp?.id ?? null,
       maxTokens: input.maxTokens,
-      onProgress: (d, t) => {
-        const p = Math.floor((d / t) * 4) * 25;
-        if (p > lastPct) {
-          lastPct = p;
-          ctx.progress(`eval ${input.model}: ${d}/${t} rows`);
-        }
-      },
-    });
-    const ref = ctx.app.datasets.refOf(dataset.id);
-    const blocks = [table(EVAL_COLUMNS, [evalRow(e)])];
-    if (e.summary?.chance)
-      blocks.push(text(`Chance baseline (always "${e.summary.chance.label}"): ${pct(e.summary.chance.accuracy)}.`));
-    const notes = evalFlagNotes(e);
-    if (notes.length) blocks.push(list(notes, "Flagged"));
-    // A resumed eval's cost is its own bookings and those of the attempts whose answers it took over.
-    const chain = [e.id];
-    for (let from = e.resumedFrom; from !== null && chain.length < 100; ) {
-      chain.push(from);
-      from = ctx.app.evals.byId(from)?.resumedFrom ?? null;
-    }
-    if (e.resumedFrom !== null) {
-      const reused = ctx.app.evals.rowCount(e.resumedFrom);
-      const why = (ctx.app.evals.byId(e.resumedFrom)?.error ?? "").replace(/;?\s*resumed as #\d+$/, "");
-      blocks.push(
-        text(
-          `Resumed: ${reused} answered rows reused from eval #${e.resumedFrom}, which did not finish (${why || "its process stopped"}); ${e.n - reused} asked now.`,
-        ),
-      );
-    }
-    const cost = ctx.app.costs.ofEvals(chain);
-    const earlier = ctx.app.costs.ofEvals(chain.slice(1)).totalUsd;
-    blocks.push(
-      fields([
-        [
-          "Cost",
-          `${fmt.usdFine(cost.totalUsd)}${chain.length > 1 ? ` (of which ${fmt.usdFine(earlier)} booked by the earlier attempt${chain.length > 2 ? "s" : ""})` : ""} · ${fmt.duration(e.summary?.wallMs ?? 0)}`,
-        ],
-      ]),
-    );
-    return {
-      card: { title: `Eval of ${e.model} on ${ref} (${e.metric})`, blocks },
-      data: { ...evalJson(e), dataset: ref },
     };
+    const { eval: e, posted } = await evaluateOrQueue(ctx, req, onProgress);
+    const ref = ctx.app.datasets.refOf(dataset.id);
+    const card = evalCard(ctx.app, e);
+    if (posted) {
+      card.blocks.unshift(
+        text(`Eval #${e.id} ended while this replica was away; this card was also posted in the channel.`),
+      );
+      card.ephemeral = true;
+    }
+    return { card, data: { ...evalJson(e), dataset: ref } };
   },
 });
+
+/**
+ * Runs a stand-alone eval the way this process does: with a queue (Postgres), as a job that a worker serving the
+ * model answers, this command waiting for it (its progress and card come back here); else here, as before.
+ */
+export async function evaluateOrQueue(
+  ctx: CommandContext,
+  req: EvalRequest,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ eval: EvalRecord; posted: boolean }> {
+  const evals = ctx.app.evals;
+  if (!evals.jobs) return { eval: await evals.evaluate({ ...req, onProgress }), posted: false };
+  const queued = await evals.enqueue(req, { replyChannelId: replyChannel(ctx) });
+  return awaitEval(ctx, queued, onProgress);
+}
+
+/** Where a queued eval's card goes if this replica is gone when it ends: the chat channel it was typed in. */
+export function replyChannel(ctx: CommandContext): string | null {
+  return ctx.surface === "slack" || ctx.surface === "discord" || ctx.surface === "console" ? ctx.channelId : null;
+}
+
+/** Waits for a queued eval; a failed one is its coded error, as when answered here. */
+export async function awaitEval(
+  ctx: CommandContext,
+  queued: EvalRecord,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ eval: EvalRecord; posted: boolean }> {
+  const evals = ctx.app.evals;
+  if (queued.state === "running")
+    ctx.progress(`eval #${queued.id} of ${queued.model} queued: a worker that serves it answers it`);
+  const out =
+    queued.state === "running" ? await evals.awaitQueued(queued.id, { onProgress }) : { eval: queued, posted: false };
+  if (out.eval.state === "failed") throw evals.failure(out.eval);
+  return out;
+}
 
 export const compareCommand = defineCommand({
   path: ["compare"],

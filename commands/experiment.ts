@@ -4,6 +4,7 @@ import { budgetLine, committedUsd, leftUsd } from "../src/core/costs/budget.ts";
 import { round, summarizeLedger } from "../src/core/costs/ledger.ts";
 import { EVAL_COLUMNS, evalRow, experimentCard, pct } from "../src/core/runs/cards.ts";
 import { graderExamples } from "../src/core/evals/graders.ts";
+import { awaitEval, replyChannel } from "./eval.ts";
 import { addRunnerNote, runCardFor } from "./run.ts";
 import { defineCommand } from "./types.ts";
 
@@ -336,19 +337,21 @@ export const experimentReeval = defineCommand({
     // All of it must fit before the first request (each eval then reserves its own part as it starts).
     const total = models.reduce((a, m) => a + app.evals.estimateUsd(m.model, evalSet, exp.metric), 0);
     app.experiments.assertFits(exp, total, `Re-evaluating ${models.map((m) => m.model).join(", ")}`);
+    const reqs = models.map((m) => ({
+      modelRef: m.model,
+      dataset: evalSet,
+      metric: exp.metric,
+      role: m.role,
+      experimentId: exp.id,
+      runId: m.role === "tuned" ? best?.runId : null,
+    }));
     const done = [];
-    for (const m of models) {
-      done.push(
-        await app.evals.evaluate({
-          modelRef: m.model,
-          dataset: evalSet,
-          metric: exp.metric,
-          role: m.role,
-          experimentId: exp.id,
-          runId: m.role === "tuned" ? best?.runId : null,
-        }),
-      );
-    }
+    if (app.evals.jobs) {
+      // With a queue (Postgres): one job per model, each claimed and reserved here, answered by workers at once.
+      const queued = [];
+      for (const r of reqs) queued.push(await app.evals.enqueue(r, { replyChannelId: replyChannel(ctx) }));
+      for (const q of queued) done.push((await awaitEval(ctx, q)).eval);
+    } else for (const r of reqs) done.push(await app.evals.evaluate(r));
     return {
       card: {
         title: `Re-evaluated ${exp.name} on ${app.datasets.refOf(exp.evalVersionId)}`,

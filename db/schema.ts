@@ -160,6 +160,17 @@ export const evals = sqliteTable(
     leaseUntil: integer("lease_until", { mode: "timestamp_ms" }),
     /** The earlier attempt (failed, or whose process died) whose answered rows this eval took over. */
     resumedFrom: integer("resumed_from"),
+    /**
+     * A stand-alone eval queued as a job (Postgres, docs/scale.md): when. Null: answered in the process that started
+     * it. A queued eval still running whose lease ran out is offered again.
+     */
+    queuedAt: integer("queued_at", { mode: "timestamp_ms" }),
+    /** Where the command that started it was typed: a surviving chat replica posts its card there. */
+    replyChannelId: text("reply_channel_id"),
+    /** The waiting command's lease (renewed while it waits): past it, another chat replica posts the card. */
+    replyUntil: integer("reply_until", { mode: "timestamp_ms" }),
+    /** When its card was posted (the delivery, claimed once). */
+    repliedAt: integer("replied_at", { mode: "timestamp_ms" }),
   },
   (t) => [
     index("evals_experiment").on(t.experimentId),

@@ -112,7 +112,10 @@ export function createApp(config: Config, log: Logger, opts: { clock?: Clock; pr
     },
     ingest,
   );
-  const evals = new EvalService(engine, datasets, providers, clock, { graderTimeoutMs: config.graderTimeoutMs });
+  const evals = new EvalService(engine, datasets, providers, clock, {
+    graderTimeoutMs: config.graderTimeoutMs,
+    leaseMs: config.scale.evalLeaseMs,
+  });
   const experiments = new ExperimentService(engine, datasets, evals, providers, clock);
   const runs = new RunService(
     engine,

@@ -60,6 +60,8 @@ export const ErrorCode = {
   EvalNotFound: "eval_not_found",
   EvalNotPaired: "eval_not_paired",
   EvalTakenOver: "eval_taken_over",
+  /** An eval queued as a job (Postgres) failed on the process that answered it. */
+  EvalFailed: "eval_failed",
   InvalidGrader: "invalid_grader",
   // schedules and sweeps
   ScheduleInvalidCron: "schedule_invalid_cron",

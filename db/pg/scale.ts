@@ -53,6 +53,13 @@ export async function notifyRun(db: PgDb, payload: string): Promise<void> {
   await db.execute(sql`SELECT pg_notify(${RUN_CHANNEL}, ${payload})`);
 }
 
+/** The channel of queued evals' changes among replicas (progress, the end): as run changes, for evals. */
+export const EVAL_CHANNEL = "tuneloop_evals";
+
+export async function notifyEval(db: PgDb, payload: string): Promise<void> {
+  await db.execute(sql`SELECT pg_notify(${EVAL_CHANNEL}, ${payload})`);
+}
+
 /** The channel that wakes idle workers when a job is queued (pg-boss alone would find it at its next poll). */
 export const JOB_CHANNEL = "tuneloop_jobs";
 

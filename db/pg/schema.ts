@@ -178,6 +178,17 @@ export const evals = pgTable(
     leaseUntil: timestamp("lease_until", { withTimezone: true, mode: "date" }),
     /** The earlier attempt (failed, or whose process died) whose answered rows this eval took over. */
     resumedFrom: integer("resumed_from"),
+    /**
+     * A stand-alone eval queued as a job (Postgres, docs/scale.md): when. Null: answered in the process that started
+     * it. A queued eval still running whose lease ran out is offered again.
+     */
+    queuedAt: timestamp("queued_at", { withTimezone: true, mode: "date" }),
+    /** Where the command that started it was typed: a surviving chat replica posts its card there. */
+    replyChannelId: text("reply_channel_id"),
+    /** The waiting command's lease (renewed while it waits): past it, another chat replica posts the card. */
+    replyUntil: timestamp("reply_until", { withTimezone: true, mode: "date" }),
+    /** When its card was posted (the delivery, claimed once). */
+    repliedAt: timestamp("replied_at", { withTimezone: true, mode: "date" }),
   },
   (t) => [
     index("evals_experiment").on(t.experimentId),

@@ -1,14 +1,15 @@
 import { and, asc, desc, eq, gte, inArray, isNull, lt, notInArray, or, sql, type SQL } from "drizzle-orm";
 import { isFinal } from "../../src/core/runs/states.ts";
-import type {
-  EngineRepo,
-  EvalClaimResult,
-  EvalRecord,
-  ExperimentRecord,
-  HypothesisRecord,
-  LedgerEntry,
-  RunRecord,
-  RunState,
+import {
+  QUEUED_EVAL_OWNER,
+  type EngineRepo,
+  type EvalClaimResult,
+  type EvalRecord,
+  type ExperimentRecord,
+  type HypothesisRecord,
+  type LedgerEntry,
+  type RunRecord,
+  type RunState,
 } from "../../src/core/ports.ts";
 import type { Db } from "../client.ts";
 import {
@@ -279,6 +280,9 @@ export function engineRepo(db: Db): EngineRepo {
                 leaseUntil: c.leaseUntil,
                 resumedFrom: adoptRows ? (unfinished?.id ?? null) : null,
                 createdAt: c.now,
+                ...(c.job
+                  ? { queuedAt: c.now, replyChannelId: c.job.replyChannelId, replyUntil: c.job.replyUntil }
+                  : {}),
               })
               .returning()
               .get(),
@@ -321,6 +325,91 @@ export function engineRepo(db: Db): EngineRepo {
         .where(and(eq(evals.id, id), eq(evals.leaseOwner, owner), eq(evals.state, "running")))
         .run();
       return r.changes > 0;
+    },
+    takeEvalLease(id, from, to, leaseUntil) {
+      const r = db
+        .update(evals)
+        .set({ leaseOwner: to, leaseUntil })
+        .where(
+          and(
+            eq(evals.id, id),
+            eq(evals.state, "running"),
+            from === null ? isNull(evals.leaseOwner) : eq(evals.leaseOwner, from),
+          ),
+        )
+        .run();
+      return r.changes > 0;
+    },
+    evalsToOffer(now) {
+      return db
+        .select()
+        .from(evals)
+        .where(
+          and(
+            eq(evals.state, "running"),
+            sql`${evals.queuedAt} IS NOT NULL`,
+            or(eq(evals.leaseOwner, QUEUED_EVAL_OWNER), isNull(evals.leaseUntil), lt(evals.leaseUntil, now)),
+          ),
+        )
+        .orderBy(asc(evals.id))
+        .limit(500)
+        .all()
+        .map(asEval);
+    },
+    renewEvalReply(id, until) {
+      return (
+        db
+          .update(evals)
+          .set({ replyUntil: until })
+          .where(and(eq(evals.id, id), isNull(evals.repliedAt)))
+          .run().changes > 0
+      );
+    },
+    claimEvalReply(id, now, opts) {
+      const r = db
+        .update(evals)
+        .set({ repliedAt: now })
+        .where(
+          and(
+            eq(evals.id, id),
+            isNull(evals.repliedAt),
+            opts.waiter
+              ? undefined
+              : and(
+                  sql`${evals.state} <> 'running'`,
+                  sql`${evals.replyChannelId} IS NOT NULL`,
+                  or(isNull(evals.replyUntil), lt(evals.replyUntil, now)),
+                ),
+          ),
+        )
+        .run();
+      return r.changes > 0;
+    },
+    evalsToReply(now) {
+      return db
+        .select()
+        .from(evals)
+        .where(
+          and(
+            sql`${evals.queuedAt} IS NOT NULL`,
+            sql`${evals.state} <> 'running'`,
+            sql`${evals.replyChannelId} IS NOT NULL`,
+            isNull(evals.repliedAt),
+            or(isNull(evals.replyUntil), lt(evals.replyUntil, now)),
+          ),
+        )
+        .orderBy(asc(evals.id))
+        .limit(100)
+        .all()
+        .map(asEval);
+    },
+    evalLedgerIds(evalId) {
+      return db
+        .select({ id: ledger.id, kind: ledger.kind })
+        .from(ledger)
+        .where(eq(ledger.evalId, evalId))
+        .orderBy(asc(ledger.id))
+        .all() as Array<{ id: number; kind: LedgerEntry["kind"] }>;
     },
     addEvalRows(rows) {
       if (!rows.length) return;

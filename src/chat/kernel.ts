@@ -22,7 +22,9 @@ import { splitWords } from "../../commands/parse.ts";
 import type { CommandContext } from "../../commands/types.ts";
 import type { App } from "../app.ts";
 import type { Card } from "../core/cards.ts";
+import { attachEvalNotifier } from "../core/evals/jobs.ts";
 import { attachRunNotifier, type NotifierDeps } from "../core/runs/notifier.ts";
+import { queuedEvalCard } from "../views/evals.ts";
 import { runCardFor, runVerdictCard } from "../views/runs.ts";
 import { buttonKey } from "./buttons.ts";
 import { type Choice, completeKindOf, suggestions } from "./complete.ts";
@@ -299,8 +301,19 @@ export class ChatKernel {
             threadEveryMs: opts.threadEveryMs,
             cardEveryMs: opts.cardEveryMs,
           });
+    // A queued eval whose command's replica is gone: its card, posted where the command was typed (once).
+    const stopEvals =
+      opts.notifier === false
+        ? () => {}
+        : attachEvalNotifier(app.evals.events, {
+            chat: () => app.chat,
+            card: (ev) => queuedEvalCard(app, ev),
+            claim: (ev) => app.engine.claimEvalReply(ev.id, app.clock.now(), { waiter: false }),
+            onError: (err) => app.log.warn({ err }, `${this.adapter.name}: posting an eval's card failed`),
+          });
     return () => {
       stop();
+      stopEvals();
       if (app.chat === this.adapter) app.chat = undefined;
     };
   }

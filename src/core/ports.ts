@@ -235,7 +235,18 @@ export interface EvalRecord {
   leaseUntil: Date | null;
   /** The earlier attempt whose answered rows this eval took over. */
   resumedFrom: number | null;
+  /** When it was queued as a job (stand-alone evals on Postgres, docs/scale.md); null: answered where it started. */
+  queuedAt: Date | null;
+  /** Where the command that started it was typed (its card goes there if that process is gone). */
+  replyChannelId: string | null;
+  /** The waiting command's lease: renewed while it waits; past it, a surviving chat replica posts the card. */
+  replyUntil: Date | null;
+  /** When its card was posted (claimed once). */
+  repliedAt: Date | null;
 }
+
+/** The lease owner of a queued eval no process answers yet (src/core/evals/jobs.ts). */
+export const QUEUED_EVAL_OWNER = "queued";
 
 export interface EvalSummary {
   method: string;
@@ -341,6 +352,8 @@ export interface EvalClaim {
   hold: { usdFor: (rowsLeft: number) => number } | null;
   /** Rows of the eval set (to size the hold after adopting rows). */
   rows: number;
+  /** Queued as a job (owner QUEUED_EVAL_OWNER): where its card goes, and the waiting command's lease. */
+  job?: { replyChannelId: string | null; replyUntil: Date } | null;
 }
 
 export type EvalClaimResult =
@@ -435,6 +448,24 @@ export interface EngineRepo {
   claimEval(c: EvalClaim): EvalClaimResult;
   /** Extends a running eval's lease; false when another process has taken it over. */
   renewEvalLease(id: number, owner: string, leaseUntil: Date): boolean;
+  /**
+   * Moves a running eval's lease from `from` (the queued marker, or a process that died) to `to`, only if it is still
+   * `from`'s: false when another process took it first or it ended.
+   */
+  takeEvalLease(id: number, from: string | null, to: string, leaseUntil: Date): boolean;
+  /** Queued evals still running whose lease is the queued marker or ran out (to offer as jobs again). */
+  evalsToOffer(now: Date): EvalRecord[];
+  /** Renews the waiting command's lease on a queued eval (false once its card was posted). */
+  renewEvalReply(id: number, until: Date): boolean;
+  /**
+   * Claims the posting of a queued eval's card, once: the waiting command (`waiter`) always may; another process
+   * only once the eval ended and the command's lease ran out. True: this caller posts it.
+   */
+  claimEvalReply(id: number, now: Date, opts: { waiter: boolean }): boolean;
+  /** Queued evals that ended, with a channel, whose card nobody posted and whose command's lease ran out. */
+  evalsToReply(now: Date): EvalRecord[];
+  /** The ledger entries of an eval (one per kind: its answers and its judge's calls). */
+  evalLedgerIds(evalId: number): Array<{ id: number; kind: LedgerEntry["kind"] }>;
   addEvalRows(rows: EvalRowRecord[]): void;
   evalRows(evalId: number): EvalRowRecord[];
   evalById(id: number): EvalRecord | null;

@@ -9,7 +9,7 @@ export async function runScaleCommand(app: App, words: string[], out: (line: str
   if (words[0] === "worker") {
     const role = await startWorkerRole(app, { providers: providerFlags(words.slice(1)) });
     out(
-      `tuneloop worker: running queued ${role.providers.join(", ")} runs from ${role.source}. Ctrl-C stops it (a run in progress resumes on the next worker).`,
+      `tuneloop worker: running queued ${role.providers.join(", ")} runs${role.evalProviders.length ? ` and evals of ${role.evalProviders.join(", ")} models` : ""} from ${role.source}. Ctrl-C stops it (a run in progress resumes on the next worker).`,
     );
     // the worker's own timers do not hold the process: this does, until a signal
     const keep = setInterval(() => {}, 60_000);

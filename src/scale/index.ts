@@ -5,14 +5,26 @@
  * - schedules armed as pg-boss crons (each fire runs on one replica), and a missed fire taken by one replica;
  * - run changes told to the other replicas (LISTEN/NOTIFY), so the chat replica that posted a run's card keeps it
  *   current while a worker on another machine runs it;
+ * - stand-alone evals as jobs (src/core/evals/jobs.ts): queued by the command, taken by a process that serves the
+ *   model's provider, offered again when the process answering one died; their changes told to the other replicas
+ *   (the waiting command shows progress and its card; if its replica died, a surviving one posts the card);
  * - the leader lease for connections that allow one replica (Socket Mode, the Discord gateway).
  */
 import os from "node:os";
 import pg from "pg";
 import { type PgDb, openPg } from "../../db/pg/client.ts";
-import { claimMissedFire, JOB_CHANNEL, notifyJob, notifyRun, RUN_CHANNEL } from "../../db/pg/scale.ts";
+import {
+  claimMissedFire,
+  EVAL_CHANNEL,
+  JOB_CHANNEL,
+  notifyEval,
+  notifyJob,
+  notifyRun,
+  RUN_CHANNEL,
+} from "../../db/pg/scale.ts";
 import type { App } from "../app.ts";
-import type { RunRecord } from "../core/ports.ts";
+import type { EvalRecord, RunRecord } from "../core/ports.ts";
+import { GPU_PREFIX } from "../providers/selfhosted/provider.ts";
 import type { RunVerdict } from "../core/runs/events.ts";
 import type { RunWorker } from "../core/runs/worker.ts";
 import type { ScheduleTimer } from "../core/schedules/scheduler.ts";
@@ -29,6 +41,11 @@ export interface ScaleOptions {
    * (but selfhosted on a chat replica when TUNELOOP_SELFHOSTED_WORKER=external).
    */
   providers?: string[];
+  /**
+   * Providers whose models' queued evals this process answers (src/core/evals/jobs.ts). Default: `providers` when
+   * given, else the trainers it runs and every endpoint it has settings for.
+   */
+  evalProviders?: string[];
   /** Who this process is, for `run start`'s "who will run it" (the workers table). */
   label?: string;
   queue?: QueueOptions;
@@ -44,9 +61,17 @@ export interface Scale {
   /** For createScheduler(app, timer): schedules fire through the queue, once across replicas. */
   timer: ScheduleTimer;
   providers: string[];
+  /** Providers whose models' queued evals this process answers. */
+  evalProviders: string[];
   /** A lease named `name` (e.g. "slack-socket"), for connections only one replica may hold. */
   leader(name: string): LeaderLease;
   stop(): Promise<void>;
+}
+
+/** The endpoints (TUNELOOP_ENDPOINTS) this process has settings for: it can answer evals of their models. */
+export function endpointNames(app: App): string[] {
+  const trainers = app.providers.trainerNames();
+  return app.providers.providerNames().filter((p) => p !== GPU_PREFIX && !trainers.includes(p));
 }
 
 export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
@@ -75,10 +100,36 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
       if (event === "state" && run.state === "queued" && !replayed.has(run)) void offer(run);
     },
   });
+  // Queued evals: offered as jobs on their provider's queue (the command offers each once; the sweep again those not
+  // taken yet, and those whose process died: their lease ran out).
+  const offerEval = (ev: EvalRecord, provider: string) =>
+    queue
+      .enqueueEval(ev.id, provider)
+      .then((q) => (q ? notifyJob(db, q) : undefined))
+      .catch(warn("queue: offering an eval failed"));
+  app.evals.jobs = { offer: offerEval };
+  // Eval changes heard from another process are passed to this one's listeners, not told back.
+  const replayedEvals = new WeakSet<EvalRecord>();
+  let replayingProgress = false;
   const sweep = () => {
     const now = Date.now();
     for (const r of app.engine.listRuns({ states: READY, limit: 500 }))
       if (!r.leaseUntil || r.leaseUntil.getTime() < now) void offer(r);
+    try {
+      for (const ev of app.engine.evalsToOffer(new Date(now))) {
+        const provider = app.evals.jobProvider(ev);
+        if (provider) void offerEval(ev, provider);
+      }
+      // A queued eval that ended while the replica whose command waited for it was gone: its card is posted here
+      // (the chat's eval notifier claims it; one replica does).
+      if (opts.role === "chat")
+        for (const ev of app.engine.evalsToReply(new Date(now))) {
+          replayedEvals.add(ev);
+          app.evals.events.ended(ev);
+        }
+    } catch (err) {
+      warn("queue: the eval sweep failed")(err);
+    }
   };
   timers.push(setInterval(sweep, opts.sweepMs ?? 5000));
   sweep();
@@ -89,11 +140,13 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
   await listener.connect();
   await listener.query(`LISTEN ${RUN_CHANNEL}`);
   await listener.query(`LISTEN ${JOB_CHANNEL}`);
+  await listener.query(`LISTEN ${EVAL_CHANNEL}`);
   // Changes are read back at most twice a second per run (progress from busy workers must not flood this replica's
   // synchronous storage calls); a verdict is passed on as it comes.
   const pending = new Map<number, "state" | "progress">();
   listener.on("notification", (n) => {
     if (n.channel === JOB_CHANNEL) return queue.wake(n.payload ?? "");
+    if (n.channel === EVAL_CHANNEL) return hearEval(n.payload ?? "{}");
     try {
       const m = JSON.parse(n.payload ?? "{}") as {
         origin: string;
@@ -147,8 +200,44 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
       ).catch(warn("run changes: NOTIFY failed"));
     },
   });
+  // Queued evals' changes, to and from the other processes.
+  const hearEval = (payload: string) => {
+    try {
+      const m = JSON.parse(payload) as { origin: string; id: number; done?: number; total?: number; ended?: boolean };
+      if (m.origin === origin) return;
+      if (m.ended) {
+        const ev = app.engine.evalById(m.id);
+        if (ev && ev.state !== "running") {
+          replayedEvals.add(ev);
+          app.evals.events.ended(ev);
+        }
+        return;
+      }
+      replayingProgress = true;
+      try {
+        app.evals.events.progress(m.id, m.done ?? 0, m.total ?? 0);
+      } finally {
+        replayingProgress = false;
+      }
+    } catch (err) {
+      warn("eval changes: a notification could not be read")(err);
+    }
+  };
+  const offTellEvals = app.evals.events.listen({
+    onProgress: (id, done, total) => {
+      if (replayingProgress) return;
+      void notifyEval(db, JSON.stringify({ origin, id, done, total })).catch(warn("eval changes: NOTIFY failed"));
+    },
+    onEnded: async (ev) => {
+      if (replayedEvals.has(ev)) return;
+      await notifyEval(db, JSON.stringify({ origin, id: ev.id, ended: true })).catch(
+        warn("eval changes: NOTIFY failed"),
+      );
+    },
+  });
   stops.push(async () => {
     offTell();
+    offTellEvals();
     await listener.end().catch(() => {});
   });
 
@@ -187,6 +276,13 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
     beat();
     timers.push(setInterval(beat, 10_000));
   }
+  // Eval jobs: a queued eval of a model on a provider this process serves, one at a time per provider (beside its
+  // runs: answering is waiting on an endpoint, or the local model's threads).
+  const evalProviders = opts.evalProviders ?? opts.providers ?? [...providers, ...endpointNames(app)];
+  if (evalProviders.length)
+    await queue.workEvals(evalProviders, async (evalId) => {
+      await app.evals.answerQueued(evalId);
+    });
   for (const t of timers) t.unref();
 
   // Schedules: pg-boss cron, once per slot across replicas; per schedule, arming and disarming in order.
@@ -207,6 +303,7 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
     queue,
     timer,
     providers,
+    evalProviders,
     leader(name) {
       const l = new LeaderLease(db, name, app.config.scale.leaderLeaseMs, app.log);
       leases.push(l);
@@ -215,6 +312,7 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
     async stop() {
       for (const t of timers) clearInterval(t);
       offListen();
+      if (app.evals.jobs?.offer === offerEval) app.evals.jobs = null;
       for (const l of leases) await l.stop();
       await Promise.all([...order.values()]);
       await queue.stop();

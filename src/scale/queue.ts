@@ -9,6 +9,9 @@
  *   the providers it declares (`tuneloop worker --providers selfhosted`). The job only says "run #12 is ready": the run's
  *   lease in the runs table stays the one guard against running it twice (a job retried after its worker died finds
  *   the run finished, or resumes it), so the ledger and the budget see each run once.
+ * - A stand-alone eval (`/tune eval`, `/tune experiment reeval`) is a job on `eval-<provider>`, the provider of the
+ *   model it asks (a trainer such as `local`, or an endpoint's name), keyed by the eval's id. The job only says
+ *   "eval #7 is ready": the eval's lease stays the one guard against two processes answering it.
  * - A schedule is a pg-boss cron schedule on `schedule-<id>` whose job, taken by one chat replica, fires it.
  */
 import PgBoss from "pg-boss";
@@ -16,7 +19,11 @@ import type { RunRecord } from "../core/ports.ts";
 import type { Logger } from "../log.ts";
 
 export const runQueue = (provider: string) => `run-${provider.replace(/[^\w-]/g, "_")}`;
+export const evalQueue = (provider: string) => `eval-${provider.replace(/[^\w-]/g, "_")}`;
 export const scheduleQueue = (id: number) => `schedule-${id}`;
+
+/** Jobs of runs and evals: retried, kept a day (the run's or eval's lease says who works on it, not the job). */
+const WORK_QUEUE = { policy: "short", retryLimit: 5, retryDelay: 2, expireInSeconds: 23 * 3600 } as const;
 
 export interface QueueOptions {
   /** Whether this process keeps pg-boss's clock (cron) and maintenance: chat replicas do, workers need not. */
@@ -78,8 +85,15 @@ export class PgQueue {
     const q = runQueue(run.provider);
     // Training can take hours: the job never expires under a live worker (the run's own lease says who runs it);
     // a worker that dies leaves the job active until it expires, and the run's lease lets another resume it first.
-    await this.queue(q, { policy: "short", retryLimit: 5, retryDelay: 2, expireInSeconds: 23 * 3600 });
+    await this.queue(q, WORK_QUEUE);
     return (await this.boss.send(q, { runId: run.id }, { singletonKey: `run-${run.id}` })) ? q : null;
+  }
+
+  /** Says that eval `evalId` (of a model on `provider`) is ready to answer: as enqueueRun, for evals. */
+  async enqueueEval(evalId: number, provider: string): Promise<string | null> {
+    const q = evalQueue(provider);
+    await this.queue(q, WORK_QUEUE);
+    return (await this.boss.send(q, { evalId }, { singletonKey: `eval-${evalId}` })) ? q : null;
   }
 
   /**
@@ -93,25 +107,31 @@ export class PgQueue {
 
   /** Takes run jobs of these providers, one at a time per worker process (`handle` returns when the run ended). */
   async workRuns(providers: string[], handle: (runId: number) => Promise<void>): Promise<void> {
-    for (const p of providers) {
-      const q = runQueue(p);
-      if (this.working.has(q)) continue;
-      await this.queue(q, { policy: "short", retryLimit: 5, retryDelay: 2, expireInSeconds: 23 * 3600 });
-      this.working.add(q);
-      const id = await this.boss.work<{ runId: number }>(
-        q,
-        { batchSize: 1, pollingIntervalSeconds: this.opts.pollS ?? 2 },
-        async ([job]) => {
-          try {
-            await handle(job.data.runId);
-          } finally {
-            // More may be waiting: look again at once rather than after the rest of the polling interval.
-            this.wake(q);
-          }
-        },
-      );
-      this.workers.set(q, id);
-    }
+    for (const p of providers) await this.work<{ runId: number }>(runQueue(p), (d) => handle(d.runId));
+  }
+
+  /** Takes eval jobs of models on these providers, one at a time per provider (`handle` returns when it ended). */
+  async workEvals(providers: string[], handle: (evalId: number) => Promise<void>): Promise<void> {
+    for (const p of providers) await this.work<{ evalId: number }>(evalQueue(p), (d) => handle(d.evalId));
+  }
+
+  private async work<T extends object>(q: string, handle: (data: T) => Promise<void>): Promise<void> {
+    if (this.working.has(q)) return;
+    await this.queue(q, WORK_QUEUE);
+    this.working.add(q);
+    const id = await this.boss.work<T>(
+      q,
+      { batchSize: 1, pollingIntervalSeconds: this.opts.pollS ?? 2 },
+      async ([job]) => {
+        try {
+          await handle(job.data);
+        } finally {
+          // More may be waiting: look again at once rather than after the rest of the polling interval.
+          this.wake(q);
+        }
+      },
+    );
+    this.workers.set(q, id);
   }
 
   /** Arms schedule `id` as a pg-boss cron and takes its fires on this replica (one replica gets each fire). */

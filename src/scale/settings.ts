@@ -20,6 +20,12 @@ export interface ScaleConfig {
   leaderLeaseMs: number;
   /** How long a run's lease lasts without renewal: a run whose worker died is resumed elsewhere after it. */
   runLeaseMs: number;
+  /**
+   * How long an eval's lease lasts without renewal (renewed every third of it): an eval whose process died is taken
+   * over after it (a queued eval by another worker; docs/scale.md). Also the lease of a command waiting for its
+   * queued eval: past it, another chat replica posts the eval's card.
+   */
+  evalLeaseMs: number;
 }
 
 /** The default largest blob kept in Postgres, in MB (TUNELOOP_PG_BLOB_MAX_MB). */
@@ -77,11 +83,15 @@ export function scaleFromSettings(env: NodeJS.ProcessEnv): ScaleConfig {
   const runLeaseS = Number(env.TUNELOOP_RUN_LEASE_S ?? 60);
   if (!Number.isFinite(runLeaseS) || runLeaseS < 1 || runLeaseS > 3600)
     throw bad("TUNELOOP_RUN_LEASE_S", String(env.TUNELOOP_RUN_LEASE_S), "write seconds between 1 and 3600");
+  const evalLeaseS = Number(env.TUNELOOP_EVAL_LEASE_S ?? 30);
+  if (!Number.isFinite(evalLeaseS) || evalLeaseS < 1 || evalLeaseS > 3600)
+    throw bad("TUNELOOP_EVAL_LEASE_S", String(env.TUNELOOP_EVAL_LEASE_S), "write seconds between 1 and 3600");
   return {
     databaseUrl: dbUrl,
     blob,
     leaderLeaseMs: Math.round(leaseS * 1000),
     runLeaseMs: Math.round(runLeaseS * 1000),
+    evalLeaseMs: Math.round(evalLeaseS * 1000),
   };
 }
 

@@ -10,11 +10,13 @@
 import { ErrorCode, TuneError } from "../errors.ts";
 import type { App } from "../app.ts";
 import { RunWorker } from "../core/runs/worker.ts";
-import { startScale, type Scale } from "./index.ts";
+import { endpointNames, startScale, type Scale } from "./index.ts";
 
 export interface WorkerRole {
   scale: Scale | null;
   providers: string[];
+  /** Providers whose models' queued evals it answers (Postgres; none on SQLite). */
+  evalProviders: string[];
   /** Where it takes runs from, for people: "the Postgres queue", "the data folder /srv/tuneloop". */
   source: string;
   /** Stops taking runs; resolves with the id of the run it interrupted, if any (it resumes on the next worker). */
@@ -73,12 +75,15 @@ export async function startWorkerRole(
   if (!scaled) {
     // SQLite: today's queue (the runs table, polled on this machine's data folder).
     worker.start({ label });
-    return { scale: null, providers, source: app.config.dataDir, stop: () => worker.stop() };
+    return { scale: null, providers, evalProviders: [], source: app.config.dataDir, stop: () => worker.stop() };
   }
-  const scale = await startScale(app, { role: "worker", providers, label, worker });
+  // Evals: of models on the providers named, or (none named) on every provider and endpoint it has settings for.
+  const evalProviders = opts.providers ? providers : [...providers, ...endpointNames(app)];
+  const scale = await startScale(app, { role: "worker", providers, evalProviders, label, worker });
   return {
     scale,
     providers,
+    evalProviders,
     source: "the Postgres queue",
     async stop() {
       const id = await worker.stop();

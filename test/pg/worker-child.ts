@@ -16,6 +16,7 @@ const config = loadConfig({
   LOG_LEVEL: process.env.LOG_LEVEL ?? "silent",
   TUNELOOP_DATABASE_URL: databaseUrl,
   TUNELOOP_RUN_LEASE_S: process.env.TUNELOOP_RUN_LEASE_S ?? "3",
+  TUNELOOP_EVAL_LEASE_S: process.env.TUNELOOP_EVAL_LEASE_S ?? "30",
   TUNELOOP_ENDPOINTS: process.env.TUNELOOP_ENDPOINTS ?? "",
 });
 const trainer = new FakeTrainer({ steps: Number(steps ?? 10), stepMs: Number(stepMs ?? 20) });

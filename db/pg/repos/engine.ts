@@ -6,12 +6,13 @@
 import { and, asc, desc, eq, gte, inArray, isNull, lt, notInArray, or, sql, type SQL } from "drizzle-orm";
 import { isFinal } from "../../../src/core/runs/states.ts";
 import { asEval as liteEval, asHypothesis as liteHypothesis, asRun as liteRun, RESUMED } from "../../repos/engine.ts";
-import type {
-  EngineRepo,
-  EvalClaimResult,
-  EvalRecord,
-  ExperimentRecord,
-  LedgerEntry,
+import {
+  QUEUED_EVAL_OWNER,
+  type EngineRepo,
+  type EvalClaimResult,
+  type EvalRecord,
+  type ExperimentRecord,
+  type LedgerEntry,
 } from "../../../src/core/ports.ts";
 import type { PgDb } from "../client.ts";
 
@@ -260,6 +261,9 @@ export function pgEngineRepo(db: PgDb): Async<EngineRepo> {
                 leaseUntil: c.leaseUntil,
                 resumedFrom: adoptRows ? (unfinished?.id ?? null) : null,
                 createdAt: c.now,
+                ...(c.job
+                  ? { queuedAt: c.now, replyChannelId: c.job.replyChannelId, replyUntil: c.job.replyUntil }
+                  : {}),
               })
               .returning(),
           ))!,
@@ -309,6 +313,85 @@ export function pgEngineRepo(db: PgDb): Async<EngineRepo> {
         .set({ leaseUntil })
         .where(and(eq(evals.id, id), eq(evals.leaseOwner, owner), eq(evals.state, "running")));
       return (r.rowCount ?? 0) > 0;
+    },
+    async takeEvalLease(id, from, to, leaseUntil) {
+      const r = await db
+        .update(evals)
+        .set({ leaseOwner: to, leaseUntil })
+        .where(
+          and(
+            eq(evals.id, id),
+            eq(evals.state, "running"),
+            from === null ? isNull(evals.leaseOwner) : eq(evals.leaseOwner, from),
+          ),
+        );
+      return (r.rowCount ?? 0) > 0;
+    },
+    async evalsToOffer(now) {
+      const list = await db
+        .select()
+        .from(evals)
+        .where(
+          and(
+            eq(evals.state, "running"),
+            sql`${evals.queuedAt} IS NOT NULL`,
+            or(eq(evals.leaseOwner, QUEUED_EVAL_OWNER), isNull(evals.leaseUntil), lt(evals.leaseUntil, now)),
+          ),
+        )
+        .orderBy(asc(evals.id))
+        .limit(500);
+      return list.map(asEval);
+    },
+    async renewEvalReply(id, until) {
+      const r = await db
+        .update(evals)
+        .set({ replyUntil: until })
+        .where(and(eq(evals.id, id), isNull(evals.repliedAt)));
+      return (r.rowCount ?? 0) > 0;
+    },
+    async claimEvalReply(id, now, opts) {
+      // One UPDATE: of two replicas claiming at once, the second finds replied_at set and changes nothing.
+      const r = await db
+        .update(evals)
+        .set({ repliedAt: now })
+        .where(
+          and(
+            eq(evals.id, id),
+            isNull(evals.repliedAt),
+            opts.waiter
+              ? undefined
+              : and(
+                  sql`${evals.state} <> 'running'`,
+                  sql`${evals.replyChannelId} IS NOT NULL`,
+                  or(isNull(evals.replyUntil), lt(evals.replyUntil, now)),
+                ),
+          ),
+        );
+      return (r.rowCount ?? 0) > 0;
+    },
+    async evalsToReply(now) {
+      const list = await db
+        .select()
+        .from(evals)
+        .where(
+          and(
+            sql`${evals.queuedAt} IS NOT NULL`,
+            sql`${evals.state} <> 'running'`,
+            sql`${evals.replyChannelId} IS NOT NULL`,
+            isNull(evals.repliedAt),
+            or(isNull(evals.replyUntil), lt(evals.replyUntil, now)),
+          ),
+        )
+        .orderBy(asc(evals.id))
+        .limit(100);
+      return list.map(asEval);
+    },
+    async evalLedgerIds(evalId) {
+      return (await db
+        .select({ id: ledger.id, kind: ledger.kind })
+        .from(ledger)
+        .where(eq(ledger.evalId, evalId))
+        .orderBy(asc(ledger.id))) as Array<{ id: number; kind: LedgerEntry["kind"] }>;
     },
     async addEvalRows(list) {
       if (!list.length) return;

@@ -15,18 +15,20 @@ import { bestTunedEval, experimentEvals, latestEvalsByModel } from "../experimen
 import { answerRows, resolveEval, type AnswerRow, type ResolvedEval } from "./answers.ts";
 import { fmt } from "../format.ts";
 import type { DatasetService } from "../datasets/service.ts";
-import type { Pricing } from "../inference.ts";
-import type {
-  BudgetUse,
-  Clock,
-  DatasetVersionRecord,
-  EngineRepo,
-  EvalClaimResult,
-  EvalRecord,
-  EvalRowRecord,
-  ExperimentRecord,
+import type { InferenceModel, Pricing } from "../inference.ts";
+import {
+  QUEUED_EVAL_OWNER,
+  type BudgetUse,
+  type Clock,
+  type DatasetVersionRecord,
+  type EngineRepo,
+  type EvalClaimResult,
+  type EvalRecord,
+  type EvalRowRecord,
+  type ExperimentRecord,
 } from "../ports.ts";
-import { resolveModel, type ProviderSet } from "../models.ts";
+import { resolveModel, type ProviderSet, type ResolvedModel } from "../models.ts";
+import { EvalEvents, type EvalJobs } from "./jobs.ts";
 import { pairedComparison, type PairedCiMethod, type PairedComparison } from "../stats.ts";
 import { GradePool } from "./grade-pool.ts";
 import { makeGrader, parseGraderSpec, type Grader, type GraderSpec, type JudgeClient } from "./graders.ts";
@@ -85,6 +87,28 @@ export interface EvalRequest {
   onStart?: (ev: EvalRecord, reusedRows: number) => void;
 }
 
+/** How long a queued eval's reservation holds while no process answers it yet (as long as the queue keeps its job). */
+const QUEUED_LEASE_MS = 23 * 3600_000;
+
+/** A claimed eval, ready to answer. */
+interface Answering {
+  eval: EvalRecord;
+  owner: string;
+  spec: GraderSpec;
+  resolved: ResolvedModel;
+  judgeModel: InferenceModel | null;
+  tasks: EvalTask[];
+  dsRef: string;
+  maxTokens: number;
+  exp: ExperimentRecord | null;
+  prior: { answer: number; judge: number };
+  /** Rows already answered (taken over from an earlier attempt, or stored by a process that died). */
+  adopted: EvalRowRecord[];
+  hold: { id: number; usd: number; bookedUsd: number } | null;
+  /** The eval's own ledger entries, when it has some (a taken-over queued eval). */
+  ledgerIds: Array<{ id: number; kind: string }> | null;
+}
+
 export interface EvalServiceOptions {
   /** A running eval's lease (renewed a few times per lease); a process that stops leaves it resumable after it. */
   leaseMs?: number;
@@ -127,6 +151,10 @@ export function isLabelTask(spec: GraderSpec, tasks: EvalTask[]): boolean {
 export class EvalService {
   /** Threads that grade user-typed patterns with a deadline (started on the first such grade). */
   private patterns: GradePool | null = null;
+  /** The queue for stand-alone evals (set by src/scale with Postgres); null: they are answered in the command. */
+  jobs: EvalJobs | null = null;
+  /** Changes of queued evals (told to and heard from the other processes by src/scale). */
+  readonly events = new EvalEvents();
 
   constructor(
     private readonly repo: EngineRepo,
@@ -170,18 +198,26 @@ export class EvalService {
   }
 
   async evaluate(req: EvalRequest): Promise<EvalRecord> {
-    const spec = this.checkMetric(req.metric);
-    const resolved = resolveModel(req.modelRef, this.providers, this.repo);
-    const dsRef = formatRef(req.dataset.name, req.dataset.version);
-    const tasks = evalTasks(await this.datasets.allRows(req.dataset), dsRef);
-    const judgeModel = spec.kind === "judge" ? resolveModel(spec.model, this.providers, this.repo).model : null;
-    const maxTokens = req.maxTokens ?? defaultMaxTokens(tasks);
+    const c = await this.claim(req, null);
+    if (c.kind === "reuse") return c.eval;
+    req.onStart?.(c.eval, c.adopted.length);
+    return this.answer(c, req);
+  }
+
+  /**
+   * Claims an eval (reuse, wait for the same eval elsewhere, or start an attempt resuming the key's last unfinished
+   * one) and reserves its cost; with `job`, the attempt is created queued (no process answers it yet).
+   */
+  private async claim(
+    req: EvalRequest,
+    job: { replyChannelId: string | null } | null,
+  ): Promise<{ kind: "reuse"; eval: EvalRecord } | ({ kind: "created" } & Answering)> {
+    const basis = await this.basis(req.modelRef, req.metric, req.dataset, req.maxTokens);
+    const { resolved, tasks, maxTokens, prior } = basis;
     const experimentId = req.experimentId ?? null;
     const exp = experimentId !== null ? this.repo.experimentById(experimentId) : null;
-    const prior = evalRequestUsd(req.dataset, resolved.model.pricing, judgeModel?.pricing ?? null);
-    const owner = leaseOwner();
+    const owner = job ? QUEUED_EVAL_OWNER : leaseOwner();
 
-    // Claim: reuse, wait for the same eval elsewhere, or start an attempt (resuming the last unfinished one).
     let claim: EvalClaimResult;
     let waitedFor = 0;
     for (;;) {
@@ -200,12 +236,14 @@ export class EvalService {
         reuseSucceeded: req.reuse ?? false,
         owner,
         now,
-        leaseUntil: new Date(now.getTime() + this.leaseMs),
+        // A queued eval's reservation counts while its job may still be taken (the queue keeps a job a day).
+        leaseUntil: new Date(now.getTime() + (job ? QUEUED_LEASE_MS : this.leaseMs)),
         ownerAlive,
         rows: tasks.length,
         hold: exp && req.holdRunId === undefined ? { usdFor: (left) => left * (prior.answer + prior.judge) } : null,
+        job: job ? { replyChannelId: job.replyChannelId, replyUntil: new Date(now.getTime() + this.leaseMs) } : null,
       });
-      if (claim.kind === "reuse") return claim.eval;
+      if (claim.kind === "reuse") return { kind: "reuse", eval: claim.eval };
       if (claim.kind === "refused")
         throw budgetRefusal(this.repo, exp as ExperimentRecord, claim.use, `This eval of ${resolved.ref}`, claim.usd);
       if (claim.kind === "created") break;
@@ -216,15 +254,51 @@ export class EvalService {
       await sleep(this.opts.pollMs ?? 250, req.signal);
     }
     const ev = claim.eval;
-    const adopted = claim.adopted ? this.repo.evalRows(ev.id) : [];
-    req.onStart?.(ev, adopted.length);
+    const now = this.clock.now();
+    let hold: Answering["hold"] = null;
+    if (req.holdRunId !== undefined) {
+      const h = this.repo.runHold(req.holdRunId, 0, now);
+      hold = { id: h.id, usd: h.usd, bookedUsd: h.bookedUsd };
+    } else if (claim.holdId !== null) hold = { id: claim.holdId, usd: claim.holdUsd, bookedUsd: 0 };
+    return {
+      kind: "created",
+      ...basis,
+      eval: ev,
+      owner,
+      exp,
+      adopted: claim.adopted ? this.repo.evalRows(ev.id) : [],
+      hold,
+      ledgerIds: null,
+    };
+  }
 
+  /** What asking a model on an eval set needs: its grader, the model, the rows, the longest answer, the prices. */
+  private async basis(modelRef: string, metric: string, dataset: DatasetVersionRecord, maxTokens?: number | null) {
+    const spec = this.checkMetric(metric);
+    const resolved = resolveModel(modelRef, this.providers, this.repo);
+    const dsRef = formatRef(dataset.name, dataset.version);
+    const tasks = evalTasks(await this.datasets.allRows(dataset), dsRef);
+    const judgeModel = spec.kind === "judge" ? resolveModel(spec.model, this.providers, this.repo).model : null;
+    return {
+      spec,
+      resolved,
+      dsRef,
+      tasks,
+      judgeModel,
+      maxTokens: maxTokens ?? defaultMaxTokens(tasks),
+      prior: evalRequestUsd(dataset, resolved.model.pricing, judgeModel?.pricing ?? null),
+    };
+  }
+
+  /** Answers a claimed eval under its lease: requests booked as answered, rows stored as graded. */
+  private async answer(a: Answering, req: Pick<EvalRequest, "signal" | "onProgress">): Promise<EvalRecord> {
+    const { eval: ev, owner, resolved, judgeModel, tasks, prior, exp, adopted } = a;
     const now = this.clock.now();
     const entry = {
       at: now,
       estimated: false,
-      experimentId,
-      runId: req.runId ?? null,
+      experimentId: ev.experimentId,
+      runId: ev.runId,
       evalId: ev.id,
       trainingTokens: 0,
       inputTokens: 0,
@@ -232,29 +306,29 @@ export class EvalService {
       usd: 0,
       wallMs: 0,
     };
+    // One ledger entry per eval and kind, grown as requests are answered (a queued eval taken over after its process
+    // died goes on booking to its own entries).
     const ledger = {
-      answer: this.repo.addLedger({ ...entry, kind: "eval", provider: resolved.model.provider, model: resolved.ref }),
+      answer:
+        a.ledgerIds?.find((l) => l.kind === "eval")?.id ??
+        this.repo.addLedger({ ...entry, kind: "eval", provider: resolved.model.provider, model: resolved.ref }),
       judge: judgeModel
-        ? this.repo.addLedger({ ...entry, kind: "judge", provider: judgeModel.provider, model: judgeModel.ref })
+        ? (a.ledgerIds?.find((l) => l.kind === "judge")?.id ??
+          this.repo.addLedger({ ...entry, kind: "judge", provider: judgeModel.provider, model: judgeModel.ref }))
         : null,
     };
-    let hold: { id: number; usd: number; bookedUsd: number } | null = null;
-    if (req.holdRunId !== undefined) {
-      const h = this.repo.runHold(req.holdRunId, 0, now);
-      hold = { id: h.id, usd: h.usd, bookedUsd: h.bookedUsd };
-    } else if (claim.holdId !== null) hold = { id: claim.holdId, usd: claim.holdUsd, bookedUsd: 0 };
     const meter = new SpendMeter({
       repo: this.repo,
       clock: this.clock,
       ledger,
       pricing: { answer: resolved.model.pricing, judge: judgeModel?.pricing ?? null },
       prior,
-      hold,
+      hold: a.hold,
       budgeted: exp?.budgetUsd !== null && exp?.budgetUsd !== undefined,
       stopMessage: (use, m) =>
         this.stopMessage(exp, use, m, {
           model: resolved.ref,
-          dataset: dsRef,
+          dataset: a.dsRef,
           rows: tasks.length,
           adopted: adopted.length,
           prior: prior.answer,
@@ -294,9 +368,9 @@ export class EvalService {
         model: resolved.model,
         tasks,
         done: adopted,
-        grade: this.grader(spec, this.judgeClient(meter, signal)),
-        maxTokens,
-        labelTask: isLabelTask(spec, tasks),
+        grade: this.grader(a.spec, this.judgeClient(meter, signal)),
+        maxTokens: a.maxTokens,
+        labelTask: isLabelTask(a.spec, tasks),
         signal,
         onProgress: req.onProgress,
         judgeUsd: (u) => priced(judgeModel?.pricing ?? null, u),
@@ -332,6 +406,160 @@ export class EvalService {
       clearInterval(heartbeat);
       if (flushTimer) clearTimeout(flushTimer);
     }
+  }
+
+  /**
+   * Queues a stand-alone eval as a job (only where a queue runs: `jobs` set, Postgres). The eval is claimed here, its
+   * cost reserved as strictly as an eval answered in place; a worker that serves its model's provider answers it.
+   * `replyChannelId`: where the command was typed (its card is posted there if this process is gone when it ends).
+   */
+  async enqueue(req: EvalRequest, opts: { replyChannelId: string | null }): Promise<EvalRecord> {
+    if (!this.jobs) throw new Error("enqueue needs a queue (TUNELOOP_DATABASE_URL)");
+    const c = await this.claim(req, { replyChannelId: opts.replyChannelId });
+    if (c.kind === "reuse") return c.eval;
+    await this.jobs.offer(c.eval, c.resolved.model.provider);
+    return c.eval;
+  }
+
+  /** The provider whose processes take a queued eval's job (null when this process cannot resolve its model). */
+  jobProvider(ev: EvalRecord): string | null {
+    try {
+      return resolveModel(ev.model, this.providers, this.repo).model.provider;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Answers queued eval `id` (a job): takes its lease from the queue (or from a process that died answering it) and
+   * answers the rows not yet stored, booking to the eval's own ledger entries and reservation. Returns the eval as it
+   * stands: ended, or answered by another live process (this job then has nothing to do).
+   */
+  async answerQueued(id: number, signal?: AbortSignal): Promise<EvalRecord | null> {
+    const ev = this.repo.evalById(id);
+    if (ev?.state !== "running" || ev.queuedAt === null) return ev;
+    const now = this.clock.now();
+    const queued = ev.leaseOwner === QUEUED_EVAL_OWNER;
+    const orphan = ev.leaseOwner === null || !ev.leaseUntil || ev.leaseUntil < now || !ownerAlive(ev.leaseOwner);
+    if (!queued && !orphan) return ev;
+    const owner = leaseOwner();
+    if (!this.repo.takeEvalLease(id, ev.leaseOwner, owner, new Date(now.getTime() + this.leaseMs)))
+      return this.repo.evalById(id);
+    let a: Answering;
+    try {
+      a = await this.prepareQueued(ev, owner, queued);
+    } catch (err) {
+      const failed = this.repo.updateEval(id, {
+        state: "failed",
+        error: err instanceof Error ? err.message : String(err),
+        finishedAt: this.clock.now(),
+      });
+      this.events.ended(failed);
+      return failed;
+    }
+    let last = -1;
+    const total = a.tasks.length;
+    const onProgress = (done: number, all: number) => {
+      // Twenty steps at most per eval (the waiting command shows quarters): other processes hear of each.
+      const step = Math.floor((done / Math.max(1, all)) * 20);
+      if (step > last) {
+        last = step;
+        this.events.progress(id, done, all);
+      }
+    };
+    onProgress(a.adopted.length, total);
+    try {
+      await this.answer(a, { signal, onProgress });
+    } catch {
+      // Stored on the eval (failed, or taken over by another process): the waiting command reads it there.
+    }
+    const end = this.repo.evalById(id);
+    if (end && end.state !== "running") this.events.ended(end);
+    return end;
+  }
+
+  /** What answering a queued eval needs, from its record; a taken-over eval's reservation is checked again. */
+  private async prepareQueued(ev: EvalRecord, owner: string, fromQueue: boolean): Promise<Answering> {
+    const basis = await this.basis(ev.model, ev.metric, this.datasets.byId(ev.datasetVersionId), ev.maxTokens);
+    const exp = ev.experimentId !== null ? this.repo.experimentById(ev.experimentId) : null;
+    const now = this.clock.now();
+    let hold: Answering["hold"] = null;
+    if (exp) {
+      const h = this.repo.budgetUse(exp.id, now).holds.find((x) => x.evalId === ev.id);
+      if (h) {
+        hold = { id: h.id, usd: h.usd, bookedUsd: h.bookedUsd };
+        // Its reservation did not count while no live process held the eval: it must still fit.
+        if (!fromQueue) {
+          const r = this.repo.growHold(h.id, h.usd, now);
+          if (!r.ok)
+            throw new TuneError(
+              ErrorCode.BudgetStopped,
+              budgetRefusal(this.repo, exp, r.use, `Taking over eval #${ev.id} of ${ev.model}`, h.remainingUsd).message,
+            );
+        }
+      }
+    }
+    return {
+      ...basis,
+      eval: ev,
+      owner,
+      exp,
+      adopted: this.repo.evalRows(ev.id),
+      hold,
+      ledgerIds: this.repo.evalLedgerIds(ev.id),
+    };
+  }
+
+  /**
+   * Waits for queued eval `id` to end, passing on its progress, and renews this command's lease on its card (past
+   * it, a surviving chat replica posts the card). `posted`: false when this command claimed the card (it shows it),
+   * true when another replica posted it already (this process was thought gone).
+   */
+  async awaitQueued(
+    id: number,
+    opts: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {},
+  ): Promise<{ eval: EvalRecord; posted: boolean }> {
+    let wake: () => void = () => {};
+    const off = this.events.listen({
+      onProgress: (e, done, total) => {
+        if (e === id) opts.onProgress?.(done, total);
+      },
+      onEnded: (e) => {
+        if (e.id === id) wake();
+      },
+    });
+    try {
+      for (;;) {
+        opts.signal?.throwIfAborted();
+        const now = this.clock.now();
+        this.repo.renewEvalReply(id, new Date(now.getTime() + this.leaseMs));
+        const ev = this.repo.evalById(id);
+        if (!ev) throw new TuneError(ErrorCode.EvalNotFound, `Eval #${id} is gone.`);
+        if (ev.state !== "running") {
+          const mine = ev.queuedAt === null || this.repo.claimEvalReply(id, now, { waiter: true });
+          return { eval: mine ? ev : (this.repo.evalById(id) ?? ev), posted: !mine };
+        }
+        // Woken by the eval's end (told by the process answering it); else look again within a third of the lease.
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, Math.max(50, this.leaseMs / 3));
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+      }
+    } finally {
+      off();
+    }
+  }
+
+  /** The coded error of a queued eval that failed (a budget stop keeps its code). */
+  failure(ev: EvalRecord): TuneError {
+    const message = ev.error ?? "failed";
+    return new TuneError(
+      /^stopped at the budget/.test(message) ? ErrorCode.BudgetStopped : ErrorCode.EvalFailed,
+      `Eval #${ev.id} of ${ev.model} failed: ${message}`,
+    );
   }
 
   /** Judge calls of one eval: each admitted by its meter (the budget) and booked as it is answered. */
