@@ -68,6 +68,19 @@ function runnable(line: string): { line: string; jqPath: string[] | null } {
   return { line: line.slice(0, jq.index), jqPath: jq[1].split(".").filter(Boolean) };
 }
 
+/**
+ * The README's demo is also the end-to-end check of the local trainer on the demo task (its defaults: 600 generated
+ * rows, 25% held out, 3 epochs of LoRA): the base model answers none of the 150 held-out rows exactly, the tuned one
+ * at least 85% of them (100% when measured), and the paired test says so.
+ */
+function assertDemoLearned(out: string) {
+  const tuned = /run:1\s+tuned\s+(\d+\.\d)% \[[\d.]+%, [\d.]+%\]\s+150 /.exec(out);
+  assert.ok(tuned, `the demo's verdict shows the tuned model on 150 rows:\n${out}`);
+  assert.ok(Number(tuned[1]) >= 85, `tuned exact match ${tuned[1]}%`);
+  assert.match(out, /local:stories260K\s+base\s+0\.0% \[0\.0%, [\d.]+%\]\s+150 /);
+  assert.match(out, /run:1 is better than local:stories260K by \+[\d.]+ pts .*: significant at α = 0\.05/);
+}
+
 describe("README, as a new user follows it", () => {
   const repo = freshClone("readme");
   const readme = fs.readFileSync(path.join(repoRoot, "README.md"), "utf8");
@@ -90,6 +103,7 @@ describe("README, as a new user follows it", () => {
   }, async () => {
     const env = userEnv();
     let ran = 0;
+    let demo = false;
     for (const [i, b] of blocks.entries()) {
       if (b.lang !== "sh") continue;
       for (const written of b.lines.filter((l) => l.includes("npx tuneloop"))) {
@@ -97,6 +111,10 @@ describe("README, as a new user follows it", () => {
         const r = await sh(line, repo, env);
         ran++;
         assert.equal(r.code, 0, `${written}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`);
+        if (/tuneloop demo\b/.test(written)) {
+          assertDemoLearned(r.stdout);
+          demo = true;
+        }
         if (!written.includes("--json")) continue;
         let json: unknown;
         try {
@@ -110,6 +128,7 @@ describe("README, as a new user follows it", () => {
       }
     }
     assert.ok(ran >= 2, `ran ${ran} commands`);
+    assert.ok(demo, "the README runs the demo");
   });
 
   test("the console session shown is what the console prints", { timeout: 120_000 }, async () => {

@@ -11,6 +11,7 @@ import "../datasets/reader.test.ts";
 import "../datasets/sniff.test.ts";
 import "../datasets/text.test.ts";
 import "../datasets/tokens.test.ts";
+import "../demo/task.test.ts";
 import "../errors.test.ts";
 import "../format.test.ts";
 import "../layers.test.ts";

@@ -1,2 +1,0 @@
-// One process of `npm test`: these files' tests, one after another (docs/testing.md).
-import "../demo/task.test.ts";
