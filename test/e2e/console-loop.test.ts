@@ -75,6 +75,20 @@ test("console chat: the fine-tuning loop with the run's thread showing progress 
   const most = 6 + Math.ceil(tookMs / 30_000);
   assert.ok(progress.length >= 2 && progress.length <= most, `progress messages: ${progress.length} (at most ${most})`);
   assert.ok(threadMsgs.length >= 4, `thread messages: ${threadMsgs.length}`);
+  // The card is printed whole three times (queued, running, succeeded), never once per step.
+  const prints = out.match(new RegExp(`tuneloop · ${id}( \\(edited\\))?\\n`, "g")) ?? [];
+  assert.equal(prints.length, 3, out);
+  assert.match(out, new RegExp(`tuneloop · ${id} \\(edited\\)\\n\\s+· Run 1 · running\\n\\n\\s+State\\s+running`));
+  assert.match(out, new RegExp(`tuneloop · ${id} \\(edited\\)\\n\\s+✓ Run 1 · succeeded\\n\\n\\s+State\\s+succeeded`));
+  // Every progress report is one line of the run's thread.
+  const progressLines = out.split("\n").filter((l) => /training: \d+\/\d+ steps/.test(l));
+  for (const l of progressLines)
+    assert.match(l, new RegExp(`^\\s+↳ thread ${id} · m\\d+ · training: \\d+/\\d+ steps \\(\\d+%\\)`));
+  assert.match(out, new RegExp(`↳ thread ${id} · m\\d+ · Run 1 started\\.`));
+  // From the run's card to its verdict's thread (failures, clusters) in well under 150 lines; reprinting the card
+  // per step gave ~700.
+  const runLines = out.slice(card.index, out.indexOf("Leaderboard · feelings")).split("\n").length;
+  assert.ok(runLines < 150, `${runLines} lines for one run:\n${out}`);
   assert.match(out, /↳ thread m\d+ · m\d+\n\s+✓ Verdict for run 1/);
   const tuned = /run:1\s+tuned\s+([\d.]+)%/.exec(out);
   const base = /local:stories260K\s+base\s+([\d.]+)%/.exec(out);
