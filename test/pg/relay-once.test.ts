@@ -15,6 +15,7 @@ import type { RunRecord } from "../../src/core/ports.ts";
 import type { TrainJob } from "../../src/core/trainer.ts";
 import { startScale } from "../../src/scale/index.ts";
 import { ctxFor, engineApp, seedExperiment } from "../engine/engine-helpers.ts";
+import { until } from "../engine/money-helpers.ts";
 import { MemoryChat } from "../fakes/memory-chat.ts";
 import { FakeTrainer } from "../fakes/providers.ts";
 import { tmpDir } from "../helpers.ts";
@@ -23,13 +24,7 @@ import { pgCluster, pgDatabase } from "./cluster.ts";
 const cluster = pgCluster();
 const skip = cluster.url ? false : cluster.why;
 
-const until = async (what: string, ok: () => boolean, ms = 180_000) => {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    assert.ok(Date.now() < end, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
+const DEADLINE_MS = 180_000;
 
 /** A fake trainer that holds its run in `running` until `open()`: the test decides when the run goes on. */
 class GatedTrainer extends FakeTrainer {
@@ -96,6 +91,29 @@ function threadOf(chat: MemoryChat, messageId: string) {
   return { lines, count };
 }
 
+/**
+ * The run's thread once every live replica heard the run's verdict and end (a replica's verdict listeners are awaited
+ * in order: its notifier has posted the verdict or let it be) and the verdict and last state line are there.
+ */
+async function threadWhenEnded(
+  live: Array<{ heard: string[] }>,
+  chat: MemoryChat,
+  run: { id: number; messageId: string },
+) {
+  await until(
+    "the live replicas to hear the verdict and the run's end",
+    () => live.every((r) => r.heard.includes("verdict") && r.heard.includes("state succeeded")),
+    DEADLINE_MS,
+  );
+  const t = () => threadOf(chat, run.messageId);
+  await until(
+    "the verdict and the last state line in the thread",
+    () => t().count(`Verdict for run ${run.id}`) >= 1 && t().count(`Run ${run.id} succeeded.`) >= 1,
+    DEADLINE_MS,
+  );
+  return t();
+}
+
 /** Each thread line once; training progress at most once per quarter of training. */
 function assertOnce(lines: string[], id: number) {
   const twice = lines.filter((l, i) => lines.indexOf(l) !== i);
@@ -128,22 +146,20 @@ async function runOnWorker(opts: { replicas: number; gone: number; hypothesis?: 
     const run = await startRun(replicas[0].app, train, chat);
     for (const r of replicas) r.watch(run.id);
     worker = await startScale(box, { role: "worker" });
-    await until("every replica to hear the run start on the worker", () =>
-      replicas.every((r) => r.heard.includes("state running")),
+    await until(
+      "every replica to hear the run start on the worker",
+      () => replicas.every((r) => r.heard.includes("state running")),
+      DEADLINE_MS,
     );
     // Replicas go away while the run trains: the verdict must not be lost with them.
     for (const r of replicas.slice(opts.replicas - opts.gone)) await r.stop();
     trainer.open();
-    const live = replicas.filter((r) => !r.stopped);
-    await until("the live replicas to hear the verdict and the run's end", () =>
-      live.every((r) => r.heard.includes("verdict") && r.heard.includes("state succeeded")),
+    const thread = await threadWhenEnded(
+      replicas.filter((r) => !r.stopped),
+      chat,
+      run,
     );
-    const t = () => threadOf(chat, run.messageId);
-    await until("the verdict and the last state line in the thread", () => {
-      const { count } = t();
-      return count(`Verdict for run ${run.id}`) >= 1 && count(`Run ${run.id} succeeded.`) >= 1;
-    });
-    return { run, chat, ...t() };
+    return { run, chat, ...thread };
   } finally {
     trainer.open();
     await worker?.stop();
@@ -195,17 +211,13 @@ test("a run on one of three chat replicas: the other two add nothing to its thre
     const { train } = await seedExperiment(replicas[0].app, { rows: 40 });
     const run = await startRun(replicas[0].app, train, chat);
     for (const r of replicas) r.watch(run.id);
-    await until("every replica to hear the run start", () => replicas.every((r) => r.heard.includes("state running")));
-    replicas[0].trainer.open();
-    await until("every replica to hear the verdict and the run's end", () =>
-      replicas.every((r) => r.heard.includes("verdict") && r.heard.includes("state succeeded")),
+    await until(
+      "every replica to hear the run start",
+      () => replicas.every((r) => r.heard.includes("state running")),
+      DEADLINE_MS,
     );
-    const t = () => threadOf(chat, run.messageId);
-    await until("the verdict and the last state line in the thread", () => {
-      const { count } = t();
-      return count(`Verdict for run ${run.id}`) >= 1 && count(`Run ${run.id} succeeded.`) >= 1;
-    });
-    const { lines, count } = t();
+    replicas[0].trainer.open();
+    const { lines, count } = await threadWhenEnded(replicas, chat, run);
     assert.equal(count(`Verdict for run ${run.id}`), 1, lines.join("\n"));
     assert.equal(count(`Run ${run.id} succeeded.`), 1, lines.join("\n"));
     assertOnce(lines, run.id);
