@@ -1,7 +1,7 @@
 /**
  * What the replicas of one deployment decide together in Postgres, asynchronously (never on the synchronous bridge):
- * leader leases, a missed schedule fire taken once, and run changes told to the others. (Chat deliveries are taken
- * once through chat_requests: db/pg/repos/chat.ts.)
+ * leader leases, a missed schedule fire taken once, and run changes told to the others. (Chat deliveries, and each
+ * message of a run's thread, are taken once through chat_requests: db/pg/repos/chat.ts.)
  */
 import { and, eq, sql } from "drizzle-orm";
 import type { PgDb } from "./client.ts";

@@ -4,7 +4,8 @@
  *   worker died (their lease ran out), and, for a worker, the run jobs of the providers it declares;
  * - schedules armed as pg-boss crons (each fire runs on one replica), and a missed fire taken by one replica;
  * - run changes told to the other replicas (LISTEN/NOTIFY), so the chat replica that posted a run's card keeps it
- *   current while a worker on another machine runs it;
+ *   current while a worker on another machine runs it; each message of a run's thread (a state sentence, a progress
+ *   line, the verdict) is posted once across the replicas: the first to claim it in the database posts it;
  * - stand-alone evals as jobs (src/core/evals/jobs.ts): queued by the command, taken by a process that serves the
  *   model's provider, offered again when the process answering one died; their changes told to the other replicas
  *   (the waiting command shows progress and its card; if its replica died, a surviving one posts the card);
@@ -13,6 +14,7 @@
 import os from "node:os";
 import pg from "pg";
 import { type PgDb, openPg } from "../../db/pg/client.ts";
+import { pgChatRequests } from "../../db/pg/repos/chat.ts";
 import {
   claimMissedFire,
   EVAL_CHANNEL,
@@ -25,9 +27,10 @@ import {
 import type { App } from "../app.ts";
 import type { EvalRecord, RunRecord } from "../core/ports.ts";
 import { GPU_PREFIX } from "../providers/selfhosted/provider.ts";
-import type { RunVerdict } from "../core/runs/events.ts";
+import type { RunPostClaims, RunVerdict } from "../core/runs/events.ts";
 import type { RunWorker } from "../core/runs/worker.ts";
 import type { ScheduleTimer } from "../core/schedules/scheduler.ts";
+import { runVerdict } from "../views/runs.ts";
 import { LeaderLease } from "./leader.ts";
 import { PgQueue, type QueueOptions } from "./queue.ts";
 
@@ -87,6 +90,15 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
   // Run changes that came from another replica (read back and passed to this one's listeners): they are not told
   // back (each replica would echo every change to the others for ever) nor offered again (their replica did).
   const replayed = new WeakSet<RunRecord>();
+  // Every process that hears a run change keeps the run's card current, but each message of the run's thread is
+  // posted by the one process that claims it first (chat_requests: one INSERT ... ON CONFLICT DO NOTHING), wherever
+  // the run ran: with three chat replicas and a worker, the verdict is posted once, by a replica that is alive.
+  const requests = pgChatRequests(db);
+  const claims: RunPostClaims = {
+    relayed: (run) => replayed.has(run),
+    claim: (run, what) => requests.first(`run-post:${run.id}:${what}`, app.clock.now()),
+  };
+  app.runs.events.claims = claims;
 
   // Runs that become ready are offered as jobs, and the workers told at once (NOTIFY), so that an idle worker takes
   // a new run now rather than at its next poll; the sweep offers again those whose worker died (once: singleton).
@@ -153,13 +165,16 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
         id: number;
         event?: "state" | "progress";
         verdict?: RunVerdict;
+        /** A verdict too large to tell: read it back from the database. */
+        verdictStored?: boolean;
       };
       if (m.origin === origin) return;
-      if (m.verdict) {
+      if (m.verdict || m.verdictStored) {
         const run = app.engine.runById(m.id);
-        if (run) {
+        const verdict = run && (m.verdict ?? runVerdict(app, run));
+        if (run && verdict) {
           replayed.add(run);
-          void app.runs.events.verdict(run, m.verdict);
+          void app.runs.events.verdict(run, verdict);
         }
         return;
       }
@@ -193,10 +208,11 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
     onVerdict: async (run, verdict) => {
       if (replayed.has(run)) return;
       const payload = JSON.stringify({ origin, id: run.id, verdict });
-      // NOTIFY carries under 8000 bytes; a larger verdict is told as a state change (cards re-read the run).
+      // NOTIFY carries under 8000 bytes; of a larger verdict, the others are told that it is stored (they read it
+      // back: the run's evals, comparisons and hypotheses).
       await notifyRun(
         db,
-        payload.length < 7900 ? payload : JSON.stringify({ origin, id: run.id, event: "state" }),
+        payload.length < 7900 ? payload : JSON.stringify({ origin, id: run.id, verdictStored: true }),
       ).catch(warn("run changes: NOTIFY failed"));
     },
   });
@@ -312,6 +328,7 @@ export async function startScale(app: App, opts: ScaleOptions): Promise<Scale> {
     async stop() {
       for (const t of timers) clearInterval(t);
       offListen();
+      if (app.runs.events.claims === claims) app.runs.events.claims = null;
       if (app.evals.jobs?.offer === offerEval) app.evals.jobs = null;
       for (const l of leases) await l.stop();
       await Promise.all([...order.values()]);

@@ -20,9 +20,23 @@ export interface RunListener {
   onVerdict?(run: RunRecord, verdict: RunVerdict): void | Promise<void>;
 }
 
+/**
+ * Set by the scale layer where several processes hear each run's changes (Postgres, docs/scale.md): every chat
+ * replica keeps a run's card current, but each message of the run's thread is posted by the one process that claims
+ * it first. Unset (SQLite: one process), every change is posted where it is heard.
+ */
+export interface RunPostClaims {
+  /** True when `run` is a change heard from another process (read back), not one made here. */
+  relayed(run: RunRecord): boolean;
+  /** Claims the thread post `what` of `run` (e.g. `verdict`): true once, across all processes. */
+  claim(run: RunRecord, what: string): Promise<boolean>;
+}
+
 /** The in-process bus of run changes: chat adapters keep cards current from it, `--wait` reports progress. */
 export class RunEvents {
   private readonly listeners: RunListener[] = [];
+  /** Thread posts claimed across processes (set by the scale layer); null: posted where heard. */
+  claims: RunPostClaims | null = null;
   constructor(private readonly onError: (err: unknown) => void) {}
 
   listen(l: RunListener): () => void {

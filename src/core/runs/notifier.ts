@@ -1,8 +1,10 @@
 /**
  * Keeps a run's chat presence current: its card (the message that started it) is updated in place as the state
  * changes, and progress, state changes and the verdict go into the card's thread. Progress is coalesced: a run of
- * 1,000 steps posts a handful of thread messages, not 1,000.
+ * 1,000 steps posts a handful of thread messages, not 1,000. Where several processes hear a run's changes
+ * (Postgres: events.claims), each keeps the card current, and each thread message is posted by the one that claims it.
  */
+import crypto from "node:crypto";
 import { text, type Card } from "../cards.ts";
 import type { ChatPort, RunRecord } from "../ports.ts";
 import { progressLine } from "./cards.ts";
@@ -36,6 +38,16 @@ export function stateSentence(run: RunRecord): string {
   }
 }
 
+/** The claim key of a state sentence: the same sentence in the same attempt is one post. */
+const stateKey = (run: RunRecord) => {
+  const reason = crypto
+    .createHash("sha1")
+    .update(run.stateReason ?? "")
+    .digest("hex")
+    .slice(0, 12);
+  return `state:${run.state}:${run.attempts}:${reason}`;
+};
+
 export function attachRunNotifier(events: RunEvents, deps: NotifierDeps): () => void {
   const lastThread = new Map<number, { at: number; quarter: number }>();
   const lastCard = new Map<number, number>();
@@ -48,6 +60,29 @@ export function attachRunNotifier(events: RunEvents, deps: NotifierDeps): () => 
   };
   const safe = (p: Promise<unknown>) => p.catch(deps.onError);
 
+  // A post into the run's thread. Where posts are claimed across processes (events.claims: Postgres), one posts it:
+  // the first to claim `what` (null: only this process posts it, no claim); a run's claims and posts here go one
+  // after another, so that its lines keep their order.
+  const chains = new Map<number, Promise<void>>();
+  const toThread = (
+    run: RunRecord,
+    w: NonNullable<ReturnType<typeof where>>,
+    what: string | null,
+    card: () => Card | Promise<Card>,
+  ): Promise<unknown> => {
+    const send = async () => void (await w.chat.post(w.channelId, await card(), { threadId: w.messageId }));
+    const claims = events.claims;
+    if (!claims) return safe(send());
+    const next = (chains.get(run.id) ?? Promise.resolve())
+      .then(async () => {
+        if (what === null || (await claims.claim(run, what))) await send();
+      })
+      .catch(deps.onError);
+    chains.set(run.id, next);
+    void next.then(() => chains.get(run.id) === next && chains.delete(run.id));
+    return next;
+  };
+
   return events.listen({
     onRun(run, event) {
       const w = where(run);
@@ -56,7 +91,7 @@ export function attachRunNotifier(events: RunEvents, deps: NotifierDeps): () => 
       if (event === "state") {
         lastCard.set(run.id, now);
         void safe(w.chat.update(w.channelId, w.messageId, deps.card(run)));
-        void safe(w.chat.post(w.channelId, { blocks: [text(stateSentence(run))] }, { threadId: w.messageId }));
+        void toThread(run, w, stateKey(run), () => ({ blocks: [text(stateSentence(run))] }));
         return;
       }
       if (now - (lastCard.get(run.id) ?? 0) >= cardEvery) {
@@ -67,21 +102,25 @@ export function attachRunNotifier(events: RunEvents, deps: NotifierDeps): () => 
       const quarter = p?.phase === "training" && p.totalSteps ? Math.floor(((p.step ?? 0) / p.totalSteps) * 4) : -1;
       const prev = lastThread.get(run.id) ?? { at: 0, quarter: -1 };
       const evalDone = p?.phase === "evaluating" && p.evalDone === p.evalTotal;
-      if (quarter > prev.quarter || now - prev.at >= threadEvery || evalDone) {
+      // A change heard from another process posts only its quarter and eval-done lines (claimed once); the lines
+      // every 30 s come from the process that runs the run, where it has a chat.
+      const timed = !events.claims?.relayed(run) && now - prev.at >= threadEvery;
+      if (quarter > prev.quarter || timed || evalDone) {
         lastThread.set(run.id, { at: now, quarter: Math.max(quarter, prev.quarter) });
         const line = progressLine(run);
-        if (line && p?.step !== 0)
-          void safe(w.chat.post(w.channelId, { blocks: [text(line)] }, { threadId: w.messageId }));
+        const what =
+          quarter > prev.quarter
+            ? `progress:${run.attempts}:q${quarter}`
+            : evalDone
+              ? `progress:${run.attempts}:eval:${p?.evalModel}`
+              : null;
+        if (line && p?.step !== 0) void toThread(run, w, what, () => ({ blocks: [text(line)] }));
       }
     },
     async onVerdict(run, verdict) {
       const w = where(run);
       if (!w) return;
-      await safe(
-        Promise.resolve(deps.verdictCard(run, verdict)).then((card) =>
-          w.chat.post(w.channelId, card, { threadId: w.messageId }),
-        ),
-      );
+      await toThread(run, w, "verdict", () => deps.verdictCard(run, verdict));
     },
   });
 }
