@@ -147,7 +147,7 @@ export function engineRepo(db: Db): EngineRepo {
     updateRun(id, patch) {
       return asRun(db.update(runs).set(patch).where(eq(runs.id, id)).returning().get());
     },
-    transitionRun(id, from, to, patch = {}) {
+    transitionRun(id, from, to, patch = {}, event) {
       return db.transaction(() => {
         const r = db
           .update(runs)
@@ -155,6 +155,10 @@ export function engineRepo(db: Db): EngineRepo {
           .where(and(eq(runs.id, id), inArray(runs.state, from)))
           .returning()
           .get();
+        if (r && event)
+          db.insert(runEvents)
+            .values({ runId: id, ...event })
+            .run();
         // The run's reservation ends with it: what it booked stays spent, the rest is free again.
         if (r && isFinal(to)) budget.release({ runId: id }, patch.finishedAt ?? new Date());
         return r ? asRun(r) : null;

@@ -422,6 +422,8 @@ export interface EngineRepo {
     from: RunState[],
     to: RunState,
     patch?: Partial<Omit<RunRecord, "id" | "state">>,
+    /** Recorded in the same transaction when the state changes (a process killed between the two left a run ended with no event saying so). */
+    event?: { at: Date; type: string; data: unknown },
   ): RunRecord | null; // a final state releases the run's hold in the same transaction
   /** Atomically leases the oldest queued run (or the given one), or a running one whose lease expired (a crashed worker's). */
   claimRun(

@@ -12,6 +12,37 @@ import { ctxFor, engineApp, fakeEndpoint, seedExperiment } from "./engine-helper
 import { until } from "./money-helpers.ts";
 
 describe("runs", () => {
+  test("a run's state changes with its event or not at all (one transaction: a kill between them left a run ended with no event)", async () => {
+    const { app } = await engineApp();
+    try {
+      const { train } = await seedExperiment(app);
+      const { run } = await app.runs.start({ dataset: train, experiment: "exp", user: "tester", channelId: null });
+      // No await from here on: the run's worker, in this process, cannot move it between these lines.
+      const cur = app.engine.runById(run.id)?.state ?? "queued";
+      const events = () => app.engine.runEvents(run.id, "state").length;
+      const before = events();
+      // An event the database refuses (no type): the state stays as it was.
+      assert.throws(() =>
+        app.engine.transitionRun(
+          run.id,
+          [cur],
+          "cancelled",
+          {},
+          { at: new Date(), type: null as unknown as string, data: {} },
+        ),
+      );
+      assert.equal(app.engine.runById(run.id)?.state, cur);
+      assert.equal(events(), before);
+      const data = { from: cur, to: "cancelled", by: "tester", reason: null };
+      const done = app.engine.transitionRun(run.id, [cur], "cancelled", {}, { at: new Date(), type: "state", data });
+      assert.equal(done?.state, "cancelled");
+      assert.equal(events(), before + 1);
+      assert.deepEqual(app.engine.runEvents(run.id, "state").at(-1)?.data, data);
+    } finally {
+      await app.close();
+    }
+  });
+
   test("start -> queued -> running -> succeeded, with evals of tuned and base, a verdict and a ledger", async () => {
     const { app } = await engineApp();
     try {

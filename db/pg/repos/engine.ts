@@ -118,7 +118,7 @@ export function pgEngineRepo(db: PgDb): Async<EngineRepo> {
     async updateRun(id, patch) {
       return asRun((await one(db.update(runs).set(patch).where(eq(runs.id, id)).returning()))!);
     },
-    async transitionRun(id, from, to, patch = {}) {
+    async transitionRun(id, from, to, patch = {}, event) {
       return db.transaction(async (tx) => {
         const r = await one(
           tx
@@ -127,6 +127,7 @@ export function pgEngineRepo(db: PgDb): Async<EngineRepo> {
             .where(and(eq(runs.id, id), inArray(runs.state, from)))
             .returning(),
         );
+        if (r && event) await tx.insert(runEvents).values({ runId: id, ...event });
         if (r && isFinal(to)) await release(tx, { runId: id }, patch.finishedAt ?? new Date());
         return r ? asRun(r) : null;
       });

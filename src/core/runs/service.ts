@@ -514,7 +514,12 @@ export class RunService {
     by: string,
     patch: Partial<RunRecord> = {},
   ): RunRecord {
-    const next = this.repo.transitionRun(run.id, from, to, patch);
+    // The state and its event in one transaction: a process killed between them left a run ended with no event.
+    const next = this.repo.transitionRun(run.id, from, to, patch, {
+      at: this.clock.now(),
+      type: "state",
+      data: { from: run.state, to, by, reason: patch.stateReason ?? null },
+    });
     if (!next) {
       const now = this.get(run.id);
       throw new TuneError(
@@ -522,12 +527,6 @@ export class RunService {
         `Run ${run.id} is ${STATE_LABEL[now.state]}; it cannot become ${STATE_LABEL[to]}.`,
       );
     }
-    this.repo.addRunEvent(run.id, this.clock.now(), "state", {
-      from: run.state,
-      to,
-      by,
-      reason: patch.stateReason ?? null,
-    });
     this.events.run(next, "state");
     return next;
   }
