@@ -61,9 +61,11 @@ test("leader lease: one of three replicas connects; when it dies another takes o
     (leader as unknown as { stopped: boolean }).stopped = true;
     clearInterval((leader as unknown as { timer: NodeJS.Timeout }).timer);
     const died = Date.now();
-    await until("a new leader", () => replicas.some((r) => r !== leader && r.isLeader), 30_000);
+    await until("a new leader", () => replicas.some((r) => r !== leader && r.isLeader));
     const took = Date.now() - died;
-    assert.ok(took <= leaseMs + leaseMs / 4 + 2000, `took over after ${took} ms (lease ${leaseMs} ms)`);
+    // The lease plus a look (2.5 s) on a quiet machine. The bound is the issue's (another replica within 30 s of the
+    // holder's death), not that: beside a CPU hog and another Postgres pass (load 10 on 2 cores) it once took 29.6 s.
+    assert.ok(took <= 30_000, `took over after ${took} ms (lease ${leaseMs} ms)`);
     assert.equal(replicas.filter((r) => r !== leader && r.isLeader).length, 1);
     const h = await leaseHolder(db, "slack-socket");
     assert.notEqual(h?.holder, leader.holder);
