@@ -126,6 +126,7 @@ export const ErrorCode = {
   DbCopyRefused: "db_copy_refused",
   BlobStoreNeedsPostgres: "blob_store_needs_postgres",
   BlobTooLarge: "blob_too_large",
+  BlobMissing: "blob_missing",
   // chat platforms
   DiscordCommandInvalid: "discord_command_invalid",
   DiscordDeployRefused: "discord_deploy_refused",

@@ -1,5 +1,7 @@
 /** Evals through the engine against the OpenAI-compatible fake: a baseline and an LLM judge, their cost booked. */
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { test } from "node:test";
 import { runCommand } from "../../commands/dispatch.ts";
 import { startFakeOpenAI } from "../fakes/openai-compatible.ts";
@@ -58,5 +60,25 @@ test("an endpoint model as baseline and as judge: scores, latency, tokens and th
     await app.close();
     await big.close();
     await judge.close();
+  }
+});
+
+test("a dataset whose stored file this process does not have: a coded error saying how processes share files", async () => {
+  // What a replica or worker with its own data folder meets on a shared Postgres without TUNELOOP_BLOB_URL: the
+  // uploader's process kept the file in its data folder. Here the file is removed from the one data folder.
+  const { app, dataDir } = await engineApp();
+  try {
+    const { eval: evalRef } = await seedExperiment(app);
+    fs.rmSync(path.join(dataDir, "blobs"), { recursive: true, force: true });
+    const out = await runCommand(["eval", "local:stories260K", evalRef], ctxFor(app));
+    assert.notEqual(out.exitCode, 0);
+    assert.equal((out.data as { error?: { code: string } }).error?.code, "blob_missing", JSON.stringify(out.data));
+    const shown = JSON.stringify(out.card);
+    assert.match(shown, new RegExp(`The stored file of ${evalRef} is not in this process's data folder`));
+    assert.match(shown, /TUNELOOP_BLOB_URL=postgres \(or s3:\/\/bucket\/prefix\) on every replica and worker/);
+    assert.doesNotMatch(shown, new RegExp(dataDir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")), "no host path in chat");
+    assert.equal(out.card.ephemeral, true);
+  } finally {
+    await app.close();
   }
 });

@@ -191,7 +191,11 @@ export class DatasetService {
   }
 
   tokenCounts(v: DatasetVersionRecord): number[] {
-    return readTokenFile(this.blobs.path(v.tokensSha256));
+    try {
+      return readTokenFile(this.blobs.path(v.tokensSha256));
+    } catch (err) {
+      throw notHere(v, err);
+    }
   }
 
   /**
@@ -200,7 +204,14 @@ export class DatasetService {
    */
   async *rows(v: DatasetVersionRecord): AsyncGenerator<LocatedRow> {
     const rl = readline.createInterface({ input: this.blobs.read(v.normSha256), crlfDelay: Number.POSITIVE_INFINITY });
-    for await (const line of rl) {
+    const lines = (async function* () {
+      try {
+        yield* rl;
+      } catch (err) {
+        throw notHere(v, err);
+      }
+    })();
+    for await (const line of lines) {
       if (!line) continue;
       const row = JSON.parse(line) as LocatedRow;
       // a row needs at least two characters per level to be that deep
@@ -592,3 +603,15 @@ function seededKey(seed: number, hex: string): number {
 }
 
 export type { ChatMessage };
+
+/**
+ * A version's stored file missing from this process's blobs: it was stored by a process with another data folder
+ * (several processes on Postgres without a shared blob store). Other errors pass through.
+ */
+function notHere(v: DatasetVersionRecord, err: unknown): unknown {
+  if ((err as { code?: string } | null)?.code !== "ENOENT") return err;
+  return new TuneError(
+    ErrorCode.BlobMissing,
+    `The stored file of ${formatRef(v.name, v.version)} is not in this process's data folder: another process, with its own data folder, stored it. Processes that share a Postgres database must share their files too: set TUNELOOP_BLOB_URL=postgres (or s3://bucket/prefix) on every replica and worker and upload it again, or give them one TUNELOOP_DATA (docs/scale.md).`,
+  );
+}
