@@ -33,8 +33,11 @@ test("console chat: the fine-tuning loop with the run's thread showing progress 
   const waitFor = async (re: RegExp, ms: number) => {
     const t0 = Date.now();
     while (!re.test(out)) {
-      if (Date.now() - t0 > ms)
-        throw new Error(`timed out waiting for ${re}\n--- output ---\n${out}\n--- stderr ---\n${err}`);
+      // A run that failed (e.g. no stories260K where TUNELOOP_LOCAL_MODEL_DIR points) fails the test now, not at the deadline.
+      if (Date.now() - t0 > ms || /Run \d+ failed/.test(out))
+        throw new Error(
+          `${/Run \d+ failed/.test(out) ? "a run failed" : "timed out"} waiting for ${re}\n--- output ---\n${out}\n--- stderr ---\n${err}`,
+        );
       await new Promise((r) => setTimeout(r, 200));
     }
   };

@@ -25,8 +25,13 @@ function startConsole(env: NodeJS.ProcessEnv) {
   const waitFor = async (re: RegExp, ms = 200_000) => {
     const t0 = Date.now();
     while (!re.test(io.out)) {
-      if (Date.now() - t0 > ms)
-        throw new Error(`timed out waiting for ${re}\n--- out ---\n${io.out}\n--- err ---\n${io.err}`);
+      // A run that failed (e.g. no stories260K where TUNELOOP_LOCAL_MODEL_DIR points) fails the test now, not at the deadline.
+      if (Date.now() - t0 > ms || /Run \d+ failed/.test(io.out)) {
+        child.kill(); // leave no bot behind a failed test
+        throw new Error(
+          `${/Run \d+ failed/.test(io.out) ? "a run failed" : "timed out"} waiting for ${re}\n--- out ---\n${io.out}\n--- err ---\n${io.err}`,
+        );
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
     return re.exec(io.out) as RegExpExecArray;
