@@ -4,13 +4,13 @@
  * progress and the verdict; then leaderboard and compare.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { makeDemoTask } from "../../src/core/demo/task.ts";
-import { repoRoot, testEnv, tmpDir } from "../helpers.ts";
+import { testEnv, tmpDir } from "../helpers.ts";
 import { localModelDir } from "../local/helpers.ts";
+import { startConsole } from "./console-process.ts";
 
 test("console chat: the fine-tuning loop with the run's thread showing progress and the verdict", {
   timeout: 900_000,
@@ -20,28 +20,8 @@ test("console chat: the fine-tuning loop with the run's thread showing progress 
   const file = path.join(dir, "feelings.jsonl");
   fs.writeFileSync(file, `${[...task.train, ...task.eval].map((r) => JSON.stringify(r)).join("\n")}\n`);
   const env = testEnv(path.join(dir, "data"), { TUNELOOP_LOCAL_MODEL_DIR: localModelDir });
-  const child = spawn(process.execPath, [path.join(repoRoot, "bin", "start.mjs")], {
-    cwd: repoRoot,
-    env,
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (err += d));
-  const exited = new Promise<number | null>((r) => child.on("close", r));
-  const waitFor = async (re: RegExp, ms: number) => {
-    const t0 = Date.now();
-    while (!re.test(out)) {
-      // A run that failed (e.g. no stories260K where TUNELOOP_LOCAL_MODEL_DIR points) fails the test now, not at the deadline.
-      if (Date.now() - t0 > ms || /Run \d+ failed/.test(out))
-        throw new Error(
-          `${/Run \d+ failed/.test(out) ? "a run failed" : "timed out"} waiting for ${re}\n--- output ---\n${out}\n--- stderr ---\n${err}`,
-        );
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
-  const say = (line: string) => child.stdin.write(`${line}\n`);
+  const c = startConsole(env);
+  const say = c.say;
 
   say(`/attach ${file}`);
   say("/tune dataset upload feelings");
@@ -50,15 +30,13 @@ test("console chat: the fine-tuning loop with the run's thread showing progress 
   say('/tune hypothesis feelings "a LoRA learns the four feelings" --expect +40pts');
   const started = Date.now();
   say("/tune run start feelings-train --experiment feelings --yes");
-  await waitFor(/Verdict for run 1/, 600_000).catch((err) => {
-    child.kill(); // leave no bot behind a failed test
-    throw err;
-  });
+  await c.waitFor(/Verdict for run 1/, 600_000);
   const tookMs = Date.now() - started;
   say("/tune leaderboard feelings");
   say("/tune compare local:stories260K run:1 --experiment feelings");
   say("/quit");
-  assert.equal(await exited, 0, err);
+  assert.equal(await c.exited, 0, c.io.err);
+  const out = c.io.out;
 
   assert.match(out, /✓ Stored feelings@v1/);
   assert.match(out, /✓ Split feelings@v1 -> feelings-train@v1 \+ feelings-eval@v1/);
