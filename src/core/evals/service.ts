@@ -87,6 +87,9 @@ export interface EvalRequest {
   onStart?: (ev: EvalRecord, reusedRows: number) => void;
 }
 
+/** How a budget stop's message starts (a queued eval stopped at the budget keeps its code when told elsewhere). */
+const BUDGET_STOP = "stopped at the budget";
+
 /** How long a queued eval's reservation holds while no process answers it yet (as long as the queue keeps its job). */
 const QUEUED_LEASE_MS = 23 * 3600_000;
 
@@ -557,7 +560,7 @@ export class EvalService {
   failure(ev: EvalRecord): TuneError {
     const message = ev.error ?? "failed";
     return new TuneError(
-      /^stopped at the budget/.test(message) ? ErrorCode.BudgetStopped : ErrorCode.EvalFailed,
+      message.startsWith(BUDGET_STOP) ? ErrorCode.BudgetStopped : ErrorCode.EvalFailed,
       `Eval #${ev.id} of ${ev.model} failed: ${message}`,
     );
   }
@@ -593,7 +596,7 @@ export class EvalService {
         : m.dearest.judge > 0
           ? `, and the judge's calls cost up to ${usd(m.dearest.judge)} each`
           : "";
-    return `stopped at the budget: ${name} has ${usd(use.spentUsd)} spent${use.heldUsd > 1e-9 ? ` and ${usd(use.heldUsd)} held by other work` : ""} of its ${usd(use.budgetUsd ?? 0)} budget${why}. ${Math.min(done, ctx.rows)} of ${ctx.rows} rows answered; their answers and cost are kept. Raise the budget (/tune experiment budget ${name} <usd>), then evaluate again: /tune eval ${ctx.model} ${ctx.dataset}${exp ? ` --experiment ${exp.name}` : ""} (the answered rows are reused).`;
+    return `${BUDGET_STOP}: ${name} has ${usd(use.spentUsd)} spent${use.heldUsd > 1e-9 ? ` and ${usd(use.heldUsd)} held by other work` : ""} of its ${usd(use.budgetUsd ?? 0)} budget${why}. ${Math.min(done, ctx.rows)} of ${ctx.rows} rows answered; their answers and cost are kept. Raise the budget (/tune experiment budget ${name} <usd>), then evaluate again: /tune eval ${ctx.model} ${ctx.dataset}${exp ? ` --experiment ${exp.name}` : ""} (the answered rows are reused).`;
   }
 
   /** The experiment's best tuned model so far: its highest-scoring eval of one of its own runs. */
