@@ -3,6 +3,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import v8 from "node:v8";
+import vm from "node:vm";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -127,4 +129,19 @@ export async function runCliJsonInProcess<T = Record<string, unknown>>(
 export function cpuMsSince(since: NodeJS.CpuUsage): number {
   const d = process.cpuUsage(since);
   return (d.user + d.system) / 1000;
+}
+
+let gc: (() => void) | null = null;
+/**
+ * The memory this process still holds (after a full garbage collection), for "memory stays flat" bounds: heapUsed
+ * or arrayBuffers without a collection also count garbage not yet collected, which depends on what ran before in the process (a
+ * suite runs several test files in one: after them V8 lets more garbage pile up between collections).
+ */
+export function retainedMemory(): NodeJS.MemoryUsage {
+  if (!gc) {
+    v8.setFlagsFromString("--expose-gc");
+    gc = vm.runInNewContext("gc") as () => void;
+  }
+  gc();
+  return process.memoryUsage();
 }
